@@ -1,0 +1,64 @@
+# darkwatch — see README.md. Every target runs from a clean clone.
+GO        ?= go
+BIN       ?= bin/darkwatch
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUZZTIME  ?= 30s
+PKGS      := ./...
+
+export CGO_ENABLED = 0
+
+.PHONY: all build test test-race lint fuzz fuzz-short bench lab-up lab-down demo clean
+
+all: build
+
+## build: a static binary in bin/darkwatch
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/darkwatch
+
+## test: unit tests, lab tests (as root: network namespaces) and a short run of every fuzz target
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 -timeout 20m $(PKGS)
+	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
+
+## test-race: the tests under the race detector (needs cgo)
+test-race:
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 30m $(PKGS)
+
+## lint: gofmt, go vet, staticcheck
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) run $(STATICCHECK) $(PKGS)
+
+## fuzz: every Fuzz* target for FUZZTIME each (default 30s; make test uses 3s)
+fuzz:
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  for fn in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/^func //'); do \
+	    echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+	    $(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZTIME) $$pkg >/dev/null || { $(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=1x $$pkg; exit 1; }; \
+	  done; \
+	done
+
+## bench: Go benchmarks (and scripts/bench.sh comparisons, as root)
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)
+	@if [ -x scripts/bench.sh ]; then scripts/bench.sh; fi
+
+## lab-up / lab-down: the network-namespace lab (root)
+lab-up:
+	scripts/lab.sh up
+lab-down:
+	scripts/lab.sh down
+
+## demo: build, start the lab, probe it with every method (the README's first command)
+demo:
+	scripts/install-deps.sh
+	$(MAKE) --no-print-directory build
+	scripts/demo.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,362 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/miekg/dns"
+	"github.com/spf13/viper"
+
+	"darkwatch/schedule"
+)
+
+// Config is darkwatch's whole configuration, as read from YAML, DARKWATCH_*
+// environment variables and flags. Packages below cmd/ never see viper: they get
+// the typed values this struct yields.
+type Config struct {
+	Vantage       string        `mapstructure:"vantage"`
+	Store         string        `mapstructure:"store"`
+	Contact       string        `mapstructure:"contact"`
+	Allow         []string      `mapstructure:"allow"`
+	Blocklist     []string      `mapstructure:"blocklist"`
+	BlocklistFile string        `mapstructure:"blocklist_file"`
+	Rate          RateConfig    `mapstructure:"rate"`
+	Round         time.Duration `mapstructure:"round"`
+	Quorum        int           `mapstructure:"quorum"`
+	Canaries      []HostConfig  `mapstructure:"canaries"`
+	Targets       []TargetSet   `mapstructure:"targets"`
+	Probe         ProbeConfig   `mapstructure:"probe"`
+	Collector     Collector     `mapstructure:"collector"`
+	BGP           BGPConfig     `mapstructure:"bgp"`
+	LogLevel      string        `mapstructure:"log_level"`
+
+	// Derived by Validate.
+	allow, blocked []netip.Prefix
+}
+
+// RateConfig caps the probing rate.
+type RateConfig struct {
+	PPS         int `mapstructure:"pps"`
+	PerBlockPPS int `mapstructure:"per_block_pps"`
+}
+
+// ProbeConfig holds per-probe defaults that flags override.
+type ProbeConfig struct {
+	Timeout  time.Duration `mapstructure:"timeout"`
+	Interval time.Duration `mapstructure:"interval"`
+	Count    int           `mapstructure:"count"`
+	TTL      int           `mapstructure:"ttl"`
+	Source   string        `mapstructure:"source"`
+	Parallel int           `mapstructure:"parallel"`
+}
+
+// TargetSet is a named group of prefixes and known hosts probed alike.
+type TargetSet struct {
+	Name       string       `mapstructure:"name"`
+	Prefixes   []string     `mapstructure:"prefixes"`
+	ASN        uint32       `mapstructure:"asn"`
+	Country    string       `mapstructure:"country"`
+	Methods    []string     `mapstructure:"methods"`
+	TraceEvery int          `mapstructure:"trace_every"`
+	Hosts      []HostConfig `mapstructure:"hosts"`
+}
+
+// HostConfig is a single known host (or canary) and how to probe it.
+type HostConfig struct {
+	Addr    string   `mapstructure:"addr"`
+	Name    string   `mapstructure:"name"`
+	Methods []string `mapstructure:"methods"`
+}
+
+// Collector says where a node sends its records.
+type Collector struct {
+	URL          string `mapstructure:"url"`
+	User         string `mapstructure:"user"`
+	PasswordFile string `mapstructure:"password_file"`
+}
+
+// BGPConfig names the control-plane sources.
+type BGPConfig struct {
+	MRT      []string  `mapstructure:"mrt"`
+	LocalASN uint32    `mapstructure:"local_asn"`
+	Peers    []BGPPeer `mapstructure:"peers"`
+}
+
+// BGPPeer is one BGP neighbour of the passive route collector.
+type BGPPeer struct {
+	Addr string `mapstructure:"addr"`
+	ASN  uint32 `mapstructure:"asn"`
+}
+
+// Method is one parsed probe method of a target set or host: "icmp", "tcp:80",
+// "dns:kp./SOA", "trace", "trace:udp".
+type Method struct {
+	Name  string // icmp, tcp, dns, trace
+	Port  uint16 // tcp
+	Qname string // dns
+	Qtype string // dns
+	Proto string // trace: icmp, udp, tcp
+}
+
+// defaults are set on every viper instance before the file is read.
+func setDefaults(v *viper.Viper) {
+	host, _ := os.Hostname()
+	v.SetDefault("vantage", host)
+	v.SetDefault("store", "")
+	v.SetDefault("contact", "darkwatch measurement probe")
+	v.SetDefault("rate.pps", 10000)
+	v.SetDefault("rate.per_block_pps", 10)
+	v.SetDefault("round", 11*time.Minute)
+	v.SetDefault("quorum", 2)
+	v.SetDefault("probe.timeout", 2*time.Second)
+	v.SetDefault("probe.interval", time.Second)
+	v.SetDefault("probe.count", 1)
+	v.SetDefault("probe.parallel", 256)
+	v.SetDefault("log_level", "info")
+}
+
+// ConfigError is a bad configuration: it names the key and, when there is one,
+// the file. It makes darkwatch exit 2.
+type ConfigError struct {
+	File string
+	Key  string
+	Msg  string
+}
+
+func (e *ConfigError) Error() string {
+	where := "configuration"
+	if e.File != "" {
+		where = "config " + e.File
+	}
+	if e.Key == "" {
+		return fmt.Sprintf("%s: %s", where, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s: %s", where, e.Key, e.Msg)
+}
+
+// loadConfig reads the file (if any) into v and decodes it strictly: unknown keys
+// and ill-typed values are errors naming the key.
+func loadConfig(v *viper.Viper, file string) (*Config, error) {
+	if file != "" {
+		v.SetConfigFile(file)
+		v.SetConfigType("yaml")
+		if err := v.ReadInConfig(); err != nil {
+			var pe viper.ConfigParseError
+			if errors.As(err, &pe) {
+				return nil, &ConfigError{File: file, Msg: "not valid YAML: " + strings.TrimSpace(pe.Error())}
+			}
+			return nil, &ConfigError{File: file, Msg: err.Error()}
+		}
+	}
+	var c Config
+	dec := func(dc *mapstructure.DecoderConfig) {
+		dc.ErrorUnused = true
+		dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(
+			mapstructure.StringToTimeDurationHookFunc(),
+			mapstructure.StringToSliceHookFunc(","),
+		)
+	}
+	if err := v.Unmarshal(&c, dec); err != nil {
+		return nil, &ConfigError{File: file, Msg: decodeMessage(err)}
+	}
+	if err := c.Validate(); err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			ce.File = file
+		}
+		return nil, err
+	}
+	return &c, nil
+}
+
+// decodeMessage turns mapstructure's error list into one readable sentence.
+func decodeMessage(err error) string {
+	s := err.Error()
+	s = strings.TrimPrefix(s, "decoding failed due to the following error(s):\n\n")
+	s = strings.ReplaceAll(s, "\n", "; ")
+	s = strings.ReplaceAll(s, "has invalid keys", "has unknown keys")
+	return s
+}
+
+// Validate checks every value and fills the derived fields. The error names the
+// offending key.
+func (c *Config) Validate() error {
+	bad := func(key, format string, a ...any) error {
+		return &ConfigError{Key: key, Msg: fmt.Sprintf(format, a...)}
+	}
+	if c.Vantage == "" {
+		return bad("vantage", "must not be empty")
+	}
+	if strings.ContainsAny(c.Vantage, " /\t.*>") {
+		return bad("vantage", "%q may not contain spaces, '/', '.', '*' or '>'", c.Vantage)
+	}
+	c.allow, c.blocked = nil, nil
+	for i, s := range c.Allow {
+		p, err := schedule.ParsePrefix(s)
+		if err != nil {
+			return bad(fmt.Sprintf("allow[%d]", i), "%v", err)
+		}
+		c.allow = append(c.allow, p)
+	}
+	for i, s := range c.Blocklist {
+		p, err := schedule.ParsePrefix(s)
+		if err != nil {
+			return bad(fmt.Sprintf("blocklist[%d]", i), "%v", err)
+		}
+		c.blocked = append(c.blocked, p)
+	}
+	if c.BlocklistFile != "" {
+		f, err := os.Open(c.BlocklistFile)
+		if err != nil {
+			return bad("blocklist_file", "%v", err)
+		}
+		ps, err := schedule.ParseBlocklistFile(f, c.BlocklistFile)
+		f.Close()
+		if err != nil {
+			return bad("blocklist_file", "%v", err)
+		}
+		c.blocked = append(c.blocked, ps...)
+	}
+	if c.Rate.PPS < 0 {
+		return bad("rate.pps", "must be 0 (as fast as possible) or more, not %d", c.Rate.PPS)
+	}
+	if c.Rate.PerBlockPPS < 0 {
+		return bad("rate.per_block_pps", "must be 0 (no cap) or more, not %d", c.Rate.PerBlockPPS)
+	}
+	if c.Round < time.Second {
+		return bad("round", "must be at least 1s, not %v", c.Round)
+	}
+	if c.Quorum < 1 {
+		return bad("quorum", "must be at least 1, not %d", c.Quorum)
+	}
+	if c.Probe.Timeout <= 0 {
+		return bad("probe.timeout", "must be positive, not %v", c.Probe.Timeout)
+	}
+	if c.Probe.Count < 1 {
+		return bad("probe.count", "must be at least 1, not %d", c.Probe.Count)
+	}
+	if c.Probe.TTL < 0 || c.Probe.TTL > 255 {
+		return bad("probe.ttl", "must be between 1 and 255 (0: system default), not %d", c.Probe.TTL)
+	}
+	if c.Probe.Parallel < 1 {
+		return bad("probe.parallel", "must be at least 1, not %d", c.Probe.Parallel)
+	}
+	if c.Probe.Source != "" {
+		if _, err := netip.ParseAddr(c.Probe.Source); err != nil {
+			return bad("probe.source", "%q is not an IP address", c.Probe.Source)
+		}
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("log_level", "%q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	for i, h := range c.Canaries {
+		if err := h.validate(fmt.Sprintf("canaries[%d]", i)); err != nil {
+			return err
+		}
+	}
+	names := map[string]bool{}
+	for i, ts := range c.Targets {
+		key := fmt.Sprintf("targets[%d]", i)
+		if ts.Name == "" {
+			return bad(key+".name", "every target set needs a name")
+		}
+		if names[ts.Name] {
+			return bad(key+".name", "%q is used twice", ts.Name)
+		}
+		names[ts.Name] = true
+		for j, s := range ts.Prefixes {
+			if _, err := netip.ParsePrefix(s); err != nil {
+				return bad(fmt.Sprintf("%s.prefixes[%d]", key, j), "%q is not a CIDR prefix", s)
+			}
+		}
+		for j, m := range ts.Methods {
+			if _, err := ParseMethod(m); err != nil {
+				return bad(fmt.Sprintf("%s.methods[%d]", key, j), "%v", err)
+			}
+		}
+		if ts.Country != "" && len(ts.Country) != 2 {
+			return bad(key+".country", "%q is not a two-letter country code", ts.Country)
+		}
+		if ts.TraceEvery < 0 {
+			return bad(key+".trace_every", "must be 0 (never) or more rounds")
+		}
+		for j, h := range ts.Hosts {
+			if err := h.validate(fmt.Sprintf("%s.hosts[%d]", key, j)); err != nil {
+				return err
+			}
+		}
+	}
+	for i, p := range c.BGP.Peers {
+		if _, err := netip.ParseAddr(p.Addr); err != nil {
+			return bad(fmt.Sprintf("bgp.peers[%d].addr", i), "%q is not an IP address", p.Addr)
+		}
+	}
+	return nil
+}
+
+func (h HostConfig) validate(key string) error {
+	if _, err := netip.ParseAddr(h.Addr); err != nil {
+		return &ConfigError{Key: key + ".addr", Msg: fmt.Sprintf("%q is not an IP address", h.Addr)}
+	}
+	for j, m := range h.Methods {
+		if _, err := ParseMethod(m); err != nil {
+			return &ConfigError{Key: fmt.Sprintf("%s.methods[%d]", key, j), Msg: err.Error()}
+		}
+	}
+	return nil
+}
+
+// ParseMethod parses "icmp", "tcp:PORT", "dns:QNAME/QTYPE", "trace" or
+// "trace:icmp|udp|tcp".
+func ParseMethod(s string) (Method, error) {
+	name, arg, _ := strings.Cut(s, ":")
+	switch name {
+	case "icmp":
+		if arg != "" {
+			return Method{}, fmt.Errorf("method %q: icmp takes no argument", s)
+		}
+		return Method{Name: name}, nil
+	case "tcp":
+		port, err := strconv.ParseUint(arg, 10, 16)
+		if err != nil || port == 0 {
+			return Method{}, fmt.Errorf("method %q: tcp needs a port 1-65535, as in tcp:80", s)
+		}
+		return Method{Name: name, Port: uint16(port)}, nil
+	case "dns":
+		qname, qtype, _ := strings.Cut(arg, "/")
+		if qname == "" {
+			return Method{}, fmt.Errorf("method %q: dns needs a query name, as in dns:example.org./SOA", s)
+		}
+		if qtype == "" {
+			qtype = "A"
+		}
+		if _, ok := dns.StringToType[strings.ToUpper(qtype)]; !ok {
+			return Method{}, fmt.Errorf("method %q: %q is not a DNS query type", s, qtype)
+		}
+		return Method{Name: name, Qname: dns.Fqdn(qname), Qtype: strings.ToUpper(qtype)}, nil
+	case "trace":
+		switch arg {
+		case "":
+			arg = "icmp"
+		case "icmp", "udp", "tcp":
+		default:
+			return Method{}, fmt.Errorf("method %q: trace takes icmp, udp or tcp", s)
+		}
+		return Method{Name: name, Proto: arg}, nil
+	}
+	return Method{}, fmt.Errorf("method %q is not one of icmp, tcp:PORT, dns:NAME/TYPE, trace[:icmp|udp|tcp]", s)
+}
+
+// BlocklistSet builds the blocklist this configuration asks for.
+func (c *Config) BlocklistSet() *schedule.Blocklist {
+	return schedule.NewBlocklist(c.blocked, c.allow)
+}
+

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/viper"
+)
+
+func TestShippedConfigsLoad(t *testing.T) {
+	files, _ := filepath.Glob("../../configs/*.yaml")
+	if len(files) < 3 {
+		t.Fatalf("want the three shipped configs, found %v", files)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			if _, err := loadConfig(newViper(), f); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func newViper() *viper.Viper {
+	v := viper.New()
+	setDefaults(v)
+	return v
+}
+
+func TestKP2014Config(t *testing.T) {
+	c, err := loadConfig(newViper(), "../../configs/kp-2014.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Targets) != 1 {
+		t.Fatalf("targets: %+v", c.Targets)
+	}
+	kp := c.Targets[0]
+	if kp.ASN != 131279 || kp.Country != "KP" || len(kp.Prefixes) != 1 || kp.Prefixes[0] != "175.45.176.0/22" {
+		t.Errorf("kp target set = %+v", kp)
+	}
+	var soa int
+	for _, h := range kp.Hosts {
+		for _, m := range h.Methods {
+			if m == "dns:kp./SOA" {
+				soa++
+			}
+		}
+	}
+	if soa == 0 {
+		t.Errorf("no .kp name server probed with dns:kp./SOA in %+v", kp.Hosts)
+	}
+}
+
+func TestInvalidConfigs(t *testing.T) {
+	tests := []struct {
+		file string
+		want []string // each must appear in the message
+	}{
+		{"invalid-unknown-key.yaml", []string{"invalid-unknown-key.yaml", "burst"}},
+		{"invalid-prefix.yaml", []string{"targets[0].prefixes[1]", "300.1.2.0/24"}},
+		{"invalid-method.yaml", []string{"targets[0].methods[1]", "tcp:http"}},
+		{"invalid-duration.yaml", []string{"round", "invalid duration"}},
+		{"invalid-yaml.yaml", []string{"invalid-yaml.yaml", "YAML"}},
+		{"invalid-host.yaml", []string{"canaries[0].addr", "192.0.2.300"}},
+		{"invalid-ttl.yaml", []string{"probe.ttl", "300"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			path := filepath.Join("testdata", tt.file)
+			_, err := loadConfig(newViper(), path)
+			if err == nil {
+				t.Fatal("loaded without error")
+			}
+			msg := err.Error()
+			if strings.Count(msg, "\n") > 0 {
+				t.Errorf("message is more than one line: %q", msg)
+			}
+			for _, w := range append(tt.want, path) {
+				if !strings.Contains(msg, w) {
+					t.Errorf("message %q does not mention %q", msg, w)
+				}
+			}
+			// The command line turns it into exit status 2 and one sentence.
+			code, _, stderr := runCLI(t, "--config", path, "version")
+			if code != exitUsage || !strings.Contains(stderr, tt.file) {
+				t.Errorf("darkwatch --config %s: exit %d, stderr %q; want exit 2 naming the file", tt.file, code, stderr)
+			}
+		})
+	}
+}
+
+func TestParseMethod(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Method
+		err  bool
+	}{
+		{"icmp", Method{Name: "icmp"}, false},
+		{"tcp:80", Method{Name: "tcp", Port: 80}, false},
+		{"dns:kp./SOA", Method{Name: "dns", Qname: "kp.", Qtype: "SOA"}, false},
+		{"dns:example.org", Method{Name: "dns", Qname: "example.org.", Qtype: "A"}, false},
+		{"trace", Method{Name: "trace", Proto: "icmp"}, false},
+		{"trace:udp", Method{Name: "trace", Proto: "udp"}, false},
+		{"tcp", Method{}, true},
+		{"tcp:0", Method{}, true},
+		{"tcp:65536", Method{}, true},
+		{"dns:", Method{}, true},
+		{"dns:kp./BOGUS", Method{}, true},
+		{"trace:sctp", Method{}, true},
+		{"icmp:1", Method{}, true},
+		{"http", Method{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseMethod(tt.in)
+			if (err != nil) != tt.err {
+				t.Fatalf("ParseMethod(%q) error = %v, want error %v", tt.in, err, tt.err)
+			}
+			if got != tt.want {
+				t.Fatalf("ParseMethod(%q) = %+v, want %+v", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestEnvironmentOverridesFile(t *testing.T) {
+	t.Setenv("DARKWATCH_VANTAGE", "vp-env")
+	t.Setenv("DARKWATCH_RATE_PPS", "123")
+	v := newViper()
+	v.SetEnvPrefix("DARKWATCH")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	c, err := loadConfig(v, "../../configs/lab.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Vantage != "vp-env" || c.Rate.PPS != 123 {
+		t.Fatalf("vantage %q rate %d, want vp-env and 123 from the environment", c.Vantage, c.Rate.PPS)
+	}
+}
+
+func TestCLIUsageErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown flag", []string{"probe", "icmp", "--bogus", "175.45.176.15"}, "unknown flag"},
+		{"unknown command", []string{"frobnicate"}, "unknown command"},
+		{"no targets", []string{"probe", "icmp"}, "requires at least 1 arg"},
+		{"tcp without port", []string{"probe", "tcp", "175.45.176.15"}, "port"},
+		{"bad port", []string{"probe", "tcp", "--port", "http", "175.45.176.15"}, "http"},
+		{"bad proto", []string{"probe", "trace", "--proto", "sctp", "175.45.176.15"}, "sctp"},
+		{"bad qtype", []string{"probe", "dns", "--qname", "kp.", "--qtype", "NOPE", "175.45.176.15"}, "NOPE"},
+		{"bad target", []string{"probe", "icmp", "not/a/target"}, "not/a/target"},
+		{"bad allow", []string{"--allow", "10.0.0.0/33", "probe", "icmp", "10.1.2.3"}, "--allow"},
+		{"huge cidr", []string{"probe", "icmp", "175.0.0.0/8"}, "sweep"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, tt.args...)
+			if code != exitUsage {
+				t.Fatalf("exit %d, want 2; stderr %q", code, stderr)
+			}
+			if !strings.Contains(stderr, tt.want) {
+				t.Errorf("stderr %q does not mention %q", stderr, tt.want)
+			}
+			if stdout != "" {
+				t.Errorf("stdout %q, want nothing", stdout)
+			}
+		})
+	}
+}
+
+// TestBlocklistRefusesBeforeSending checks that a private target is refused with
+// a sentence and exit 2 before any socket is opened: it runs as any user, and a
+// prober would fail differently (exit 3) if it were reached.
+func TestBlocklistRefusesBeforeSending(t *testing.T) {
+	for _, method := range [][]string{
+		{"probe", "icmp", "10.1.2.3"},
+		{"probe", "tcp", "--port", "80", "192.168.1.1"},
+		{"probe", "trace", "fd00::1"},
+		{"probe", "dns", "--qname", "kp.", "172.16.0.53"},
+		{"probe", "icmp", "175.45.176.15", "127.0.0.1"},
+	} {
+		code, stdout, stderr := runCLI(t, method...)
+		if code != exitUsage || !strings.Contains(stderr, "nothing sent") || !strings.Contains(stderr, "--allow") {
+			t.Errorf("%v: exit %d stderr %q; want exit 2 saying nothing was sent and how to allow", method, code, stderr)
+		}
+		if stdout != "" {
+			t.Errorf("%v: stdout %q", method, stdout)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, stdout, _ := runCLI(t, "version")
+	if code != 0 || !strings.HasPrefix(stdout, "darkwatch ") {
+		t.Fatalf("version: exit %d, %q", code, stdout)
+	}
+}
+
+// runCLI runs darkwatch in-process with args and returns exit status, stdout and
+// stderr.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	outR, outW, _ := os.Pipe()
+	errR, errW, _ := os.Pipe()
+	oldOut, oldErr := os.Stdout, os.Stderr
+	os.Stdout, os.Stderr = outW, errW
+	code := run(args)
+	os.Stdout, os.Stderr = oldOut, oldErr
+	outW.Close()
+	errW.Close()
+	var o, e bytes.Buffer
+	o.ReadFrom(outR)
+	e.ReadFrom(errR)
+	return code, o.String(), e.String()
+}

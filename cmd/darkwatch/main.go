@@ -1,0 +1,190 @@
+// Command darkwatch probes whether pieces of the Internet are reachable in the
+// data plane, from several vantage points, and sets that beside what BGP says.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// Exit statuses, as DESIGN.md's command line states them.
+const (
+	exitOK      = 0 // every target answered
+	exitSome    = 1 // some target did not answer
+	exitUsage   = 2 // usage or configuration error
+	exitFailure = 3 // the prober itself failed (no permission, socket error)
+)
+
+// exitError carries an exit status out of a command.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageErr makes err a usage error (exit 2).
+func usageErr(format string, a ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, a...)}
+}
+
+// app is the state shared by all subcommands: the flags' viper and the loaded
+// configuration.
+type app struct {
+	v      *viper.Viper
+	cfg    *Config
+	json   bool
+	stdout *os.File
+	log    *slog.Logger
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// run executes darkwatch with args and returns its exit status.
+func run(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a := &app{v: viper.New(), stdout: os.Stdout}
+	root := a.rootCommand()
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(os.Stderr, "darkwatch:", ee.err)
+		}
+		return ee.code
+	}
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		fmt.Fprintln(os.Stderr, "darkwatch:", err)
+		return exitUsage
+	}
+	fmt.Fprintln(os.Stderr, "darkwatch:", err)
+	if isUsageError(err) {
+		fmt.Fprintln(os.Stderr, "Run 'darkwatch --help' for usage.")
+		return exitUsage
+	}
+	return exitFailure
+}
+
+// isUsageError recognises cobra's and pflag's own complaints about the command line.
+func isUsageError(err error) bool {
+	s := err.Error()
+	for _, p := range []string{"unknown flag", "unknown shorthand", "unknown command", "flag needs an argument",
+		"invalid argument", "accepts ", "requires at least", "required flag", "bad flag syntax"} {
+		if strings.Contains(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "darkwatch",
+		Short: "Data-plane reachability from several vantage points, beside what BGP says",
+		Long: `darkwatch decides whether a host, a /24 block, a prefix, an AS or a country is
+reachable in the data plane, from one or several vantage points, and sets that verdict
+beside the control plane (BGP).
+
+Addresses in reserved, private, multicast, documentation and benchmarking ranges are
+never probed unless exempted with --allow CIDR (or allow: in the config).
+
+Configuration comes from --config FILE (YAML), then DARKWATCH_<KEY> environment
+variables (DARKWATCH_VANTAGE, DARKWATCH_STORE, ...), then flags.
+
+Exit status: 0 every target answered, 1 some did not, 2 usage or configuration error,
+3 the prober itself failed (for example no permission for raw sockets).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return a.load(cmd)
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.String("config", "", "YAML configuration `file` (see configs/darkwatch.example.yaml)")
+	pf.String("vantage", "", "name of this vantage point (default: the hostname)")
+	pf.String("store", "", "result store `DSN`: sqlite:///path/file.db or postgres://user@host/db")
+	pf.StringArray("allow", nil, "exempt `CIDR` from the default blocklist (repeatable)")
+	pf.BoolVar(&a.json, "json", false, "print JSON Lines records on stdout instead of a table")
+	pf.String("log-level", "", "log level: debug, info, warn, error (default info)")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &exitError{code: exitUsage, err: fmt.Errorf("%v\nRun '%s --help' for usage", err, c.CommandPath())}
+	})
+	root.AddCommand(a.probeCommand(), versionCommand())
+	return root
+}
+
+// load reads the configuration: file, then DARKWATCH_* environment, then flags.
+func (a *app) load(cmd *cobra.Command) error {
+	v := a.v
+	setDefaults(v)
+	v.SetEnvPrefix("DARKWATCH")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	for _, key := range []string{"vantage", "store", "contact", "round", "quorum", "log_level", "rate.pps", "rate.per_block_pps"} {
+		_ = v.BindEnv(key)
+	}
+	bind := map[string]string{"vantage": "vantage", "store": "store", "log-level": "log_level"}
+	var bindErr error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if key, ok := bind[f.Name]; ok && f.Changed {
+			if err := v.BindPFlag(key, f); err != nil {
+				bindErr = err
+			}
+		}
+	})
+	if bindErr != nil {
+		return bindErr
+	}
+	file, _ := cmd.Flags().GetString("config")
+	if file == "" {
+		file = os.Getenv("DARKWATCH_CONFIG")
+	}
+	cfg, err := loadConfig(v, file)
+	if err != nil {
+		return err
+	}
+	if allow, _ := cmd.Flags().GetStringArray("allow"); len(allow) > 0 {
+		cfg.Allow = append(cfg.Allow, allow...)
+		if err := cfg.Validate(); err != nil {
+			var ce *ConfigError
+			if errors.As(err, &ce) && strings.HasPrefix(ce.Key, "allow") {
+				return usageErr("--allow: %s", ce.Msg)
+			}
+			return err
+		}
+	}
+	a.cfg = cfg
+	a.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: parseLevel(cfg.LogLevel)}))
+	return nil
+}
+
+func parseLevel(s string) slog.Level {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(s))
+	return l
+}

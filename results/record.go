@@ -1,0 +1,87 @@
+// Package results holds what darkwatch saw and what it means: the probe record and
+// its JSON form. It knows nothing of sockets or schedules.
+package results
+
+import (
+	"fmt"
+	"time"
+)
+
+// Method names as they appear in records.
+const (
+	MethodICMP  = "icmp"
+	MethodTCP   = "tcp"
+	MethodTrace = "trace"
+	MethodDNS   = "dns"
+)
+
+// Outcomes of a probe. A probe failure is an outcome, never a Go error.
+const (
+	OutcomeReply       = "reply"
+	OutcomeTimeout     = "timeout"
+	OutcomeUnreachable = "unreachable"
+	OutcomeOpen        = "open"
+	OutcomeClosed      = "closed"
+	OutcomeError       = "error"
+)
+
+// Record is one probe's fact: what was sent where, from which vantage point, and
+// what came back. Fields that do not apply to a method are left zero and omitted
+// from the JSON.
+type Record struct {
+	Time     time.Time `json:"time"`
+	Vantage  string    `json:"vantage"`
+	Round    int64     `json:"round"`
+	Method   string    `json:"method"`
+	Target   string    `json:"target"`
+	Port     int       `json:"port,omitempty"`
+	Seq      int       `json:"seq,omitempty"`
+	Outcome  string    `json:"outcome"`
+	RTTms    float64   `json:"rtt_ms,omitempty"`
+	ReplyTTL int       `json:"reply_ttl,omitempty"`
+	// ICMP names the ICMP type of an unreachable outcome ("dest-unreachable/host").
+	ICMP  string `json:"icmp,omitempty"`
+	Error string `json:"error,omitempty"`
+
+	// Trace only.
+	Proto   string `json:"proto,omitempty"`
+	Hops    []Hop  `json:"hops,omitempty"`
+	Reached *bool  `json:"reached,omitempty"`
+
+	// DNS only.
+	Qname   string `json:"qname,omitempty"`
+	Qtype   string `json:"qtype,omitempty"`
+	Rcode   string `json:"rcode,omitempty"`
+	AA      *bool  `json:"aa,omitempty"`
+	Answers *int   `json:"answers,omitempty"`
+}
+
+// Hop is one TTL step of a trace. Addr is empty when nothing answered at that TTL.
+type Hop struct {
+	TTL   int     `json:"ttl"`
+	Addr  string  `json:"addr"`
+	RTTms float64 `json:"rtt_ms,omitempty"`
+	ICMP  string  `json:"icmp,omitempty"`
+}
+
+// ID is the record's stable identity: vantage, round, method, target, port and
+// sequence. Delivering the same record twice yields the same ID.
+func (r *Record) ID() string {
+	return fmt.Sprintf("%s/%d/%s/%s/%d/%d", r.Vantage, r.Round, r.Method, r.Target, r.Port, r.Seq)
+}
+
+// Answered reports whether the target itself answered: an echo reply, an open or
+// closed port, a DNS reply, or a trace that reached it.
+func (r *Record) Answered() bool {
+	switch r.Outcome {
+	case OutcomeReply, OutcomeOpen, OutcomeClosed:
+		return r.Method != MethodTrace || (r.Reached != nil && *r.Reached)
+	}
+	return false
+}
+
+// Bool returns a pointer to b, for the optional boolean fields.
+func Bool(b bool) *bool { return &b }
+
+// Int returns a pointer to n, for the optional integer fields.
+func Int(n int) *int { return &n }

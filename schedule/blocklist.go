@@ -1,0 +1,146 @@
+// Package schedule decides what to probe, when and how fast: target expansion, the
+// blocklist, ordering and pacing. It hands typed targets to package probe and knows
+// nothing of stores or verdicts.
+package schedule
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+)
+
+// DefaultBlocked are never probed unless allowed: reserved, private, shared,
+// loopback, link-local, multicast, documentation and benchmarking ranges (IANA
+// special-purpose registries for IPv4 and IPv6).
+var DefaultBlocked = []Range{
+	{"0.0.0.0/8", "\"this network\" (RFC 791)"},
+	{"10.0.0.0/8", "private (RFC 1918)"},
+	{"100.64.0.0/10", "shared address space (RFC 6598)"},
+	{"127.0.0.0/8", "loopback (RFC 1122)"},
+	{"169.254.0.0/16", "link-local (RFC 3927)"},
+	{"172.16.0.0/12", "private (RFC 1918)"},
+	{"192.0.0.0/24", "IETF protocol assignments (RFC 6890)"},
+	{"192.0.2.0/24", "documentation TEST-NET-1 (RFC 5737)"},
+	{"192.88.99.0/24", "6to4 relay anycast (RFC 7526)"},
+	{"192.168.0.0/16", "private (RFC 1918)"},
+	{"198.18.0.0/15", "benchmarking (RFC 2544)"},
+	{"198.51.100.0/24", "documentation TEST-NET-2 (RFC 5737)"},
+	{"203.0.113.0/24", "documentation TEST-NET-3 (RFC 5737)"},
+	{"224.0.0.0/4", "multicast (RFC 5771)"},
+	{"240.0.0.0/4", "reserved (RFC 1112)"},
+	{"255.255.255.255/32", "limited broadcast (RFC 919)"},
+	{"::/128", "unspecified (RFC 4291)"},
+	{"::1/128", "loopback (RFC 4291)"},
+	{"::ffff:0:0/96", "IPv4-mapped (RFC 4291)"},
+	{"64:ff9b:1::/48", "local-use IPv4/IPv6 translation (RFC 8215)"},
+	{"100::/64", "discard-only (RFC 6666)"},
+	{"2001::/23", "IETF protocol assignments (RFC 2928)"},
+	{"2001:db8::/32", "documentation (RFC 3849)"},
+	{"2002::/16", "6to4 (RFC 3056)"},
+	{"fc00::/7", "unique local (RFC 4193)"},
+	{"fe80::/10", "link-local (RFC 4291)"},
+	{"ff00::/8", "multicast (RFC 4291)"},
+}
+
+// Range is a blocked prefix and why it is blocked.
+type Range struct {
+	Prefix string
+	Why    string
+}
+
+// Blocklist says which addresses must never be probed. The zero value blocks
+// nothing; NewBlocklist starts from DefaultBlocked.
+type Blocklist struct {
+	blocked []blocked
+	allowed []netip.Prefix
+}
+
+type blocked struct {
+	p   netip.Prefix
+	why string
+}
+
+// NewBlocklist returns the default blocklist plus extra, with allow exempted.
+// Allowed ranges win over blocked ones.
+func NewBlocklist(extra, allow []netip.Prefix) *Blocklist {
+	b := &Blocklist{}
+	for _, r := range DefaultBlocked {
+		b.blocked = append(b.blocked, blocked{netip.MustParsePrefix(r.Prefix), r.Why})
+	}
+	for _, p := range extra {
+		b.blocked = append(b.blocked, blocked{p.Masked(), "configured blocklist"})
+	}
+	for _, p := range allow {
+		b.allowed = append(b.allowed, p.Masked())
+	}
+	return b
+}
+
+// Check returns nil when a may be probed, else an error that says why not and how
+// to allow it.
+func (b *Blocklist) Check(a netip.Addr) error {
+	a = a.Unmap()
+	for _, p := range b.allowed {
+		if p.Contains(a) {
+			return nil
+		}
+	}
+	for _, r := range b.blocked {
+		if r.p.Contains(a) {
+			return &BlockedError{Addr: a, Prefix: r.p, Why: r.why}
+		}
+	}
+	return nil
+}
+
+// BlockedError says that an address lies in a blocked range.
+type BlockedError struct {
+	Addr   netip.Addr
+	Prefix netip.Prefix
+	Why    string
+}
+
+func (e *BlockedError) Error() string {
+	return fmt.Sprintf("%s is in %s, %s, which darkwatch never probes by default; to probe it anyway, pass --allow %s (or add it under allow: in the config)",
+		e.Addr, e.Prefix, e.Why, e.Prefix)
+}
+
+// ParseBlocklistFile reads one CIDR or address per line; '#' starts a comment.
+func ParseBlocklistFile(r io.Reader, name string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		p, err := ParsePrefix(line)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", name, n, err)
+		}
+		out = append(out, p)
+	}
+	return out, sc.Err()
+}
+
+// ParsePrefix accepts a CIDR or a bare address (taken as a /32 or /128).
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not a CIDR prefix", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR prefix", s)
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# install-deps.sh — install, with apt-get, the Debian packages the lab, the demo and
+# the tests use (root). Installs only what is missing; prints what it installs.
+set -euo pipefail
+packages=(iproute2 nftables nsd socat dnsutils iputils-ping traceroute nmap tcpdump util-linux procps make git)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+[ "$(id -u)" = 0 ] || { echo "install-deps.sh: missing ${missing[*]}; run as root to install them" >&2; exit 2; }
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian's nsd package starts a system nsd; the lab runs its own inside a namespace.
+systemctl disable --now nsd >/dev/null 2>&1 || true
