@@ -359,4 +359,3 @@ func ParseMethod(s string) (Method, error) {
 func (c *Config) BlocklistSet() *schedule.Blocklist {
 	return schedule.NewBlocklist(c.blocked, c.allow)
 }
-

@@ -323,4 +323,3 @@ func anyAnswered(recs []results.Record) bool {
 	}
 	return false
 }
-
