@@ -1,0 +1,578 @@
+package probe
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"darkwatch/results"
+)
+
+// SweepConfig configures a stateless high-rate sweep of many IPv4 addresses with
+// one method: ICMP echo or TCP SYN to one port.
+type SweepConfig struct {
+	Vantage string
+	Round   int64
+	Method  string // results.MethodICMP or results.MethodTCP
+	Port    uint16 // tcp
+	// Source is the source address; when invalid, the kernel's choice for the
+	// first target is used.
+	Source  netip.Addr
+	TTL     int // default 64
+	Contact string
+	// Retries is how many extra passes over the targets follow the first; every
+	// target gets 1+Retries probes and extra replies count as duplicates.
+	Retries int
+	// Cooldown is how long to keep reading replies after the last send.
+	Cooldown time.Duration
+	// Batch is how many packets go to the kernel in one sendmmsg (default 64).
+	Batch int
+	// Pace, when set, is called before each packet and returns when dst may be
+	// sent (the global rate and per-block caps live there).
+	Pace func(dst netip.Addr)
+	// Permit is asked for every address; refused ones are counted, not sent.
+	Permit func(netip.Addr) error
+	// Key validates replies; the zero Key means a fresh random one.
+	Key Key
+}
+
+// SweepStats counts what a sweep did. Hits are distinct targets that answered;
+// Replies counts every valid reply, so Replies-Hits were duplicates.
+type SweepStats struct {
+	Sent, Blocked, Replies, Hits, Duplicates, Invalid, SendErrors uint64
+	Start, SendEnd, End                                           time.Time
+}
+
+// PPS is the achieved sending rate.
+func (s SweepStats) PPS() float64 {
+	d := s.SendEnd.Sub(s.Start).Seconds()
+	if d <= 0 {
+		return 0
+	}
+	return float64(s.Sent) / d
+}
+
+// Sweep is the stateless sweep engine: one sender, one receiver. A probe hides a
+// keyed hash of (source, destination, port) in the fields its reply must echo —
+// the ICMP identifier and sequence number, or the TCP source port and sequence
+// number — so a reply is validated without a table of what was sent, and memory
+// does not grow with the number of targets. Only a bitmap of the addresses that
+// answered (one bit per address of each /16 that answered) is kept, to count
+// duplicates and to tell the caller who answered.
+type Sweep struct {
+	cfg   SweepConfig
+	key   Key
+	src   netip.Addr // guarded by srcMu once sending starts
+	srcMu sync.Mutex
+	send  int // raw IPPROTO_RAW socket (we write the IPv4 header)
+	recv  int // raw ICMP or TCP socket
+	// epoch is the origin of the send times ICMP probes carry.
+	epoch time.Time
+
+	seen    seenSet
+	sent    atomic.Uint64
+	blocked atomic.Uint64
+	replies atomic.Uint64
+	hits    atomic.Uint64
+	dups    atomic.Uint64
+	invalid atomic.Uint64
+	sendErr atomic.Uint64
+}
+
+// NewSweep opens the raw sockets of a sweep. It needs CAP_NET_RAW.
+func NewSweep(cfg SweepConfig) (*Sweep, error) {
+	if cfg.Method != results.MethodICMP && cfg.Method != results.MethodTCP {
+		return nil, fmt.Errorf("probe: sweep method %q: use icmp or tcp", cfg.Method)
+	}
+	if cfg.Method == results.MethodTCP && cfg.Port == 0 {
+		return nil, errors.New("probe: a tcp sweep needs a port")
+	}
+	if cfg.TTL <= 0 {
+		cfg.TTL = 64
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 64
+	}
+	if cfg.Contact == "" {
+		cfg.Contact = DefaultContact
+	}
+	s := &Sweep{cfg: cfg, key: cfg.Key, src: cfg.Source, epoch: time.Now(), seen: seenSet{pages: map[uint16]*[1 << 13]byte{}}}
+	if s.key == (Key{}) {
+		s.key = NewKey()
+	}
+	var err error
+	s.send, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
+	if err != nil {
+		return nil, sweepSocketErr(err)
+	}
+	proto := unix.IPPROTO_ICMP
+	if cfg.Method == results.MethodTCP {
+		proto = unix.IPPROTO_TCP
+	}
+	s.recv, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto)
+	if err != nil {
+		unix.Close(s.send)
+		return nil, sweepSocketErr(err)
+	}
+	// Big buffers: a sweep at line rate must not drop replies in the kernel.
+	for _, fd := range []int{s.send, s.recv} {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 8<<20)
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20)
+	}
+	tv := unix.NsecToTimeval(int64(50 * time.Millisecond))
+	_ = unix.SetsockoptTimeval(s.recv, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	return s, nil
+}
+
+func sweepSocketErr(err error) error {
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+		return ErrPermission
+	}
+	return fmt.Errorf("probe: sweep socket: %w", err)
+}
+
+// Close releases the sockets.
+func (s *Sweep) Close() error {
+	unix.Close(s.send)
+	return unix.Close(s.recv)
+}
+
+// Stats returns the counts so far; safe to call while the sweep runs.
+func (s *Sweep) Stats() SweepStats {
+	return SweepStats{
+		Sent: s.sent.Load(), Blocked: s.blocked.Load(), Replies: s.replies.Load(),
+		Hits: s.hits.Load(), Duplicates: s.dups.Load(), Invalid: s.invalid.Load(),
+		SendErrors: s.sendErr.Load(),
+	}
+}
+
+// Answered reports whether a answered during the sweep.
+func (s *Sweep) Answered(a netip.Addr) bool { return s.seen.has(a) }
+
+// AddrIter yields the addresses of one pass, then false.
+type AddrIter func() (netip.Addr, bool)
+
+// Run makes 1+Retries passes, each over the addresses pass returns (IPv4 only;
+// others are counted as blocked), then reads replies for Cooldown more, and calls
+// emit with a record for each target's first valid reply, from the receiving
+// goroutine. stop, when closed, ends sending early; the cooldown still runs so
+// that replies to what was sent are not lost.
+func (s *Sweep) Run(stop <-chan struct{}, pass func() AddrIter, emit func(results.Record)) (SweepStats, error) {
+	start := time.Now()
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.receive(done, start, emit)
+	}()
+	err := s.sendAll(stop, pass)
+	sendEnd := time.Now()
+	if s.cfg.Cooldown > 0 {
+		time.Sleep(s.cfg.Cooldown)
+	}
+	close(done)
+	wg.Wait()
+	st := s.Stats()
+	st.Start, st.SendEnd, st.End = start, sendEnd, time.Now()
+	return st, err
+}
+
+// sendAll is the sender: it fills batches of packets and hands each batch to
+// the kernel with one sendmmsg.
+func (s *Sweep) sendAll(stop <-chan struct{}, pass func() AddrIter) error {
+	n := s.cfg.Batch
+	bufs := make([][]byte, n)
+	iovs := make([]unix.Iovec, n)
+	addrs := make([]unix.RawSockaddrInet4, n)
+	msgs := make([]mmsghdr, n)
+	for i := range msgs {
+		bufs[i] = make([]byte, 128)
+		iovs[i].Base = &bufs[i][0]
+		msgs[i].hdr.Iov = &iovs[i]
+		msgs[i].hdr.Iovlen = 1
+		addrs[i].Family = unix.AF_INET
+		msgs[i].hdr.Name = (*byte)(unsafe.Pointer(&addrs[i]))
+		msgs[i].hdr.Namelen = unix.SizeofSockaddrInet4
+	}
+	var b ProbeBuilder
+	b.Init(s.cfg, s.key, s.src, s.epoch)
+	fill := 0
+	flush := func() error {
+		for off := 0; off < fill; {
+			m, err := sendmmsg(s.send, msgs[off:fill])
+			if err != nil {
+				if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.ENOBUFS) {
+					continue
+				}
+				// An unroutable destination fails its own packet only: skip it.
+				s.sendErr.Add(1)
+				off++
+				continue
+			}
+			s.sent.Add(uint64(m))
+			off += m
+		}
+		fill = 0
+		return nil
+	}
+	for range s.cfg.Retries + 1 {
+		next := pass()
+		for {
+			select {
+			case <-stop:
+				return flush()
+			default:
+			}
+			dst, ok := next()
+			if !ok {
+				break
+			}
+			if !dst.Is4() {
+				s.blocked.Add(1)
+				continue
+			}
+			if s.cfg.Permit != nil && s.cfg.Permit(dst) != nil {
+				s.blocked.Add(1)
+				continue
+			}
+			if !b.src.IsValid() {
+				src, err := RouteSource(dst)
+				if err != nil {
+					return err
+				}
+				b.Init(s.cfg, s.key, src, s.epoch)
+				s.setSource(src)
+			}
+			if s.cfg.Pace != nil {
+				s.cfg.Pace(dst)
+			}
+			l := b.Build(bufs[fill], dst)
+			iovs[fill].SetLen(l)
+			addrs[fill].Addr = dst.As4()
+			fill++
+			if fill == n {
+				flush()
+			}
+		}
+		flush()
+	}
+	return nil
+}
+
+func (s *Sweep) setSource(src netip.Addr) {
+	s.srcMu.Lock()
+	s.src = src
+	s.srcMu.Unlock()
+}
+
+func (s *Sweep) source() netip.Addr {
+	s.srcMu.Lock()
+	defer s.srcMu.Unlock()
+	return s.src
+}
+
+// receive reads replies until done is closed, validates them and emits the
+// first reply of each target.
+func (s *Sweep) receive(done <-chan struct{}, start time.Time, emit func(results.Record)) {
+	buf := make([]byte, 2048)
+	var v ProbeBuilder
+	v.Init(s.cfg, s.key, s.source(), s.epoch)
+	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		n, _, err := unix.Recvfrom(s.recv, buf, 0)
+		if err != nil {
+			continue // timeout (SO_RCVTIMEO) or EINTR: look at done again
+		}
+		at := time.Now()
+		if !v.src.IsValid() {
+			v.Init(s.cfg, s.key, s.source(), s.epoch)
+		}
+		rep, ok := v.Validate(buf[:n])
+		if !ok {
+			s.invalid.Add(1)
+			continue
+		}
+		s.replies.Add(1)
+		if !s.seen.add(rep.From) {
+			s.dups.Add(1)
+			continue
+		}
+		s.hits.Add(1)
+		if emit == nil {
+			continue
+		}
+		rec := results.Record{
+			Time: at.UTC(), Vantage: s.cfg.Vantage, Round: s.cfg.Round, Method: s.cfg.Method,
+			Target: rep.From.String(), Outcome: rep.Outcome, ReplyTTL: int(rep.TTL),
+		}
+		if s.cfg.Method == results.MethodTCP {
+			rec.Port = int(s.cfg.Port)
+		}
+		if rep.SentNanos != 0 {
+			rec.RTTms = rttMillis(at.Sub(s.epoch.Add(time.Duration(rep.SentNanos))))
+		}
+		emit(rec)
+	}
+}
+
+// Reply is a validated sweep reply.
+type Reply struct {
+	From    netip.Addr
+	Outcome string // reply (icmp), open or closed (tcp)
+	TTL     uint8
+	// SentNanos is when the probe was sent, relative to the builder's epoch,
+	// where the reply echoes it (ICMP payload); 0 when unknown.
+	SentNanos int64
+}
+
+// ProbeBuilder builds sweep probes into caller buffers and validates replies,
+// without allocating. The zero value is unusable; call Init.
+type ProbeBuilder struct {
+	tcp     bool
+	port    uint16
+	ttl     uint8
+	src     netip.Addr
+	src4    [4]byte
+	key     Key
+	contact []byte
+	epoch   time.Time
+	// now is the clock of send times; tests fix it.
+	now func() time.Time
+}
+
+// Init prepares b for a sweep from src.
+func (b *ProbeBuilder) Init(cfg SweepConfig, key Key, src netip.Addr, epoch time.Time) {
+	b.tcp = cfg.Method == results.MethodTCP
+	b.port = cfg.Port
+	b.ttl = uint8(cfg.TTL)
+	if b.ttl == 0 {
+		b.ttl = 64
+	}
+	b.src = src
+	if src.Is4() {
+		b.src4 = src.As4()
+	}
+	b.key = key
+	b.contact = []byte(cfg.Contact)
+	b.epoch = epoch
+	if b.now == nil {
+		b.now = time.Now
+	}
+}
+
+// sweep probe layout: IPv4 header (20) + ICMP echo (8) + 8-byte send time +
+// contact, or IPv4 header + TCP SYN (20, no options).
+const (
+	ipv4Len    = 20
+	tcpLen     = 20
+	maxContact = 64
+)
+
+// Build writes the probe for dst into buf (at least 128 bytes) and returns its
+// length.
+func (b *ProbeBuilder) Build(buf []byte, dst netip.Addr) int {
+	d := dst.As4()
+	h := b.key.Sum64(b.src, dst, b.port, 0)
+	var l int
+	if b.tcp {
+		l = ipv4Len + tcpLen
+		t := buf[ipv4Len:l]
+		sport := 32768 + uint16(h>>32)%28232
+		binary.BigEndian.PutUint16(t[0:2], sport)
+		binary.BigEndian.PutUint16(t[2:4], b.port)
+		binary.BigEndian.PutUint32(t[4:8], uint32(h))
+		binary.BigEndian.PutUint32(t[8:12], 0)
+		t[12] = 5 << 4
+		t[13] = 0x02 // SYN
+		binary.BigEndian.PutUint16(t[14:16], 65535)
+		binary.BigEndian.PutUint32(t[16:20], 0) // checksum, urgent
+		binary.BigEndian.PutUint16(t[16:18], transportChecksum(b.src4, d, protoTCP, t))
+	} else {
+		c := b.contact
+		if len(c) > maxContact {
+			c = c[:maxContact]
+		}
+		l = ipv4Len + 8 + 8 + len(c)
+		m := buf[ipv4Len:l]
+		m[0], m[1], m[2], m[3] = icmp4Echo, 0, 0, 0
+		binary.BigEndian.PutUint16(m[4:6], uint16(h>>16))
+		binary.BigEndian.PutUint16(m[6:8], uint16(h))
+		binary.BigEndian.PutUint64(m[8:16], uint64(b.now().Sub(b.epoch)))
+		copy(m[16:], c)
+		binary.BigEndian.PutUint16(m[2:4], echoChecksum(m))
+	}
+	ip := buf[:ipv4Len]
+	ip[0], ip[1] = 0x45, 0
+	binary.BigEndian.PutUint16(ip[2:4], uint16(l))
+	binary.BigEndian.PutUint16(ip[4:6], uint16(h>>48)) // IP ID
+	ip[6], ip[7] = 0x40, 0                             // don't fragment
+	ip[8] = b.ttl
+	ip[9] = protoICMP
+	if b.tcp {
+		ip[9] = protoTCP
+	}
+	ip[10], ip[11] = 0, 0
+	copy(ip[12:16], b.src4[:])
+	copy(ip[16:20], d[:])
+	binary.BigEndian.PutUint16(ip[10:12], echoChecksum(ip))
+	return l
+}
+
+// Validate checks that pkt (an IPv4 packet as a raw socket delivers it) is a
+// reply to one of this builder's probes and says from whom and what it says.
+func (b *ProbeBuilder) Validate(pkt []byte) (Reply, bool) {
+	var r Reply
+	if len(pkt) < ipv4Len || pkt[0]>>4 != 4 {
+		return r, false
+	}
+	ihl := int(pkt[0]&0x0f) * 4
+	if ihl < ipv4Len || len(pkt) < ihl+8 {
+		return r, false
+	}
+	if [4]byte(pkt[16:20]) != b.src4 {
+		return r, false
+	}
+	r.From = netip.AddrFrom4([4]byte(pkt[12:16]))
+	r.TTL = pkt[8]
+	p := pkt[ihl:]
+	switch {
+	case b.tcp && pkt[9] == protoTCP:
+		if len(p) < 20 {
+			return r, false
+		}
+		sport := binary.BigEndian.Uint16(p[0:2])
+		dport := binary.BigEndian.Uint16(p[2:4])
+		ack := binary.BigEndian.Uint32(p[8:12])
+		flags := p[13]
+		if sport != b.port || flags&0x10 == 0 { // must ACK our SYN
+			return r, false
+		}
+		h := b.key.Sum64(b.src, r.From, b.port, 0)
+		if dport != 32768+uint16(h>>32)%28232 || ack != uint32(h)+1 {
+			return r, false
+		}
+		switch {
+		case flags&0x04 != 0:
+			r.Outcome = results.OutcomeClosed
+		case flags&0x12 == 0x12:
+			r.Outcome = results.OutcomeOpen
+		default:
+			return r, false
+		}
+		return r, true
+	case !b.tcp && pkt[9] == protoICMP:
+		if p[0] != icmp4EchoReply || p[1] != 0 {
+			return r, false
+		}
+		h := b.key.Sum64(b.src, r.From, b.port, 0)
+		if binary.BigEndian.Uint16(p[4:6]) != uint16(h>>16) || binary.BigEndian.Uint16(p[6:8]) != uint16(h) {
+			return r, false
+		}
+		if len(p) >= 16 {
+			r.SentNanos = int64(binary.BigEndian.Uint64(p[8:16]))
+		}
+		r.Outcome = results.OutcomeReply
+		return r, true
+	}
+	return r, false
+}
+
+// transportChecksum is the TCP/UDP checksum of seg over the IPv4 pseudo-header.
+func transportChecksum(src, dst [4]byte, proto uint8, seg []byte) uint16 {
+	var s uint32
+	s += uint32(src[0])<<8 | uint32(src[1])
+	s += uint32(src[2])<<8 | uint32(src[3])
+	s += uint32(dst[0])<<8 | uint32(dst[1])
+	s += uint32(dst[2])<<8 | uint32(dst[3])
+	s += uint32(proto)
+	s += uint32(len(seg))
+	for i := 0; i+1 < len(seg); i += 2 {
+		s += uint32(seg[i])<<8 | uint32(seg[i+1])
+	}
+	if len(seg)%2 == 1 {
+		s += uint32(seg[len(seg)-1]) << 8
+	}
+	for s > 0xffff {
+		s = s>>16 + s&0xffff
+	}
+	return ^uint16(s)
+}
+
+// RouteSource returns the source address the kernel would use towards dst,
+// found with a connected UDP socket (which sends nothing).
+func RouteSource(dst netip.Addr) (netip.Addr, error) {
+	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, 9)))
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("probe: no route to %s: %w", dst, err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap(), nil
+}
+
+// seenSet is a bitmap of IPv4 addresses, paged by /16 (8 KiB a page), so that
+// memory follows the /16s that answered, not the number of targets.
+type seenSet struct {
+	mu    sync.Mutex
+	pages map[uint16]*[1 << 13]byte
+}
+
+// add marks a and reports whether it was new.
+func (s *seenSet) add(a netip.Addr) bool {
+	a4 := a.As4()
+	v := binary.BigEndian.Uint32(a4[:])
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.pages[uint16(v>>16)]
+	if p == nil {
+		p = new([1 << 13]byte)
+		s.pages[uint16(v>>16)] = p
+	}
+	i, bit := (v&0xffff)>>3, byte(1)<<(v&7)
+	if p[i]&bit != 0 {
+		return false
+	}
+	p[i] |= bit
+	return true
+}
+
+func (s *seenSet) has(a netip.Addr) bool {
+	if !a.Is4() {
+		return false
+	}
+	a4 := a.As4()
+	v := binary.BigEndian.Uint32(a4[:])
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.pages[uint16(v>>16)]
+	return p != nil && p[(v&0xffff)>>3]&(1<<(v&7)) != 0
+}
+
+// mmsghdr is struct mmsghdr of sendmmsg(2).
+type mmsghdr struct {
+	hdr unix.Msghdr
+	len uint32
+	_   [4]byte
+}
+
+// sendmmsg sends msgs with one system call and returns how many went.
+func sendmmsg(fd int, msgs []mmsghdr) (int, error) {
+	n, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)), 0, 0, 0)
+	if errno != 0 {
+		return int(n), syscall.Errno(errno)
+	}
+	return int(n), nil
+}
