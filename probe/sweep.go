@@ -256,6 +256,9 @@ func (s *Sweep) sendAll(stop <-chan struct{}, pass func() AddrIter) error {
 			if s.cfg.Pace != nil {
 				s.cfg.Pace(dst)
 			}
+			if fill == 0 {
+				b.Stamp()
+			}
 			l := b.Build(bufs[fill], dst)
 			iovs[fill].SetLen(l)
 			addrs[fill].Addr = dst.As4()
@@ -351,7 +354,8 @@ type ProbeBuilder struct {
 	contact []byte
 	epoch   time.Time
 	// now is the clock of send times; tests fix it.
-	now func() time.Time
+	now   func() time.Time
+	stamp uint64 // send time of the batch being built, nanoseconds since epoch
 }
 
 // Init prepares b for a sweep from src.
@@ -372,6 +376,7 @@ func (b *ProbeBuilder) Init(cfg SweepConfig, key Key, src netip.Addr, epoch time
 	if b.now == nil {
 		b.now = time.Now
 	}
+	b.Stamp()
 }
 
 // sweep probe layout: IPv4 header (20) + ICMP echo (8) + 8-byte send time +
@@ -382,11 +387,25 @@ const (
 	maxContact = 64
 )
 
+// hash is the keyed hash a probe to (or reply from) dst carries: SipHash-2-4 of
+// the 10 bytes source, destination and port, one block and a tail.
+func (b *ProbeBuilder) hash(dst [4]byte) uint64 {
+	var m [10]byte
+	copy(m[0:4], b.src4[:])
+	copy(m[4:8], dst[:])
+	binary.BigEndian.PutUint16(m[8:10], b.port)
+	return sipHash24(b.key.k0, b.key.k1, m[:])
+}
+
+// Stamp reads the clock for the send times of the probes built next; the sender
+// calls it once a batch, not once a packet.
+func (b *ProbeBuilder) Stamp() { b.stamp = uint64(b.now().Sub(b.epoch)) }
+
 // Build writes the probe for dst into buf (at least 128 bytes) and returns its
 // length.
 func (b *ProbeBuilder) Build(buf []byte, dst netip.Addr) int {
 	d := dst.As4()
-	h := b.key.Sum64(b.src, dst, b.port, 0)
+	h := b.hash(d)
 	var l int
 	if b.tcp {
 		l = ipv4Len + tcpLen
@@ -411,7 +430,7 @@ func (b *ProbeBuilder) Build(buf []byte, dst netip.Addr) int {
 		m[0], m[1], m[2], m[3] = icmp4Echo, 0, 0, 0
 		binary.BigEndian.PutUint16(m[4:6], uint16(h>>16))
 		binary.BigEndian.PutUint16(m[6:8], uint16(h))
-		binary.BigEndian.PutUint64(m[8:16], uint64(b.now().Sub(b.epoch)))
+		binary.BigEndian.PutUint64(m[8:16], b.stamp)
 		copy(m[16:], c)
 		binary.BigEndian.PutUint16(m[2:4], echoChecksum(m))
 	}
@@ -461,7 +480,7 @@ func (b *ProbeBuilder) Validate(pkt []byte) (Reply, bool) {
 		if sport != b.port || flags&0x10 == 0 { // must ACK our SYN
 			return r, false
 		}
-		h := b.key.Sum64(b.src, r.From, b.port, 0)
+		h := b.hash(r.From.As4())
 		if dport != 32768+uint16(h>>32)%28232 || ack != uint32(h)+1 {
 			return r, false
 		}
@@ -478,7 +497,7 @@ func (b *ProbeBuilder) Validate(pkt []byte) (Reply, bool) {
 		if p[0] != icmp4EchoReply || p[1] != 0 {
 			return r, false
 		}
-		h := b.key.Sum64(b.src, r.From, b.port, 0)
+		h := b.hash(r.From.As4())
 		if binary.BigEndian.Uint16(p[4:6]) != uint16(h>>16) || binary.BigEndian.Uint16(p[6:8]) != uint16(h) {
 			return r, false
 		}
