@@ -1,0 +1,64 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// lockFile holds an exclusive flock(2) on a file for the life of a sweep, so an
+// overlapping cron run exits at once instead of sending a second round.
+type lockFile struct{ f *os.File }
+
+// errLocked says another darkwatch holds the lock.
+var errLocked = errors.New("locked")
+
+// acquireLock takes the lock at path without waiting. The file records the
+// holder's PID for the error message of the next one.
+func acquireLock(path string) (*lockFile, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		b := make([]byte, 32)
+		n, _ := f.ReadAt(b, 0)
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			pid := strings.TrimSpace(string(b[:n]))
+			return nil, fmt.Errorf("%w: another darkwatch sweep (pid %s) holds %s; this run exits without sending", errLocked, pid, path)
+		}
+		return nil, err
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return &lockFile{f: f}, nil
+}
+
+// release drops the lock; the file stays for the next run.
+func (l *lockFile) release() {
+	_ = unix.Flock(int(l.f.Fd()), unix.LOCK_UN)
+	l.f.Close()
+}
+
+// defaultLockPath is where sweeps lock when --lock is not given: the runtime
+// directory when there is one, else the temporary directory.
+func defaultLockPath(vantage string) string {
+	dir := os.Getenv("XDG_RUNTIME_DIR")
+	if dir == "" {
+		if os.Geteuid() == 0 {
+			dir = "/run/darkwatch"
+		} else {
+			dir = os.TempDir()
+		}
+	}
+	return filepath.Join(dir, "darkwatch-sweep-"+vantage+".lock")
+}

@@ -1,0 +1,566 @@
+#!/usr/bin/env bash
+# lab.sh — darkwatch's network test lab, built only from network namespaces.
+#
+# Usage: lab.sh up | down | status | fault KIND [ARG] | restore | gc
+#
+# Everything lives in namespaces named ${LAB_PREFIX}-NODE (default prefix "dwlab"),
+# linked by veth pairs created directly inside those namespaces: nothing in the
+# host's root namespace (interfaces, routes, nftables) is ever touched. Addresses
+# come only from 198.18.0.0/15, 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24 and
+# 2001:db8::/32.
+#
+# Topology (i = 1..LAB_VANTAGES, default 3, at most 31):
+#
+#   vp_i [up0] ---- [vp0] r_i [up0] ---- [r_i] border [target] ---- [up0] target
+#                                                     [canary] ---- [up0] canary
+#
+#   (i is written in decimal digits in the IPv6 addresses: vantage 10 is 2001:db8:a:10::2)
+#   vp_i   <-> r_i     192.0.2.(8i)/29      r_i .(8i+1)   vp_i .(8i+2)
+#                      2001:db8:a:i::/64    r_i ::1       vp_i ::2
+#   r_i    <-> border  203.0.113.(8i)/29    border .(8i+1) r_i .(8i+2)
+#                      2001:db8:b:i::/64    border ::1    r_i ::2
+#   border <-> target  198.51.100.0/30      border .1     target .2
+#                      2001:db8:c::/64      border ::1    target ::2
+#   border <-> canary  198.51.100.4/30      border .5     canary .6
+#                      2001:db8:d::/64      border ::1    canary ::2
+#
+#   Every non-border node has a default route toward the border. The border routes
+#   198.18.0.0/16 via 198.51.100.2 and 2001:db8:1::/48 via 2001:db8:c::2 (target),
+#   198.19.255.0/24 via 198.51.100.6 and 2001:db8:2::/48 via 2001:db8:d::2 (canary),
+#   and each vantage /29 and /64 via its r_i.
+#
+#   The target answers the whole of 198.18.0.0/16 and 2001:db8:1::/48 (AnyIP local
+#   routes on lo); the canary answers 198.19.255.0/24 and 2001:db8:2::/48.
+#   In the target: nsd, authoritative for dw.example. on 198.18.0.53 and
+#   2001:db8:1::53 (UDP and TCP 53); socat listeners on TCP 80 (a fixed HTTP/1.0
+#   reply) and 443 (accepts, sends nothing) on every target address; 81 is closed.
+#
+# Faults (nftables table "inet dwfault", one forward-hook chain per fault, so they
+# add up; TTL-expired is answered before the forward hook, so a cut router still
+# shows up as a traceroute hop):
+#   fault border-cut      border drops everything forwarded to/from the target space
+#   fault uplink-cut N    r_N drops everything it forwards
+#   fault loss PCT        border drops PCT% of packets to/from the target space
+#   fault icmp-drop       border drops ICMP/ICMPv6 echo to/from the target space
+#   restore | fault restore   remove every dwfault table in the lab
+#
+# Environment:
+#   LAB_PREFIX      namespace/state prefix, [a-z0-9]{1,12}, default dwlab
+#   LAB_VANTAGES    number of vantages for "up", default 3
+#   LAB_STATE_ROOT  parent of the per-lab state dir, default /run/darkwatch-lab
+#   LAB_OWNER_PID   (optional, for "up") pid that owns the lab; "gc" brings down
+#                   labs whose owner has died (test processes killed by -timeout)
+set -euo pipefail
+
+PATH="$PATH:/usr/sbin:/sbin:/usr/bin:/bin"
+
+P="${LAB_PREFIX:-dwlab}"
+STATE_ROOT="${LAB_STATE_ROOT:-/run/darkwatch-lab}"
+STATE="$STATE_ROOT/$P"
+
+T4=198.18.0.0/16
+T6=2001:db8:1::/48
+C4=198.19.255.0/24
+C6=2001:db8:2::/48
+DNS4=198.18.0.53
+DNS6=2001:db8:1::53
+
+usage() {
+	cat >&2 <<'EOF'
+usage: lab.sh up | down | status | fault KIND [ARG] | restore | gc
+  up                  (re)build the lab (LAB_PREFIX, LAB_VANTAGES)
+  down                remove every namespace, process and state file of LAB_PREFIX
+  status              show namespaces, processes and faults; exit 0 if up, 1 if not
+  fault border-cut    border drops all traffic to/from the target space
+  fault uplink-cut N  router r_N forwards nothing
+  fault loss PCT      border drops PCT% of target-space packets at random
+  fault icmp-drop     border drops ICMP echo to/from the target space
+  fault restore       same as restore
+  restore             remove all faults
+  gc                  bring down labs whose LAB_OWNER_PID has exited
+EOF
+	exit 2
+}
+
+die() { echo "lab.sh: $*" >&2; exit 1; }
+
+need_root() {
+	[ "$(id -u)" -eq 0 ] || die "must run as root (it creates network namespaces)"
+}
+
+need_tools() {
+	local t pkg
+	for t in "$@"; do
+		case "$t" in
+		ip) pkg=iproute2 ;;
+		nft) pkg=nftables ;;
+		nsd) pkg=nsd ;;
+		socat) pkg=socat ;;
+		*) pkg="$t" ;;
+		esac
+		command -v "$t" >/dev/null 2>&1 ||
+			die "'$t' not found; install the Debian package '$pkg' (apt-get install $pkg)"
+	done
+}
+
+check_prefix() {
+	[[ "$P" =~ ^[a-z0-9]{1,12}$ ]] ||
+		die "LAB_PREFIX must be 1-12 characters of [a-z0-9], got '$P'"
+}
+
+ns() { echo "$P-$1"; }
+
+# lab_namespaces prints the namespaces of this prefix that exist now.
+lab_namespaces() {
+	ip netns list 2>/dev/null | awk '{print $1}' |
+		grep -E "^${P}-(vp[0-9]+|r[0-9]+|border|target|canary)\$" || true
+}
+
+vantages_in_use() {
+	if [ -r "$STATE/vantages" ]; then
+		cat "$STATE/vantages"
+	else
+		lab_namespaces | grep -cE "^${P}-vp[0-9]+\$" || true
+	fi
+}
+
+# sysctls NS ROUTER(0|1) VANTAGE(0|1): write /proc/sys inside NS (no procps needed).
+# Only keys that exist in the namespace are written: a key absent from a non-initial
+# namespace is global, and the lab never changes the host's settings.
+sysctls() {
+	local n="$1" router="$2" vantage="$3"
+	ip netns exec "$n" sh -c '
+		set -e
+		w() { if [ -w "/proc/sys/$1" ]; then echo "$2" > "/proc/sys/$1"; fi; }
+		for f in /proc/sys/net/ipv4/conf/*/rp_filter; do echo 0 > "$f"; done
+		w net/ipv4/icmp_ratelimit 0
+		w net/ipv4/icmp_msgs_per_sec 1000000
+		w net/ipv4/icmp_msgs_burst 1000000
+		w net/ipv6/icmp/ratelimit 0
+		w net/ipv6/icmp/msgs_per_sec 1000000
+		w net/ipv6/icmp/msgs_burst 1000000
+		w net/ipv6/conf/all/accept_dad 0
+		w net/ipv6/conf/default/accept_dad 0
+		w net/ipv6/conf/all/accept_ra 0
+		w net/ipv6/conf/default/accept_ra 0
+		if [ "$1" = 1 ]; then
+			w net/ipv4/ip_forward 1
+			w net/ipv6/conf/all/forwarding 1
+			w net/ipv6/conf/default/forwarding 1
+		fi
+		if [ "$2" = 1 ]; then
+			w net/ipv4/ping_group_range "0 2147483647"
+		fi
+	' sysctls "$router" "$vantage"
+}
+
+# link NS1 IF1 NS2 IF2: a veth pair created directly inside the two namespaces.
+link() {
+	ip -n "$1" link add "$2" type veth peer name "$4" netns "$3"
+	ip -n "$1" link set "$2" up
+	ip -n "$3" link set "$4" up
+}
+
+addr4() { ip -n "$1" addr add "$3" dev "$2"; }
+addr6() { ip -n "$1" -6 addr add "$3" dev "$2" nodad; }
+
+write_nsd_files() {
+	cat >"$STATE/nsd.conf" <<EOF
+server:
+	ip-address: $DNS4
+	ip-address: $DNS6
+	ip-freebind: yes
+	port: 53
+	do-ip4: yes
+	do-ip6: yes
+	server-count: 1
+	tcp-count: 256
+	username: ""
+	chroot: ""
+	zonesdir: "$STATE"
+	database: ""
+	zonelistfile: "$STATE/nsd.zone.list"
+	xfrdfile: "$STATE/nsd.xfrd.state"
+	xfrdir: "$STATE"
+	pidfile: ""
+	logfile: "$STATE/nsd.log"
+	zonefiles-check: no
+	zonefiles-write: 0
+	hide-version: yes
+	identity: "darkwatch-lab"
+	verbosity: 1
+	rrl-ratelimit: 0
+	rrl-whitelist-ratelimit: 0
+remote-control:
+	control-enable: no
+zone:
+	name: dw.example.
+	zonefile: "dw.example.zone"
+EOF
+	{
+		cat <<EOF
+\$ORIGIN dw.example.
+\$TTL 300
+@	IN SOA	ns.dw.example. hostmaster.dw.example. 1 3600 600 86400 300
+@	IN NS	ns.dw.example.
+ns	IN A	$DNS4
+ns	IN AAAA	$DNS6
+www	IN A	198.18.0.80
+www	IN AAAA	2001:db8:1::80
+EOF
+		# 16 TXT records of ~50 bytes: ~1 KB answer, more than 512 (no EDNS: TC,
+		# retry over TCP) but less than 1232 (EDNS answers fit in one datagram).
+		local k
+		for k in $(seq -w 1 16); do
+			echo "big	IN TXT	\"darkwatch lab record $k padding padding padding pad\""
+		done
+	} >"$STATE/dw.example.zone"
+	printf 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 14\r\nConnection: close\r\n\r\ndarkwatch lab\n' >"$STATE/http-reply"
+}
+
+# bg NAME NS CMD...: start CMD detached inside NS, stdio to a log, pid to NAME.pid.
+bg() {
+	local name="$1" n="$2"
+	shift 2
+	setsid ip netns exec "$n" "$@" </dev/null >"$STATE/$name.log" 2>&1 &
+	echo $! >"$STATE/$name.pid"
+}
+
+wait_for() { # wait_for SECONDS DESCRIPTION CMD...
+	local secs="$1" what="$2" i
+	shift 2
+	for ((i = 0; i < secs * 20; i++)); do
+		if "$@" >/dev/null 2>&1; then return 0; fi
+		sleep 0.05
+	done
+	die "timed out after ${secs}s waiting for $what (logs in $STATE)"
+}
+
+listening() { # listening NS PROTO(t|u) PORT ADDR-REGEX
+	ip netns exec "$1" ss -Hln"$2" "sport = :$3" | grep -qE "$4"
+}
+
+dns_answers() {
+	if command -v dig >/dev/null 2>&1; then
+		ip netns exec "$(ns target)" dig +time=1 +tries=1 +norec @"$DNS4" dw.example. SOA |
+			grep -q 'status: NOERROR'
+	else
+		listening "$(ns target)" u 53 "$DNS4"
+	fi
+}
+
+cmd_up() {
+	need_root
+	need_tools ip nft nsd socat
+	check_prefix
+	local n="${LAB_VANTAGES:-3}" i
+	[[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 31 ] ||
+		die "LAB_VANTAGES must be 1..31, got '$n'"
+	cmd_down >/dev/null
+
+	mkdir -p "$STATE"
+	chmod 755 "$STATE_ROOT" "$STATE"
+	echo "$n" >"$STATE/vantages"
+	if [ -n "${LAB_OWNER_PID:-}" ]; then echo "$LAB_OWNER_PID" >"$STATE/owner"; fi
+
+	local B T C
+	B=$(ns border) T=$(ns target) C=$(ns canary)
+	local all=("$B" "$T" "$C")
+	for ((i = 1; i <= n; i++)); do all+=("$(ns "vp$i")" "$(ns "r$i")"); done
+	for x in "${all[@]}"; do
+		ip netns add "$x"
+		ip -n "$x" link set lo up
+	done
+	sysctls "$B" 1 0
+	sysctls "$T" 0 0
+	sysctls "$C" 0 0
+	for ((i = 1; i <= n; i++)); do
+		sysctls "$(ns "vp$i")" 0 1
+		sysctls "$(ns "r$i")" 1 0
+	done
+
+	# border <-> target, border <-> canary
+	link "$B" target "$T" up0
+	addr4 "$B" target 198.51.100.1/30
+	addr6 "$B" target 2001:db8:c::1/64
+	addr4 "$T" up0 198.51.100.2/30
+	addr6 "$T" up0 2001:db8:c::2/64
+	ip -n "$T" route add default via 198.51.100.1
+	ip -n "$T" -6 route add default via 2001:db8:c::1
+	ip -n "$T" route add local "$T4" dev lo
+	ip -n "$T" -6 route add local "$T6" dev lo
+	ip -n "$B" route add "$T4" via 198.51.100.2
+	ip -n "$B" -6 route add "$T6" via 2001:db8:c::2
+
+	link "$B" canary "$C" up0
+	addr4 "$B" canary 198.51.100.5/30
+	addr6 "$B" canary 2001:db8:d::1/64
+	addr4 "$C" up0 198.51.100.6/30
+	addr6 "$C" up0 2001:db8:d::2/64
+	ip -n "$C" route add default via 198.51.100.5
+	ip -n "$C" -6 route add default via 2001:db8:d::1
+	ip -n "$C" route add local "$C4" dev lo
+	ip -n "$C" -6 route add local "$C6" dev lo
+	ip -n "$B" route add "$C4" via 198.51.100.6
+	ip -n "$B" -6 route add "$C6" via 2001:db8:d::2
+
+	# vantages
+	local V R
+	for ((i = 1; i <= n; i++)); do
+		V=$(ns "vp$i") R=$(ns "r$i")
+		link "$R" up0 "$B" "r$i"
+		addr4 "$B" "r$i" "203.0.113.$((8 * i + 1))/29"
+		addr6 "$B" "r$i" "2001:db8:b:$i::1/64"
+		addr4 "$R" up0 "203.0.113.$((8 * i + 2))/29"
+		addr6 "$R" up0 "2001:db8:b:$i::2/64"
+		ip -n "$R" route add default via "203.0.113.$((8 * i + 1))"
+		ip -n "$R" -6 route add default via "2001:db8:b:$i::1"
+
+		link "$V" up0 "$R" vp0
+		addr4 "$R" vp0 "192.0.2.$((8 * i + 1))/29"
+		addr6 "$R" vp0 "2001:db8:a:$i::1/64"
+		addr4 "$V" up0 "192.0.2.$((8 * i + 2))/29"
+		addr6 "$V" up0 "2001:db8:a:$i::2/64"
+		ip -n "$V" route add default via "192.0.2.$((8 * i + 1))"
+		ip -n "$V" -6 route add default via "2001:db8:a:$i::1"
+
+		ip -n "$B" route add "192.0.2.$((8 * i))/29" via "203.0.113.$((8 * i + 2))"
+		ip -n "$B" -6 route add "2001:db8:a:$i::/64" via "2001:db8:b:$i::2"
+	done
+	# Interfaces created after the first pass got the default rp_filter; clear again.
+	for x in "${all[@]}"; do
+		ip netns exec "$x" sh -c 'for f in /proc/sys/net/ipv4/conf/*/rp_filter; do echo 0 > "$f"; done'
+	done
+
+	# services in the target
+	write_nsd_files
+	bg nsd "$T" nsd -d -c "$STATE/nsd.conf"
+	bg http "$T" socat TCP6-LISTEN:80,ipv6only=0,reuseaddr,fork,backlog=4096 \
+		"OPEN:$STATE/http-reply,rdonly"
+	bg https "$T" socat TCP6-LISTEN:443,ipv6only=0,reuseaddr,fork,backlog=4096 \
+		OPEN:/dev/null,rdonly
+	wait_for 10 "nsd on $DNS4" dns_answers
+	wait_for 10 "nsd on $DNS6" listening "$T" u 53 "\\[$DNS6\\]"
+	wait_for 10 "nsd on TCP" listening "$T" t 53 "$DNS4"
+	wait_for 10 "listener on TCP 80" listening "$T" t 80 .
+	wait_for 10 "listener on TCP 443" listening "$T" t 443 .
+	echo "lab $P up: $n vantages, namespaces ${P}-{vp1..vp$n,r1..r$n,border,target,canary}, state $STATE"
+}
+
+# pids_of NS: pids of every process in NS (ip netns pids), one a line.
+pids_of() { ip netns pids "$1" 2>/dev/null || true; }
+
+# alive PID: the process exists and is not a zombie (an init that does not reap
+# orphans, as in some VMs and containers, leaves zombies behind).
+alive() {
+	local st
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "${st%% *}" != Z ]
+}
+
+cmd_down() {
+	need_root
+	need_tools ip
+	check_prefix
+	local nss x p pids=()
+	nss=$(lab_namespaces)
+	# Processes we started (pid files), then anything else left inside our namespaces.
+	for f in "$STATE"/*.pid; do
+		[ -r "$f" ] || continue
+		p=$(cat "$f" 2>/dev/null || true)
+		[[ "$p" =~ ^[0-9]+$ ]] && pids+=("$p")
+	done
+	for x in $nss; do
+		for p in $(pids_of "$x"); do pids+=("$p"); done
+	done
+	if [ "${#pids[@]}" -gt 0 ]; then
+		kill -TERM "${pids[@]}" 2>/dev/null || true
+		local i left=()
+		for ((i = 0; i < 100; i++)); do
+			left=()
+			for p in "${pids[@]}"; do
+				if alive "$p"; then left+=("$p"); fi
+			done
+			[ "${#left[@]}" -eq 0 ] && break
+			sleep 0.02
+		done
+		if [ "${#left[@]}" -gt 0 ]; then
+			kill -KILL "${left[@]}" 2>/dev/null || true
+		fi
+		# Anything started meanwhile inside the namespaces.
+		for x in $nss; do
+			for p in $(pids_of "$x"); do kill -KILL "$p" 2>/dev/null || true; done
+		done
+	fi
+	for x in $nss; do
+		ip netns del "$x" 2>/dev/null || true
+	done
+	rm -rf "$STATE"
+	rmdir "$STATE_ROOT" 2>/dev/null || true
+	local left
+	left=$(lab_namespaces)
+	[ -z "$left" ] || die "could not remove: $left"
+	echo "lab $P down"
+}
+
+# faults_of NS: names of the fault chains active in NS.
+faults_of() {
+	ip netns exec "$1" nft list table inet dwfault 2>/dev/null |
+		awk '$1 == "chain" {print $2}' || true
+}
+
+cmd_status() {
+	need_root
+	need_tools ip nft
+	check_prefix
+	local nss x p n ok=1
+	nss=$(lab_namespaces)
+	n=$(vantages_in_use)
+	echo "lab $P (state $STATE, $n vantages)"
+	echo "namespaces:"
+	for x in $nss; do echo "  $x"; done
+	[ -n "$nss" ] || echo "  (none)"
+	local want=(border target canary)
+	for ((i = 1; i <= n; i++)); do want+=("vp$i" "r$i"); done
+	[ "$n" -ge 1 ] || ok=0
+	for x in "${want[@]}"; do
+		grep -qx "$P-$x" <<<"$nss" || { echo "  missing: $P-$x"; ok=0; }
+	done
+	echo "processes:"
+	for x in $nss; do
+		for p in $(pids_of "$x"); do
+			echo "  $x $p $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null || true)"
+		done
+	done
+	local svc
+	for svc in nsd http https; do
+		p=$(cat "$STATE/$svc.pid" 2>/dev/null || true)
+		if [ -z "$p" ] || ! alive "$p"; then
+			echo "  not running: $svc"
+			ok=0
+		fi
+	done
+	echo "faults:"
+	local any=0 f
+	for x in $nss; do
+		f=$(faults_of "$x" | tr '\n' ' ')
+		if [ -n "$f" ]; then
+			echo "  $x: $f"
+			any=1
+		fi
+	done
+	[ "$any" = 1 ] || echo "  (none)"
+	if [ "$ok" = 1 ]; then
+		echo "status: up"
+		return 0
+	fi
+	echo "status: not up"
+	return 1
+}
+
+# nft_fault NODE CHAIN RULE...: (re)place fault chain CHAIN in NODE's dwfault table.
+nft_fault() {
+	local n chain="$2" r
+	n=$(ns "$1")
+	shift 2
+	ip netns list | awk '{print $1}' | grep -qx "$n" || die "lab $P is not up (no namespace $n)"
+	{
+		echo "table inet dwfault {"
+		echo "  chain $chain { type filter hook forward priority 0; policy accept; }"
+		echo "}"
+		echo "flush chain inet dwfault $chain"
+		for r in "$@"; do echo "add rule inet dwfault $chain $r"; done
+	} | ip netns exec "$n" nft -f -
+}
+
+cmd_fault() {
+	need_root
+	need_tools ip nft
+	check_prefix
+	[ $# -ge 1 ] || usage
+	local kind="$1"
+	shift
+	case "$kind" in
+	border-cut)
+		[ $# -eq 0 ] || usage
+		nft_fault border border_cut \
+			"ip daddr $T4 drop" "ip saddr $T4 drop" \
+			"ip6 daddr $T6 drop" "ip6 saddr $T6 drop"
+		;;
+	uplink-cut)
+		[ $# -eq 1 ] || usage
+		[[ "$1" =~ ^[0-9]+$ ]] && [ "$1" -ge 1 ] && [ "$1" -le "$(vantages_in_use)" ] ||
+			die "uplink-cut: no vantage '$1' (lab has $(vantages_in_use))"
+		nft_fault "r$1" uplink_cut "drop"
+		;;
+	loss)
+		[ $# -eq 1 ] || usage
+		[[ "$1" =~ ^[0-9]+$ ]] && [ "$1" -le 100 ] || die "loss: PCT must be 0..100, got '$1'"
+		# nft allows "< 99" at most; 100 is a plain drop, 0 an empty chain.
+		local m="numgen random mod 100 < $1 drop"
+		[ "$1" -eq 100 ] && m="drop"
+		if [ "$1" -eq 0 ]; then
+			nft_fault border loss
+		else
+			nft_fault border loss \
+				"ip daddr $T4 $m" "ip saddr $T4 $m" \
+				"ip6 daddr $T6 $m" "ip6 saddr $T6 $m"
+		fi
+		;;
+	icmp-drop)
+		[ $# -eq 0 ] || usage
+		local e4="icmp type { echo-request, echo-reply } drop"
+		local e6="icmpv6 type { echo-request, echo-reply } drop"
+		nft_fault border icmp_drop \
+			"ip daddr $T4 $e4" "ip saddr $T4 $e4" \
+			"ip6 daddr $T6 $e6" "ip6 saddr $T6 $e6"
+		;;
+	restore)
+		[ $# -eq 0 ] || usage
+		cmd_restore
+		return
+		;;
+	*) usage ;;
+	esac
+	echo "lab $P: fault $kind${*:+ $*} on"
+}
+
+cmd_restore() {
+	need_root
+	need_tools ip nft
+	check_prefix
+	local x
+	for x in $(lab_namespaces); do
+		ip netns exec "$x" nft delete table inet dwfault 2>/dev/null || true
+	done
+	echo "lab $P: faults removed"
+}
+
+# gc: bring down labs (any prefix) whose recorded owner pid no longer exists.
+cmd_gc() {
+	need_root
+	need_tools ip
+	local d p pfx
+	for d in "$STATE_ROOT"/*/; do
+		[ -r "$d/owner" ] || continue
+		p=$(cat "$d/owner" 2>/dev/null || true)
+		[[ "$p" =~ ^[0-9]+$ ]] || continue
+		[ -d "/proc/$p" ] && continue
+		pfx=$(basename "$d")
+		LAB_PREFIX="$pfx" bash "$0" down || true
+	done
+}
+
+[ $# -ge 1 ] || usage
+sub="$1"
+shift
+case "$sub" in
+up) [ $# -eq 0 ] || usage; cmd_up ;;
+down) [ $# -eq 0 ] || usage; cmd_down ;;
+status) [ $# -eq 0 ] || usage; cmd_status ;;
+fault) cmd_fault "$@" ;;
+restore) [ $# -eq 0 ] || usage; cmd_restore ;;
+gc) [ $# -eq 0 ] || usage; cmd_gc ;;
+-h | --help | help) usage ;;
+*) echo "lab.sh: unknown subcommand '$sub'" >&2; usage ;;
+esac
