@@ -15,11 +15,14 @@ type Writer struct {
 	enc  *json.Encoder
 	err  error
 	json bool
+	// Batch, when set, leaves flushing to the buffer and to Flush instead of
+	// flushing after every Write: for high-rate producers.
+	Batch bool
 }
 
 // NewWriter returns a Writer on w; asJSON selects JSON Lines.
 func NewWriter(w io.Writer, asJSON bool) *Writer {
-	bw := bufio.NewWriter(w)
+	bw := bufio.NewWriterSize(w, 64<<10)
 	return &Writer{w: bw, enc: json.NewEncoder(bw), json: asJSON}
 }
 
@@ -35,7 +38,7 @@ func (w *Writer) Write(recs ...Record) {
 			_, w.err = w.w.WriteString(Text(&recs[i]))
 		}
 	}
-	if w.err == nil {
+	if w.err == nil && !w.Batch {
 		w.err = w.w.Flush()
 	}
 }

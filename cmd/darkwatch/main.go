@@ -134,7 +134,7 @@ Exit status: 0 every target answered, 1 some did not, 2 usage or configuration e
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: fmt.Errorf("%v\nRun '%s --help' for usage", err, c.CommandPath())}
 	})
-	root.AddCommand(a.probeCommand(), versionCommand())
+	root.AddCommand(a.probeCommand(), a.sweepCommand(), versionCommand())
 	return root
 }
 

@@ -1,0 +1,394 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"darkwatch/probe"
+	"darkwatch/results"
+	"darkwatch/schedule"
+)
+
+// sweepFlags are the flags of `darkwatch sweep`.
+type sweepFlags struct {
+	targets       []string
+	method        string
+	rate          int
+	perBlock      int
+	cooldown      time.Duration
+	shards, shard uint64
+	seed          uint64
+	retries       int
+	out           string
+	lock          string
+	all           bool
+	round         int64
+	source        string
+	parallel      int
+}
+
+func (a *app) sweepCommand() *cobra.Command {
+	var f sweepFlags
+	cmd := &cobra.Command{
+		Use:   "sweep [--targets CIDR,...] [--method icmp|tcp:PORT|trace] [flags]",
+		Short: "One round over whole address spaces, for cron: stateless, rate-capped, sharded",
+		Long: `Sweep probes every address of the targets once (1+--retries times), in a random
+order that never bursts one /24, at a capped rate, and records the replies.
+
+Targets come from --targets (CIDRs, addresses, @FILE with one per line) or else from
+the configuration's target sets (prefixes and hosts). The blocklist applies.
+
+icmp and tcp:PORT use the stateless engine: replies are validated by a keyed hash
+hidden in the fields they echo, so memory stays flat however many addresses are
+swept. trace runs Paris traces of every target, many in parallel, under the same
+rate cap.
+
+A lock (--lock) makes an overlapping run from cron exit at once, without sending.
+On SIGINT/SIGTERM sending stops, replies are read for the cooldown, and every
+record taken is written. A summary goes to stderr; a progress bar too when stderr
+is a terminal. Exit status: 0 every target answered, 1 some did not, 2 usage or
+configuration error, 3 the prober failed (for example another sweep holds the lock).`,
+		Example: `  darkwatch sweep --targets 175.45.176.0/22 --method icmp --rate 1000 --out kp.jsonl
+  darkwatch sweep --config configs/kp-2014.yaml --method tcp:80 --json
+  darkwatch sweep --targets @hitlist.txt --shards 3 --shard 0 --seed 42 --out part0.jsonl`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.runSweep(cmd, &f) },
+	}
+	fl := cmd.Flags()
+	fl.StringSliceVarP(&f.targets, "targets", "t", nil, "target `CIDR`s, addresses or @FILE, comma-separated (default: the config's targets)")
+	fl.StringVarP(&f.method, "method", "M", "icmp", "probe method: icmp, tcp:PORT or trace[:icmp|udp|tcp]")
+	fl.IntVarP(&f.rate, "rate", "r", -1, "packets per second, 0 = as fast as the machine allows (default: config rate.pps)")
+	fl.IntVar(&f.perBlock, "per-block-rate", -1, "packets per second to any one /24 (default: config rate.per_block_pps; 0 = no cap)")
+	fl.DurationVar(&f.cooldown, "cooldown", 2*time.Second, "how long to keep reading replies after the last probe")
+	fl.Uint64Var(&f.shards, "shards", 1, "split the sweep into this many disjoint shards (with --shard and the same --seed on every machine)")
+	fl.Uint64Var(&f.shard, "shard", 0, "which shard this run takes, 0 .. shards-1")
+	fl.Uint64Var(&f.seed, "seed", 0, "seed of the random order (default: random; give the same on every shard)")
+	fl.IntVar(&f.retries, "retries", 0, "extra passes over the targets (replies beyond the first are counted as duplicates)")
+	fl.StringVarP(&f.out, "out", "o", "", "append JSON records to `FILE` (default: stdout with --json)")
+	fl.StringVar(&f.lock, "lock", "", "lock `file` that keeps two sweeps from overlapping (default: per vantage, in the runtime dir)")
+	fl.BoolVar(&f.all, "all", false, "also write a timeout record for every target that did not answer")
+	fl.Int64Var(&f.round, "round", -1, "round number in the records (default: Unix time / config round length)")
+	fl.StringVarP(&f.source, "source", "S", "", "source `address` (default: the kernel's choice)")
+	fl.IntVarP(&f.parallel, "parallel", "P", 256, "traces in flight at once (trace)")
+	return cmd
+}
+
+func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
+	ctx := cmd.Context()
+	m, err := ParseMethod(f.method)
+	if err != nil {
+		return usageErr("--method: %v", err)
+	}
+	if m.Name == results.MethodDNS {
+		return usageErr("--method dns: sweeps take icmp, tcp:PORT or trace; probe name servers with darkwatch probe dns")
+	}
+	if f.shards == 0 || f.shard >= f.shards {
+		return usageErr("--shard %d of --shards %d: the shard must be 0 .. shards-1", f.shard, f.shards)
+	}
+	if f.retries < 0 || f.retries > 10 {
+		return usageErr("--retries %d: use 0 to 10", f.retries)
+	}
+	var src netip.Addr
+	if f.source != "" {
+		if src, err = netip.ParseAddr(f.source); err != nil {
+			return usageErr("--source %q is not an IP address", f.source)
+		}
+	}
+	prefixes, err := a.sweepTargets(f.targets)
+	if err != nil {
+		return err
+	}
+	bl := a.cfg.BlocklistSet()
+	space, err := schedule.NewSpace(prefixes, bl)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	if space.Size() == 0 {
+		return usageErr("no target left to sweep: %d addresses given, all blocklisted (see --allow)", space.Blocked())
+	}
+	if f.seed == 0 {
+		f.seed = uint64(time.Now().UnixNano())
+	}
+	if f.round < 0 {
+		f.round = time.Now().Unix() / int64(a.cfg.Round/time.Second)
+	}
+	rate := f.rate
+	if rate < 0 {
+		rate = a.cfg.Rate.PPS
+	}
+	perBlock := f.perBlock
+	if perBlock < 0 {
+		perBlock = a.cfg.Rate.PerBlockPPS
+	}
+
+	lockPath := f.lock
+	if lockPath == "" {
+		lockPath = defaultLockPath(a.cfg.Vantage)
+	}
+	lk, err := acquireLock(lockPath)
+	if err != nil {
+		return &exitError{code: exitFailure, err: err}
+	}
+	defer lk.release()
+
+	out, closeOut, err := a.recordSink(f.out)
+	if err != nil {
+		return err
+	}
+	rw := results.NewWriter(out, a.json || f.out != "")
+	rw.Batch = true
+	sink := &lockedWriter{w: rw}
+
+	perm := func() (*schedule.Permutation, error) {
+		return schedule.NewShard(space.Size(), f.seed, f.shard, f.shards)
+	}
+	if _, err := perm(); err != nil {
+		return usageErr("%v", err)
+	}
+	total := space.Size() / f.shards * uint64(1+f.retries)
+	prog := newProgress(os.Stderr, total)
+	pace := newPacer(rate, perBlock)
+
+	var st probe.SweepStats
+	var answered func(netip.Addr) bool
+	if m.Name == results.MethodTrace {
+		st, answered, err = a.traceSweep(ctx, m, f, space, perm, pace, src, sink, prog)
+	} else {
+		st, answered, err = a.engineSweep(ctx, m, f, space, perm, pace, src, bl, sink, prog)
+	}
+	prog.done()
+	if err != nil {
+		closeOut()
+		if errors.Is(err, probe.ErrPermission) {
+			return &exitError{code: exitFailure, err: err}
+		}
+		return &exitError{code: exitFailure, err: err}
+	}
+	if f.all {
+		p, _ := perm()
+		for {
+			i, ok := p.Next()
+			if !ok {
+				break
+			}
+			ad := space.Index(i)
+			if !answered(ad) {
+				rec := results.Record{Time: time.Now().UTC(), Vantage: a.cfg.Vantage, Round: f.round,
+					Method: m.Name, Target: ad.String(), Port: int(m.Port), Outcome: results.OutcomeTimeout}
+				sink.write(rec)
+			}
+		}
+	}
+	werr := sink.flush()
+	cerr := closeOut()
+	printSummary(os.Stderr, m, space.Size()/f.shards, st)
+	if werr != nil || cerr != nil {
+		return &exitError{code: exitFailure, err: fmt.Errorf("writing records: %v", errors.Join(werr, cerr))}
+	}
+	if ctx.Err() != nil {
+		return &exitError{code: exitSome, err: errors.New("interrupted: sending stopped early; every reply taken was written")}
+	}
+	if st.Hits < space.Size()/f.shards {
+		return &exitError{code: exitSome}
+	}
+	return nil
+}
+
+// sweepTargets gives the prefixes of --targets, or else of the configuration.
+func (a *app) sweepTargets(specs []string) ([]netip.Prefix, error) {
+	if len(specs) > 0 {
+		ps, err := schedule.ParseTargets(specs)
+		if err != nil {
+			return nil, usageErr("--targets: %v", err)
+		}
+		return ps, nil
+	}
+	var ps []netip.Prefix
+	for _, ts := range a.cfg.Targets {
+		for _, s := range ts.Prefixes {
+			ps = append(ps, netip.MustParsePrefix(s).Masked())
+		}
+		for _, h := range ts.Hosts {
+			ad := netip.MustParseAddr(h.Addr)
+			ps = append(ps, netip.PrefixFrom(ad, ad.BitLen()))
+		}
+	}
+	if len(ps) == 0 {
+		return nil, usageErr("nothing to sweep: give --targets CIDR,... or target sets in --config")
+	}
+	return ps, nil
+}
+
+// engineSweep runs the stateless engine over the space in permutation order.
+func (a *app) engineSweep(ctx context.Context, m Method, f *sweepFlags, space *schedule.Space,
+	perm func() (*schedule.Permutation, error), pace *pacer, src netip.Addr, bl *schedule.Blocklist,
+	sink *lockedWriter, prog *progress) (probe.SweepStats, func(netip.Addr) bool, error) {
+	s, err := probe.NewSweep(probe.SweepConfig{
+		Vantage: a.cfg.Vantage, Round: f.round, Method: m.Name, Port: m.Port, Source: src,
+		TTL: a.cfg.Probe.TTL, Contact: a.cfg.Contact, Retries: f.retries, Cooldown: f.cooldown,
+		Pace: pace.wait, Permit: bl.Check,
+	})
+	if err != nil {
+		return probe.SweepStats{}, nil, err
+	}
+	defer s.Close()
+	stop := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			close(stop)
+		case <-stop:
+		}
+	}()
+	ticker := time.NewTicker(200 * time.Millisecond)
+	defer ticker.Stop()
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-ticker.C:
+				st := s.Stats()
+				prog.show(st.Sent, st.Hits)
+			case <-done:
+				return
+			}
+		}
+	}()
+	pass := func() probe.AddrIter {
+		p, _ := perm()
+		return func() (netip.Addr, bool) {
+			i, ok := p.Next()
+			if !ok {
+				return netip.Addr{}, false
+			}
+			return space.Index(i), true
+		}
+	}
+	// Only IPv4 goes through the engine; IPv6 targets are probed one by one.
+	st, err := s.Run(stop, pass, sink.write)
+	close(done)
+	select {
+	case <-stop:
+	default:
+		close(stop)
+	}
+	return st, s.Answered, err
+}
+
+// traceSweep runs Paris traces of every target, many at once, paced by the cap
+// (each trace is charged its maximum number of probes up front).
+func (a *app) traceSweep(ctx context.Context, m Method, f *sweepFlags, space *schedule.Space,
+	perm func() (*schedule.Permutation, error), pace *pacer, src netip.Addr,
+	sink *lockedWriter, prog *progress) (probe.SweepStats, func(netip.Addr) bool, error) {
+	bl := a.cfg.BlocklistSet()
+	tr, err := probe.NewTrace(probe.Config{
+		Vantage: a.cfg.Vantage, Round: f.round, Timeout: a.cfg.Probe.Timeout, Source: src,
+		Contact: a.cfg.Contact, Proto: m.Proto, Count: 1, Permit: bl.Check,
+	})
+	if err != nil {
+		return probe.SweepStats{}, nil, err
+	}
+	defer tr.Close()
+	var st probe.SweepStats
+	st.Start = time.Now()
+	var mu sync.Mutex
+	reached := map[netip.Addr]bool{}
+	sem := make(chan struct{}, f.parallel)
+	var wg sync.WaitGroup
+	p, _ := perm()
+	for ctx.Err() == nil {
+		i, ok := p.Next()
+		if !ok {
+			break
+		}
+		ad := space.Index(i)
+		for range probe.DefaultMaxTTL / 4 {
+			pace.wait(ad)
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			recs := tr.Probe(ctx, probe.Target{Addr: ad})
+			mu.Lock()
+			defer mu.Unlock()
+			st.Sent++
+			for _, r := range recs {
+				st.Replies += uint64(len(r.Hops))
+				if r.Answered() {
+					st.Hits++
+					reached[ad] = true
+				}
+				sink.write(r)
+			}
+			prog.show(st.Sent, st.Hits)
+		}()
+	}
+	wg.Wait()
+	st.SendEnd, st.End = time.Now(), time.Now()
+	return st, func(ad netip.Addr) bool { mu.Lock(); defer mu.Unlock(); return reached[ad] }, nil
+}
+
+// recordSink opens where records go: FILE (appended, so no earlier round is
+// lost) or stdout.
+func (a *app) recordSink(path string) (io.Writer, func() error, error) {
+	if path == "" || path == "-" {
+		return a.stdout, func() error { return nil }, nil
+	}
+	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, nil, usageErr("--out: %v", err)
+	}
+	return fh, func() error {
+		// Sync makes the records durable; devices and pipes cannot sync.
+		if err := fh.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+			fh.Close()
+			return err
+		}
+		return fh.Close()
+	}, nil
+}
+
+// lockedWriter lets the receiving goroutine and the caller share one Writer.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *results.Writer
+}
+
+func (l *lockedWriter) write(r results.Record) {
+	l.mu.Lock()
+	l.w.Write(r)
+	l.mu.Unlock()
+}
+
+func (l *lockedWriter) flush() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Flush()
+}
+
+// printSummary writes the sweep's figures in one block on stderr.
+func printSummary(w io.Writer, m Method, targets uint64, st probe.SweepStats) {
+	name := m.Name
+	if m.Port != 0 {
+		name += ":" + strconv.Itoa(int(m.Port))
+	}
+	rate := 0.0
+	if targets > 0 {
+		rate = 100 * float64(st.Hits) / float64(targets)
+	}
+	fmt.Fprintf(w, "sweep %s: %d targets, sent %d, replies %d, hits %d (%.2f%%), duplicates %d, blocked %d, achieved %.0f pps, sending %s, total %s\n",
+		name, targets, st.Sent, st.Replies, st.Hits, rate, st.Duplicates, st.Blocked, st.PPS(),
+		st.SendEnd.Sub(st.Start).Round(time.Millisecond), st.End.Sub(st.Start).Round(time.Millisecond))
+}
