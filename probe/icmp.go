@@ -1,0 +1,585 @@
+package probe
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+
+	"darkwatch/results"
+)
+
+// echoTokenLen is the length of the random token that starts every echo payload.
+const echoTokenLen = 8
+
+// errClosed is the error of a probe made on (or cut short by) a closed prober.
+var errClosed = errors.New("probe: prober closed")
+
+// ICMP probes targets with ICMP echo requests (ping), IPv4 and IPv6.
+//
+// With CAP_NET_RAW it uses raw ICMP sockets. A raw socket sees every ICMP message
+// the host receives, including the replies of other pingers and of other
+// darkwatch processes, so an echo reply is accepted only if it comes from the
+// target, carries the prober's identifier and a pending sequence number, and its
+// payload begins with the prober's random token. An ICMP error (destination
+// unreachable, time exceeded, packet too big) that quotes one of the prober's
+// echo requests gives the outcome unreachable. Everything else is dropped.
+//
+// Without CAP_NET_RAW, or with Config.Unprivileged, it uses the kernel's ping
+// sockets ("udp4"/"udp6", allowed by net.ipv4.ping_group_range). There the kernel
+// owns the identifier and hands the socket only its own echo replies; ICMP errors
+// do not reach an unconnected ping socket, so an unreachable target shows as a
+// timeout.
+//
+// One goroutine per socket reads replies and hands them to the waiting probes.
+// Sequence numbers come from one counter per prober, so concurrent probes of many
+// targets never share one.
+type ICMP struct {
+	cfg   Config
+	id    uint16 // echo identifier (raw sockets; the kernel sets it on ping sockets)
+	token [echoTokenLen]byte
+	raw   bool
+	// open opens the socket of one family; tests replace it.
+	open func(v6, raw bool) (echoConn, error)
+	done chan struct{} // closed by Close
+
+	mu      sync.Mutex
+	socks   [2]echoConn // IPv4, IPv6; opened on first use
+	sockErr [2]error
+	seq     uint16 // last sequence number handed out
+	pending map[uint16]*echoWait
+	closed  bool
+
+	wg      sync.WaitGroup // receive goroutines
+	ignored atomic.Uint64  // packets read and dropped as not ours
+}
+
+// echoWait is one echo request waiting for its answer.
+type echoWait struct {
+	dst netip.Addr
+	got chan echoAnswer // buffered: the receive goroutine never blocks
+}
+
+// echoAnswer is what came back for one echo request: an echo reply or an ICMP
+// error quoting the request.
+type echoAnswer struct {
+	at  time.Time
+	ttl int
+	msg ICMPReply
+}
+
+// NewICMP returns an ICMP prober. It opens the socket of the family of
+// cfg.Source (IPv4 when Source is unset) at once, to learn which kind of socket
+// it may use, and the other family's on first use, so that a host without IPv6
+// still probes IPv4. Only the socket of Source's family is bound to it.
+//
+// The error wraps ErrPermission when neither a raw socket nor a ping socket is
+// allowed.
+func NewICMP(cfg Config) (*ICMP, error) {
+	cfg = cfg.WithDefaults()
+	if cfg.TTL < 0 || cfg.TTL > 255 {
+		return nil, fmt.Errorf("probe: icmp: ttl %d is not in 1..255", cfg.TTL)
+	}
+	p := newICMP(cfg)
+	p.open = func(v6, raw bool) (echoConn, error) { return openEcho(v6, raw, cfg.Source, cfg.TTL) }
+	if err := p.start(cfg.Source.IsValid() && !cfg.Source.Unmap().Is4()); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// newICMP returns a prober with a random identifier, token and first sequence
+// number, and no sockets.
+func newICMP(cfg Config) *ICMP {
+	p := &ICMP{cfg: cfg, pending: make(map[uint16]*echoWait), done: make(chan struct{})}
+	var r [2 + echoTokenLen + 2]byte
+	rand.Read(r[:]) // never fails (crypto/rand)
+	p.id = binary.BigEndian.Uint16(r[0:2])
+	copy(p.token[:], r[2:2+echoTokenLen])
+	p.seq = binary.BigEndian.Uint16(r[2+echoTokenLen:])
+	return p
+}
+
+// start opens the first socket: raw if allowed and not declined, else ping.
+func (p *ICMP) start(v6 bool) error {
+	var rawErr error
+	if !p.cfg.Unprivileged {
+		c, err := p.open(v6, true)
+		if err == nil {
+			p.raw = true
+			p.adopt(c, v6)
+			return nil
+		}
+		if !isPermission(err) {
+			return fmt.Errorf("probe: icmp: raw socket: %w", err)
+		}
+		rawErr = err
+	}
+	c, err := p.open(v6, false)
+	if err == nil {
+		p.adopt(c, v6)
+		return nil
+	}
+	if !isPermission(err) {
+		return fmt.Errorf("probe: icmp: ping socket: %w", err)
+	}
+	why := "raw socket declined (unprivileged)"
+	if rawErr != nil {
+		why = "raw socket: " + rawErr.Error()
+	}
+	return fmt.Errorf("%w; and the unprivileged ping socket is not allowed either (%v): "+
+		"group %d is outside net.ipv4.ping_group_range %s, which `sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"` widens (%s)",
+		ErrPermission, err, os.Getgid(), pingGroupRange(), why)
+}
+
+// pingGroupRange is the current value of net.ipv4.ping_group_range, quoted.
+func pingGroupRange() string {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ping_group_range")
+	if err != nil {
+		return "(unreadable)"
+	}
+	return fmt.Sprintf("%q", strings.Join(strings.Fields(string(b)), " "))
+}
+
+// isPermission reports whether err says the process may not open the socket.
+func isPermission(err error) bool {
+	return errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES)
+}
+
+// adopt makes c the socket of its family and starts its receive goroutine.
+// The caller holds p.mu or has not shared p yet.
+func (p *ICMP) adopt(c echoConn, v6 bool) {
+	p.socks[family(v6)] = c
+	p.wg.Add(1)
+	go p.receive(c, v6)
+}
+
+// family indexes per-family arrays: 0 IPv4, 1 IPv6.
+func family(v6 bool) int {
+	if v6 {
+		return 1
+	}
+	return 0
+}
+
+// socket returns the socket of a family, opening it on first use.
+func (p *ICMP) socket(v6 bool) (echoConn, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, errClosed
+	}
+	f := family(v6)
+	if p.socks[f] != nil {
+		return p.socks[f], nil
+	}
+	if p.sockErr[f] != nil {
+		return nil, p.sockErr[f]
+	}
+	c, err := p.open(v6, p.raw)
+	if err != nil {
+		name := "ipv4"
+		if v6 {
+			name = "ipv6"
+		}
+		p.sockErr[f] = fmt.Errorf("probe: icmp: %s socket: %w", name, err)
+		return nil, p.sockErr[f]
+	}
+	p.adopt(c, v6)
+	return c, nil
+}
+
+// Probe sends cfg.Count echo requests to t, cfg.Interval apart, and returns one
+// record per request, in order. A target that cfg.Permit refuses gets one
+// record and no packet.
+func (p *ICMP) Probe(ctx context.Context, t Target) []results.Record {
+	if err := p.cfg.permit(t.Addr); err != nil {
+		return []results.Record{blockedRecord(&p.cfg, results.MethodICMP, t, err)}
+	}
+	return spacedProbes(ctx, p.cfg.Count, p.cfg.Interval, func(n int) results.Record {
+		return p.echo(ctx, t, n)
+	})
+}
+
+// spacedProbes calls probe(1) … probe(count), each interval after the one
+// before, concurrently, and returns their records in order. After ctx is done
+// the remaining calls start at once; probe must then return without sending.
+func spacedProbes(ctx context.Context, count int, interval time.Duration, probe func(n int) results.Record) []results.Record {
+	recs := make([]results.Record, count)
+	var wg sync.WaitGroup
+	for i := range count {
+		if i > 0 {
+			t := time.NewTimer(interval)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
+		}
+		wg.Go(func() { recs[i] = probe(i + 1) })
+	}
+	wg.Wait()
+	return recs
+}
+
+// echo sends the n-th echo request of a probe to t and waits for its answer.
+func (p *ICMP) echo(ctx context.Context, t Target, n int) results.Record {
+	rec := results.Record{
+		Time: time.Now().UTC(), Vantage: p.cfg.Vantage, Round: p.cfg.Round,
+		Method: results.MethodICMP, Target: t.Addr.String(), Seq: n,
+	}
+	fail := func(outcome string, err error) results.Record {
+		rec.Outcome, rec.Error = outcome, err.Error()
+		return rec
+	}
+	dst := t.Addr.Unmap()
+	if !dst.IsValid() {
+		return fail(results.OutcomeError, errors.New("not sent: invalid address"))
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(results.OutcomeError, fmt.Errorf("not sent: %w", err))
+	}
+	c, err := p.socket(dst.Is6())
+	if err != nil {
+		return fail(results.OutcomeError, fmt.Errorf("not sent: %w", err))
+	}
+	seq, w, err := p.register(dst)
+	if err != nil {
+		return fail(results.OutcomeError, fmt.Errorf("not sent: %w", err))
+	}
+	defer p.forget(seq, w)
+
+	b := echoRequest(dst.Is6(), p.id, seq, p.token, p.cfg.Contact)
+	sent := time.Now()
+	rec.Time = sent.UTC()
+	if err := c.WriteTo(b, dst); err != nil {
+		if errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTUNREACH) {
+			return fail(results.OutcomeUnreachable, err)
+		}
+		return fail(results.OutcomeError, err)
+	}
+
+	timer := time.NewTimer(p.cfg.Timeout)
+	defer timer.Stop()
+	select {
+	case a := <-w.got:
+		rec.RTTms = rttMillis(a.at.Sub(sent))
+		rec.ReplyTTL = a.ttl
+		if a.msg.IsEchoReply() {
+			rec.Outcome = results.OutcomeReply
+		} else {
+			rec.Outcome = results.OutcomeUnreachable
+			rec.ICMP = a.msg.Name()
+		}
+		return rec
+	case <-timer.C:
+		rec.Outcome = results.OutcomeTimeout
+		return rec
+	case <-ctx.Done():
+		return fail(results.OutcomeError, ctx.Err())
+	case <-p.done:
+		return fail(results.OutcomeError, errClosed)
+	}
+}
+
+// register hands out the next free sequence number and records that an echo
+// request with it goes to dst.
+func (p *ICMP) register(dst netip.Addr) (uint16, *echoWait, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.pending) > 0xffff {
+		return 0, nil, errors.New("probe: icmp: every sequence number is in use")
+	}
+	for {
+		p.seq++
+		if _, busy := p.pending[p.seq]; !busy {
+			break
+		}
+	}
+	w := &echoWait{dst: dst.WithZone(""), got: make(chan echoAnswer, 1)}
+	p.pending[p.seq] = w
+	return p.seq, w, nil
+}
+
+// forget drops the wait for seq once its probe is over.
+func (p *ICMP) forget(seq uint16, w *echoWait) {
+	p.mu.Lock()
+	if p.pending[seq] == w {
+		delete(p.pending, seq)
+	}
+	p.mu.Unlock()
+}
+
+// take removes and returns the wait for seq if its request went to dst.
+func (p *ICMP) take(seq uint16, dst netip.Addr) *echoWait {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	w := p.pending[seq]
+	if w == nil || w.dst != dst.Unmap().WithZone("") {
+		return nil
+	}
+	delete(p.pending, seq)
+	return w
+}
+
+// receive reads socket c until the prober is closed and dispatches what it reads.
+func (p *ICMP) receive(c echoConn, v6 bool) {
+	defer p.wg.Done()
+	buf := make([]byte, 4096)
+	for {
+		n, ttl, src, err := c.ReadFrom(buf)
+		at := time.Now()
+		if err != nil {
+			select {
+			case <-p.done:
+				return
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond) // a transient error; do not spin
+			continue
+		}
+		p.dispatch(buf[:n], v6, src, ttl, at)
+	}
+}
+
+// dispatch hands one message read from a socket to the probe it answers and
+// reports whether there was one. Anything else is counted and dropped.
+func (p *ICMP) dispatch(b []byte, v6 bool, src netip.Addr, ttl int, at time.Time) bool {
+	m, err := ParseICMP(b, v6)
+	var w *echoWait
+	switch {
+	case err != nil:
+	case m.IsEchoReply():
+		if (!p.raw || m.ID == p.id) && bytes.HasPrefix(m.Data, p.token[:]) {
+			w = p.take(m.Seq, src)
+		}
+	case m.IsError():
+		if p.quotesOurs(&m.Quoted, v6) {
+			w = p.take(m.Quoted.ICMPSeq, m.Quoted.Dst)
+		}
+	}
+	if w == nil {
+		p.ignored.Add(1)
+		return false
+	}
+	m.Data = nil // b is the receive buffer, about to be reused
+	m.Quoted.Payload = nil
+	w.got <- echoAnswer{at: at, ttl: ttl, msg: m}
+	return true
+}
+
+// quotesOurs reports whether an ICMP error quotes one of our echo requests. RFC
+// 792 routers quote only 8 bytes past the IP header; when more is quoted, the
+// token must be there too.
+func (p *ICMP) quotesOurs(q *Quoted, v6 bool) bool {
+	proto, typ := uint8(protoICMP), uint8(icmp4Echo)
+	if v6 {
+		proto, typ = protoICMPv6, icmp6Echo
+	}
+	if q.Proto != proto || q.ICMPType != typ || (p.raw && q.ICMPID != p.id) {
+		return false
+	}
+	if len(q.Payload) >= echoTokenLen && !bytes.Equal(q.Payload[:echoTokenLen], p.token[:]) {
+		return false
+	}
+	return true
+}
+
+// Close stops the receive goroutines and closes the sockets. Probes still
+// waiting end with an error.
+func (p *ICMP) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	close(p.done)
+	socks := p.socks
+	p.mu.Unlock()
+	var errs []error
+	for _, c := range socks {
+		if c != nil {
+			errs = append(errs, c.Close())
+		}
+	}
+	p.wg.Wait()
+	return errors.Join(errs...)
+}
+
+// echoRequest returns an ICMP (v6 false) or ICMPv6 echo request with identifier
+// id, sequence number seq and the payload token followed by contact. The ICMPv4
+// checksum is filled in; the ICMPv6 checksum is left zero for the kernel, which
+// computes it over the IPv6 pseudo-header on raw and ping sockets alike.
+func echoRequest(v6 bool, id, seq uint16, token [echoTokenLen]byte, contact string) []byte {
+	b := make([]byte, 8+echoTokenLen+len(contact))
+	b[0] = icmp4Echo
+	if v6 {
+		b[0] = icmp6Echo
+	}
+	binary.BigEndian.PutUint16(b[4:6], id)
+	binary.BigEndian.PutUint16(b[6:8], seq)
+	copy(b[8:], token[:])
+	copy(b[8+echoTokenLen:], contact)
+	if !v6 {
+		binary.BigEndian.PutUint16(b[2:4], echoChecksum(b))
+	}
+	return b
+}
+
+// echoChecksum is the Internet checksum (RFC 1071) of b.
+func echoChecksum(b []byte) uint16 {
+	var s uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		s += uint32(b[i])<<8 | uint32(b[i+1])
+	}
+	if len(b)%2 == 1 {
+		s += uint32(b[len(b)-1]) << 8
+	}
+	for s > 0xffff {
+		s = s>>16 + s&0xffff
+	}
+	return ^uint16(s)
+}
+
+// echoConn is the socket under an ICMP prober, reduced to what the prober needs
+// so that tests can replay recorded packets through the matching logic.
+type echoConn interface {
+	// ReadFrom reads one ICMP message, without its IP header, with its sender
+	// and its TTL or hop limit (0 when unknown).
+	ReadFrom(b []byte) (n, ttl int, src netip.Addr, err error)
+	WriteTo(b []byte, dst netip.Addr) error
+	Close() error
+}
+
+// echoSocket is a raw or ping ICMP socket of one family.
+type echoSocket struct {
+	c       *icmp.PacketConn
+	v6, raw bool
+}
+
+// openEcho opens a raw (ip4:icmp, ip6:ipv6-icmp) or ping (udp4, udp6) ICMP
+// socket, bound to src when src is of its family, sending with the given TTL
+// (0: the system default) and reporting the TTL of what it receives.
+func openEcho(v6, raw bool, src netip.Addr, ttl int) (echoConn, error) {
+	network, addr := "udp4", "0.0.0.0"
+	switch {
+	case v6 && raw:
+		network, addr = "ip6:ipv6-icmp", "::"
+	case v6:
+		network, addr = "udp6", "::"
+	case raw:
+		network = "ip4:icmp"
+	}
+	if src = src.Unmap(); src.IsValid() && src.Is6() == v6 {
+		addr = src.String()
+	}
+	c, err := icmp.ListenPacket(network, addr)
+	if err != nil {
+		return nil, err
+	}
+	if err := setupEcho(c, v6, raw, ttl); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return &echoSocket{c: c, v6: v6, raw: raw}, nil
+}
+
+// setupEcho asks for the TTL of received packets, sets the TTL of sent ones and,
+// on raw sockets, lets only echo replies and errors through the kernel's filter.
+func setupEcho(c *icmp.PacketConn, v6, raw bool, ttl int) error {
+	if v6 {
+		p := c.IPv6PacketConn()
+		if err := p.SetControlMessage(ipv6.FlagHopLimit, true); err != nil {
+			return err
+		}
+		if ttl > 0 {
+			if err := p.SetHopLimit(ttl); err != nil {
+				return err
+			}
+		}
+		if raw {
+			var f ipv6.ICMPFilter
+			f.SetAll(true)
+			for _, t := range []ipv6.ICMPType{ipv6.ICMPTypeEchoReply, ipv6.ICMPTypeDestinationUnreachable,
+				ipv6.ICMPTypeTimeExceeded, ipv6.ICMPTypePacketTooBig} {
+				f.Accept(t)
+			}
+			return p.SetICMPFilter(&f)
+		}
+		return nil
+	}
+	p := c.IPv4PacketConn()
+	if err := p.SetControlMessage(ipv4.FlagTTL, true); err != nil {
+		return err
+	}
+	if ttl > 0 {
+		if err := p.SetTTL(ttl); err != nil {
+			return err
+		}
+	}
+	if raw {
+		var f ipv4.ICMPFilter
+		f.SetAll(true)
+		for _, t := range []ipv4.ICMPType{ipv4.ICMPTypeEchoReply, ipv4.ICMPTypeDestinationUnreachable,
+			ipv4.ICMPTypeTimeExceeded} {
+			f.Accept(t)
+		}
+		return p.SetICMPFilter(&f)
+	}
+	return nil
+}
+
+func (s *echoSocket) ReadFrom(b []byte) (n, ttl int, src netip.Addr, err error) {
+	var a net.Addr
+	if s.v6 {
+		var cm *ipv6.ControlMessage
+		n, cm, a, err = s.c.IPv6PacketConn().ReadFrom(b)
+		if cm != nil {
+			ttl = cm.HopLimit
+		}
+	} else {
+		var cm *ipv4.ControlMessage
+		n, cm, a, err = s.c.IPv4PacketConn().ReadFrom(b)
+		if cm != nil {
+			ttl = cm.TTL
+		}
+	}
+	var ip net.IP
+	switch a := a.(type) {
+	case *net.IPAddr:
+		ip = a.IP
+	case *net.UDPAddr:
+		ip = a.IP
+	}
+	src, _ = netip.AddrFromSlice(ip)
+	return n, ttl, src.Unmap(), err
+}
+
+func (s *echoSocket) WriteTo(b []byte, dst netip.Addr) error {
+	var a net.Addr = &net.UDPAddr{IP: dst.AsSlice(), Zone: dst.Zone()}
+	if s.raw {
+		a = &net.IPAddr{IP: dst.AsSlice(), Zone: dst.Zone()}
+	}
+	_, err := s.c.WriteTo(b, a)
+	return err
+}
+
+func (s *echoSocket) Close() error { return s.c.Close() }
