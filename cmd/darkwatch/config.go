@@ -35,6 +35,8 @@ type Config struct {
 	Collector     Collector     `mapstructure:"collector"`
 	BGP           BGPConfig     `mapstructure:"bgp"`
 	LogLevel      string        `mapstructure:"log_level"`
+	// Metrics is the listen address of /metrics on `run` ("" = none).
+	Metrics string `mapstructure:"metrics"`
 
 	// Derived by Validate.
 	allow, blocked []netip.Prefix
@@ -119,6 +121,7 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("probe.count", 1)
 	v.SetDefault("probe.parallel", 256)
 	v.SetDefault("log_level", "info")
+	v.SetDefault("metrics", "127.0.0.1:9108")
 }
 
 // ConfigError is a bad configuration: it names the key and, when there is one,

@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/spf13/viper"
 )
 
 func TestShippedConfigsLoad(t *testing.T) {
@@ -17,21 +15,15 @@ func TestShippedConfigsLoad(t *testing.T) {
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			if _, err := loadConfig(newViper(), f); err != nil {
+			if _, err := loadConfig(newConfigViper(), f); err != nil {
 				t.Fatal(err)
 			}
 		})
 	}
 }
 
-func newViper() *viper.Viper {
-	v := viper.New()
-	setDefaults(v)
-	return v
-}
-
 func TestKP2014Config(t *testing.T) {
-	c, err := loadConfig(newViper(), "../../configs/kp-2014.yaml")
+	c, err := loadConfig(newConfigViper(), "../../configs/kp-2014.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +63,7 @@ func TestInvalidConfigs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			path := filepath.Join("testdata", tt.file)
-			_, err := loadConfig(newViper(), path)
+			_, err := loadConfig(newConfigViper(), path)
 			if err == nil {
 				t.Fatal("loaded without error")
 			}
@@ -130,11 +122,7 @@ func TestParseMethod(t *testing.T) {
 func TestEnvironmentOverridesFile(t *testing.T) {
 	t.Setenv("DARKWATCH_VANTAGE", "vp-env")
 	t.Setenv("DARKWATCH_RATE_PPS", "123")
-	v := newViper()
-	v.SetEnvPrefix("DARKWATCH")
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
-	v.AutomaticEnv()
-	c, err := loadConfig(v, "../../configs/lab.yaml")
+	c, err := loadConfig(newConfigViper(), "../../configs/lab.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

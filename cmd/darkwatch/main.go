@@ -53,6 +53,10 @@ type app struct {
 	json   bool
 	stdout *os.File
 	log    *slog.Logger
+	// flagSet and flagAllow are what the command line set, kept so that a
+	// reloaded configuration keeps them.
+	flagSet   map[string]string
+	flagAllow []string
 }
 
 func main() {
@@ -63,7 +67,7 @@ func main() {
 func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a := &app{v: viper.New(), stdout: os.Stdout}
+	a := &app{v: newConfigViper(), stdout: os.Stdout}
 	root := a.rootCommand()
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
@@ -134,24 +138,19 @@ Exit status: 0 every target answered, 1 some did not, 2 usage or configuration e
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: fmt.Errorf("%v\nRun '%s --help' for usage", err, c.CommandPath())}
 	})
-	root.AddCommand(a.probeCommand(), a.sweepCommand(), versionCommand())
+	root.AddCommand(a.probeCommand(), a.sweepCommand(), a.runCommand(), versionCommand())
 	return root
 }
 
 // load reads the configuration: file, then DARKWATCH_* environment, then flags.
 func (a *app) load(cmd *cobra.Command) error {
 	v := a.v
-	setDefaults(v)
-	v.SetEnvPrefix("DARKWATCH")
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
-	v.AutomaticEnv()
-	for _, key := range []string{"vantage", "store", "contact", "round", "quorum", "log_level", "rate.pps", "rate.per_block_pps"} {
-		_ = v.BindEnv(key)
-	}
 	bind := map[string]string{"vantage": "vantage", "store": "store", "log-level": "log_level"}
 	var bindErr error
+	a.flagSet = map[string]string{}
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
 		if key, ok := bind[f.Name]; ok && f.Changed {
+			a.flagSet[key] = f.Value.String()
 			if err := v.BindPFlag(key, f); err != nil {
 				bindErr = err
 			}
@@ -169,6 +168,7 @@ func (a *app) load(cmd *cobra.Command) error {
 		return err
 	}
 	if allow, _ := cmd.Flags().GetStringArray("allow"); len(allow) > 0 {
+		a.flagAllow = allow
 		cfg.Allow = append(cfg.Allow, allow...)
 		if err := cfg.Validate(); err != nil {
 			var ce *ConfigError
@@ -181,6 +181,17 @@ func (a *app) load(cmd *cobra.Command) error {
 	a.cfg = cfg
 	a.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: parseLevel(cfg.LogLevel)}))
 	return nil
+}
+
+// newConfigViper returns a viper with darkwatch's defaults that reads
+// DARKWATCH_<KEY> environment variables (nested keys joined by '_').
+func newConfigViper() *viper.Viper {
+	v := viper.New()
+	setDefaults(v)
+	v.SetEnvPrefix("DARKWATCH")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	return v
 }
 
 func parseLevel(s string) slog.Level {

@@ -149,45 +149,24 @@ func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
 	rw.Batch = true
 	sink := &lockedWriter{w: rw}
 
-	perm := func() (*schedule.Permutation, error) {
-		return schedule.NewShard(space.Size(), f.seed, f.shard, f.shards)
+	job := &sweepJob{
+		method: m, space: space, round: f.round, retries: f.retries, cooldown: f.cooldown,
+		src: src, pace: schedule.NewPacer(rate, perBlock), all: f.all, parallel: f.parallel,
+		perm: func() (*schedule.Permutation, error) {
+			return schedule.NewShard(space.Size(), f.seed, f.shard, f.shards)
+		},
 	}
-	if _, err := perm(); err != nil {
+	if _, err := job.perm(); err != nil {
+		closeOut()
 		return usageErr("%v", err)
 	}
-	total := space.Size() / f.shards * uint64(1+f.retries)
-	prog := newProgress(os.Stderr, total)
-	pace := newPacer(rate, perBlock)
-
-	var st probe.SweepStats
-	var answered func(netip.Addr) bool
-	if m.Name == results.MethodTrace {
-		st, answered, err = a.traceSweep(ctx, m, f, space, perm, pace, src, sink, prog)
-	} else {
-		st, answered, err = a.engineSweep(ctx, m, f, space, perm, pace, src, bl, sink, prog)
-	}
+	prog := newProgress(os.Stderr, space.Size()/f.shards*uint64(1+f.retries))
+	st, err := a.sweepSpace(ctx, job, sink, prog)
 	prog.done()
 	if err != nil {
+		sink.flush()
 		closeOut()
-		if errors.Is(err, probe.ErrPermission) {
-			return &exitError{code: exitFailure, err: err}
-		}
 		return &exitError{code: exitFailure, err: err}
-	}
-	if f.all {
-		p, _ := perm()
-		for {
-			i, ok := p.Next()
-			if !ok {
-				break
-			}
-			ad := space.Index(i)
-			if !answered(ad) {
-				rec := results.Record{Time: time.Now().UTC(), Vantage: a.cfg.Vantage, Round: f.round,
-					Method: m.Name, Target: ad.String(), Port: int(m.Port), Outcome: results.OutcomeTimeout}
-				sink.write(rec)
-			}
-		}
 	}
 	werr := sink.flush()
 	cerr := closeOut()
@@ -229,14 +208,54 @@ func (a *app) sweepTargets(specs []string) ([]netip.Prefix, error) {
 	return ps, nil
 }
 
+// sweepJob is one sweep of a space with one method, as `sweep` and each round
+// of `run` do it.
+type sweepJob struct {
+	method   Method
+	space    *schedule.Space
+	perm     func() (*schedule.Permutation, error) // a fresh walk of the space (or shard)
+	round    int64
+	retries  int
+	cooldown time.Duration
+	src      netip.Addr
+	pace     *schedule.Pacer
+	all      bool // a timeout record for every target that did not answer
+	parallel int  // traces in flight
+}
+
+// sweepSpace runs job and writes its records to sink.
+func (a *app) sweepSpace(ctx context.Context, job *sweepJob, sink *lockedWriter, prog *progress) (probe.SweepStats, error) {
+	var st probe.SweepStats
+	var answered func(netip.Addr) bool
+	var err error
+	if job.method.Name == results.MethodTrace {
+		st, answered, err = a.traceSweep(ctx, job, sink, prog)
+	} else {
+		st, answered, err = a.engineSweep(ctx, job, sink, prog)
+	}
+	if err != nil || !job.all {
+		return st, err
+	}
+	p, _ := job.perm()
+	for {
+		i, ok := p.Next()
+		if !ok {
+			return st, nil
+		}
+		ad := job.space.Index(i)
+		if !answered(ad) {
+			sink.write(results.Record{Time: time.Now().UTC(), Vantage: a.cfg.Vantage, Round: job.round,
+				Method: job.method.Name, Target: ad.String(), Port: int(job.method.Port), Outcome: results.OutcomeTimeout})
+		}
+	}
+}
+
 // engineSweep runs the stateless engine over the space in permutation order.
-func (a *app) engineSweep(ctx context.Context, m Method, f *sweepFlags, space *schedule.Space,
-	perm func() (*schedule.Permutation, error), pace *pacer, src netip.Addr, bl *schedule.Blocklist,
-	sink *lockedWriter, prog *progress) (probe.SweepStats, func(netip.Addr) bool, error) {
+func (a *app) engineSweep(ctx context.Context, job *sweepJob, sink *lockedWriter, prog *progress) (probe.SweepStats, func(netip.Addr) bool, error) {
 	s, err := probe.NewSweep(probe.SweepConfig{
-		Vantage: a.cfg.Vantage, Round: f.round, Method: m.Name, Port: m.Port, Source: src,
-		TTL: a.cfg.Probe.TTL, Contact: a.cfg.Contact, Retries: f.retries, Cooldown: f.cooldown,
-		Pace: pace.wait, Permit: bl.Check,
+		Vantage: a.cfg.Vantage, Round: job.round, Method: job.method.Name, Port: job.method.Port, Source: job.src,
+		TTL: a.cfg.Probe.TTL, Contact: a.cfg.Contact, Retries: job.retries, Cooldown: job.cooldown,
+		Pace: job.pace.Pace, Permit: a.cfg.BlocklistSet().Check,
 	})
 	if err != nil {
 		return probe.SweepStats{}, nil, err
@@ -265,13 +284,13 @@ func (a *app) engineSweep(ctx context.Context, m Method, f *sweepFlags, space *s
 		}
 	}()
 	pass := func() probe.AddrIter {
-		p, _ := perm()
+		p, _ := job.perm()
 		return func() (netip.Addr, bool) {
 			i, ok := p.Next()
 			if !ok {
 				return netip.Addr{}, false
 			}
-			return space.Index(i), true
+			return job.space.Index(i), true
 		}
 	}
 	// Only IPv4 goes through the engine; IPv6 targets are probed one by one.
@@ -287,13 +306,10 @@ func (a *app) engineSweep(ctx context.Context, m Method, f *sweepFlags, space *s
 
 // traceSweep runs Paris traces of every target, many at once, paced by the cap
 // (each trace is charged its maximum number of probes up front).
-func (a *app) traceSweep(ctx context.Context, m Method, f *sweepFlags, space *schedule.Space,
-	perm func() (*schedule.Permutation, error), pace *pacer, src netip.Addr,
-	sink *lockedWriter, prog *progress) (probe.SweepStats, func(netip.Addr) bool, error) {
-	bl := a.cfg.BlocklistSet()
+func (a *app) traceSweep(ctx context.Context, job *sweepJob, sink *lockedWriter, prog *progress) (probe.SweepStats, func(netip.Addr) bool, error) {
 	tr, err := probe.NewTrace(probe.Config{
-		Vantage: a.cfg.Vantage, Round: f.round, Timeout: a.cfg.Probe.Timeout, Source: src,
-		Contact: a.cfg.Contact, Proto: m.Proto, Count: 1, Permit: bl.Check,
+		Vantage: a.cfg.Vantage, Round: job.round, Timeout: a.cfg.Probe.Timeout, Source: job.src,
+		Contact: a.cfg.Contact, Proto: job.method.Proto, Count: 1, Permit: a.cfg.BlocklistSet().Check,
 	})
 	if err != nil {
 		return probe.SweepStats{}, nil, err
@@ -303,24 +319,25 @@ func (a *app) traceSweep(ctx context.Context, m Method, f *sweepFlags, space *sc
 	st.Start = time.Now()
 	var mu sync.Mutex
 	reached := map[netip.Addr]bool{}
-	sem := make(chan struct{}, f.parallel)
+	sem := make(chan struct{}, max(job.parallel, 1))
 	var wg sync.WaitGroup
-	p, _ := perm()
+	p, _ := job.perm()
 	for ctx.Err() == nil {
 		i, ok := p.Next()
 		if !ok {
 			break
 		}
-		ad := space.Index(i)
+		ad := job.space.Index(i)
 		for range probe.DefaultMaxTTL / 4 {
-			pace.wait(ad)
+			job.pace.Pace(ad)
 		}
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			recs := tr.Probe(ctx, probe.Target{Addr: ad})
+			// A trace already started is finished even on SIGTERM: its hops are data.
+			recs := tr.Probe(context.WithoutCancel(ctx), probe.Target{Addr: ad})
 			mu.Lock()
 			defer mu.Unlock()
 			st.Sent++

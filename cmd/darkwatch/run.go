@@ -1,0 +1,326 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"darkwatch/probe"
+	"darkwatch/results"
+	"darkwatch/schedule"
+)
+
+// runFlags are the flags of `darkwatch run`.
+type runFlags struct {
+	round    time.Duration
+	out      string
+	metrics  string
+	rounds   int
+	cooldown time.Duration
+	noAlign  bool
+}
+
+func (a *app) runCommand() *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run [--round D] [--out FILE] [flags]",
+		Short: "The daemon: a round of probes every --round until SIGTERM",
+		Long: `Run probes the configuration's targets in rounds until SIGTERM or SIGINT: every
+round sweeps the target sets' prefixes with their methods (icmp, tcp:PORT; trace
+every trace_every rounds), probes their known hosts and the canaries with theirs,
+and writes one JSON record per probe to --out (appended) or stdout.
+
+Rounds are aligned to multiples of the round length since the Unix epoch, so every
+vantage point runs round N at the same time and numbers it alike.
+
+SIGTERM or SIGINT stops sending, reads replies for the cooldown, writes every record
+taken and exits 0. SIGHUP reloads the configuration file; a bad new configuration is
+refused with a message and the old one kept. Prometheus metrics are served on the
+address of --metrics (config key metrics).`,
+		Example: `  darkwatch run --config /etc/darkwatch/darkwatch.yaml --out /var/lib/darkwatch/records.jsonl
+  darkwatch run --config configs/lab.yaml --round 10s --metrics 127.0.0.1:9108`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.runDaemon(cmd, &f) },
+	}
+	fl := cmd.Flags()
+	fl.DurationVar(&f.round, "round", 0, "round length (default: config round, 11m)")
+	fl.StringVarP(&f.out, "out", "o", "", "append JSON records to `FILE` (default: stdout)")
+	fl.StringVar(&f.metrics, "metrics", "", "serve Prometheus /metrics on `addr` (default: config metrics; \"off\" for none)")
+	fl.IntVar(&f.rounds, "rounds", 0, "stop after this many rounds (default: until SIGTERM)")
+	fl.DurationVar(&f.cooldown, "cooldown", 0, "read replies this long after a sweep's last probe (default: config probe.timeout)")
+	fl.BoolVar(&f.noAlign, "no-align", false, "start the first round now instead of at the next multiple of the round length")
+	return cmd
+}
+
+func (a *app) runDaemon(cmd *cobra.Command, f *runFlags) error {
+	ctx := cmd.Context()
+	if f.round != 0 && f.round < time.Second {
+		return usageErr("--round %v: at least 1s", f.round)
+	}
+	out, closeOut, err := a.recordSink(f.out)
+	if err != nil {
+		return err
+	}
+	defer closeOut()
+	rw := results.NewWriter(out, true)
+	rw.Batch = true
+	sink := &lockedWriter{w: rw}
+
+	m := newMetrics()
+	addr := f.metrics
+	if addr == "" {
+		addr = a.cfg.Metrics
+	}
+	if addr == "off" {
+		addr = ""
+	}
+	if bound, err := m.serve(ctx, addr); err != nil {
+		return &exitError{code: exitFailure, err: fmt.Errorf("metrics on %s: %w", addr, err)}
+	} else if bound != nil {
+		a.log.Info("serving metrics", "addr", "http://"+bound.String()+"/metrics")
+	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	file, _ := cmd.Flags().GetString("config")
+	if file == "" {
+		file = os.Getenv("DARKWATCH_CONFIG")
+	}
+
+	cfg := a.cfg
+	for n := 0; f.rounds == 0 || n < f.rounds; n++ {
+		rounds := schedule.Rounds{Length: pick(f.round, cfg.Round), Align: !f.noAlign}
+		start := time.Now()
+		if rounds.Align {
+			start = rounds.Next(time.Now(), cfg.Vantage)
+		}
+		if n == 0 && f.noAlign {
+			start = time.Now()
+		}
+		if !a.waitUntil(ctx, start, hup, file, m) {
+			break
+		}
+		cfg = a.cfg // a SIGHUP may have replaced it
+		k := rounds.Number(start)
+		m.round.Set(float64(k))
+		a.log.Info("round", "round", k, "vantage", cfg.Vantage)
+		began := time.Now()
+		a.doRound(ctx, k, pick(f.cooldown, cfg.Probe.Timeout), sink, m)
+		m.roundDuration.Observe(time.Since(began).Seconds())
+		m.rounds.Inc()
+		if err := sink.flush(); err != nil {
+			return &exitError{code: exitFailure, err: fmt.Errorf("writing records: %w", err)}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if err := sink.flush(); err != nil {
+		return &exitError{code: exitFailure, err: fmt.Errorf("writing records: %w", err)}
+	}
+	if err := closeOut(); err != nil {
+		return &exitError{code: exitFailure, err: fmt.Errorf("writing records: %w", err)}
+	}
+	a.log.Info("stopped; every record taken is written")
+	return nil
+}
+
+// waitUntil sleeps until t, reloading the configuration on SIGHUP. It returns
+// false when ctx ends first.
+func (a *app) waitUntil(ctx context.Context, t time.Time, hup <-chan os.Signal, file string, m *metrics) bool {
+	timer := time.NewTimer(time.Until(t))
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-timer.C:
+			return true
+		case <-hup:
+			a.reload(file, m)
+		}
+	}
+}
+
+// reload reads the configuration file again; a bad one is refused and the old
+// one kept. Flags given on the command line keep their values.
+func (a *app) reload(file string, m *metrics) {
+	if file == "" {
+		a.log.Warn("SIGHUP: no configuration file to reload")
+		return
+	}
+	v := newConfigViper()
+	for k, val := range a.flagSet {
+		v.Set(k, val)
+	}
+	cfg, err := loadConfig(v, file)
+	if err == nil && len(a.flagAllow) > 0 {
+		cfg.Allow = append(cfg.Allow, a.flagAllow...)
+		err = cfg.Validate()
+	}
+	if err != nil {
+		m.reloads.WithLabelValues("refused").Inc()
+		a.log.Error("SIGHUP: new configuration refused, keeping the old one", "err", err)
+		return
+	}
+	a.cfg = cfg
+	m.reloads.WithLabelValues("ok").Inc()
+	a.log.Info("SIGHUP: configuration reloaded", "file", file)
+}
+
+// doRound probes everything the configuration names once, as round k.
+func (a *app) doRound(ctx context.Context, k int64, cooldown time.Duration, sink *lockedWriter, m *metrics) {
+	cfg := a.cfg
+	pace := schedule.NewPacer(cfg.Rate.PPS, cfg.Rate.PerBlockPPS)
+	count := func(set string, method Method, sent, hits uint64, targets uint64) {
+		m.sent.WithLabelValues(method.Name).Add(float64(sent))
+		m.replies.WithLabelValues(method.Name).Add(float64(hits))
+		if targets > 0 {
+			m.hitRate.WithLabelValues(set, method.Name).Set(float64(hits) / float64(targets))
+		}
+	}
+	for _, ts := range cfg.Targets {
+		var v4, v6 []netip.Prefix
+		for _, s := range ts.Prefixes {
+			p := netip.MustParsePrefix(s).Masked()
+			if p.Addr().Is4() {
+				v4 = append(v4, p)
+			} else {
+				v6 = append(v6, p)
+			}
+		}
+		space4, err := schedule.NewSpace(v4, cfg.BlocklistSet())
+		if err != nil {
+			a.log.Error("target set skipped", "set", ts.Name, "err", err)
+			continue
+		}
+		for _, name := range schedule.MethodMix(ts.Methods, ts.TraceEvery, k) {
+			meth, _ := ParseMethod(name)
+			if ctx.Err() != nil {
+				return
+			}
+			if meth.Name == results.MethodDNS {
+				continue // a question for name servers: configure it on hosts
+			}
+			if space4.Size() > 0 {
+				job := &sweepJob{method: meth, space: space4, round: k, cooldown: cooldown, pace: pace, all: true,
+					parallel: cfg.Probe.Parallel,
+					perm: func() (*schedule.Permutation, error) {
+						return schedule.NewPermutation(space4.Size(), uint64(k)), nil
+					}}
+				if meth.Name == results.MethodTrace {
+					// One trace per /24 block: its first address.
+					job.space = firstOfBlocks(space4, cfg.BlocklistSet())
+					job.perm = func() (*schedule.Permutation, error) {
+						return schedule.NewPermutation(job.space.Size(), uint64(k)), nil
+					}
+				}
+				st, err := a.sweepSpace(ctx, job, sink, &progress{})
+				if err != nil {
+					a.log.Error("sweep failed", "set", ts.Name, "method", name, "err", err)
+				}
+				count(ts.Name, meth, st.Sent, st.Hits, job.space.Size())
+				if meth.Name != results.MethodTrace {
+					m.pps.Set(st.PPS())
+				}
+			}
+			if len(v6) > 0 {
+				space6, err := schedule.NewSpace(v6, cfg.BlocklistSet())
+				if err == nil && space6.Size() <= maxProbeTargets {
+					var hosts []netip.Addr
+					for i := range space6.Size() {
+						hosts = append(hosts, space6.Index(i))
+					}
+					sent, hits := a.probeHosts(ctx, k, meth, hosts, sink)
+					count(ts.Name, meth, sent, hits, uint64(len(hosts)))
+				}
+			}
+		}
+		for _, h := range ts.Hosts {
+			for _, name := range schedule.MethodMix(h.Methods, ts.TraceEvery, k) {
+				meth, _ := ParseMethod(name)
+				a.probeHosts(ctx, k, meth, []netip.Addr{netip.MustParseAddr(h.Addr)}, sink)
+			}
+		}
+	}
+	for _, c := range cfg.Canaries {
+		methods := c.Methods
+		if len(methods) == 0 {
+			methods = []string{"icmp"}
+		}
+		for _, name := range methods {
+			meth, _ := ParseMethod(name)
+			a.probeHosts(ctx, k, meth, []netip.Addr{netip.MustParseAddr(c.Addr)}, sink)
+		}
+	}
+}
+
+// firstOfBlocks is the space of the first probe-able address of every /24 of s.
+func firstOfBlocks(s *schedule.Space, bl *schedule.Blocklist) *schedule.Space {
+	var ps []netip.Prefix
+	seen := map[netip.Prefix]bool{}
+	for i := uint64(0); i < s.Size(); i++ {
+		ad := s.Index(i)
+		b := schedule.BlockOf(ad)
+		if !seen[b] {
+			seen[b] = true
+			ps = append(ps, netip.PrefixFrom(ad, ad.BitLen()))
+		}
+	}
+	out, _ := schedule.NewSpace(ps, bl)
+	return out
+}
+
+// probeHosts probes single addresses with one method through the per-target
+// probers and returns how many probes went out and how many targets answered.
+func (a *app) probeHosts(ctx context.Context, k int64, meth Method, hosts []netip.Addr, sink *lockedWriter) (sent, hits uint64) {
+	cfg := a.cfg
+	bl := cfg.BlocklistSet()
+	pc := probe.Config{Vantage: cfg.Vantage, Round: k, Count: 1, Timeout: cfg.Probe.Timeout,
+		TTL: cfg.Probe.TTL, Contact: cfg.Contact, Proto: meth.Proto, Permit: bl.Check}
+	if cfg.Probe.Source != "" {
+		pc.Source = netip.MustParseAddr(cfg.Probe.Source)
+	}
+	p, err := probe.Methods[meth.Name](pc)
+	if err != nil {
+		a.log.Error("prober", "method", meth.Name, "err", err)
+		return 0, 0
+	}
+	defer p.Close()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, cfg.Probe.Parallel)
+	for _, h := range hosts {
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			// The round's own context is not used: a probe already sent is
+			// waited for, so SIGTERM never loses its answer.
+			recs := p.Probe(context.WithoutCancel(ctx), probe.Target{Addr: h, Port: meth.Port, Qname: meth.Qname, Qtype: meth.Qtype})
+			mu.Lock()
+			defer mu.Unlock()
+			sent += uint64(len(recs))
+			if anyAnswered(recs) {
+				hits++
+			}
+			for _, r := range recs {
+				sink.write(r)
+			}
+		}()
+	}
+	wg.Wait()
+	return sent, hits
+}
