@@ -130,7 +130,7 @@ func (l *Limiter) Wait(n int) {
 
 // Reserve books n packets and returns when they may be sent, now or later; the
 // caller must wait until then. It is Wait without the waiting, for callers that
-// have their own clock. Times must not go backwards by more than LimiterSlack.
+// have their own clock.
 func (l *Limiter) Reserve(now time.Time, n int) time.Time {
 	if l.pps == 0 || n <= 0 {
 		return now

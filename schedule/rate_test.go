@@ -229,22 +229,30 @@ func TestBlockCapAllow(t *testing.T) {
 }
 
 // TestBlockCapMatchesModel checks the expiring table against a map that forgets
-// nothing, over random traffic to a few blocks.
+// nothing, over random traffic to a few blocks and to many (long probe chains,
+// rebuilds).
 func TestBlockCapMatchesModel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
-	for _, pps := range []int{1, 10, 1000} {
-		c := NewBlockCap(pps)
-		interval := (time.Second + time.Duration(pps) - 1) / time.Duration(pps)
+	for _, tc := range []struct{ pps, blocks int }{{1, 8}, {10, 8}, {1000, 8}, {1, 3000}, {10, 20000}} {
+		c := NewBlockCap(tc.pps)
+		interval := (time.Second + time.Duration(tc.pps) - 1) / time.Duration(tc.pps)
 		model := map[netip.Prefix]time.Time{}
+		pool := make([]netip.Addr, tc.blocks)
+		for i := range pool {
+			pool[i] = netip.AddrFrom4([4]byte{175, byte(rng.IntN(256)), byte(rng.IntN(256)), 0})
+			if i%3 == 0 {
+				pool[i] = netip.AddrFrom16([16]byte{byte(rng.IntN(256)), byte(rng.IntN(256)), 0, 0, 0, 0, byte(rng.IntN(256)), 0xff})
+			}
+		}
 		now := t0
-		for i := range 100000 {
-			// Gaps from nothing to a few intervals, so that rotations happen at
+		for i := range 200000 {
+			// Gaps from nothing to a few intervals, so that entries expire at
 			// every phase.
-			now = now.Add(time.Duration(rng.Int64N(int64(interval) / 4)))
-			if rng.IntN(200) == 0 {
+			now = now.Add(time.Duration(rng.Int64N(int64(interval) / time.Duration(tc.blocks).Nanoseconds() * 4)))
+			if rng.IntN(5000) == 0 {
 				now = now.Add(time.Duration(rng.Int64N(3 * int64(interval))))
 			}
-			a := netip.AddrFrom4([4]byte{175, 45, byte(176 + rng.IntN(8)), byte(rng.IntN(256))})
+			a := pool[rng.IntN(len(pool))]
 			b := BlockOf(a)
 			wantOK := !model[b].After(now)
 			wantWhen := now
@@ -255,9 +263,51 @@ func TestBlockCapMatchesModel(t *testing.T) {
 			}
 			when, ok := c.Allow(a, now)
 			if ok != wantOK || !when.Equal(wantWhen) {
-				t.Fatalf("pps=%d step %d: Allow(%v) = %v, %v, want %v, %v", pps, i, a, when.Sub(t0), ok, wantWhen.Sub(t0), wantOK)
+				t.Fatalf("pps=%d blocks=%d step %d: Allow(%v) = %v, %v, want %v, %v", tc.pps, tc.blocks, i, a, when.Sub(t0), ok, wantWhen.Sub(t0), wantOK)
 			}
 		}
+	}
+}
+
+// TestBlockKeyMatchesBlockOf: two addresses share a key exactly when they share
+// a block.
+func TestBlockKeyMatchesBlockOf(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	randAddr := func() netip.Addr {
+		var b [16]byte
+		for i := range b {
+			b[i] = byte(rng.IntN(256))
+		}
+		switch rng.IntN(3) {
+		case 0:
+			return netip.AddrFrom4([4]byte(b[:4]))
+		case 1:
+			return netip.AddrFrom16(b).Unmap()
+		}
+		return netip.AddrFrom16(b)
+	}
+	for range 100000 {
+		a := randAddr()
+		// A neighbour: a with one random bit flipped.
+		raw := a.As16()
+		bit := rng.IntN(a.BitLen())
+		if a.Is4() {
+			bit += 96
+		}
+		raw[bit/8] ^= 0x80 >> (bit % 8)
+		b := netip.AddrFrom16(raw)
+		if a.Is4() {
+			b = b.Unmap()
+		}
+		if same, want := blockKey(a) == blockKey(b), BlockOf(a) == BlockOf(b); same != want {
+			t.Fatalf("%v, %v: same key %v, same block %v", a, b, same, want)
+		}
+		if blockKey(a) == 0 {
+			t.Fatalf("blockKey(%v) = 0", a)
+		}
+	}
+	if blockKey(netip.MustParseAddr("0.0.0.1")) == blockKey(netip.MustParseAddr("::1")) {
+		t.Error("0.0.0.0/24 and ::/56 share a key")
 	}
 }
 

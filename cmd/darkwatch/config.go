@@ -289,7 +289,7 @@ func (c *Config) Validate() error {
 			return bad(key+".country", "%q is not a two-letter country code", ts.Country)
 		}
 		if ts.TraceEvery < 0 {
-			return bad(key+".trace_every", "must be 0 (never) or more rounds")
+			return bad(key+".trace_every", "must be 0 or more rounds")
 		}
 		for j, h := range ts.Hosts {
 			if err := h.validate(fmt.Sprintf("%s.hosts[%d]", key, j)); err != nil {
