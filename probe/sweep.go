@@ -36,9 +36,14 @@ type SweepConfig struct {
 	Cooldown time.Duration
 	// Batch is how many packets go to the kernel in one sendmmsg (default 64).
 	Batch int
-	// Pace, when set, is called before each packet and returns when dst may be
-	// sent (the global rate and per-block caps live there).
-	Pace func(dst netip.Addr)
+	// Wait, when set, is called before each packet and returns when one more
+	// packet may go: the global rate.
+	Wait func(n int)
+	// BlockAllow, when set, says whether a packet to dst may go at now (the
+	// per-block cap) and books it; if not, when to ask again. A target whose
+	// block is at its cap is set aside and sent later, so one busy block never
+	// holds up the others.
+	BlockAllow func(dst netip.Addr, now time.Time) (time.Time, bool)
 	// Permit is asked for every address; refused ones are counted, not sent.
 	Permit func(netip.Addr) error
 	// Key validates replies; the zero Key means a fresh random one.
@@ -225,25 +230,50 @@ func (s *Sweep) sendAll(stop <-chan struct{}, pass func() AddrIter) error {
 		fill = 0
 		return nil
 	}
+	var later deferred
+	batchStart := time.Now()
 	for range s.cfg.Retries + 1 {
 		next := pass()
+		exhausted := false
 		for {
 			select {
 			case <-stop:
 				return flush()
 			default:
 			}
-			dst, ok := next()
-			if !ok {
+			var dst netip.Addr
+			now := time.Time{}
+			if s.cfg.BlockAllow != nil || s.cfg.Wait != nil {
+				now = time.Now()
+			}
+			switch {
+			case later.ready(now):
+				dst = later.pop()
+			case !exhausted && len(later) < maxDeferred:
+				var ok bool
+				if dst, ok = next(); !ok {
+					exhausted = true
+					continue
+				}
+				if !dst.Is4() || (s.cfg.Permit != nil && s.cfg.Permit(dst) != nil) {
+					s.blocked.Add(1)
+					continue
+				}
+			case len(later) > 0:
+				flush()
+				time.Sleep(time.Until(later[0].at))
+				continue
+			default:
+				exhausted = true
+			}
+			if exhausted && !dst.IsValid() {
 				break
 			}
-			if !dst.Is4() {
-				s.blocked.Add(1)
-				continue
-			}
-			if s.cfg.Permit != nil && s.cfg.Permit(dst) != nil {
-				s.blocked.Add(1)
-				continue
+			if s.cfg.BlockAllow != nil {
+				if at, ok := s.cfg.BlockAllow(dst, now); !ok {
+					later.push(at, dst)
+					continue
+				}
 			}
 			if !b.src.IsValid() {
 				src, err := RouteSource(dst)
@@ -253,17 +283,19 @@ func (s *Sweep) sendAll(stop <-chan struct{}, pass func() AddrIter) error {
 				b.Init(s.cfg, s.key, src, s.epoch)
 				s.setSource(src)
 			}
-			if s.cfg.Pace != nil {
-				s.cfg.Pace(dst)
+			if s.cfg.Wait != nil {
+				s.cfg.Wait(1)
 			}
 			if fill == 0 {
 				b.Stamp()
+				batchStart = now
 			}
 			l := b.Build(bufs[fill], dst)
 			iovs[fill].SetLen(l)
 			addrs[fill].Addr = dst.As4()
 			fill++
-			if fill == n {
+			// A full batch goes at once; a slow one (low rates) within 2 ms.
+			if fill == n || (!now.IsZero() && now.Sub(batchStart) > 2*time.Millisecond) {
 				flush()
 			}
 		}
@@ -578,6 +610,57 @@ func (s *seenSet) has(a netip.Addr) bool {
 	defer s.mu.Unlock()
 	p := s.pages[uint16(v>>16)]
 	return p != nil && p[(v&0xffff)>>3]&(1<<(v&7)) != 0
+}
+
+// maxDeferred bounds the targets set aside for their block's cap; past it the
+// sender waits for the earliest instead of taking new targets.
+const maxDeferred = 1 << 14
+
+// deferred is a min-heap by time of targets set aside for their block's cap.
+type deferred []deferredAddr
+
+type deferredAddr struct {
+	at   time.Time
+	addr netip.Addr
+}
+
+func (h deferred) ready(now time.Time) bool { return len(h) > 0 && !h[0].at.After(now) }
+
+func (h *deferred) push(at time.Time, a netip.Addr) {
+	*h = append(*h, deferredAddr{at, a})
+	q := *h
+	for i := len(q) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !q[i].at.Before(q[p].at) {
+			break
+		}
+		q[i], q[p] = q[p], q[i]
+		i = p
+	}
+}
+
+func (h *deferred) pop() netip.Addr {
+	q := *h
+	top := q[0].addr
+	last := len(q) - 1
+	q[0] = q[last]
+	q = q[:last]
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < len(q) && q[l].at.Before(q[m].at) {
+			m = l
+		}
+		if r < len(q) && q[r].at.Before(q[m].at) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		q[i], q[m] = q[m], q[i]
+		i = m
+	}
+	*h = q
+	return top
 }
 
 // mmsghdr is struct mmsghdr of sendmmsg(2).

@@ -179,7 +179,6 @@ func (a *app) reload(file string, m *metrics) {
 // doRound probes everything the configuration names once, as round k.
 func (a *app) doRound(ctx context.Context, k int64, cooldown time.Duration, sink *lockedWriter, m *metrics) {
 	cfg := a.cfg
-	pace := schedule.NewPacer(cfg.Rate.PPS, cfg.Rate.PerBlockPPS)
 	count := func(set string, method Method, sent, hits uint64, targets uint64) {
 		m.sent.WithLabelValues(method.Name).Add(float64(sent))
 		m.replies.WithLabelValues(method.Name).Add(float64(hits))
@@ -211,7 +210,8 @@ func (a *app) doRound(ctx context.Context, k int64, cooldown time.Duration, sink
 				continue // a question for name servers: configure it on hosts
 			}
 			if space4.Size() > 0 {
-				job := &sweepJob{method: meth, space: space4, round: k, cooldown: cooldown, pace: pace, all: true,
+				job := &sweepJob{method: meth, space: space4, round: k, cooldown: cooldown, all: true,
+					rate: cfg.Rate.PPS, perBlock: cfg.Rate.PerBlockPPS,
 					parallel: cfg.Probe.Parallel,
 					perm: func() (*schedule.Permutation, error) {
 						return schedule.NewPermutation(space4.Size(), uint64(k)), nil

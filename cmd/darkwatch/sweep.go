@@ -151,7 +151,7 @@ func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
 
 	job := &sweepJob{
 		method: m, space: space, round: f.round, retries: f.retries, cooldown: f.cooldown,
-		src: src, pace: schedule.NewPacer(rate, perBlock), all: f.all, parallel: f.parallel,
+		src: src, rate: rate, perBlock: perBlock, all: f.all, parallel: f.parallel,
 		perm: func() (*schedule.Permutation, error) {
 			return schedule.NewShard(space.Size(), f.seed, f.shard, f.shards)
 		},
@@ -218,7 +218,8 @@ type sweepJob struct {
 	retries  int
 	cooldown time.Duration
 	src      netip.Addr
-	pace     *schedule.Pacer
+	rate     int  // packets per second, 0: no cap
+	perBlock int  // packets per second to one /24, 0: no cap
 	all      bool // a timeout record for every target that did not answer
 	parallel int  // traces in flight
 }
@@ -252,11 +253,18 @@ func (a *app) sweepSpace(ctx context.Context, job *sweepJob, sink *lockedWriter,
 
 // engineSweep runs the stateless engine over the space in permutation order.
 func (a *app) engineSweep(ctx context.Context, job *sweepJob, sink *lockedWriter, prog *progress) (probe.SweepStats, func(netip.Addr) bool, error) {
-	s, err := probe.NewSweep(probe.SweepConfig{
+	cfg := probe.SweepConfig{
 		Vantage: a.cfg.Vantage, Round: job.round, Method: job.method.Name, Port: job.method.Port, Source: job.src,
 		TTL: a.cfg.Probe.TTL, Contact: a.cfg.Contact, Retries: job.retries, Cooldown: job.cooldown,
-		Pace: job.pace.Pace, Permit: a.cfg.BlocklistSet().Check,
-	})
+		Permit: a.cfg.BlocklistSet().Check,
+	}
+	if job.rate > 0 {
+		cfg.Wait = schedule.NewLimiter(job.rate).Wait
+	}
+	if job.perBlock > 0 {
+		cfg.BlockAllow = schedule.NewBlockCap(job.perBlock).Allow
+	}
+	s, err := probe.NewSweep(cfg)
 	if err != nil {
 		return probe.SweepStats{}, nil, err
 	}
@@ -319,6 +327,7 @@ func (a *app) traceSweep(ctx context.Context, job *sweepJob, sink *lockedWriter,
 	st.Start = time.Now()
 	var mu sync.Mutex
 	reached := map[netip.Addr]bool{}
+	pace := schedule.NewPacer(job.rate, job.perBlock)
 	sem := make(chan struct{}, max(job.parallel, 1))
 	var wg sync.WaitGroup
 	p, _ := job.perm()
@@ -328,8 +337,9 @@ func (a *app) traceSweep(ctx context.Context, job *sweepJob, sink *lockedWriter,
 			break
 		}
 		ad := job.space.Index(i)
+		// A trace is charged a quarter of its TTL range up front: most end there.
 		for range probe.DefaultMaxTTL / 4 {
-			job.pace.Pace(ad)
+			pace.Pace(ad)
 		}
 		sem <- struct{}{}
 		wg.Add(1)
