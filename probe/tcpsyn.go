@@ -15,6 +15,7 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+	"golang.org/x/net/bpf"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
@@ -120,7 +121,7 @@ func NewTCP(cfg Config) (*TCP, error) {
 	sport := ephemeralFirst + binary.BigEndian.Uint16(r[:])%(ephemeralLast-ephemeralFirst+1)
 	var socks [2]tcpSockets
 	for _, v6 := range []bool{false, true} {
-		s, err := openTCPSockets(v6, cfg.Source, cfg.TTL)
+		s, err := openTCPSockets(v6, cfg.Source, cfg.TTL, sport)
 		if err != nil {
 			if isRawPermission(err) || !v6 {
 				for _, s := range socks {
@@ -163,13 +164,19 @@ func (s *tcpSockets) close() []error {
 	return errs
 }
 
-// openTCPSockets opens the raw TCP and ICMP sockets of one family.
-func openTCPSockets(v6 bool, src netip.Addr, ttl int) (tcpSockets, error) {
+// openTCPSockets opens the raw TCP and ICMP sockets of one family. The TCP
+// socket's kernel filter passes only segments to sport, so that the prober does
+// not read every TCP segment the host receives.
+func openTCPSockets(v6 bool, src netip.Addr, ttl int, sport uint16) (tcpSockets, error) {
 	t, err := openRaw(v6, protoTCP, src)
 	if err != nil {
 		return tcpSockets{}, err
 	}
 	if err := t.setTTL(ttl); err != nil {
+		t.Close()
+		return tcpSockets{}, err
+	}
+	if err := t.setBPF(dstPortFilter(v6, sport)); err != nil {
 		t.Close()
 		return tcpSockets{}, err
 	}
@@ -179,6 +186,24 @@ func openTCPSockets(v6 bool, src netip.Addr, ttl int) (tcpSockets, error) {
 		return tcpSockets{}, err
 	}
 	return tcpSockets{tcp: t, icmp: i}, nil
+}
+
+// dstPortFilter is a classic BPF program that accepts the TCP or UDP packets
+// to port and drops the rest. An IPv4 raw socket filters the packet from its
+// IP header on, an IPv6 one from the transport header.
+func dstPortFilter(v6 bool, port uint16) []bpf.Instruction {
+	load := []bpf.Instruction{
+		bpf.LoadMemShift{Off: 0},          // X = IPv4 header length
+		bpf.LoadIndirect{Off: 2, Size: 2}, // A = destination port
+	}
+	if v6 {
+		load = []bpf.Instruction{bpf.LoadAbsolute{Off: 2, Size: 2}}
+	}
+	return append(load,
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(port), SkipFalse: 1},
+		bpf.RetConstant{Val: 1 << 16},
+		bpf.RetConstant{Val: 0},
+	)
 }
 
 // Probe sends cfg.Count SYNs to t.Addr port t.Port, cfg.Interval apart, and
@@ -391,12 +416,13 @@ func (p *TCP) dispatchTCP(b []byte, v6 bool, src netip.Addr, hopLimit int, at ti
 }
 
 // dispatchICMP hands an ICMP error that quotes one of our SYNs to that SYN.
+// Who sent it (src) is not kept: a TCP record has no field for it.
 func (p *TCP) dispatchICMP(b []byte, v6 bool, src netip.Addr, hopLimit int, at time.Time) bool {
 	ttl := hopLimit
 	if !v6 {
 		var t uint8
 		var err error
-		if b, src, t, err = StripIPv4(b); err != nil {
+		if b, _, t, err = StripIPv4(b); err != nil {
 			return false
 		}
 		ttl = int(t)
@@ -415,7 +441,6 @@ func (p *TCP) dispatchICMP(b []byte, v6 bool, src netip.Addr, hopLimit int, at t
 		return false
 	}
 	p.matched.Add(1)
-	_ = src // the router's address: a TCP record has no field for it
 	w.got <- synAnswer{at: at, ttl: ttl, outcome: results.OutcomeUnreachable, icmp: m.Name()}
 	return true
 }
@@ -665,6 +690,18 @@ func (s *rawSocket) setTTL(ttl int) error {
 		return s.p6.SetHopLimit(ttl)
 	}
 	return ipv4.NewConn(s.c).SetTTL(ttl)
+}
+
+// setBPF attaches a classic BPF filter to the socket.
+func (s *rawSocket) setBPF(prog []bpf.Instruction) error {
+	raw, err := bpf.Assemble(prog)
+	if err != nil {
+		return err
+	}
+	if s.v6 {
+		return s.p6.SetBPF(raw)
+	}
+	return ipv4.NewPacketConn(s.c).SetBPF(raw)
 }
 
 // ReadFrom reads one packet with recvmsg, which, unlike net.IPConn.ReadFrom,

@@ -539,7 +539,7 @@ func TestTCPTwoProbersLoopback(t *testing.T) {
 	var probers [2]*TCP
 	for i := range probers {
 		var socks [2]tcpSockets
-		s, err := openTCPSockets(false, netip.Addr{}, 0)
+		s, err := openTCPSockets(false, netip.Addr{}, 0, 40123)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -191,38 +191,50 @@ func openTraceSockets(v6 bool, proto uint8, bind netip.Addr) (s traceSockets, er
 			s.close()
 		}
 	}()
-	if s.icmp, err = openRawICMP(v6); err != nil {
+	// Assign only sockets that opened: a nil *rawSocket in an interface is
+	// not a nil rawConn.
+	icmp, err := openRawICMP(v6)
+	if err != nil {
 		return s, err
 	}
+	s.icmp = icmp
 	if !v6 {
-		if s.send, err = openRaw(false, protoRaw, netip.Addr{}); err != nil {
+		send, err := openRaw(false, protoRaw, netip.Addr{})
+		if err != nil {
 			return s, err
 		}
+		s.send = send
 		if proto == protoTCP {
-			s.tcp, err = openRaw(false, protoTCP, bind)
+			tcp, err := openRaw(false, protoTCP, bind)
+			if err != nil {
+				return s, err
+			}
+			s.tcp = tcp
 		}
-		return s, err
+		return s, nil
 	}
 	switch proto {
 	case protoICMP:
 		s.send = s.icmp
 	case protoTCP:
-		if s.tcp, err = openRaw(true, protoTCP, bind); err != nil {
+		tcp, err := openRaw(true, protoTCP, bind)
+		if err != nil {
 			return s, err
 		}
-		s.send = s.tcp
+		s.tcp, s.send = tcp, tcp
 	case protoUDP:
-		var u *rawSocket
-		if u, err = openRaw(true, protoUDP, bind); err != nil {
+		u, err := openRaw(true, protoUDP, bind)
+		if err != nil {
 			return s, err
 		}
 		s.send = u
 		// A raw UDP socket would queue every UDP datagram the host receives;
 		// this one only sends, so its filter drops them all.
-		drop, _ := bpf.Assemble([]bpf.Instruction{bpf.RetConstant{Val: 0}})
-		err = u.p6.SetBPF(drop)
+		if err := u.setBPF([]bpf.Instruction{bpf.RetConstant{Val: 0}}); err != nil {
+			return s, err
+		}
 	}
-	return s, err
+	return s, nil
 }
 
 // close closes each distinct socket.
@@ -732,7 +744,7 @@ func (f *traceFlow) match(r *TraceReply) (int, bool) {
 	}
 	switch f.proto {
 	case protoICMP:
-		if r.Quoted && r.Sum != f.sum {
+		if r.ID != f.id || (r.Quoted && r.Sum != f.sum) {
 			return 0, false
 		}
 	default:

@@ -734,3 +734,14 @@ func TestTraceLoopback(t *testing.T) {
 		}
 	}
 }
+
+func TestTracePermission(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("running as root: raw sockets are allowed")
+	}
+	for _, proto := range []string{"icmp", "udp", "tcp"} {
+		if _, err := NewTrace(Config{Proto: proto}); !errors.Is(err, ErrPermission) {
+			t.Errorf("NewTrace(%s) without CAP_NET_RAW: %v, want ErrPermission", proto, err)
+		}
+	}
+}
