@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,12 +30,16 @@ type Config struct {
 	Rate          RateConfig    `mapstructure:"rate"`
 	Round         time.Duration `mapstructure:"round"`
 	Quorum        int           `mapstructure:"quorum"`
-	Canaries      []HostConfig  `mapstructure:"canaries"`
-	Targets       []TargetSet   `mapstructure:"targets"`
-	Probe         ProbeConfig   `mapstructure:"probe"`
-	Collector     Collector     `mapstructure:"collector"`
-	BGP           BGPConfig     `mapstructure:"bgp"`
-	LogLevel      string        `mapstructure:"log_level"`
+	// Vantages names every vantage point of the deployment; with Redundancy k
+	// > 0 each /24 block is probed by k of them, chosen by rendezvous hashing.
+	Vantages   []string     `mapstructure:"vantages"`
+	Redundancy int          `mapstructure:"redundancy"`
+	Canaries   []HostConfig `mapstructure:"canaries"`
+	Targets    []TargetSet  `mapstructure:"targets"`
+	Probe      ProbeConfig  `mapstructure:"probe"`
+	Collector  Collector    `mapstructure:"collector"`
+	BGP        BGPConfig    `mapstructure:"bgp"`
+	LogLevel   string       `mapstructure:"log_level"`
 	// Metrics is the listen address of /metrics on `run` ("" = none).
 	Metrics string `mapstructure:"metrics"`
 
@@ -234,6 +239,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Round < time.Second {
 		return bad("round", "must be at least 1s, not %v", c.Round)
+	}
+	if c.Redundancy < 0 {
+		return bad("redundancy", "must be 0 (every vantage probes every block) or more, not %d", c.Redundancy)
+	}
+	if c.Redundancy > 0 && len(c.Vantages) > 0 && !slices.Contains(c.Vantages, c.Vantage) {
+		return bad("vantages", "does not list this vantage point, %q", c.Vantage)
 	}
 	if c.Quorum < 1 {
 		return bad("quorum", "must be at least 1, not %d", c.Quorum)

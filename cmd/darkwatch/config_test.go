@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -208,4 +209,29 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 	o.ReadFrom(outR)
 	e.ReadFrom(errR)
 	return code, o.String(), e.String()
+}
+
+func TestAssignedBlocks(t *testing.T) {
+	vantages := []string{"vp1", "vp2", "vp3"}
+	prefixes := []netip.Prefix{netip.MustParsePrefix("198.18.0.0/20"), netip.MustParsePrefix("198.18.99.7/32")}
+	count := map[netip.Prefix]int{}
+	for _, v := range vantages {
+		c := &Config{Vantage: v, Vantages: vantages, Redundancy: 2}
+		for _, p := range c.assigned(prefixes) {
+			count[p]++
+		}
+	}
+	// 16 blocks of the /20 and the single host: each probed by exactly 2 vantages.
+	if len(count) != 17 {
+		t.Fatalf("%d entities assigned, want 17: %v", len(count), count)
+	}
+	for p, n := range count {
+		if n != 2 {
+			t.Errorf("%s probed by %d vantages, want 2", p, n)
+		}
+	}
+	all := (&Config{Vantage: "vp1"}).assigned(prefixes)
+	if len(all) != 2 {
+		t.Errorf("without redundancy every prefix stays: %v", all)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -196,7 +197,7 @@ func (a *app) doRound(ctx context.Context, k int64, cooldown time.Duration, sink
 				v6 = append(v6, p)
 			}
 		}
-		space4, err := schedule.NewSpace(v4, cfg.BlocklistSet())
+		space4, err := schedule.NewSpace(cfg.assigned(v4), cfg.BlocklistSet())
 		if err != nil {
 			a.log.Error("target set skipped", "set", ts.Name, "err", err)
 			continue
@@ -261,6 +262,34 @@ func (a *app) doRound(ctx context.Context, k int64, cooldown time.Duration, sink
 			a.probeHosts(ctx, k, meth, []netip.Addr{netip.MustParseAddr(c.Addr)}, sink)
 		}
 	}
+}
+
+// assigned keeps the /24 blocks of ps that rendezvous hashing gives this
+// vantage point (all of them when no redundancy is configured).
+func (c *Config) assigned(ps []netip.Prefix) []netip.Prefix {
+	if c.Redundancy <= 0 || len(c.Vantages) == 0 {
+		return ps
+	}
+	var out []netip.Prefix
+	for _, p := range ps {
+		if p.Bits() > schedule.BlockBits4 {
+			if slices.Contains(schedule.Assign(schedule.BlockOf(p.Addr()), c.Vantages, c.Redundancy), c.Vantage) {
+				out = append(out, p)
+			}
+			continue
+		}
+		step := uint32(1) << (32 - schedule.BlockBits4)
+		a4 := p.Addr().As4()
+		first := uint32(a4[0])<<24 | uint32(a4[1])<<16 | uint32(a4[2])<<8
+		for i := uint32(0); i < 1<<(schedule.BlockBits4-p.Bits()); i++ {
+			v := first + i*step
+			b := netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), 0}), schedule.BlockBits4)
+			if slices.Contains(schedule.Assign(b, c.Vantages, c.Redundancy), c.Vantage) {
+				out = append(out, b)
+			}
+		}
+	}
+	return out
 }
 
 // firstOfBlocks is the space of the first probe-able address of every /24 of s.
