@@ -157,7 +157,7 @@ func TestLabConcurrentSweeps(t *testing.T) {
 func TestLabOverlappingSweepRefused(t *testing.T) {
 	l := lab.Start(t)
 	lock := filepath.Join(t.TempDir(), "sweep.lock")
-	first, _, firstErr := labCmd(t, l, "vp1", "sweep", "--targets", "198.18.0.0/22", "--rate", "500",
+	first, _, firstErr := labCmd(t, l, "vp1", "sweep", "--targets", "198.18.0.0/22", "--rate", "500", "--per-block-rate", "0",
 		"--cooldown", "1s", "--out", os.DevNull, "--lock", lock)
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
