@@ -23,6 +23,11 @@ dw probe dns --qname nope.dw.example 198.18.0.53
 dw probe dns --qname big.dw.example --qtype TXT 2001:db8:1::53
 
 echo
+echo "== Sweep the whole /16 statelessly, as fast as the lab goes"
+dw sweep --targets 198.18.0.0/16 --method icmp --rate 0 --cooldown 1s --out "${TMPDIR:-/tmp}/darkwatch-demo-sweep.jsonl"
+dw sweep --targets 198.18.0.0/16 --method tcp:80 --rate 0 --cooldown 1s --out "${TMPDIR:-/tmp}/darkwatch-demo-sweep.jsonl"
+
+echo
 echo "== Cut the border: the target space goes dark, the trace stops at the border"
 scripts/lab.sh fault border-cut
 dw probe icmp --timeout 1s 198.18.3.4
