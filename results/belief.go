@@ -1,0 +1,218 @@
+package results
+
+import (
+	"math"
+	"math/rand/v2"
+	"net/netip"
+)
+
+// Trinocular's constants (Quan, Heidemann, Pradkin, SIGCOMM 2013), as DESIGN.md
+// states them.
+const (
+	// BeliefNew is B(U) of a block never probed before.
+	BeliefNew = 0.99
+	// BeliefMin and BeliefMax cap B(U), so that a few probes can always
+	// change a block's state.
+	BeliefMin = 0.01
+	BeliefMax = 0.99
+	// BeliefUp and BeliefDown are the thresholds: B(U) above BeliefUp is up,
+	// below BeliefDown is down, in between uncertain.
+	BeliefUp   = 0.9
+	BeliefDown = 0.1
+	// ReplyWhenDown is P(reply | block down): a reply from a down block is a
+	// rare mistake spread over the block's 256 addresses.
+	ReplyWhenDown = (1 - 0.01) / 256
+	// ProbeBudget is the most probes a block gets in one round.
+	ProbeBudget = 15
+	// RecoveryMiss is the chance that recovery probing of a down block that
+	// has come back up sees no reply: RecoveryProbes sends enough probes to
+	// bring the chance of missing a recovery down to this.
+	RecoveryMiss = 0.2
+	// RecoveryMaxGap is the longest interval, in rounds, between two rounds of
+	// recovery probing of a block that stays down (see RecoveryDue).
+	RecoveryMaxGap = 16
+)
+
+// Belief is what darkwatch believes about one block (or host) from one vantage
+// point, carried from round to round. The zero Belief is a new block's:
+// B(U) = BeliefNew.
+type Belief struct {
+	// BU is B(U), the belief that the block is up, in [BeliefMin, BeliefMax];
+	// 0 stands for a new block (BeliefNew).
+	BU float64
+	// DownRounds counts the consecutive rounds that ended with the block down,
+	// for the backoff of recovery probing. BlockRound keeps it; Update does
+	// not touch it.
+	DownRounds int
+}
+
+// Value returns B(U), BeliefNew for the zero Belief.
+func (b Belief) Value() float64 {
+	if b.BU == 0 {
+		return BeliefNew
+	}
+	return b.BU
+}
+
+// Update applies Bayes' rule for one probe of an address of E(b), given the
+// block's availability A: P(reply|up) = A, P(reply|down) = ReplyWhenDown, and
+// the complements for no reply. B(U) is then capped to [BeliefMin, BeliefMax].
+// A is taken within [BeliefMin, BeliefMax] too, so that a reply is always
+// evidence for up and a single silence never proves down on its own.
+func (b *Belief) Update(reply bool, a float64) {
+	a = clampA(a)
+	u := b.Value()
+	pu, pd := a, ReplyWhenDown
+	if !reply {
+		pu, pd = 1-a, 1-ReplyWhenDown
+	}
+	b.BU = min(max(pu*u/(pu*u+pd*(1-u)), BeliefMin), BeliefMax)
+}
+
+// State returns PlaneUp when B(U) > BeliefUp, PlaneDown when B(U) < BeliefDown,
+// and PlaneUncertain in between.
+func (b Belief) State() string {
+	switch u := b.Value(); {
+	case u > BeliefUp:
+		return PlaneUp
+	case u < BeliefDown:
+		return PlaneDown
+	}
+	return PlaneUncertain
+}
+
+func clampA(a float64) float64 {
+	if !(a > BeliefMin) { // NaN too
+		return BeliefMin
+	}
+	return min(a, BeliefMax)
+}
+
+// RecoveryProbes is how many probes a round of recovery probing sends to a down
+// block of availability A: ⌈log RecoveryMiss / log(1−A)⌉, the fewest after
+// which a block that is up again has answered at least once with probability
+// 1 − RecoveryMiss. A is taken within [BeliefMin, BeliefMax], so the result is
+// at least 1; BlockRound caps it at its budget.
+func RecoveryProbes(a float64) int {
+	x := math.Log(RecoveryMiss) / math.Log1p(-clampA(a))
+	// A hair of tolerance, so that an exact integer (A = 0.8: 1) is not
+	// pushed to the next one by rounding.
+	return max(1, int(math.Ceil(x-1e-9)))
+}
+
+// RecoveryDue reports whether a block that has ended downRounds consecutive
+// rounds down gets recovery probing this round: after 1, 2, 4, 8 … rounds down
+// (exponential backoff), and then every RecoveryMaxGap rounds. In the other
+// rounds a down block gets only its periodic probe.
+func RecoveryDue(downRounds int) bool {
+	if downRounds <= 0 {
+		return false
+	}
+	return downRounds&(downRounds-1) == 0 || downRounds%RecoveryMaxGap == 0
+}
+
+// BlockRound is one round of Trinocular probing of one block from one vantage
+// point. Run sends the periodic probe, then adaptive probes while the belief is
+// uncertain, and recovery probes for a down block, all within the budget.
+type BlockRound struct {
+	// A is the block's availability and E its ever-responsive addresses, from
+	// the census (BlockStat).
+	A float64
+	E []netip.Addr
+	// Prior is the belief the previous round ended with (the zero Belief for a
+	// new block).
+	Prior Belief
+	// Budget is the most probes this round; 0 means ProbeBudget.
+	Budget int
+	// Rand picks the addresses to probe; nil uses math/rand/v2's global source.
+	Rand *rand.Rand
+}
+
+// RoundResult is what one BlockRound found.
+type RoundResult struct {
+	// State is PlaneUp, PlaneDown or PlaneUncertain (also when the budget ran
+	// out before the belief was certain, and when E is empty).
+	State   string
+	Probes  int
+	Replies int
+	// Belief is the belief to carry into the next round.
+	Belief Belief
+}
+
+// Run plays the round. probe sends one probe to addr and reports whether the
+// address answered; the caller sends real packets (or, in tests, fakes them).
+// Addresses are drawn from E at random without repetition until E is used up.
+//
+// The round always sends the periodic probe. It goes on while the belief is
+// uncertain, and for a block that began the round down and is due recovery
+// probing (RecoveryDue) while it is still down and fewer than RecoveryProbes(A)
+// probes have been sent; it stops at the budget. A block with an empty E cannot
+// be probed: it is uncertain, with no probe sent and its belief unchanged.
+func (r BlockRound) Run(probe func(addr netip.Addr) bool) RoundResult {
+	b := r.Prior
+	b.BU = b.Value()
+	if len(r.E) == 0 {
+		return RoundResult{State: PlaneUncertain, Belief: b}
+	}
+	budget := r.Budget
+	if budget <= 0 {
+		budget = ProbeBudget
+	}
+	recovery := 0
+	if b.State() == PlaneDown && RecoveryDue(max(b.DownRounds, 1)) {
+		recovery = RecoveryProbes(r.A)
+	}
+	res := RoundResult{}
+	pick := addrPicker{e: r.E, rng: r.Rand}
+	for res.Probes < budget {
+		reply := probe(pick.next())
+		res.Probes++
+		if reply {
+			res.Replies++
+		}
+		b.Update(reply, r.A)
+		s := b.State()
+		if s == PlaneUncertain || (s == PlaneDown && res.Probes < recovery) {
+			continue
+		}
+		break
+	}
+	res.State = b.State()
+	if res.State == PlaneDown {
+		b.DownRounds++
+	} else {
+		b.DownRounds = 0
+	}
+	res.Belief = b
+	return res
+}
+
+// addrPicker draws addresses of e at random without repetition, starting over
+// when e is used up.
+type addrPicker struct {
+	e   []netip.Addr
+	rng *rand.Rand
+	idx []int
+	n   int // idx[:n] are still to be drawn
+}
+
+func (p *addrPicker) next() netip.Addr {
+	if p.n == 0 {
+		if p.idx == nil {
+			p.idx = make([]int, len(p.e))
+			for i := range p.idx {
+				p.idx[i] = i
+			}
+		}
+		p.n = len(p.idx)
+	}
+	var j int
+	if p.rng != nil {
+		j = p.rng.IntN(p.n)
+	} else {
+		j = rand.IntN(p.n)
+	}
+	p.n--
+	p.idx[j], p.idx[p.n] = p.idx[p.n], p.idx[j]
+	return p.e[p.idx[p.n]]
+}
