@@ -1,5 +1,7 @@
 // Package results holds what darkwatch saw and what it means: the probe record and
-// its JSON form. It knows nothing of sockets or schedules.
+// its JSON and text forms, the census of blocks, Trinocular belief, vantage health,
+// the merge of vantage points into verdicts, roll-ups and outage events. Stores and
+// reports live in its sub-packages. It knows nothing of sockets or schedules.
 package results
 
 import (
