@@ -1,0 +1,153 @@
+package results
+
+import (
+	"net/netip"
+	"slices"
+	"sort"
+	"time"
+)
+
+// Analysis says how to turn records into verdicts and events.
+type Analysis struct {
+	// Sets map blocks to prefixes, ASes and countries for the roll-up.
+	Sets []TargetSet
+	// Hosts are known single hosts: entities of level host besides their block.
+	Hosts []netip.Addr
+	// Canaries are the addresses whose records tell vantage health.
+	Canaries []netip.Addr
+	// Census gives A per block and vantage; a block without one is taken at
+	// DefaultA.
+	Census []BlockStat
+	Quorum int
+	// Round is the bin length (the round length of `run`).
+	Round time.Duration
+	// Rollup holds the roll-up thresholds and window; the zero value is IODA's.
+	Rollup Rollup
+}
+
+// DefaultA is the availability assumed for a block that has no census yet.
+const DefaultA = 0.5
+
+// Analyze turns probe records from any number of vantage points into verdicts
+// at every level (host, block, prefix, asn, country, vantage) per round, and
+// the outage events those verdicts make, with the last responsive hop of the
+// traces taken during each event.
+//
+// Per vantage, block (or host) and method, the records of a round update a
+// Trinocular belief that carries over from the round before; its state is
+// that vantage's observation. Canary records decide vantage health; Merge
+// combines the healthy vantages' observations; the hierarchy rolls blocks up
+// against a sliding-median baseline.
+func (an Analysis) Analyze(recs []Record) (verdicts []Verdict, events []Event) {
+	canary := map[netip.Addr]bool{}
+	for _, a := range an.Canaries {
+		canary[a] = true
+	}
+	host := map[netip.Addr]bool{}
+	for _, a := range an.Hosts {
+		host[a] = true
+	}
+	availability := map[[2]string]float64{}
+	for _, b := range an.Census {
+		if !b.Host {
+			availability[[2]string{b.Vantage, b.Block.String()}] = b.A
+		}
+	}
+
+	var canaryRecs, traces []Record
+	type key struct {
+		vantage, level, entity, method string
+	}
+	type group struct {
+		key
+		round int64
+		first time.Time
+		recs  []*Record
+	}
+	groups := map[key]map[int64]*group{}
+	add := func(k key, r *Record) {
+		if groups[k] == nil {
+			groups[k] = map[int64]*group{}
+		}
+		g := groups[k][r.Round]
+		if g == nil {
+			g = &group{key: k, round: r.Round, first: r.Time}
+			groups[k][r.Round] = g
+		}
+		if r.Time.Before(g.first) {
+			g.first = r.Time
+		}
+		g.recs = append(g.recs, r)
+	}
+	for i := range recs {
+		r := &recs[i]
+		addr, err := netip.ParseAddr(r.Target)
+		if err != nil || r.Outcome == OutcomeError {
+			continue
+		}
+		switch {
+		case canary[addr]:
+			canaryRecs = append(canaryRecs, *r)
+			continue
+		case r.Method == MethodTrace:
+			traces = append(traces, *r)
+			continue
+		}
+		add(key{r.Vantage, LevelBlock, CensusBlock(addr).String(), r.Method}, r)
+		if host[addr] {
+			add(key{r.Vantage, LevelHost, addr.String(), r.Method}, r)
+		}
+	}
+
+	// Beliefs carry over from round to round, so each series runs in order.
+	var obs []Observation
+	for k, byRound := range groups {
+		rounds := make([]int64, 0, len(byRound))
+		for n := range byRound {
+			rounds = append(rounds, n)
+		}
+		slices.Sort(rounds)
+		a := DefaultA
+		if v, ok := availability[[2]string{k.vantage, k.entity}]; ok && k.level == LevelBlock {
+			a = v
+		}
+		if k.level == LevelHost {
+			a = 0.9 // a known host is expected to answer
+		}
+		var b Belief
+		for _, n := range rounds {
+			g := byRound[n]
+			sort.Slice(g.recs, func(i, j int) bool { return g.recs[i].Time.Before(g.recs[j].Time) })
+			for _, r := range g.recs {
+				b.Update(r.Answered(), a)
+			}
+			obs = append(obs, Observation{Vantage: k.vantage, Level: k.level, Entity: k.entity, Round: n,
+				Time: an.binTime(g.first), State: b.State(), Method: k.method, Belief: b.Value()})
+		}
+	}
+
+	health := VantageHealth(canaryRecs)
+	merged := Merge(obs, health, an.Quorum)
+	verdicts = append(verdicts, merged...)
+
+	var bins []Bin
+	bins = append(bins, VerdictBins(merged)...)
+	h := NewHierarchy(an.Sets)
+	roll := an.Rollup
+	for _, rb := range roll.AddCounts(h.Count(merged, an.Round)) {
+		bins = append(bins, rb.Bin(ControlUnknown))
+		verdicts = append(verdicts, rb.Verdict(ControlUnknown))
+	}
+	verdicts = append(verdicts, health.Verdicts()...)
+	events = Events(bins, an.Round)
+	AttachLastHops(events, traces, h)
+	return verdicts, events
+}
+
+// binTime is t at the start of its round bin (t itself without a round).
+func (an Analysis) binTime(t time.Time) time.Time {
+	if an.Round <= 0 {
+		return t.UTC()
+	}
+	return t.UTC().Truncate(an.Round)
+}

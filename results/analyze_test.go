@@ -1,0 +1,106 @@
+package results
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// labRecords simulates three vantages probing two /24s (16 addresses each) and
+// a canary for rounds 0..n-1; down(v, round) says whether vantage v's probes
+// of the targets go unanswered, canaryDown whether its canary probe does.
+func labRecords(n int, down, canaryDown func(v string, round int) bool) []Record {
+	start := time.Date(2026, 11, 21, 22, 0, 0, 0, time.UTC)
+	var recs []Record
+	for round := range n {
+		at := start.Add(time.Duration(round) * time.Minute)
+		for _, v := range []string{"vp1", "vp2", "vp3"} {
+			for _, block := range []string{"198.18.0", "198.18.1"} {
+				for host := 1; host <= 16; host++ {
+					out := OutcomeReply
+					if down(v, round) {
+						out = OutcomeTimeout
+					}
+					recs = append(recs, Record{Time: at.Add(time.Second), Vantage: v, Round: int64(round), Method: MethodICMP,
+						Target: fmt.Sprintf("%s.%d", block, host), Outcome: out})
+				}
+			}
+			out := OutcomeReply
+			if canaryDown(v, round) {
+				out = OutcomeTimeout
+			}
+			recs = append(recs, Record{Time: at, Vantage: v, Round: int64(round), Method: MethodICMP, Target: "198.19.255.1", Outcome: out})
+			if down(v, round) {
+				recs = append(recs, Record{Time: at.Add(2 * time.Second), Vantage: v, Round: int64(round), Method: MethodTrace,
+					Target: "198.18.0.1", Outcome: OutcomeTimeout, Reached: Bool(false),
+					Hops: []Hop{{TTL: 1, Addr: "192.0.2.9"}, {TTL: 2, Addr: "203.0.113.9"}, {TTL: 3}}})
+			}
+		}
+	}
+	return recs
+}
+
+func labAnalysis() Analysis {
+	return Analysis{
+		Sets:     []TargetSet{{Name: "lab", Prefixes: []netip.Prefix{netip.MustParsePrefix("198.18.0.0/23")}, ASN: 64500, Country: "ZZ"}},
+		Canaries: []netip.Addr{netip.MustParseAddr("198.19.255.1")},
+		Quorum:   2,
+		Round:    time.Minute,
+	}
+}
+
+func verdictAt(vs []Verdict, level, entity string, round int) string {
+	at := time.Date(2026, 11, 21, 22, round, 0, 0, time.UTC)
+	for _, v := range vs {
+		if v.Level == level && v.Entity == entity && v.Time.Equal(at) {
+			return v.Verdict
+		}
+	}
+	return "none"
+}
+
+func TestAnalyzeBorderCut(t *testing.T) {
+	never := func(string, int) bool { return false }
+	cut := func(_ string, round int) bool { return round >= 3 && round <= 5 }
+	vs, events := labAnalysis().Analyze(labRecords(9, cut, never))
+	for round, want := range []string{"reachable", "reachable", "reachable", "outage", "outage", "outage", "reachable", "reachable"} {
+		if got := verdictAt(vs, LevelBlock, "198.18.0.0/24", round); got != want {
+			t.Errorf("round %d: block verdict %s, want %s", round, got, want)
+		}
+	}
+	if got := verdictAt(vs, LevelPrefix, "198.18.0.0/23", 4); got != VerdictOutage {
+		t.Errorf("prefix verdict in the cut: %s", got)
+	}
+	var prefixEvent *Event
+	for i, e := range events {
+		if e.Level == LevelPrefix {
+			prefixEvent = &events[i]
+		}
+	}
+	if prefixEvent == nil {
+		t.Fatalf("no prefix event in %+v", events)
+	}
+	start := time.Date(2026, 11, 21, 22, 3, 0, 0, time.UTC)
+	if !prefixEvent.Start.Equal(start) || !prefixEvent.End.Equal(start.Add(3*time.Minute)) || prefixEvent.LastHop != "203.0.113.9" {
+		t.Errorf("prefix event %+v: want start 22:03, end 22:06, last hop 203.0.113.9", *prefixEvent)
+	}
+}
+
+func TestAnalyzeOneVantageDownIsAGap(t *testing.T) {
+	vp3 := func(v string, round int) bool { return v == "vp3" && round >= 2 }
+	vs, events := labAnalysis().Analyze(labRecords(6, vp3, vp3))
+	for round := range 6 {
+		if got := verdictAt(vs, LevelBlock, "198.18.1.0/24", round); got != VerdictReachable {
+			t.Errorf("round %d: %s, want reachable", round, got)
+		}
+	}
+	if got := verdictAt(vs, LevelVantage, "vp3", 4); got != VerdictVantageDown {
+		t.Errorf("vp3 in round 4: %s, want vantage-down", got)
+	}
+	for _, e := range events {
+		if e.Kind != VerdictPartial {
+			t.Errorf("event %+v from one vantage's own loss", e)
+		}
+	}
+}
