@@ -43,6 +43,14 @@ func (w *Writer) Write(recs ...Record) {
 	}
 }
 
+// Encode writes any value as one JSON line (verdicts, events).
+func (w *Writer) Encode(v any) error {
+	if w.err == nil {
+		w.err = w.enc.Encode(v)
+	}
+	return w.err
+}
+
 // Flush writes what is buffered and returns the first error met.
 func (w *Writer) Flush() error {
 	if w.err == nil {

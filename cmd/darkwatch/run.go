@@ -15,6 +15,7 @@ import (
 
 	"darkwatch/probe"
 	"darkwatch/results"
+	"darkwatch/results/store"
 	"darkwatch/schedule"
 )
 
@@ -36,7 +37,8 @@ func (a *app) runCommand() *cobra.Command {
 		Long: `Run probes the configuration's targets in rounds until SIGTERM or SIGINT: every
 round sweeps the target sets' prefixes with their methods (icmp, tcp:PORT; trace
 every trace_every rounds), probes their known hosts and the canaries with theirs,
-and writes one JSON record per probe to --out (appended) or stdout.
+and writes one JSON record per probe to the store (--store or store: in the config),
+to --out (appended), or to stdout when neither is given.
 
 Rounds are aligned to multiples of the round length since the Unix epoch, so every
 vantage point runs round N at the same time and numbers it alike.
@@ -65,14 +67,44 @@ func (a *app) runDaemon(cmd *cobra.Command, f *runFlags) error {
 	if f.round != 0 && f.round < time.Second {
 		return usageErr("--round %v: at least 1s", f.round)
 	}
-	out, closeOut, err := a.recordSink(f.out)
-	if err != nil {
-		return err
+	sink := &lockedWriter{}
+	closeOut := func() error { return nil }
+	var st store.Store
+	if a.cfg.Store != "" {
+		var err error
+		if st, err = a.openStore(cmd); err != nil {
+			return err
+		}
+		defer st.Close()
+		sink.keep = true
+		a.log.Info("records go to the store", "store", a.cfg.Store)
 	}
-	defer closeOut()
-	rw := results.NewWriter(out, true)
-	rw.Batch = true
-	sink := &lockedWriter{w: rw}
+	if f.out != "" || st == nil {
+		out, closer, err := a.recordSink(f.out)
+		if err != nil {
+			return err
+		}
+		closeOut = closer
+		defer closeOut()
+		sink.w = results.NewWriter(out, true)
+		sink.w.Batch = true
+	}
+	// save writes the round's records: flushed to --out, committed to the store.
+	save := func() error {
+		if err := sink.flush(); err != nil {
+			return fmt.Errorf("writing records: %w", err)
+		}
+		if st == nil {
+			return nil
+		}
+		recs := sink.take()
+		for i := 0; i < len(recs); i += importBatch {
+			if _, err := st.Ingest(context.WithoutCancel(ctx), recs[i:min(i+importBatch, len(recs))]); err != nil {
+				return fmt.Errorf("storing records: %w", err)
+			}
+		}
+		return nil
+	}
 
 	m := newMetrics()
 	addr := f.metrics
@@ -117,15 +149,15 @@ func (a *app) runDaemon(cmd *cobra.Command, f *runFlags) error {
 		a.doRound(ctx, k, pick(f.cooldown, cfg.Probe.Timeout), sink, m)
 		m.roundDuration.Observe(time.Since(began).Seconds())
 		m.rounds.Inc()
-		if err := sink.flush(); err != nil {
-			return &exitError{code: exitFailure, err: fmt.Errorf("writing records: %w", err)}
+		if err := save(); err != nil {
+			return &exitError{code: exitFailure, err: err}
 		}
 		if ctx.Err() != nil {
 			break
 		}
 	}
-	if err := sink.flush(); err != nil {
-		return &exitError{code: exitFailure, err: fmt.Errorf("writing records: %w", err)}
+	if err := save(); err != nil {
+		return &exitError{code: exitFailure, err: err}
 	}
 	if err := closeOut(); err != nil {
 		return &exitError{code: exitFailure, err: fmt.Errorf("writing records: %w", err)}

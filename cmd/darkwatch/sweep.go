@@ -390,18 +390,38 @@ func (a *app) recordSink(path string) (io.Writer, func() error, error) {
 // lockedWriter lets the receiving goroutine and the caller share one Writer.
 type lockedWriter struct {
 	mu sync.Mutex
-	w  *results.Writer
+	w  *results.Writer // nil: records are only kept
+	// keep, when set, also collects the records for a store.
+	keep bool
+	kept []results.Record
 }
 
 func (l *lockedWriter) write(r results.Record) {
 	l.mu.Lock()
-	l.w.Write(r)
+	if l.w != nil {
+		l.w.Write(r)
+	}
+	if l.keep {
+		l.kept = append(l.kept, r)
+	}
 	l.mu.Unlock()
+}
+
+// take returns the records kept so far and forgets them.
+func (l *lockedWriter) take() []results.Record {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	k := l.kept
+	l.kept = nil
+	return k
 }
 
 func (l *lockedWriter) flush() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.w == nil {
+		return nil
+	}
 	return l.w.Flush()
 }
 

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"darkwatch/results/report"
+	"darkwatch/results/store"
+)
+
+func (a *app) reportCommand() *cobra.Command {
+	var format, out, since, until, title string
+	cmd := &cobra.Command{
+		Use:   "report [--format text|csv|json|html|atlas] [--out FILE]",
+		Short: "Per-target availability, RTTs, outcomes, outage intervals and per-prefix timelines",
+		Long: `Report reads the store and writes, for the time range: per target its availability,
+RTT min/avg/max, outcomes by method and vantage and outage intervals; per prefix and
+per vantage a timeline of verdicts; and the outage events.
+
+Formats: text (a terminal), csv (a row per target, method, port and vantage), json
+(with "events"), html (one self-contained file with SVG timelines, no external
+assets), atlas (RIPE Atlas result JSON for ping, traceroute and DNS records, for
+Atlas tooling). Times are RFC 3339 or durations back from now; the default range is
+the last 24 hours.`,
+		Example: `  darkwatch report --since 6h
+  darkwatch report --format html --out kp-2014.html --since 2014-12-22T00:00:00Z --until 2014-12-23T00:00:00Z
+  darkwatch report --format atlas --out results.jsonl`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			known := strings.Join(report.Formats, ", ")
+			if !strings.Contains(","+strings.Join(report.Formats, ",")+",", ","+format+",") {
+				return usageErr("--format %q: use one of %s", format, known)
+			}
+			now := time.Now().UTC()
+			t0, err := parseWhen(since, now)
+			if err != nil {
+				return usageErr("--since: %v", err)
+			}
+			t1, err := parseWhen(until, now)
+			if err != nil {
+				return usageErr("--until: %v", err)
+			}
+			if t1.IsZero() {
+				t1 = now
+			}
+			if t0.IsZero() {
+				t0 = t1.Add(-24 * time.Hour)
+			}
+			st, err := a.openStore(cmd)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			vs, evs, err := a.analyze(cmd, st, t0, t1)
+			if err != nil {
+				return err
+			}
+			recs, err := st.Records(cmd.Context(), store.Query{Since: t0, Until: t1})
+			if err != nil {
+				return &exitError{code: exitFailure, err: err}
+			}
+			w, closeOut, err := a.recordSink(out)
+			if err != nil {
+				return err
+			}
+			if out != "" {
+				// A report replaces its file: write it whole, then rename.
+				closeOut()
+				tmp := out + ".tmp"
+				f, err := os.Create(tmp)
+				if err != nil {
+					return usageErr("--out: %v", err)
+				}
+				w, closeOut = f, func() error {
+					if err := f.Close(); err != nil {
+						return err
+					}
+					return os.Rename(tmp, out)
+				}
+			}
+			if title == "" {
+				title = fmt.Sprintf("darkwatch report, %s to %s", t0.Format(time.RFC3339), t1.Format(time.RFC3339))
+			}
+			in := report.Input{Records: recs, Verdicts: vs, Events: evs, Since: t0, Until: t1, Title: title,
+				Atlas: report.AtlasOptions{Timeout: a.cfg.Probe.Timeout}}
+			if err := report.Write(w, format, in); err != nil {
+				closeOut()
+				return &exitError{code: exitFailure, err: err}
+			}
+			if err := closeOut(); err != nil {
+				return &exitError{code: exitFailure, err: fmt.Errorf("--out: %w", err)}
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&format, "format", "f", "text", "text, csv, json, html or atlas")
+	fl.StringVarP(&out, "out", "o", "", "write to `FILE` (default stdout)")
+	fl.StringVar(&since, "since", "", "from `time` (default 24h before --until)")
+	fl.StringVar(&until, "until", "", "to `time` (default now)")
+	fl.StringVar(&title, "title", "", "report title")
+	return cmd
+}

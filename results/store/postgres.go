@@ -1,0 +1,139 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// migrationLock is the key of the advisory lock that serialises migrations of
+// one PostgreSQL database ("darkwatc" in ASCII).
+const migrationLock int64 = 0x6461726b77617463
+
+type pgBackend struct {
+	pool *pgxpool.Pool
+	desc string
+}
+
+// openPostgres opens the PostgreSQL store dsn names, through a pool of
+// connections, and runs the pending migrations.
+func openPostgres(ctx context.Context, dsn string) (Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx's parse errors may quote the DSN, password and all.
+		return nil, fmt.Errorf("store: cannot parse the PostgreSQL DSN (want postgres://user@host:port/db?options)")
+	}
+	cc := cfg.ConnConfig
+	desc := "postgres://" + cc.User + "@" + cc.Host + ":" + strconv.Itoa(int(cc.Port)) + "/" + cc.Database
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", desc, err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("store %s: %w", desc, err)
+	}
+	b := &pgBackend{pool: pool, desc: desc}
+	if err := migrate(ctx, b); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &sqlStore{b: b}, nil
+}
+
+func (b *pgBackend) name() string { return b.desc }
+
+func (b *pgBackend) close() error {
+	b.pool.Close()
+	return nil
+}
+
+func (b *pgBackend) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	tag, err := b.pool.Exec(ctx, query, args...)
+	return tag.RowsAffected(), err
+}
+
+func (b *pgBackend) query(ctx context.Context, query string, args []any, row func(func(...any) error) error) error {
+	rows, err := b.pool.Query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	return pgRows(rows, row)
+}
+
+func (b *pgBackend) inTx(ctx context.Context, fn func(tx) error) error {
+	return pgx.BeginFunc(ctx, b.pool, func(t pgx.Tx) error { return fn(&pgTx{t}) })
+}
+
+func pgRows(rows pgx.Rows, row func(func(...any) error) error) error {
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+type pgTx struct{ t pgx.Tx }
+
+func (t *pgTx) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	tag, err := t.t.Exec(ctx, query, args...)
+	return tag.RowsAffected(), err
+}
+
+func (t *pgTx) query(ctx context.Context, query string, args []any, row func(func(...any) error) error) error {
+	rows, err := t.t.Query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	return pgRows(rows, row)
+}
+
+func (t *pgTx) lockSchema(ctx context.Context) error {
+	_, err := t.t.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock)
+	return err
+}
+
+// execEach sends the n statements in one batch: one round trip.
+func (t *pgTx) execEach(ctx context.Context, query string, n int, args func(int) []any) (int64, error) {
+	var batch pgx.Batch
+	for i := range n {
+		batch.Queue(query, args(i)...)
+	}
+	br := t.t.SendBatch(ctx, &batch)
+	var total int64
+	for range n {
+		tag, err := br.Exec()
+		if err != nil {
+			br.Close()
+			return total, err
+		}
+		total += tag.RowsAffected()
+	}
+	return total, br.Close()
+}
+
+// insertRecords copies the rows into a session-local staging table, then
+// moves them into records: COPY is the fast way in, and INSERT ... ON
+// CONFLICT is the way to skip the records already there.
+func (t *pgTx) insertRecords(ctx context.Context, rows [][]any) (int64, error) {
+	if _, err := t.t.Exec(ctx, `CREATE TEMPORARY TABLE IF NOT EXISTS records_stage
+		(LIKE records INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`); err != nil {
+		return 0, err
+	}
+	if _, err := t.t.CopyFrom(ctx, pgx.Identifier{"records_stage"}, recordColumns, pgx.CopyFromRows(rows)); err != nil {
+		return 0, err
+	}
+	tag, err := t.t.Exec(ctx, "INSERT INTO records ("+recordColumnList+") SELECT "+recordColumnList+
+		" FROM records_stage ON CONFLICT (id) DO NOTHING")
+	if err != nil {
+		return 0, err
+	}
+	// The staging rows go at commit; a connection reused after a rollback
+	// finds the table empty too.
+	return tag.RowsAffected(), nil
+}

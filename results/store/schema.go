@@ -1,0 +1,152 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// migration is one step of the schema. Its statements are written in the SQL
+// that SQLite and PostgreSQL share, so both stores have the same tables.
+// Versions count up from 1 without gaps; a released migration is never
+// edited, only followed by another.
+type migration struct {
+	version int
+	about   string
+	stmts   []string
+}
+
+// Times are Unix nanoseconds in BIGINT columns (the _ns suffix): exact for the
+// records' sub-second times, the same in both stores, and cheap to index.
+// Optional values are NULL when absent, so that they read back as they went in.
+var migrations = []migration{
+	{1, "records, verdicts, events, census blocks and beliefs", []string{
+		`CREATE TABLE records (
+			id        TEXT PRIMARY KEY,
+			time_ns   BIGINT NOT NULL,
+			vantage   TEXT NOT NULL,
+			round     BIGINT NOT NULL,
+			method    TEXT NOT NULL,
+			target    TEXT NOT NULL,
+			block     TEXT NOT NULL,
+			port      INTEGER NOT NULL,
+			seq       BIGINT NOT NULL,
+			outcome   TEXT NOT NULL,
+			rtt_ms    DOUBLE PRECISION NOT NULL,
+			reply_ttl INTEGER NOT NULL,
+			icmp      TEXT NOT NULL,
+			error     TEXT NOT NULL,
+			proto     TEXT NOT NULL,
+			hops      TEXT,
+			reached   BOOLEAN,
+			qname     TEXT NOT NULL,
+			qtype     TEXT NOT NULL,
+			rcode     TEXT NOT NULL,
+			aa        BOOLEAN,
+			answers   INTEGER
+		)`,
+		`CREATE INDEX records_time ON records (time_ns)`,
+		`CREATE INDEX records_target_time ON records (target, time_ns)`,
+		`CREATE INDEX records_block_time ON records (block, time_ns)`,
+		`CREATE TABLE verdicts (
+			time_ns       BIGINT NOT NULL,
+			level         TEXT NOT NULL,
+			entity        TEXT NOT NULL,
+			verdict       TEXT NOT NULL,
+			data_plane    TEXT NOT NULL,
+			control_plane TEXT NOT NULL,
+			belief        DOUBLE PRECISION,
+			vantages_up   INTEGER,
+			vantages_down INTEGER,
+			vantages_gap  INTEGER,
+			methods       TEXT,
+			up_blocks     INTEGER,
+			total_blocks  INTEGER,
+			PRIMARY KEY (level, entity, time_ns)
+		)`,
+		`CREATE INDEX verdicts_time ON verdicts (time_ns)`,
+		`CREATE TABLE events (
+			level    TEXT NOT NULL,
+			entity   TEXT NOT NULL,
+			kind     TEXT NOT NULL,
+			start_ns BIGINT NOT NULL,
+			end_ns   BIGINT,
+			minutes  DOUBLE PRECISION NOT NULL,
+			severity DOUBLE PRECISION NOT NULL,
+			last_hop TEXT NOT NULL,
+			PRIMARY KEY (level, entity, kind, start_ns)
+		)`,
+		`CREATE INDEX events_start ON events (start_ns)`,
+		`CREATE TABLE blocks (
+			prefix       TEXT NOT NULL,
+			vantage      TEXT NOT NULL,
+			responsive   TEXT,
+			availability DOUBLE PRECISION NOT NULL,
+			sparse       BOOLEAN NOT NULL,
+			censuses     INTEGER NOT NULL,
+			updated_ns   BIGINT,
+			PRIMARY KEY (prefix, vantage)
+		)`,
+		`CREATE TABLE beliefs (
+			vantage TEXT NOT NULL,
+			block   TEXT NOT NULL,
+			round   BIGINT NOT NULL,
+			bu      DOUBLE PRECISION NOT NULL,
+			state   TEXT NOT NULL,
+			backoff INTEGER NOT NULL,
+			PRIMARY KEY (vantage, block)
+		)`,
+	}},
+}
+
+// schemaVersion is the newest schema this darkwatch knows.
+func schemaVersion() int { return migrations[len(migrations)-1].version }
+
+// migrate brings the store up to schemaVersion in one transaction, holding
+// the store's migration lock so that two processes opening one new store do
+// not both create it. A store newer than this darkwatch is refused unchanged.
+func migrate(ctx context.Context, b backend) error {
+	return b.inTx(ctx, func(t tx) error {
+		if err := t.lockSchema(ctx); err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
+			version    INTEGER PRIMARY KEY,
+			about      TEXT NOT NULL,
+			applied_ns BIGINT NOT NULL
+		)`); err != nil {
+			return fmt.Errorf("store %s: %w", b.name(), err)
+		}
+		have := 0
+		err := t.query(ctx, `SELECT version, about FROM schema_version`, nil, func(scan func(...any) error) error {
+			var v int
+			var about string
+			if err := scan(&v, &about); err != nil {
+				return err
+			}
+			have = max(have, v)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("store: %s: %w: its schema_version table is not darkwatch's: %v", b.name(), ErrNotStore, err)
+		}
+		if have > schemaVersion() {
+			return &NewerSchemaError{Store: b.name(), Schema: have, Known: schemaVersion()}
+		}
+		for _, m := range migrations {
+			if m.version <= have {
+				continue
+			}
+			for _, s := range m.stmts {
+				if _, err := t.exec(ctx, s); err != nil {
+					return fmt.Errorf("store %s: migration %d (%s): %w", b.name(), m.version, m.about, err)
+				}
+			}
+			if _, err := t.exec(ctx, `INSERT INTO schema_version (version, about, applied_ns) VALUES ($1, $2, $3)`,
+				m.version, m.about, time.Now().UnixNano()); err != nil {
+				return fmt.Errorf("store %s: migration %d: %w", b.name(), m.version, err)
+			}
+		}
+		return nil
+	})
+}

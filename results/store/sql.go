@@ -1,0 +1,483 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"darkwatch/results"
+)
+
+// querier is what the shared SQL needs of a database or a transaction. SQL
+// text uses $1, $2, ... placeholders, which both SQLite and PostgreSQL take.
+type querier interface {
+	// exec runs a statement and returns the rows it affected.
+	exec(ctx context.Context, query string, args ...any) (int64, error)
+	// query calls row once per result row with a function that scans it.
+	query(ctx context.Context, query string, args []any, row func(scan func(dest ...any) error) error) error
+}
+
+// tx is a write transaction.
+type tx interface {
+	querier
+	// execEach runs one statement n times, with args(i) for the i-th run.
+	execEach(ctx context.Context, query string, n int, args func(i int) []any) (int64, error)
+	// insertRecords inserts rows of recordColumns, skipping ids already
+	// stored, and returns how many were new.
+	insertRecords(ctx context.Context, rows [][]any) (int64, error)
+	// lockSchema takes the lock that serialises migrations.
+	lockSchema(ctx context.Context) error
+}
+
+// backend is one kind of database under the shared Store code.
+type backend interface {
+	querier
+	// inTx runs fn in one write transaction, committed when fn returns nil.
+	inTx(ctx context.Context, fn func(tx) error) error
+	// name names the store in errors: a file, or a database without its
+	// password.
+	name() string
+	close() error
+}
+
+// sqlStore is the Store both backends share.
+type sqlStore struct {
+	b backend
+}
+
+func (s *sqlStore) Close() error { return s.b.close() }
+
+func (s *sqlStore) Ingest(ctx context.Context, recs []results.Record) (int, error) {
+	if len(recs) == 0 {
+		return 0, nil
+	}
+	rows := make([][]any, len(recs))
+	for i := range recs {
+		r := &recs[i]
+		if err := validRecord(r); err != nil {
+			return 0, fmt.Errorf("store: record %d (%s): %w: %s", i, r.ID(), ErrInvalidRecord, err)
+		}
+		rows[i] = recordArgs(r)
+	}
+	var added int64
+	err := s.b.inTx(ctx, func(t tx) error {
+		n, err := t.insertRecords(ctx, rows)
+		added = n
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store %s: ingest: %w", s.b.name(), err)
+	}
+	return int(added), nil
+}
+
+func (s *sqlStore) Records(ctx context.Context, q Query) ([]results.Record, error) {
+	var recs []results.Record
+	err := s.EachRecord(ctx, q, func(r results.Record) error {
+		recs = append(recs, r)
+		return nil
+	})
+	return recs, err
+}
+
+// stopWalk carries an error from the caller's function through the query
+// loop, so that it comes back unwrapped.
+type stopWalk struct{ err error }
+
+func (e stopWalk) Error() string { return e.err.Error() }
+
+func (s *sqlStore) EachRecord(ctx context.Context, q Query, fn func(results.Record) error) error {
+	sel, err := selectRecords(q)
+	if err != nil {
+		return err
+	}
+	n := 0
+	err = s.b.query(ctx, sel.sql, sel.args, func(scan func(...any) error) error {
+		var r results.Record
+		if err := scanRecord(scan, &r); err != nil {
+			return err
+		}
+		if sel.keep != nil && !sel.keep(&r) {
+			return nil
+		}
+		if q.Limit > 0 && n >= q.Limit {
+			return errLimit
+		}
+		n++
+		if err := fn(r); err != nil {
+			return stopWalk{err}
+		}
+		return nil
+	})
+	switch e := err.(type) {
+	case nil:
+		return nil
+	case stopWalk:
+		return e.err
+	}
+	if err == errLimit {
+		return nil
+	}
+	return fmt.Errorf("store %s: records: %w", s.b.name(), err)
+}
+
+// errLimit ends a walk that reached its Limit.
+var errLimit = fmt.Errorf("limit reached")
+
+// maxInList is the most values put in one SQL IN list; past it the
+// filtering is done here instead.
+const maxInList = 1000
+
+// recordSelect is a records query: SQL that narrows the rows, and a filter
+// for what SQL could not say exactly.
+type recordSelect struct {
+	sql  string
+	args []any
+	keep func(*results.Record) bool
+}
+
+func selectRecords(q Query) (recordSelect, error) {
+	var w where
+	if !q.Since.IsZero() {
+		w.add("time_ns >= " + w.arg(q.Since.UnixNano()))
+	}
+	if !q.Until.IsZero() {
+		w.add("time_ns < " + w.arg(q.Until.UnixNano()))
+	}
+	if q.Vantage != "" {
+		w.add("vantage = " + w.arg(q.Vantage))
+	}
+	if q.Method != "" {
+		w.add("method = " + w.arg(q.Method))
+	}
+	if q.Target != "" {
+		w.add("target = " + w.arg(q.Target))
+	}
+	if q.Round != nil {
+		w.add("round = " + w.arg(*q.Round))
+	}
+	var keeps []func(*results.Record) bool
+	if q.Targets != nil {
+		if len(q.Targets) <= maxInList {
+			w.add("target IN (" + w.list(q.Targets) + ")")
+		} else {
+			set := make(map[string]bool, len(q.Targets))
+			for _, t := range q.Targets {
+				set[t] = true
+			}
+			keeps = append(keeps, func(r *results.Record) bool { return set[r.Target] })
+		}
+	}
+	if q.Prefix.IsValid() {
+		p := unmapPrefix(q.Prefix)
+		bits := blockBits(p.Addr())
+		exact := true
+		switch {
+		case p.Bits() >= bits:
+			w.add("block = " + w.arg(netip.PrefixFrom(p.Addr(), bits).Masked().String()))
+			exact = p.Bits() == bits
+		case bits-p.Bits() <= 10: // at most 1024 blocks
+			w.add("block IN (" + w.list(blocksIn(p, bits)) + ")")
+		default:
+			exact = false
+		}
+		if !exact {
+			keeps = append(keeps, func(r *results.Record) bool {
+				a, err := netip.ParseAddr(r.Target)
+				return err == nil && p.Contains(a.Unmap().WithZone(""))
+			})
+		}
+	} else if q.Prefix != (netip.Prefix{}) {
+		return recordSelect{}, fmt.Errorf("store: query: invalid prefix %v", q.Prefix)
+	}
+	sql := "SELECT " + recordSelectColumns + " FROM records" + w.String() + " ORDER BY time_ns, id"
+	if q.Limit > 0 && len(keeps) == 0 {
+		sql += " LIMIT " + w.arg(int64(q.Limit))
+	}
+	sel := recordSelect{sql: sql, args: w.args}
+	if len(keeps) > 0 {
+		sel.keep = func(r *results.Record) bool {
+			for _, k := range keeps {
+				if !k(r) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	return sel, nil
+}
+
+// blocksIn lists the blocks of bits bits that make up p, which is wider.
+func blocksIn(p netip.Prefix, bits int) []string {
+	base := p.Masked().Addr().AsSlice()
+	n := 1 << (bits - p.Bits())
+	out := make([]string, 0, n)
+	for i := range n {
+		a := slices.Clone(base)
+		// i fills the bits from p.Bits() up to bits, lowest bit last.
+		for bit, v := bits-1, i; v > 0; bit, v = bit-1, v>>1 {
+			if v&1 == 1 {
+				a[bit/8] |= 1 << (7 - bit%8)
+			}
+		}
+		addr, _ := netip.AddrFromSlice(a)
+		out = append(out, netip.PrefixFrom(addr, bits).String())
+	}
+	return out
+}
+
+func (s *sqlStore) PutVerdicts(ctx context.Context, vs []results.Verdict) error {
+	if len(vs) == 0 {
+		return nil
+	}
+	rows := make([][]any, len(vs))
+	for i := range vs {
+		var err error
+		if rows[i], err = verdictArgs(&vs[i]); err != nil {
+			return fmt.Errorf("store: verdict %d (%s %s): %w", i, vs[i].Level, vs[i].Entity, err)
+		}
+	}
+	return s.putAll(ctx, "verdicts", upsertVerdict, rows)
+}
+
+func (s *sqlStore) Verdicts(ctx context.Context, q VerdictQuery) ([]results.Verdict, error) {
+	var w where
+	if q.Level != "" {
+		w.add("v.level = " + w.arg(q.Level))
+	}
+	if q.Entity != "" {
+		w.add("v.entity = " + w.arg(q.Entity))
+	}
+	if !q.Since.IsZero() {
+		w.add("v.time_ns >= " + w.arg(q.Since.UnixNano()))
+	}
+	order := " ORDER BY v.time_ns, v.level, v.entity"
+	if !q.At.IsZero() {
+		w.add("v.time_ns = (SELECT MAX(l.time_ns) FROM verdicts l WHERE l.level = v.level AND l.entity = v.entity AND l.time_ns <= " +
+			w.arg(q.At.UnixNano()) + ")")
+		order = " ORDER BY v.level, v.entity"
+	} else if !q.Until.IsZero() {
+		w.add("v.time_ns < " + w.arg(q.Until.UnixNano()))
+	}
+	var vs []results.Verdict
+	err := s.b.query(ctx, "SELECT "+verdictSelectColumns+" FROM verdicts v"+w.String()+order, w.args,
+		func(scan func(...any) error) error {
+			var v results.Verdict
+			if err := scanVerdict(scan, &v); err != nil {
+				return err
+			}
+			vs = append(vs, v)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("store %s: verdicts: %w", s.b.name(), err)
+	}
+	return vs, nil
+}
+
+func (s *sqlStore) PutEvents(ctx context.Context, es []results.Event) error {
+	if len(es) == 0 {
+		return nil
+	}
+	rows := make([][]any, len(es))
+	for i := range es {
+		var err error
+		if rows[i], err = eventArgs(&es[i]); err != nil {
+			return fmt.Errorf("store: event %d (%s %s %s): %w", i, es[i].Level, es[i].Entity, es[i].Kind, err)
+		}
+	}
+	return s.putAll(ctx, "events", upsertEvent, rows)
+}
+
+func (s *sqlStore) Events(ctx context.Context, since, until time.Time) ([]results.Event, error) {
+	var w where
+	if !since.IsZero() {
+		w.add("(end_ns IS NULL OR end_ns > " + w.arg(since.UnixNano()) + ")")
+	}
+	if !until.IsZero() {
+		w.add("start_ns < " + w.arg(until.UnixNano()))
+	}
+	var es []results.Event
+	err := s.b.query(ctx, "SELECT "+eventSelectColumns+" FROM events"+w.String()+" ORDER BY start_ns, level, entity, kind", w.args,
+		func(scan func(...any) error) error {
+			var e results.Event
+			if err := scanEvent(scan, &e); err != nil {
+				return err
+			}
+			es = append(es, e)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("store %s: events: %w", s.b.name(), err)
+	}
+	return es, nil
+}
+
+func (s *sqlStore) PutBlocks(ctx context.Context, bs []Block) error {
+	if len(bs) == 0 {
+		return nil
+	}
+	rows := make([][]any, len(bs))
+	for i := range bs {
+		var err error
+		if rows[i], err = blockArgs(&bs[i]); err != nil {
+			return fmt.Errorf("store: block %d (%v): %w", i, bs[i].Prefix, err)
+		}
+	}
+	return s.putAll(ctx, "blocks", upsertBlock, rows)
+}
+
+func (s *sqlStore) Blocks(ctx context.Context) ([]Block, error) {
+	var bs []Block
+	err := s.b.query(ctx, "SELECT "+blockSelectColumns+" FROM blocks", nil, func(scan func(...any) error) error {
+		var b Block
+		if err := scanBlock(scan, &b); err != nil {
+			return err
+		}
+		bs = append(bs, b)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store %s: blocks: %w", s.b.name(), err)
+	}
+	slices.SortFunc(bs, func(x, y Block) int {
+		return cmp.Or(comparePrefix(x.Prefix, y.Prefix), strings.Compare(x.Vantage, y.Vantage))
+	})
+	return bs, nil
+}
+
+func (s *sqlStore) PutBelief(ctx context.Context, bs []Belief) error {
+	if len(bs) == 0 {
+		return nil
+	}
+	rows := make([][]any, len(bs))
+	for i := range bs {
+		var err error
+		if rows[i], err = beliefArgs(&bs[i]); err != nil {
+			return fmt.Errorf("store: belief %d (%s %v): %w", i, bs[i].Vantage, bs[i].Block, err)
+		}
+	}
+	return s.putAll(ctx, "beliefs", upsertBelief, rows)
+}
+
+func (s *sqlStore) Beliefs(ctx context.Context, vantage string) ([]Belief, error) {
+	var w where
+	if vantage != "" {
+		w.add("vantage = " + w.arg(vantage))
+	}
+	var bs []Belief
+	err := s.b.query(ctx, "SELECT "+beliefSelectColumns+" FROM beliefs"+w.String(), w.args, func(scan func(...any) error) error {
+		var b Belief
+		if err := scanBelief(scan, &b); err != nil {
+			return err
+		}
+		bs = append(bs, b)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store %s: beliefs: %w", s.b.name(), err)
+	}
+	slices.SortFunc(bs, func(x, y Belief) int {
+		return cmp.Or(strings.Compare(x.Vantage, y.Vantage), comparePrefix(x.Block, y.Block))
+	})
+	return bs, nil
+}
+
+func (s *sqlStore) Retain(ctx context.Context, before time.Time) (int64, error) {
+	ns, err := unixNano(before)
+	if err != nil {
+		return 0, fmt.Errorf("store: retain: %w", err)
+	}
+	var deleted int64
+	err = s.b.inTx(ctx, func(t tx) error {
+		for _, table := range []string{"records", "verdicts"} {
+			n, err := t.exec(ctx, "DELETE FROM "+table+" WHERE time_ns < $1", ns)
+			if err != nil {
+				return fmt.Errorf("%s: %w", table, err)
+			}
+			deleted += n
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store %s: retain: %w", s.b.name(), err)
+	}
+	return deleted, nil
+}
+
+// putAll runs an upsert once per row, in one transaction.
+func (s *sqlStore) putAll(ctx context.Context, what, upsert string, rows [][]any) error {
+	err := s.b.inTx(ctx, func(t tx) error {
+		_, err := t.execEach(ctx, upsert, len(rows), func(i int) []any { return rows[i] })
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store %s: %s: %w", s.b.name(), what, err)
+	}
+	return nil
+}
+
+// where builds a WHERE clause and its arguments.
+type where struct {
+	conds []string
+	args  []any
+}
+
+// arg adds an argument and returns its placeholder.
+func (w *where) arg(v any) string {
+	w.args = append(w.args, v)
+	return "$" + strconv.Itoa(len(w.args))
+}
+
+// list adds the arguments of an IN list and returns its placeholders.
+func (w *where) list(vs []string) string {
+	if len(vs) == 0 {
+		return "NULL" // IN (NULL) matches nothing, as an empty list should
+	}
+	var b strings.Builder
+	for i, v := range vs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(w.arg(v))
+	}
+	return b.String()
+}
+
+func (w *where) add(cond string) { w.conds = append(w.conds, cond) }
+
+func (w *where) String() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+// placeholders returns "($k, $k+1, ...), (...)" for rows rows of cols
+// columns, numbered from 1.
+func placeholders(rows, cols int) string {
+	var b strings.Builder
+	n := 1
+	for r := range rows {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for c := range cols {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			n++
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
+}

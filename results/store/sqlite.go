@@ -1,0 +1,300 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
+)
+
+// sqliteParams are set on every connection: wait up to 10 s for another
+// writer (another process may share the file) instead of failing with
+// "database is locked"; fsync at checkpoints only, which WAL makes safe; take
+// the write lock when a write transaction begins, so that a transaction never
+// has to upgrade a read lock, which busy_timeout cannot wait for.
+const sqliteParams = "_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)&_txlock=immediate"
+
+// sqliteHeader begins every SQLite database file.
+var sqliteHeader = []byte("SQLite format 3\x00")
+
+// sqliteRowsPerInsert is how many records one INSERT statement carries.
+// Multi-row VALUES cut the per-statement cost; 22 columns × 200 rows stays
+// well under SQLite's limit of 32766 parameters.
+const sqliteRowsPerInsert = 200
+
+type sqliteBackend struct {
+	db   *sql.DB
+	path string
+	// mu serialises this process's write transactions, so that they queue
+	// here rather than poll SQLite's lock; other processes are waited for
+	// by busy_timeout.
+	mu sync.Mutex
+}
+
+// openSQLite opens the SQLite store at path. A file that exists is checked
+// before anything is written to it: it must be an SQLite database that is
+// empty or darkwatch's.
+func openSQLite(ctx context.Context, path string) (Store, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", path, err)
+	}
+	if err := checkSQLiteFile(abs); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	u := url.URL{Path: abs}
+	db, err := sql.Open("sqlite", "file:"+u.EscapedPath()+"?"+sqliteParams)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", abs, err)
+	}
+	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8)
+	b := &sqliteBackend{db: db, path: abs}
+	if err := b.setup(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &sqlStore{b: b}, nil
+}
+
+// checkSQLiteFile refuses a file that is there and is not SQLite, by its
+// first bytes, before SQLite opens it.
+func checkSQLiteFile(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("store: %s: %w: it is a directory", path, ErrNotStore)
+	}
+	if fi.Size() == 0 {
+		return nil // a new, empty file: SQLite takes it as an empty database
+	}
+	head := make([]byte, 100) // SQLite's file header
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("store: %s: %w", path, err)
+	}
+	if n < len(head) || !bytes.HasPrefix(head, sqliteHeader) {
+		return fmt.Errorf("store: %s: %w: not an SQLite database (it begins %q)", path, ErrNotStore, head[:min(n, 16)])
+	}
+	return nil
+}
+
+// setup checks that the database is empty or darkwatch's, with reads only,
+// then turns on WAL and runs the pending migrations.
+func (b *sqliteBackend) setup(ctx context.Context) error {
+	var tables []string
+	err := b.query(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name`, nil,
+		func(scan func(...any) error) error {
+			var name string
+			if err := scan(&name); err != nil {
+				return err
+			}
+			tables = append(tables, name)
+			return nil
+		})
+	if err != nil {
+		return fmt.Errorf("store: %s: %w: %v", b.path, ErrNotStore, err)
+	}
+	ours := false
+	for _, t := range tables {
+		ours = ours || t == "schema_version"
+	}
+	if len(tables) > 0 && !ours {
+		return fmt.Errorf("store: %s: %w: an SQLite database with other tables (%s)", b.path, ErrNotStore, strings.Join(tables, ", "))
+	}
+	if ours {
+		// Read the schema version before anything is written: a newer
+		// store is refused unchanged.
+		var version, rows int
+		err := b.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0), COUNT(about) + COUNT(applied_ns) FROM schema_version`).
+			Scan(&version, &rows)
+		if err != nil {
+			return fmt.Errorf("store: %s: %w: %v", b.path, ErrNotStore, err)
+		}
+		if version > schemaVersion() {
+			return &NewerSchemaError{Store: b.path, Schema: version, Known: schemaVersion()}
+		}
+	}
+	var mode string
+	if err := b.db.QueryRowContext(ctx, `PRAGMA journal_mode = WAL`).Scan(&mode); err != nil {
+		return fmt.Errorf("store %s: journal_mode: %w", b.path, err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("store %s: cannot use write-ahead logging here (journal_mode is %s)", b.path, mode)
+	}
+	return migrate(ctx, b)
+}
+
+func (b *sqliteBackend) name() string { return b.path }
+
+func (b *sqliteBackend) close() error { return b.db.Close() }
+
+func (b *sqliteBackend) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	return sqlExec(ctx, b.db, anonymous(query), args)
+}
+
+func (b *sqliteBackend) query(ctx context.Context, query string, args []any, row func(func(...any) error) error) error {
+	return sqlQuery(ctx, b.db, anonymous(query), args, row)
+}
+
+func (b *sqliteBackend) inTx(ctx context.Context, fn func(tx) error) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t, err := b.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE, by _txlock
+	if err != nil {
+		return err
+	}
+	if err := fn(&sqliteTx{t}); err != nil {
+		t.Rollback()
+		return err
+	}
+	return t.Commit()
+}
+
+type sqliteTx struct{ t *sql.Tx }
+
+func (t *sqliteTx) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	return sqlExec(ctx, t.t, anonymous(query), args)
+}
+
+func (t *sqliteTx) query(ctx context.Context, query string, args []any, row func(func(...any) error) error) error {
+	return sqlQuery(ctx, t.t, anonymous(query), args, row)
+}
+
+func (t *sqliteTx) lockSchema(context.Context) error {
+	return nil // BEGIN IMMEDIATE already holds the database's write lock
+}
+
+func (t *sqliteTx) execEach(ctx context.Context, query string, n int, args func(int) []any) (int64, error) {
+	st, err := t.t.PrepareContext(ctx, anonymous(query))
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	var total int64
+	for i := range n {
+		res, err := st.ExecContext(ctx, args(i)...)
+		if err != nil {
+			return total, err
+		}
+		k, _ := res.RowsAffected()
+		total += k
+	}
+	return total, nil
+}
+
+func (t *sqliteTx) insertRecords(ctx context.Context, rows [][]any) (int64, error) {
+	insert := func(k int) string {
+		return anonymous("INSERT INTO records (" + recordColumnList + ") VALUES " +
+			placeholders(k, len(recordColumns)) + " ON CONFLICT (id) DO NOTHING")
+	}
+	var full *sql.Stmt
+	if len(rows) >= sqliteRowsPerInsert {
+		var err error
+		if full, err = t.t.PrepareContext(ctx, insert(sqliteRowsPerInsert)); err != nil {
+			return 0, err
+		}
+		defer full.Close()
+	}
+	var added int64
+	args := make([]any, 0, sqliteRowsPerInsert*len(recordColumns))
+	for len(rows) > 0 {
+		k := min(len(rows), sqliteRowsPerInsert)
+		args = args[:0]
+		for _, r := range rows[:k] {
+			args = append(args, r...)
+		}
+		var res sql.Result
+		var err error
+		if k == sqliteRowsPerInsert {
+			res, err = full.ExecContext(ctx, args...)
+		} else {
+			res, err = t.t.ExecContext(ctx, insert(k), args...)
+		}
+		if err != nil {
+			return added, err
+		}
+		n, _ := res.RowsAffected()
+		added += n
+		rows = rows[k:]
+	}
+	return added, nil
+}
+
+// sqlRunner is what *sql.DB and *sql.Tx share.
+type sqlRunner interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func sqlExec(ctx context.Context, r sqlRunner, query string, args []any) (int64, error) {
+	res, err := r.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func sqlQuery(ctx context.Context, r sqlRunner, query string, args []any, row func(func(...any) error) error) error {
+	rows, err := r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// anonymous turns the placeholders $1, $2, ... of query into ?, when they
+// appear in order and once each, as the shared SQL writes them. SQLite binds
+// a numbered parameter by looking its name up in a list, which costs time in
+// proportion to the parameters: quadratic for a multi-row INSERT.
+func anonymous(query string) string {
+	var b strings.Builder
+	next := 1
+	for i := 0; i < len(query); i++ {
+		c := query[i]
+		if c != '$' {
+			b.WriteByte(c)
+			continue
+		}
+		j := i + 1
+		for j < len(query) && query[j] >= '0' && query[j] <= '9' {
+			j++
+		}
+		if n, err := strconv.Atoi(query[i+1 : j]); err != nil || n != next {
+			return query // not the shared form: leave it to SQLite
+		}
+		next++
+		b.WriteByte('?')
+		i = j - 1
+	}
+	return b.String()
+}

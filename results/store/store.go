@@ -1,0 +1,204 @@
+// Package store holds darkwatch's results at rest: probe records, verdicts,
+// outage events, the census of blocks and the per-block belief that lets a
+// restarted run continue. Two stores share one schema and one list of
+// migrations: an embedded SQLite file (the default) and a PostgreSQL database
+// for when several vantage points report to one collector.
+//
+// The store keeps facts and conclusions; it knows nothing of sockets, packets,
+// schedules or how a verdict is reached.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"darkwatch/results"
+)
+
+// Store keeps records, verdicts, events, the census and beliefs. Every method
+// is safe for concurrent use, and several processes may share one store.
+type Store interface {
+	// Ingest stores recs in one transaction and returns how many were new.
+	// It is idempotent by record id (results.Record.ID): a record already
+	// stored, or repeated in recs, is stored once. A record without a
+	// vantage, method, target or time fails the whole call, naming the
+	// record, and nothing of recs is stored.
+	Ingest(ctx context.Context, recs []results.Record) (added int, err error)
+	// Records returns the records q selects, oldest first.
+	Records(ctx context.Context, q Query) ([]results.Record, error)
+	// EachRecord calls fn with each record q selects, oldest first, without
+	// holding them all in memory. An error from fn stops the walk and is
+	// returned as it is.
+	EachRecord(ctx context.Context, q Query, fn func(results.Record) error) error
+
+	// PutVerdicts stores verdicts, replacing any with the same time, level
+	// and entity.
+	PutVerdicts(ctx context.Context, vs []results.Verdict) error
+	// Verdicts returns the verdicts q selects.
+	Verdicts(ctx context.Context, q VerdictQuery) ([]results.Verdict, error)
+
+	// PutEvents stores outage events, replacing any with the same level,
+	// entity, kind and start (so an ongoing event can be closed later).
+	PutEvents(ctx context.Context, es []results.Event) error
+	// Events returns the events that overlap [since, until), by start; a
+	// zero bound is open.
+	Events(ctx context.Context, since, until time.Time) ([]results.Event, error)
+
+	// PutBlocks stores census blocks, replacing any with the same prefix and
+	// vantage.
+	PutBlocks(ctx context.Context, bs []Block) error
+	// Blocks returns the whole census, by prefix then vantage.
+	Blocks(ctx context.Context) ([]Block, error)
+
+	// PutBelief stores per-block beliefs, replacing any with the same
+	// vantage and block.
+	PutBelief(ctx context.Context, bs []Belief) error
+	// Beliefs returns the beliefs of one vantage point (all of them when
+	// vantage is empty), by vantage then block.
+	Beliefs(ctx context.Context, vantage string) ([]Belief, error)
+
+	// Retain deletes records and verdicts older than before and returns how
+	// many rows went.
+	Retain(ctx context.Context, before time.Time) (deleted int64, err error)
+	// Close releases the store.
+	Close() error
+}
+
+// Query selects records. Zero fields select everything; set fields are ANDed.
+type Query struct {
+	Since time.Time // records at or after Since
+	Until time.Time // records before Until
+
+	Vantage string
+	Method  string
+	Target  string
+	// Targets selects records of any of these targets.
+	Targets []string
+	// Prefix selects records whose target address lies in Prefix.
+	Prefix netip.Prefix
+	// Round selects one round.
+	Round *int64
+	// Limit caps how many records are returned; 0 is no cap.
+	Limit int
+}
+
+// VerdictQuery selects verdicts. Zero fields select everything.
+type VerdictQuery struct {
+	Level  string
+	Entity string
+	Since  time.Time // verdicts at or after Since
+	Until  time.Time // verdicts before Until
+	// At, when set, selects for each entity the latest verdict at or before
+	// At: the verdicts in force at that time. Until is then not used.
+	At time.Time
+}
+
+// Block is one /24 (IPv4) or /48 (IPv6) block of the census as one vantage
+// point saw it (Vantage is empty for a census merged across vantage points).
+type Block struct {
+	Prefix  netip.Prefix
+	Vantage string
+	// E is the ever-responsive addresses of the block, E(b).
+	E []netip.Addr
+	// A is their availability A(E(b)): the mean response rate over the last
+	// censuses.
+	A float64
+	// Sparse marks a block below Trinocular's thresholds (|E(b)| < 15 or
+	// A < 0.1) that darkwatch keeps all the same.
+	Sparse   bool
+	Censuses int
+	Updated  time.Time
+}
+
+// Belief is one vantage point's belief about one block after a round, so that
+// a restarted run continues where it stopped.
+type Belief struct {
+	Vantage string
+	Block   netip.Prefix
+	Round   int64
+	// BU is B(U), the belief that the block is up.
+	BU      float64
+	State   string
+	Backoff int
+}
+
+// Errors a caller may want to tell apart.
+var (
+	// ErrNotStore is returned, wrapped with the file's name, by Open for a
+	// file that is not a darkwatch store: not SQLite, damaged, or another
+	// program's database. Open leaves such a file untouched.
+	ErrNotStore = errors.New("not a darkwatch store")
+	// ErrInvalidRecord is returned, wrapped with the record's index and id,
+	// by Ingest for a record that cannot be stored.
+	ErrInvalidRecord = errors.New("invalid record")
+)
+
+// NewerSchemaError is returned by Open for a store whose schema a later
+// darkwatch wrote.
+type NewerSchemaError struct {
+	Store  string // the file or database
+	Schema int    // the store's schema version
+	Known  int    // the newest version this darkwatch knows
+}
+
+func (e *NewerSchemaError) Error() string {
+	return fmt.Sprintf("store %s was written by a newer darkwatch (schema %d, this one knows %d)",
+		e.Store, e.Schema, e.Known)
+}
+
+// Open opens the store dsn names, creating and migrating it as needed:
+//
+//	sqlite:///abs/path.db      an SQLite file
+//	sqlite://relative.db       an SQLite file relative to the working directory
+//	path/to/file.db            the same, a bare path ending in .db
+//	postgres://user@host/db    a PostgreSQL database (also postgresql://)
+//
+// An empty dsn opens DefaultDSN. The directory of an SQLite file is created.
+func Open(ctx context.Context, dsn string) (Store, error) {
+	if dsn == "" {
+		dsn = DefaultDSN()
+	}
+	scheme, rest, hasScheme := strings.Cut(dsn, "://")
+	switch {
+	case hasScheme && strings.EqualFold(scheme, "sqlite"):
+		if rest == "" {
+			return nil, fmt.Errorf("store: %q names no file", dsn)
+		}
+		return openSQLite(ctx, rest)
+	case hasScheme && (strings.EqualFold(scheme, "postgres") || strings.EqualFold(scheme, "postgresql")):
+		return openPostgres(ctx, dsn)
+	case !hasScheme && strings.HasSuffix(dsn, ".db"):
+		return openSQLite(ctx, dsn)
+	}
+	return nil, fmt.Errorf("store: unknown store %q: want sqlite:///abs/path.db, sqlite://relative.db, "+
+		"a file name ending in .db, or postgres://user@host/db (postgresql:// too)", dsn)
+}
+
+// DefaultDSN names the store used when none is configured: darkwatch.db in
+// the user's data directory ($XDG_DATA_HOME/darkwatch, else
+// ~/.local/share/darkwatch), or /var/lib/darkwatch for root without a home.
+func DefaultDSN() string {
+	return "sqlite://" + defaultPath(os.Getenv, os.Geteuid())
+}
+
+// defaultPath is DefaultDSN's file, given the environment and the user id.
+func defaultPath(getenv func(string) string, uid int) string {
+	const name = "darkwatch.db"
+	if d := getenv("XDG_DATA_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "darkwatch", name)
+	}
+	if home := getenv("HOME"); filepath.IsAbs(home) {
+		return filepath.Join(home, ".local", "share", "darkwatch", name)
+	}
+	if uid == 0 {
+		return filepath.Join("/var/lib/darkwatch", name)
+	}
+	// No home to speak of: the working directory is all that is left.
+	return name
+}
