@@ -1,6 +1,7 @@
 package results
 
 import (
+	"math"
 	"net/netip"
 	"slices"
 	"sort"
@@ -34,8 +35,8 @@ const DefaultA = 0.5
 // traces taken during each event.
 //
 // Per vantage, block (or host) and method, the records of a round update a
-// Trinocular belief that carries over from the round before; its state is
-// that vantage's observation. Canary records decide vantage health; Merge
+// Trinocular belief that carries over from the round before (see roundBelief);
+// its state is that vantage's observation. Canary records decide vantage health; Merge
 // combines the healthy vantages' observations; the hierarchy rolls blocks up
 // against a sliding-median baseline.
 func (an Analysis) Analyze(recs []Record) (verdicts []Verdict, events []Event) {
@@ -118,9 +119,13 @@ func (an Analysis) Analyze(recs []Record) (verdicts []Verdict, events []Event) {
 		for _, n := range rounds {
 			g := byRound[n]
 			sort.Slice(g.recs, func(i, j int) bool { return g.recs[i].Time.Before(g.recs[j].Time) })
+			replies := 0
 			for _, r := range g.recs {
-				b.Update(r.Answered(), a)
+				if r.Answered() {
+					replies++
+				}
 			}
+			b = roundBelief(b, replies, len(g.recs)-replies, a)
 			obs = append(obs, Observation{Vantage: k.vantage, Level: k.level, Entity: k.entity, Round: n,
 				Time: an.binTime(g.first), State: b.State(), Method: k.method, Belief: b.Value()})
 		}
@@ -142,6 +147,22 @@ func (an Analysis) Analyze(recs []Record) (verdicts []Verdict, events []Event) {
 	events = Events(bins, an.Round)
 	AttachLastHops(events, traces, h)
 	return verdicts, events
+}
+
+// roundBelief applies one round's evidence, replies and silences, to the
+// belief b with Trinocular's likelihoods for availability a, and caps the
+// result to [BeliefMin, BeliefMax] once, at the end of the round. Trinocular
+// caps after every probe because it stops probing as soon as it is sure; a
+// sweep probes every address of the block, and capping probe by probe would
+// let the last few of them decide alone, whatever the rest said.
+func roundBelief(b Belief, replies, silences int, a float64) Belief {
+	a = min(max(a, BeliefMin), BeliefMax)
+	odds := math.Log(b.Value()/(1-b.Value())) +
+		float64(replies)*math.Log(a/ReplyWhenDown) +
+		float64(silences)*math.Log((1-a)/(1-ReplyWhenDown))
+	bu := 1 / (1 + math.Exp(-odds))
+	b.BU = min(max(bu, BeliefMin), BeliefMax)
+	return b
 }
 
 // binTime is t at the start of its round bin (t itself without a round).

@@ -104,3 +104,30 @@ func TestAnalyzeOneVantageDownIsAGap(t *testing.T) {
 		}
 	}
 }
+
+func TestRoundBelief(t *testing.T) {
+	tests := []struct {
+		name              string
+		prior             float64
+		replies, silences int
+		a                 float64
+		want              string
+	}{
+		{"all answer", 0.99, 256, 0, 0.9, PlaneUp},
+		{"none answers", 0.99, 0, 256, 0.9, PlaneDown},
+		{"half lost at a high A", 0.99, 128, 128, 0.99, PlaneUp},
+		{"silences last do not decide", 0.99, 200, 56, 0.9, PlaneUp},
+		{"one reply after a down round", 0.01, 1, 0, 0.9, PlaneUncertain},
+		{"two replies after a down round", 0.01, 2, 0, 0.9, PlaneUp},
+		{"one silence at a low A", 0.99, 0, 1, 0.5, PlaneUp},
+		{"a sparse block's few silences", 0.99, 0, 3, 0.1, PlaneUp},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := roundBelief(Belief{BU: tt.prior}, tt.replies, tt.silences, tt.a)
+			if b.State() != tt.want || b.BU < BeliefMin || b.BU > BeliefMax {
+				t.Fatalf("B(U) = %.4f (%s), want %s within [%.2f, %.2f]", b.BU, b.State(), tt.want, BeliefMin, BeliefMax)
+			}
+		})
+	}
+}

@@ -234,7 +234,9 @@ func (a *app) sweepSpace(ctx context.Context, job *sweepJob, sink *lockedWriter,
 	} else {
 		st, answered, err = a.engineSweep(ctx, job, sink, prog)
 	}
-	if err != nil || !job.all {
+	// Timeouts are known only for a whole sweep: one stopped early never sent
+	// to some targets, and which is not known statelessly.
+	if err != nil || !job.all || ctx.Err() != nil {
 		return st, err
 	}
 	p, _ := job.perm()

@@ -98,24 +98,36 @@ func recordArgs(r *results.Record) []any {
 	}
 	return []any{
 		r.ID(), r.Time.UnixNano(), r.Vantage, r.Round, r.Method, r.Target, blockOf(r.Target),
-		int64(r.Port), int64(r.Seq), r.Outcome, r.RTTms, int64(r.ReplyTTL), r.ICMP, r.Error, r.Proto,
-		hops, reached, r.Qname, r.Qtype, r.Rcode, aa, answers,
+		int64(r.Port), int64(r.Seq), r.Outcome, r.RTTms, int64(r.ReplyTTL),
+		nullEmpty(r.ICMP), nullEmpty(r.Error), nullEmpty(r.Proto),
+		hops, reached, nullEmpty(r.Qname), nullEmpty(r.Qtype), nullEmpty(r.Rcode), aa, answers,
 	}
+}
+
+// nullEmpty is s, or NULL for an empty s.
+func nullEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 func scanRecord(scan func(...any) error, r *results.Record) error {
 	var (
-		ns          int64
-		hops        sql.NullString
-		reached, aa sql.NullBool
-		answers     sql.NullInt64
+		ns                         int64
+		icmp, errText, proto, hops sql.NullString
+		qname, qtype, rcode        sql.NullString
+		reached, aa                sql.NullBool
+		answers                    sql.NullInt64
 	)
 	if err := scan(&ns, &r.Vantage, &r.Round, &r.Method, &r.Target, &r.Port, &r.Seq, &r.Outcome,
-		&r.RTTms, &r.ReplyTTL, &r.ICMP, &r.Error, &r.Proto, &hops, &reached,
-		&r.Qname, &r.Qtype, &r.Rcode, &aa, &answers); err != nil {
+		&r.RTTms, &r.ReplyTTL, &icmp, &errText, &proto, &hops, &reached,
+		&qname, &qtype, &rcode, &aa, &answers); err != nil {
 		return err
 	}
 	r.Time = time.Unix(0, ns).UTC()
+	r.ICMP, r.Error, r.Proto = icmp.String, errText.String, proto.String
+	r.Qname, r.Qtype, r.Rcode = qname.String, qtype.String, rcode.String
 	if hops.Valid {
 		if err := json.Unmarshal([]byte(hops.String), &r.Hops); err != nil {
 			return fmt.Errorf("record %s: hops: %w", r.ID(), err)
@@ -388,12 +400,13 @@ func blockBits(a netip.Addr) int {
 	return blockBits6
 }
 
-// blockOf is the block of an address target ("198.18.3.0/24"), or "" for a
-// target that is not an address.
+// blockOf is the block of an address target ("198.18.3.0/24"), or the
+// target itself when it is not an address (a name has no block, but is its
+// own key in the block index).
 func blockOf(target string) string {
 	a, err := netip.ParseAddr(target)
 	if err != nil {
-		return ""
+		return target
 	}
 	a = a.Unmap().WithZone("")
 	p, _ := a.Prefix(blockBits(a))

@@ -16,9 +16,14 @@ type migration struct {
 	stmts   []string
 }
 
+// Records have three indexes beside their id: time, and (block, time), which
+// also serves a target's records, since a target's block is known. Each index
+// costs ingest speed, which is why a target has none of its own.
+//
 // Times are Unix nanoseconds in BIGINT columns (the _ns suffix): exact for the
 // records' sub-second times, the same in both stores, and cheap to index.
-// Optional values are NULL when absent, so that they read back as they went in.
+// Optional values are NULL when absent, so that they read back as they went in;
+// so are the text fields of a record that most methods leave empty.
 var migrations = []migration{
 	{1, "records, verdicts, events, census blocks and beliefs", []string{
 		`CREATE TABLE records (
@@ -34,19 +39,18 @@ var migrations = []migration{
 			outcome   TEXT NOT NULL,
 			rtt_ms    DOUBLE PRECISION NOT NULL,
 			reply_ttl INTEGER NOT NULL,
-			icmp      TEXT NOT NULL,
-			error     TEXT NOT NULL,
-			proto     TEXT NOT NULL,
+			icmp      TEXT,
+			error     TEXT,
+			proto     TEXT,
 			hops      TEXT,
 			reached   BOOLEAN,
-			qname     TEXT NOT NULL,
-			qtype     TEXT NOT NULL,
-			rcode     TEXT NOT NULL,
+			qname     TEXT,
+			qtype     TEXT,
+			rcode     TEXT,
 			aa        BOOLEAN,
 			answers   INTEGER
 		)`,
 		`CREATE INDEX records_time ON records (time_ns)`,
-		`CREATE INDEX records_target_time ON records (target, time_ns)`,
 		`CREATE INDEX records_block_time ON records (block, time_ns)`,
 		`CREATE TABLE verdicts (
 			time_ns       BIGINT NOT NULL,

@@ -156,6 +156,8 @@ func selectRecords(q Query) (recordSelect, error) {
 		w.add("method = " + w.arg(q.Method))
 	}
 	if q.Target != "" {
+		// The block names the target's part of the (block, time) index.
+		w.add("block = " + w.arg(blockOf(q.Target)))
 		w.add("target = " + w.arg(q.Target))
 	}
 	if q.Round != nil {
