@@ -196,38 +196,40 @@ func (s *Sweep) Run(stop <-chan struct{}, pass func() AddrIter, emit func(result
 // the kernel with one sendmmsg.
 func (s *Sweep) sendAll(stop <-chan struct{}, pass func() AddrIter) error {
 	n := s.cfg.Batch
-	bufs := make([][]byte, n)
-	iovs := make([]unix.Iovec, n)
-	addrs := make([]unix.RawSockaddrInet4, n)
-	msgs := make([]mmsghdr, n)
-	for i := range msgs {
-		bufs[i] = make([]byte, 128)
-		iovs[i].Base = &bufs[i][0]
-		msgs[i].hdr.Iov = &iovs[i]
-		msgs[i].hdr.Iovlen = 1
-		addrs[i].Family = unix.AF_INET
-		msgs[i].hdr.Name = (*byte)(unsafe.Pointer(&addrs[i]))
-		msgs[i].hdr.Namelen = unix.SizeofSockaddrInet4
+	// Batches are filled here and handed to senders on their own threads: the
+	// kernel does a packet's routing and transmit work in the sender's system
+	// call, so two senders use two cores.
+	free := make(chan *batch, sweepSenders+2)
+	full := make(chan *batch, sweepSenders+2)
+	for range sweepSenders + 2 {
+		free <- newBatch(n)
 	}
+	var senders sync.WaitGroup
+	for range sweepSenders {
+		senders.Add(1)
+		go func() {
+			defer senders.Done()
+			for bt := range full {
+				s.sendBatch(bt)
+				free <- bt
+			}
+		}()
+	}
+	defer func() {
+		close(full)
+		senders.Wait()
+	}()
 	var b ProbeBuilder
 	b.Init(s.cfg, s.key, s.src, s.epoch)
+	cur := <-free
 	fill := 0
 	flush := func() error {
-		for off := 0; off < fill; {
-			m, err := sendmmsg(s.send, msgs[off:fill])
-			if err != nil {
-				if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.ENOBUFS) {
-					continue
-				}
-				// An unroutable destination fails its own packet only: skip it.
-				s.sendErr.Add(1)
-				off++
-				continue
-			}
-			s.sent.Add(uint64(m))
-			off += m
+		if fill > 0 {
+			cur.fill = fill
+			full <- cur
+			cur = <-free
+			fill = 0
 		}
-		fill = 0
 		return nil
 	}
 	var later deferred
@@ -290,9 +292,9 @@ func (s *Sweep) sendAll(stop <-chan struct{}, pass func() AddrIter) error {
 				b.Stamp()
 				batchStart = now
 			}
-			l := b.Build(bufs[fill], dst)
-			iovs[fill].SetLen(l)
-			addrs[fill].Addr = dst.As4()
+			l := b.Build(cur.bufs[fill], dst)
+			cur.iovs[fill].SetLen(l)
+			cur.addrs[fill].Addr = dst.As4()
 			fill++
 			// A full batch goes at once; a slow one (low rates) within 2 ms.
 			if fill == n || (!now.IsZero() && now.Sub(batchStart) > 2*time.Millisecond) {
@@ -610,6 +612,51 @@ func (s *seenSet) has(a netip.Addr) bool {
 	defer s.mu.Unlock()
 	p := s.pages[uint16(v>>16)]
 	return p != nil && p[(v&0xffff)>>3]&(1<<(v&7)) != 0
+}
+
+// sweepSenders is how many threads hand batches to the kernel.
+const sweepSenders = 2
+
+// batch is one sendmmsg's worth of packets with their kernel structures.
+type batch struct {
+	bufs  [][]byte
+	iovs  []unix.Iovec
+	addrs []unix.RawSockaddrInet4
+	msgs  []mmsghdr
+	fill  int
+}
+
+func newBatch(n int) *batch {
+	bt := &batch{bufs: make([][]byte, n), iovs: make([]unix.Iovec, n),
+		addrs: make([]unix.RawSockaddrInet4, n), msgs: make([]mmsghdr, n)}
+	for i := range bt.msgs {
+		bt.bufs[i] = make([]byte, 128)
+		bt.iovs[i].Base = &bt.bufs[i][0]
+		bt.msgs[i].hdr.Iov = &bt.iovs[i]
+		bt.msgs[i].hdr.Iovlen = 1
+		bt.addrs[i].Family = unix.AF_INET
+		bt.msgs[i].hdr.Name = (*byte)(unsafe.Pointer(&bt.addrs[i]))
+		bt.msgs[i].hdr.Namelen = unix.SizeofSockaddrInet4
+	}
+	return bt
+}
+
+// sendBatch hands a batch to the kernel, retrying what it did not take.
+func (s *Sweep) sendBatch(bt *batch) {
+	for off := 0; off < bt.fill; {
+		m, err := sendmmsg(s.send, bt.msgs[off:bt.fill])
+		if err != nil {
+			if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.ENOBUFS) {
+				continue
+			}
+			// An unroutable destination fails its own packet only: skip it.
+			s.sendErr.Add(1)
+			off++
+			continue
+		}
+		s.sent.Add(uint64(m))
+		off += m
+	}
 }
 
 // maxDeferred bounds the targets set aside for their block's cap; past it the
