@@ -59,6 +59,10 @@ type Config struct {
 	// Unprivileged forces the ICMP ping socket instead of a raw socket.
 	Unprivileged bool
 
+	// Pace, when set, is called before each packet a trace sends and returns
+	// when it may go: the caller's rate cap.
+	Pace func(netip.Addr)
+
 	// Permit is asked before any packet is sent to an address; a non-nil error
 	// means the address must not be probed. Nil permits everything.
 	Permit func(netip.Addr) error

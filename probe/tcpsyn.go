@@ -632,6 +632,10 @@ func openRaw(v6 bool, proto int, bind netip.Addr) (*rawSocket, error) {
 		c.Close()
 		return nil, err
 	}
+	// Many probers in flight answer in bursts: a small buffer drops replies.
+	_ = rc.Control(func(fd uintptr) {
+		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20)
+	})
 	s := &rawSocket{c: c, rc: rc, v6: v6}
 	if v6 {
 		s.p6 = ipv6.NewPacketConn(c)

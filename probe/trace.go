@@ -25,8 +25,11 @@ const (
 	// UDP and TCP traces when the target names none (traceroute's).
 	DefaultTraceUDPPort = 33434
 	DefaultTraceTCPPort = 80
-	// traceWindow is how many TTLs are probed at once (traceroute -N 16).
-	traceWindow = 16
+	// traceWindow is the most TTLs probed at once (traceroute -N 16). The
+	// first window is firstTraceWindow TTLs and each next one twice the last,
+	// so a short path costs few probes past its end and a long one few waits.
+	traceWindow      = 16
+	firstTraceWindow = 4
 	// protoRaw is IPPROTO_RAW: a send-only IPv4 socket that takes our header.
 	protoRaw = 255
 	// traceModulus bounds UDP checksum identifiers to 1..traceModulus: never 0
@@ -305,14 +308,17 @@ func (t *Trace) Probe(ctx context.Context, target Target) []results.Record {
 	defer t.unregister(key, run)
 
 	lastSent := first - 1
-	for start := first; start <= last; start += traceWindow {
-		end := min(start+traceWindow-1, last)
+	for start, w := first, firstTraceWindow; start <= last; start, w = start+w, min(2*w, traceWindow) {
+		end := min(start+w-1, last)
 		for ttl := start; ttl <= end; ttl++ {
 			for q := range count {
 				idx := (ttl-first)*count + q
 				b, err := run.flow.packet(idx, ttl)
 				if err != nil {
 					return fail(results.OutcomeError, err)
+				}
+				if t.cfg.Pace != nil {
+					t.cfg.Pace(dst)
 				}
 				t.mu.Lock()
 				run.sent[idx] = time.Now()

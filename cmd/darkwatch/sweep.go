@@ -314,12 +314,17 @@ func (a *app) engineSweep(ctx context.Context, job *sweepJob, sink *lockedWriter
 	return st, s.Answered, err
 }
 
-// traceSweep runs Paris traces of every target, many at once, paced by the cap
-// (each trace is charged its maximum number of probes up front).
+// traceSweep runs Paris traces of every target, many at once, each probe paced
+// by the caps.
 func (a *app) traceSweep(ctx context.Context, job *sweepJob, sink *lockedWriter, prog *progress) (probe.SweepStats, func(netip.Addr) bool, error) {
+	// Traces send from many goroutines: the pacer is shared under a lock.
+	var paceMu sync.Mutex
+	pacer := schedule.NewPacer(job.rate, job.perBlock)
+	pace := func(a netip.Addr) { paceMu.Lock(); pacer.Pace(a); paceMu.Unlock() }
 	tr, err := probe.NewTrace(probe.Config{
 		Vantage: a.cfg.Vantage, Round: job.round, Timeout: a.cfg.Probe.Timeout, Source: job.src,
 		Contact: a.cfg.Contact, Proto: job.method.Proto, Count: 1, Permit: a.cfg.BlocklistSet().Check,
+		Pace: pace,
 	})
 	if err != nil {
 		return probe.SweepStats{}, nil, err
@@ -329,7 +334,6 @@ func (a *app) traceSweep(ctx context.Context, job *sweepJob, sink *lockedWriter,
 	st.Start = time.Now()
 	var mu sync.Mutex
 	reached := map[netip.Addr]bool{}
-	pace := schedule.NewPacer(job.rate, job.perBlock)
 	sem := make(chan struct{}, max(job.parallel, 1))
 	var wg sync.WaitGroup
 	p, _ := job.perm()
@@ -339,10 +343,6 @@ func (a *app) traceSweep(ctx context.Context, job *sweepJob, sink *lockedWriter,
 			break
 		}
 		ad := job.space.Index(i)
-		// A trace is charged a quarter of its TTL range up front: most end there.
-		for range probe.DefaultMaxTTL / 4 {
-			pace.Pace(ad)
-		}
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
