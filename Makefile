@@ -43,10 +43,9 @@ fuzz:
 	  done; \
 	done
 
-## bench: Go benchmarks (and scripts/bench.sh comparisons, as root)
+## bench: Go benchmarks and, as root, scripts/bench.sh's comparison with zmap, masscan, nmap, fping and scamper
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)
-	@if [ -x scripts/bench.sh ]; then scripts/bench.sh; fi
+	@if [ "$$(id -u)" = 0 ]; then scripts/bench.sh; else echo "bench: scripts/bench.sh needs root (network namespaces): sudo make bench"; fi
 
 ## lab-up / lab-down: the network-namespace lab (root)
 lab-up:
