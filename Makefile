@@ -45,7 +45,7 @@ fuzz:
 
 ## bench: Go benchmarks and, as root, scripts/bench.sh's comparison with zmap, masscan, nmap, fping and scamper
 bench:
-	@if [ "$$(id -u)" = 0 ]; then scripts/bench.sh; else echo "bench: scripts/bench.sh needs root (network namespaces): sudo make bench"; fi
+	@if [ "$$(id -u)" = 0 ]; then scripts/bench.sh; else echo "bench: comparisons need root (network namespaces): sudo make bench; Go benchmarks only:"; $(GO) test -run='^$$' -bench=. -benchmem $(PKGS); fi
 
 ## lab-up / lab-down: the network-namespace lab (root)
 lab-up:

@@ -30,8 +30,8 @@ var recordColumnList = strings.Join(recordColumns, ", ")
 
 // Indexes of columns in a row of recordColumns.
 const (
-	recordTime   = 1
-	recordTarget = 5
+	recordTime  = 1
+	recordBlock = 6
 )
 
 // recordSelectColumns are the columns scanRecord reads.
