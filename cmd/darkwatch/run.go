@@ -129,6 +129,7 @@ func (a *app) runDaemon(cmd *cobra.Command, f *runFlags) error {
 	}
 
 	cfg := a.cfg
+	ad := &adaptive{}
 	for n := 0; f.rounds == 0 || n < f.rounds; n++ {
 		rounds := schedule.Rounds{Length: pick(f.round, cfg.Round), Align: !f.noAlign}
 		start := time.Now()
@@ -146,7 +147,7 @@ func (a *app) runDaemon(cmd *cobra.Command, f *runFlags) error {
 		m.round.Set(float64(k))
 		a.log.Info("round", "round", k, "vantage", cfg.Vantage)
 		began := time.Now()
-		a.doRound(ctx, k, pick(f.cooldown, cfg.Probe.Timeout), sink, m)
+		a.doRound(ctx, k, pick(f.cooldown, cfg.Probe.Timeout), sink, m, st, ad)
 		m.roundDuration.Observe(time.Since(began).Seconds())
 		m.rounds.Inc()
 		if err := save(); err != nil {
@@ -210,7 +211,11 @@ func (a *app) reload(file string, m *metrics) {
 }
 
 // doRound probes everything the configuration names once, as round k.
-func (a *app) doRound(ctx context.Context, k int64, cooldown time.Duration, sink *lockedWriter, m *metrics) {
+//
+// With a census in the store, ICMP probing of the census blocks is adaptive
+// (Trinocular): one periodic probe a block, more only while uncertain; the rest
+// of the space, and the other methods, are swept.
+func (a *app) doRound(ctx context.Context, k int64, cooldown time.Duration, sink *lockedWriter, m *metrics, st store.Store, ad *adaptive) {
 	cfg := a.cfg
 	count := func(set string, method Method, sent, hits uint64, targets uint64) {
 		m.sent.WithLabelValues(method.Name).Add(float64(sent))
@@ -229,10 +234,21 @@ func (a *app) doRound(ctx context.Context, k int64, cooldown time.Duration, sink
 				v6 = append(v6, p)
 			}
 		}
-		space4, err := schedule.NewSpace(cfg.assigned(v4), cfg.BlocklistSet())
+		v4 = cfg.assigned(v4)
+		space4, err := schedule.NewSpace(v4, cfg.BlocklistSet())
 		if err != nil {
 			a.log.Error("target set skipped", "set", ts.Name, "err", err)
 			continue
+		}
+		// Census blocks are probed adaptively for icmp; the sweep covers the rest.
+		blocks := censusBlocks(ctx, st, cfg.Vantage, v4)
+		icmpSpace := space4
+		if len(blocks) > 0 {
+			var bl []netip.Prefix
+			for _, b := range blocks {
+				bl = append(bl, b.Prefix)
+			}
+			icmpSpace, _ = schedule.NewSpace(v4, schedule.NewBlocklist(append(bl, cfg.blocked...), cfg.allow))
 		}
 		for _, name := range schedule.MethodMix(ts.Methods, ts.TraceEvery, k) {
 			meth, _ := ParseMethod(name)
@@ -242,12 +258,18 @@ func (a *app) doRound(ctx context.Context, k int64, cooldown time.Duration, sink
 			if meth.Name == results.MethodDNS {
 				continue // a question for name servers: configure it on hosts
 			}
-			if space4.Size() > 0 {
-				job := &sweepJob{method: meth, space: space4, round: k, cooldown: cooldown, all: true,
+			space := space4
+			if meth.Name == results.MethodICMP && len(blocks) > 0 {
+				n := ad.round(ctx, a, st, k, blocks, sink)
+				a.log.Debug("adaptive round", "set", ts.Name, "blocks", n)
+				space = icmpSpace
+			}
+			if space.Size() > 0 {
+				job := &sweepJob{method: meth, space: space, round: k, cooldown: cooldown, all: true,
 					rate: cfg.Rate.PPS, perBlock: cfg.Rate.PerBlockPPS,
 					parallel: cfg.Probe.Parallel,
 					perm: func() (*schedule.Permutation, error) {
-						return schedule.NewPermutation(space4.Size(), uint64(k)), nil
+						return schedule.NewPermutation(space.Size(), uint64(k)), nil
 					}}
 				if meth.Name == results.MethodTrace {
 					// One trace per /24 block: its first address.
@@ -256,13 +278,13 @@ func (a *app) doRound(ctx context.Context, k int64, cooldown time.Duration, sink
 						return schedule.NewPermutation(job.space.Size(), uint64(k)), nil
 					}
 				}
-				st, err := a.sweepSpace(ctx, job, sink, &progress{})
+				ss, err := a.sweepSpace(ctx, job, sink, &progress{})
 				if err != nil {
 					a.log.Error("sweep failed", "set", ts.Name, "method", name, "err", err)
 				}
-				count(ts.Name, meth, st.Sent, st.Hits, job.space.Size())
+				count(ts.Name, meth, ss.Sent, ss.Hits, job.space.Size())
 				if meth.Name != results.MethodTrace {
-					m.pps.Set(st.PPS())
+					m.pps.Set(ss.PPS())
 				}
 			}
 			if len(v6) > 0 {

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"net/netip"
+	"sync"
+
+	"darkwatch/probe"
+	"darkwatch/results"
+	"darkwatch/results/store"
+)
+
+// adaptive is the state of Trinocular probing across rounds of `run`: per
+// census block, the belief the last round ended with. It is loaded from the
+// store when there is one and saved after every round, so a restarted run
+// continues.
+type adaptive struct {
+	mu      sync.Mutex
+	beliefs map[netip.Prefix]results.Belief
+	loaded  bool
+}
+
+// census returns this vantage's census blocks inside ps, from the store.
+func censusBlocks(ctx context.Context, st store.Store, vantage string, ps []netip.Prefix) []store.Block {
+	if st == nil {
+		return nil
+	}
+	all, err := st.Blocks(ctx)
+	if err != nil {
+		return nil
+	}
+	var out []store.Block
+	for _, b := range all {
+		if b.Vantage != vantage || b.Prefix.IsSingleIP() || len(b.E) == 0 {
+			continue
+		}
+		for _, p := range ps {
+			if p.Overlaps(b.Prefix) {
+				out = append(out, b)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// round plays one Trinocular round over blocks: per block a periodic probe to
+// a random ever-responsive address, more while the belief is uncertain (at most
+// results.ProbeBudget), recovery probing with backoff for blocks that are down.
+// Every probe is a record in sink. It returns the blocks probed.
+func (ad *adaptive) round(ctx context.Context, a *app, st store.Store, k int64, blocks []store.Block, sink *lockedWriter) int {
+	cfg := a.cfg
+	if !ad.loaded && st != nil {
+		ad.beliefs = map[netip.Prefix]results.Belief{}
+		if bs, err := st.Beliefs(ctx, cfg.Vantage); err == nil {
+			for _, b := range bs {
+				ad.beliefs[b.Block] = results.Belief{BU: b.BU, DownRounds: b.Backoff}
+			}
+		}
+		ad.loaded = true
+	}
+	if ad.beliefs == nil {
+		ad.beliefs = map[netip.Prefix]results.Belief{}
+	}
+	icmp, err := probe.NewICMP(probe.Config{Vantage: cfg.Vantage, Round: k, Count: 1, Timeout: cfg.Probe.Timeout,
+		TTL: cfg.Probe.TTL, Contact: cfg.Contact, Permit: cfg.BlocklistSet().Check})
+	if err != nil {
+		a.log.Error("adaptive probing", "err", err)
+		return 0
+	}
+	defer icmp.Close()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	var saved []store.Belief
+	var savedMu sync.Mutex
+	for _, b := range blocks {
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			ad.mu.Lock()
+			prior := ad.beliefs[b.Prefix]
+			ad.mu.Unlock()
+			seq := 0
+			res := results.BlockRound{A: b.A, E: b.E, Prior: prior}.Run(func(addr netip.Addr) bool {
+				recs := icmp.Probe(context.WithoutCancel(ctx), probe.Target{Addr: addr})
+				answered := false
+				for _, r := range recs {
+					seq++
+					r.Seq = seq
+					sink.write(r)
+					answered = answered || r.Answered()
+				}
+				return answered
+			})
+			ad.mu.Lock()
+			ad.beliefs[b.Prefix] = res.Belief
+			ad.mu.Unlock()
+			savedMu.Lock()
+			saved = append(saved, store.Belief{Vantage: cfg.Vantage, Block: b.Prefix, Round: k, BU: res.Belief.Value(),
+				State: res.State, Backoff: res.Belief.DownRounds})
+			savedMu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if st != nil && len(saved) > 0 {
+		if err := st.PutBelief(context.WithoutCancel(ctx), saved); err != nil {
+			a.log.Error("saving beliefs", "err", err)
+		}
+	}
+	return len(blocks)
+}
