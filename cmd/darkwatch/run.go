@@ -58,7 +58,7 @@ address of --metrics (config key metrics).`,
 	fl.StringVar(&f.metrics, "metrics", "", "serve Prometheus /metrics on `addr` (default: config metrics; \"off\" for none)")
 	fl.IntVar(&f.rounds, "rounds", 0, "stop after this many rounds (default: until SIGTERM)")
 	fl.DurationVar(&f.cooldown, "cooldown", 0, "read replies this long after a sweep's last probe (default: config probe.timeout)")
-	fl.BoolVar(&f.noAlign, "no-align", false, "start the first round now instead of at the next multiple of the round length")
+	fl.BoolVar(&f.noAlign, "no-align", false, "start the first round now instead of at the next multiple of the round length (a run restarted within the same round slot then reuses its number)")
 	return cmd
 }
 
@@ -130,15 +130,28 @@ func (a *app) runDaemon(cmd *cobra.Command, f *runFlags) error {
 
 	cfg := a.cfg
 	ad := &adaptive{}
+	var lastStart time.Time
 	for n := 0; f.rounds == 0 || n < f.rounds; n++ {
 		rounds := schedule.Rounds{Length: pick(f.round, cfg.Round), Align: !f.noAlign}
-		start := time.Now()
-		if rounds.Align {
+		// Aligned rounds start on the round grid; free-running ones the round
+		// length after the last (the first at once). Either way a round's
+		// number is its slot on the grid, so it is never used twice.
+		var start time.Time
+		switch {
+		case rounds.Align:
 			start = rounds.Next(time.Now(), cfg.Vantage)
-		}
-		if n == 0 && f.noAlign {
+		case n == 0:
 			start = time.Now()
+		default:
+			start = lastStart.Add(rounds.Length)
+			if now := time.Now(); now.After(start) {
+				start = now
+			}
+			if rounds.Number(start) == rounds.Number(lastStart) {
+				start = rounds.Start(rounds.Number(lastStart)+1, cfg.Vantage)
+			}
 		}
+		lastStart = start
 		if !a.waitUntil(ctx, start, hup, file, m) {
 			break
 		}
