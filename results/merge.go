@@ -143,25 +143,71 @@ func Merge(obs []Observation, health Health, quorum int) []Verdict {
 	if quorum <= 0 {
 		quorum = DefaultQuorum
 	}
-	groups := make(map[entityRound][]Observation)
-	for _, o := range obs {
-		k := entityRound{o.Level, o.Entity, o.Round}
-		groups[k] = append(groups[k], o)
+	// Group by entity and round with one map lookup per observation and a
+	// counting sort of indices: no per-group slices, no moving of the
+	// observations themselves.
+	group := make(map[entityRound]int32, len(obs)/2+1)
+	ids := make([]int32, len(obs))
+	var sizes []int32
+	var last entityRound
+	lastID := int32(-1)
+	for i := range obs {
+		k := entityRound{obs[i].Level, obs[i].Entity, obs[i].Round}
+		if lastID >= 0 && k == last {
+			// Observations of one entity's round often come together.
+			ids[i] = lastID
+			sizes[lastID]++
+			continue
+		}
+		id, ok := group[k]
+		if !ok {
+			id = int32(len(sizes))
+			group[k] = id
+			sizes = append(sizes, 0)
+		}
+		ids[i] = id
+		sizes[id]++
+		last, lastID = k, id
 	}
-	out := make([]Verdict, 0, len(groups))
-	for k, g := range groups {
-		out = append(out, mergeOne(k, g, health, quorum))
+	starts := make([]int32, len(sizes)+1)
+	for id, n := range sizes {
+		starts[id+1] = starts[id] + n
 	}
-	slices.SortFunc(out, func(a, b Verdict) int {
+	order := make([]int32, len(obs))
+	fill := slices.Clone(starts[:len(sizes)])
+	for i, id := range ids {
+		order[fill[id]] = int32(i)
+		fill[id]++
+	}
+	out := make([]Verdict, len(sizes))
+	counts := make([]VantageCount, len(sizes)) // one allocation for all the verdicts' counts
+	beliefs := make([]float64, len(sizes))
+	for id := range sizes {
+		out[id] = mergeOne(obs, order[starts[id]:starts[id+1]], health, quorum, &counts[id], &beliefs[id])
+	}
+	// Sort indices, not the verdicts: moving small ints is cheaper.
+	idx := make([]int32, len(out))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(i, j int32) int {
+		a, b := &out[i], &out[j]
 		if c := cmp.Compare(a.Level, b.Level); c != 0 {
 			return c
 		}
 		if c := cmp.Compare(a.Entity, b.Entity); c != 0 {
 			return c
 		}
-		return a.Time.Compare(b.Time)
+		if c := a.Time.Compare(b.Time); c != 0 {
+			return c
+		}
+		return cmp.Compare(i, j)
 	})
-	return out
+	sortedOut := make([]Verdict, len(out))
+	for k, i := range idx {
+		sortedOut[k] = out[i]
+	}
+	return sortedOut
 }
 
 // planeVote gathers states into one: up when any is up, down when none is up
@@ -187,36 +233,66 @@ func (p planeVote) state() string {
 	return PlaneUncertain
 }
 
-func mergeOne(k entityRound, g []Observation, health Health, quorum int) Verdict {
-	v := Verdict{Level: k.level, Entity: k.entity, Time: g[0].Time}
-	vantages := make(map[string]*planeVote)
-	gaps := make(map[string]bool)
-	methods := make(map[string]*planeVote)
-	belief := 0.0
-	for _, o := range g {
+// vote is one vantage's or one method's planeVote in a group.
+type vote struct {
+	name string
+	planeVote
+}
+
+// votes holds a group's votes: a few vantages and methods, where an array
+// beats a map (and stays on the stack); more than fit spill into a slice.
+type votes struct {
+	fixed [8]vote
+	n     int
+	more  []vote
+}
+
+// get finds name's vote, adding it when absent.
+func (vs *votes) get(name string) *planeVote {
+	for i := range vs.n {
+		if vs.fixed[i].name == name {
+			return &vs.fixed[i].planeVote
+		}
+	}
+	for i := range vs.more {
+		if vs.more[i].name == name {
+			return &vs.more[i].planeVote
+		}
+	}
+	if vs.n < len(vs.fixed) {
+		vs.fixed[vs.n] = vote{name: name}
+		vs.n++
+		return &vs.fixed[vs.n-1].planeVote
+	}
+	vs.more = append(vs.more, vote{name: name})
+	return &vs.more[len(vs.more)-1].planeVote
+}
+
+// all lists the votes.
+func (vs *votes) all() []vote { return append(vs.fixed[:vs.n:vs.n], vs.more...) }
+
+func (vs *votes) len() int { return vs.n + len(vs.more) }
+
+// mergeOne merges the observations obs[i] for i in group: one entity's round.
+func mergeOne(obs []Observation, group []int32, health Health, quorum int, count *VantageCount, belief *float64) Verdict {
+	first := &obs[group[0]]
+	v := Verdict{Level: first.Level, Entity: first.Entity, Time: first.Time}
+	var vantages, gaps, methods votes
+	for _, i := range group {
+		o := &obs[i]
 		if o.Time.Before(v.Time) {
 			v.Time = o.Time
 		}
 		if !health.Healthy(o.Vantage, o.Round) {
-			gaps[o.Vantage] = true
+			gaps.get(o.Vantage)
 			continue
 		}
-		pv := vantages[o.Vantage]
-		if pv == nil {
-			pv = &planeVote{}
-			vantages[o.Vantage] = pv
-		}
-		pv.add(o.State)
-		mv := methods[o.Method]
-		if mv == nil {
-			mv = &planeVote{}
-			methods[o.Method] = mv
-		}
-		mv.add(o.State)
-		belief = max(belief, o.Belief)
+		vantages.get(o.Vantage).add(o.State)
+		methods.get(o.Method).add(o.State)
+		*belief = max(*belief, o.Belief)
 	}
-	count := VantageCount{Gap: len(gaps)}
-	for _, pv := range vantages {
+	*count = VantageCount{Gap: gaps.len()}
+	for _, pv := range vantages.all() {
 		switch pv.state() {
 		case PlaneUp:
 			count.Up++
@@ -224,11 +300,9 @@ func mergeOne(k entityRound, g []Observation, health Health, quorum int) Verdict
 			count.Down++
 		}
 	}
-	mstates := make(map[string]string, len(methods))
 	var mUp, mDown bool
-	for m, mv := range methods {
+	for _, mv := range methods.all() {
 		s := mv.state()
-		mstates[m] = s
 		mUp = mUp || s == PlaneUp
 		mDown = mDown || s == PlaneDown
 	}
@@ -243,13 +317,16 @@ func mergeOne(k entityRound, g []Observation, health Health, quorum int) Verdict
 		v.DataPlane = PlaneUncertain
 	}
 	if mUp && mDown {
-		v.Methods = mstates
+		v.Methods = make(map[string]string, methods.len())
+		for _, mv := range methods.all() {
+			v.Methods[mv.name] = mv.state()
+		}
 	}
 	v.ControlPlane = ControlUnknown
 	v.Verdict = Combine(v.DataPlane, v.ControlPlane)
-	v.Vantages = &count
-	if belief > 0 {
-		v.Belief = &belief
+	v.Vantages = count
+	if *belief > 0 {
+		v.Belief = belief
 	}
 	return v
 }
