@@ -359,27 +359,36 @@ func (p *TCP) take(k synKey, dst netip.Addr) *synWait {
 // receive reads one socket until the prober is closed.
 func (p *TCP) receive(c rawConn, v6, icmp bool) {
 	defer p.wg.Done()
+	readLoop(c, p.done, func(b []byte, src netip.Addr, ttl int, at time.Time) {
+		if icmp {
+			p.dispatchICMP(b, v6, src, ttl, at)
+		} else {
+			p.dispatchTCP(b, v6, src, ttl, at)
+		}
+	})
+}
+
+// readLoop reads packets from c and hands each to handle, with its arrival
+// time, until done is closed or c is: the receive loop of every raw-socket
+// prober. A transient read error is retried after a pause, never spun on.
+func readLoop(c rawConn, done <-chan struct{}, handle func(b []byte, src netip.Addr, ttl int, at time.Time)) {
 	buf := make([]byte, 4096)
 	for {
 		n, src, ttl, err := c.ReadFrom(buf)
 		at := time.Now()
 		if err != nil {
 			select {
-			case <-p.done:
+			case <-done:
 				return
 			default:
 			}
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			time.Sleep(10 * time.Millisecond) // a transient error; do not spin
+			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		if icmp {
-			p.dispatchICMP(buf[:n], v6, src, ttl, at)
-		} else {
-			p.dispatchTCP(buf[:n], v6, src, ttl, at)
-		}
+		handle(buf[:n], src, ttl, at)
 	}
 }
 

@@ -514,26 +514,12 @@ func (t *Trace) unregister(k flowKey, run *traceRun) {
 // receive reads one socket until the Trace is closed.
 func (t *Trace) receive(c rawConn, v6, tcp bool) {
 	defer t.wg.Done()
-	buf := make([]byte, 4096)
-	for {
-		n, src, hopLimit, err := c.ReadFrom(buf)
-		at := time.Now()
-		if err != nil {
-			select {
-			case <-t.done:
-				return
-			default:
-			}
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			time.Sleep(10 * time.Millisecond) // a transient error; do not spin
-			continue
-		}
+	readLoop(c, t.done, func(b []byte, src netip.Addr, hopLimit int, at time.Time) {
 		var r TraceReply
+		var err error
 		if tcp {
 			var s TCPSegment
-			if s, err = ParseTCP(buf[:n], v6); err == nil {
+			if s, err = ParseTCP(b, v6); err == nil {
 				if v6 {
 					s.Src = src
 					s.TTL = uint8(hopLimit)
@@ -541,12 +527,12 @@ func (t *Trace) receive(c rawConn, v6, tcp bool) {
 				r, err = traceReplyFromTCP(s)
 			}
 		} else {
-			r, err = ParseTraceICMP(buf[:n], v6, src, hopLimit)
+			r, err = ParseTraceICMP(b, v6, src, hopLimit)
 		}
 		if err == nil {
 			t.dispatch(&r, at)
 		}
-	}
+	})
 }
 
 // dispatch hands a parsed reply to the trace whose probe it answers.
