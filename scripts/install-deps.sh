@@ -2,7 +2,7 @@
 # install-deps.sh — install, with apt-get, the Debian packages the lab, the demo and
 # the tests use (root). Installs only what is missing; prints what it installs.
 set -euo pipefail
-packages=(iproute2 nftables nsd socat dnsutils iputils-ping traceroute nmap tcpdump util-linux procps make git chromium)
+packages=(iproute2 nftables nsd socat dnsutils iputils-ping traceroute nmap tcpdump util-linux procps make git chromium postgresql)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -15,3 +15,6 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian's nsd package starts a system nsd; the lab runs its own inside a namespace.
 systemctl disable --now nsd >/dev/null 2>&1 || true
+# Likewise its postgresql starts a cluster on port 5432; the store's tests start a
+# throwaway server of their own (results/store/postgres_test.go).
+systemctl disable --now postgresql >/dev/null 2>&1 || true

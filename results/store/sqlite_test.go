@@ -270,7 +270,7 @@ func TestSQLiteSetup(t *testing.T) {
 		q     Query
 		index string
 	}{
-		{Query{Target: "198.18.0.1", Since: since}, "records_target_time"},
+		{Query{Target: "198.18.0.1", Since: since}, "records_block_time"},
 		{Query{Prefix: netip.MustParsePrefix("198.18.0.0/24"), Since: since}, "records_block_time"},
 		{Query{Prefix: netip.MustParsePrefix("198.18.0.0/22"), Since: since}, "records_block_time"},
 		{Query{Since: since}, "records_time"},

@@ -58,15 +58,24 @@ func fieldRecords() []results.Record {
 // sampleRecords makes n realistic records of one round of one vantage point:
 // mostly ICMP over 198.18.0.0/15, some TCP, some DNS, the odd trace.
 func sampleRecords(vantage string, round int64, n int, start time.Time) []results.Record {
+	return sweepRecords(vantage, round, 0, n, start)
+}
+
+// sweepRecords makes records first to first+n of a round that sweeps
+// 198.18.0.0/15 in a random order, as a sweep does: within a round, no
+// address comes twice (up to 131,072 records).
+func sweepRecords(vantage string, round int64, first, n int, start time.Time) []results.Record {
 	recs := make([]results.Record, n)
-	for i := range recs {
-		x := uint32(i)*2654435761 + uint32(round)*40503 // spread over the /15
+	for k := range recs {
+		i := first + k
+		// An odd multiplier permutes the /15; the round shifts the order.
+		x := (uint32(i)*2654435761 + uint32(round)*40503) & (1<<17 - 1)
 		r := results.Record{
 			Time:    start.Add(time.Duration(i) * 37 * time.Microsecond),
 			Vantage: vantage,
 			Round:   round,
 			Method:  "icmp",
-			Target:  netip.AddrFrom4([4]byte{198, 18 + byte(x>>16&1), byte(x >> 8), byte(x)}).String(),
+			Target:  netip.AddrFrom4([4]byte{198, 18 + byte(x>>16), byte(x >> 8), byte(x)}).String(),
 			Seq:     i,
 			Outcome: "timeout",
 		}
@@ -90,7 +99,7 @@ func sampleRecords(vantage string, round int64, n int, start time.Time) []result
 		case x%10 < 7:
 			r.Outcome, r.RTTms, r.ReplyTTL = "reply", 10+float64(x%1000)/100, 57
 		}
-		recs[i] = r
+		recs[k] = r
 	}
 	return recs
 }
@@ -207,7 +216,7 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 		s := open(t)
 		base := sampleRecords("vp1", 7, 10, t0)
 		for _, c := range []struct {
-			name string
+			name  string
 			spoil func(*results.Record)
 			want  string
 		}{
@@ -275,7 +284,7 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 
 	t.Run("Retain", func(t *testing.T) {
 		s := open(t)
-		ingest(t, s, sampleRecords("vp1", 1, 100, t0))                 // t0 .. t0+3.7ms
+		ingest(t, s, sampleRecords("vp1", 1, 100, t0))                // t0 .. t0+3.7ms
 		ingest(t, s, sampleRecords("vp1", 2, 100, t0.Add(time.Hour))) // an hour later
 		vs := []results.Verdict{
 			{Time: t0, Level: "block", Entity: "198.18.0.0/24", Verdict: "reachable"},
@@ -385,6 +394,7 @@ func testQuery(t *testing.T, s Store) {
 		{"all", Query{}, 6000},
 		{"since", Query{Since: t0.Add(2 * time.Hour)}, 2000},
 		{"until", Query{Until: t0.Add(time.Hour + time.Millisecond)}, 11},
+		{"far bounds", Query{Since: time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC), Until: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)}, 6000},
 		{"window", Query{Since: t0.Add(time.Hour), Until: t0.Add(time.Hour + 20*time.Millisecond)}, 500},
 		{"vantage", Query{Vantage: "vp-nyc1"}, 2000},
 		{"method", Query{Method: "dns"}, 100},
