@@ -321,24 +321,41 @@ func (s *Sweep) source() netip.Addr {
 // receive reads replies until done is closed, validates them and emits the
 // first reply of each target.
 func (s *Sweep) receive(done <-chan struct{}, start time.Time, emit func(results.Record)) {
-	buf := make([]byte, 2048)
+	// Replies are read many to a system call (recvmmsg).
+	const batchLen = 64
+	bufs := make([][]byte, batchLen)
+	iovs := make([]unix.Iovec, batchLen)
+	msgs := make([]mmsghdr, batchLen)
+	for i := range msgs {
+		bufs[i] = make([]byte, 256) // headers are all a reply is read for
+		iovs[i].Base = &bufs[i][0]
+		iovs[i].SetLen(len(bufs[i]))
+		msgs[i].hdr.Iov = &iovs[i]
+		msgs[i].hdr.Iovlen = 1
+	}
 	var v ProbeBuilder
 	v.Init(s.cfg, s.key, s.source(), s.epoch)
+	pending, next := 0, 0
 	for {
-		select {
-		case <-done:
-			return
-		default:
+		if next == pending {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			n, err := recvmmsg(s.recv, msgs)
+			if err != nil || n == 0 {
+				continue // timeout (SO_RCVTIMEO) or EINTR: look at done again
+			}
+			pending, next = n, 0
 		}
-		n, _, err := unix.Recvfrom(s.recv, buf, 0)
-		if err != nil {
-			continue // timeout (SO_RCVTIMEO) or EINTR: look at done again
-		}
+		i := next
+		next++
 		at := time.Now()
 		if !v.src.IsValid() {
 			v.Init(s.cfg, s.key, s.source(), s.epoch)
 		}
-		rep, ok := v.Validate(buf[:n])
+		rep, ok := v.Validate(bufs[i][:msgs[i].len])
 		if !ok {
 			s.invalid.Add(1)
 			continue
@@ -715,6 +732,16 @@ type mmsghdr struct {
 	hdr unix.Msghdr
 	len uint32
 	_   [4]byte
+}
+
+// recvmmsg reads up to len(msgs) datagrams with one system call, waiting for
+// the first only (MSG_WAITFORONE), and returns how many it read.
+func recvmmsg(fd int, msgs []mmsghdr) (int, error) {
+	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)), unix.MSG_WAITFORONE, 0, 0)
+	if errno != 0 {
+		return 0, syscall.Errno(errno)
+	}
+	return int(n), nil
 }
 
 // sendmmsg sends msgs with one system call and returns how many went.
