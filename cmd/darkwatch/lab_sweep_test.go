@@ -416,3 +416,49 @@ func mustRead(t *testing.T, _ string, path string) string {
 	}
 	return string(b)
 }
+
+// TestLabBlocklistInRun: a target set reaching into a blocked range probes only
+// the allowed part, round after round.
+func TestLabBlocklistInRun(t *testing.T) {
+	l := lab.Start(t)
+	path := filepath.Join(t.TempDir(), "run.yaml")
+	if err := os.WriteFile(path, []byte(`vantage: vp1
+allow: [198.18.60.0/24]
+metrics: "off"
+rate: {pps: 0, per_block_pps: 0}
+probe: {timeout: 500ms}
+targets:
+  - name: lab
+    prefixes: [198.18.60.0/23]
+    methods: [icmp, "tcp:80", trace]
+    hosts: [{addr: 198.18.61.53, methods: [icmp, "dns:dw.example./SOA"]}]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stop := capture(t, l, "target", "up0", "net 198.18.60.0/23")
+	out := filepath.Join(t.TempDir(), "run.jsonl")
+	cmd := l.Command(t.Context(), "vp1", lab.Binary(t), "--config", path, "run", "--round", "2s", "--rounds", "2", "--out", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("run: %v\n%s", err, b)
+	}
+	lines := stop()
+	allowed, blocked := 0, 0
+	for _, ln := range lines {
+		switch {
+		case strings.Contains(ln, "> 198.18.60."):
+			allowed++
+		case strings.Contains(ln, "> 198.18.61."):
+			blocked++
+		}
+	}
+	b, _ := os.ReadFile(out)
+	recs := readRecords(t, b)
+	for _, r := range recs {
+		if strings.HasPrefix(r.Target, "198.18.61.") && r.Outcome != results.OutcomeError {
+			t.Fatalf("a record of a probe to a blocked address: %+v", r)
+		}
+	}
+	if allowed < 2*256 || blocked != 0 || len(recs) < 2*2*256 {
+		t.Fatalf("packets to the allowed /24: %d, to the blocked one: %d, records %d; want >= 512, 0, >= 1024", allowed, blocked, len(recs))
+	}
+}
