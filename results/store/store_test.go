@@ -562,7 +562,7 @@ func testBlocks(t *testing.T, s Store) {
 			E: []netip.Addr{a("175.45.176.15"), a("175.45.176.16")}, A: 0.85, Sparse: true, Censuses: 3, Updated: t0},
 		{Prefix: netip.MustParsePrefix("175.45.176.0/24"), Vantage: "", E: []netip.Addr{}, Updated: t0},
 		{Prefix: netip.MustParsePrefix("2001:db8:4::/48"), Vantage: "vp-fra1", E: []netip.Addr{a("2001:db8:4::1")}, A: 1, Censuses: 1},
-		{Prefix: netip.MustParsePrefix("10.0.0.0/24"), Vantage: "vp-fra1"},
+		{Prefix: netip.MustParsePrefix("100.64.0.0/24"), Vantage: "vp-fra1"},
 	}
 	if err := s.PutBlocks(ctx, bs); err != nil {
 		t.Fatal(err)
