@@ -406,14 +406,12 @@ func (p *ICMP) quotesOurs(q *Quoted, v6 bool) bool {
 // waiting end with an error.
 func (p *ICMP) Close() error {
 	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return nil
-	}
-	p.closed = true
-	close(p.done)
+	first := shutdown(&p.closed, p.done)
 	socks := p.socks
 	p.mu.Unlock()
+	if !first {
+		return nil
+	}
 	var errs []error
 	for _, c := range socks {
 		if c != nil {

@@ -149,6 +149,17 @@ func blockedRecord(c *Config, method string, t Target, err error) results.Record
 	}
 }
 
+// shutdown marks a prober closed and closes its done channel, once; the caller
+// holds the prober's lock. It reports whether this call was the first.
+func shutdown(closed *bool, done chan struct{}) bool {
+	if *closed {
+		return false
+	}
+	*closed = true
+	close(done)
+	return true
+}
+
 // rttMillis converts a duration to milliseconds with microsecond precision.
 func rttMillis(d time.Duration) float64 {
 	return float64(d.Microseconds()) / 1000

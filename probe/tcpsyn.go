@@ -458,14 +458,12 @@ func (p *TCP) dispatchICMP(b []byte, v6 bool, src netip.Addr, hopLimit int, at t
 // with an error.
 func (p *TCP) Close() error {
 	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return nil
-	}
-	p.closed = true
-	close(p.done)
+	first := shutdown(&p.closed, p.done)
 	socks := p.socks
 	p.mu.Unlock()
+	if !first {
+		return nil
+	}
 	var errs []error
 	for _, s := range socks {
 		errs = append(errs, s.close()...)

@@ -567,14 +567,12 @@ func (t *Trace) dispatch(r *TraceReply, at time.Time) bool {
 // with an error.
 func (t *Trace) Close() error {
 	t.mu.Lock()
-	if t.closed {
-		t.mu.Unlock()
-		return nil
-	}
-	t.closed = true
-	close(t.done)
+	first := shutdown(&t.closed, t.done)
 	socks := t.socks
 	t.mu.Unlock()
+	if !first {
+		return nil
+	}
 	var errs []error
 	for i := range socks {
 		errs = append(errs, socks[i].close()...)
