@@ -1,17 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"context"
-	"encoding/json"
 	"errors"
 	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"darkwatch/probe/lab"
 	"darkwatch/results"
@@ -24,32 +20,7 @@ import (
 // --json, and returns its records and exit status.
 func icmpDNSRun(t *testing.T, l *lab.Lab, node, bin string, args ...string) ([]results.Record, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	args = append([]string{"--allow", "198.18.0.0/15", "--allow", "2001:db8::/32", "--json"}, args...)
-	cmd := l.Command(ctx, node, bin, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("darkwatch %s: %v", strings.Join(args, " "), err)
-	}
-	t.Logf("darkwatch %s: exit %d\n%s%s", strings.Join(args, " "), code, stdout.String(), stderr.String())
-	var recs []results.Record
-	sc := bufio.NewScanner(&stdout)
-	for sc.Scan() {
-		var r results.Record
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("darkwatch %s: line %q: %v", strings.Join(args, " "), sc.Text(), err)
-		}
-		recs = append(recs, r)
-	}
-	return recs, code
+	return labDarkwatchIn(t, l, node, bin, args...)
 }
 
 // pingResult is what ping printed: replies received and their TTLs.

@@ -24,10 +24,17 @@ var labAllow = []string{"--allow", "198.18.0.0/15", "--allow", "2001:db8::/32"}
 // records and exit status.
 func labDarkwatch(t *testing.T, l *lab.Lab, bin string, args ...string) ([]results.Record, int) {
 	t.Helper()
+	return labDarkwatchIn(t, l, "vp1", bin, args...)
+}
+
+// labDarkwatchIn runs the darkwatch binary in node with the lab ranges allowed
+// and --json, and returns its records and exit status.
+func labDarkwatchIn(t *testing.T, l *lab.Lab, node, bin string, args ...string) ([]results.Record, int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	args = append(append(slices.Clone(labAllow), "--json"), args...)
-	cmd := l.Command(ctx, "vp1", bin, args...)
+	cmd := l.Command(ctx, node, bin, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
