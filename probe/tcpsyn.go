@@ -248,20 +248,9 @@ func (p *TCP) syn(ctx context.Context, t Target, n int) results.Record {
 	case t.Port == 0:
 		return fail(results.OutcomeError, errors.New("not sent: no port"))
 	}
-	if err := ctx.Err(); err != nil {
-		return fail(results.OutcomeError, fmt.Errorf("not sent: %w", err))
-	}
-	v6 := dst.Is6()
-	c, err := p.socket(v6)
+	c, src, outcome, err := sendPath(ctx, p.socket, p.cfg.Source, dst)
 	if err != nil {
-		return fail(results.OutcomeError, fmt.Errorf("not sent: %w", err))
-	}
-	src, err := routeSource(p.cfg.Source, dst)
-	if err != nil {
-		if errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTUNREACH) {
-			return fail(results.OutcomeUnreachable, err)
-		}
-		return fail(results.OutcomeError, fmt.Errorf("not sent: %w", err))
+		return fail(outcome, err)
 	}
 	seq, w, err := p.register(src, dst, t.Port)
 	if err != nil {

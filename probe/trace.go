@@ -284,20 +284,9 @@ func (t *Trace) Probe(ctx context.Context, target Target) []results.Record {
 	if dport != 0 {
 		rec.Port = int(dport)
 	}
-	if err := ctx.Err(); err != nil {
-		return fail(results.OutcomeError, fmt.Errorf("not sent: %w", err))
-	}
-	v6 := dst.Is6()
-	send, err := t.socket(v6)
+	send, src, outcome, err := sendPath(ctx, t.socket, t.cfg.Source, dst)
 	if err != nil {
-		return fail(results.OutcomeError, fmt.Errorf("not sent: %w", err))
-	}
-	src, err := routeSource(t.cfg.Source, dst)
-	if err != nil {
-		if errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTUNREACH) {
-			return fail(results.OutcomeUnreachable, err)
-		}
-		return fail(results.OutcomeError, fmt.Errorf("not sent: %w", err))
+		return fail(outcome, err)
 	}
 	first, last, count := t.cfg.FirstTTL, t.cfg.MaxTTL, t.cfg.Count
 	total := (last - first + 1) * count

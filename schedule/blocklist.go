@@ -108,7 +108,14 @@ func (e *BlockedError) Error() string {
 }
 
 // ParseBlocklistFile reads one CIDR or address per line; '#' starts a comment.
+// Unlike a target file it takes prefixes of any size.
 func ParseBlocklistFile(r io.Reader, name string) ([]netip.Prefix, error) {
+	return readPrefixes(r, name, ParsePrefix)
+}
+
+// readPrefixes reads one prefix per line with parse; '#' starts a comment and
+// blank lines are skipped. Errors are prefixed with name:line.
+func readPrefixes(r io.Reader, name string, parse func(string) (netip.Prefix, error)) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
@@ -120,13 +127,16 @@ func ParseBlocklistFile(r io.Reader, name string) ([]netip.Prefix, error) {
 		if line == "" {
 			continue
 		}
-		p, err := ParsePrefix(line)
+		p, err := parse(line)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", name, n, err)
 		}
 		out = append(out, p)
 	}
-	return out, sc.Err()
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return out, nil
 }
 
 // ParsePrefix accepts a CIDR or a bare address (taken as a /32 or /128).

@@ -1,7 +1,6 @@
 package schedule
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -214,27 +213,7 @@ func readTargetFile(name string) ([]netip.Prefix, error) {
 // line, '#' starts a comment, blank lines are skipped. Errors are prefixed
 // with name:line.
 func ReadTargets(r io.Reader, name string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	sc := bufio.NewScanner(r)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		if i := strings.IndexByte(line, '#'); i >= 0 {
-			line = line[:i]
-		}
-		line = strings.TrimSpace(line)
-		if line == "" {
-			continue
-		}
-		p, err := parseTarget(line)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", name, n, err)
-		}
-		out = append(out, p)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return out, nil
+	return readPrefixes(r, name, parseTarget)
 }
 
 // parseTarget is ParsePrefix plus the size check.

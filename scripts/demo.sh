@@ -36,7 +36,7 @@ scripts/lab.sh restore
 
 echo
 echo "== The blocklist: private space is refused before anything is sent"
-dw probe icmp 10.1.2.3
+dw probe icmp 172.16.5.5
 echo
 echo "The lab stays up for you: ip netns exec ${LAB_PREFIX}-vp1 $bin --config configs/lab.yaml probe ..."
 echo "Take it down with: make lab-down"

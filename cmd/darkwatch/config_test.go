@@ -138,16 +138,16 @@ func TestCLIUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"unknown flag", []string{"probe", "icmp", "--bogus", "175.45.176.15"}, "unknown flag"},
+		{"unknown flag", []string{"probe", "icmp", "--bogus", "198.18.3.4"}, "unknown flag"},
 		{"unknown command", []string{"frobnicate"}, "unknown command"},
 		{"no targets", []string{"probe", "icmp"}, "requires at least 1 arg"},
-		{"tcp without port", []string{"probe", "tcp", "175.45.176.15"}, "port"},
-		{"bad port", []string{"probe", "tcp", "--port", "http", "175.45.176.15"}, "http"},
-		{"bad proto", []string{"probe", "trace", "--proto", "sctp", "175.45.176.15"}, "sctp"},
-		{"bad qtype", []string{"probe", "dns", "--qname", "kp.", "--qtype", "NOPE", "175.45.176.15"}, "NOPE"},
+		{"tcp without port", []string{"probe", "tcp", "198.18.3.4"}, "port"},
+		{"bad port", []string{"probe", "tcp", "--port", "http", "198.18.3.4"}, "http"},
+		{"bad proto", []string{"probe", "trace", "--proto", "sctp", "198.18.3.4"}, "sctp"},
+		{"bad qtype", []string{"probe", "dns", "--qname", "kp.", "--qtype", "NOPE", "198.18.3.4"}, "NOPE"},
 		{"bad target", []string{"probe", "icmp", "not/a/target"}, "not/a/target"},
-		{"bad allow", []string{"--allow", "10.0.0.0/33", "probe", "icmp", "10.1.2.3"}, "--allow"},
-		{"huge cidr", []string{"probe", "icmp", "175.0.0.0/8"}, "sweep"},
+		{"bad allow", []string{"--allow", "172.16.0.0/33", "probe", "icmp", "172.16.5.5"}, "--allow"},
+		{"huge cidr", []string{"probe", "icmp", "198.0.0.0/8"}, "sweep"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -170,11 +170,11 @@ func TestCLIUsageErrors(t *testing.T) {
 // prober would fail differently (exit 3) if it were reached.
 func TestBlocklistRefusesBeforeSending(t *testing.T) {
 	for _, method := range [][]string{
-		{"probe", "icmp", "10.1.2.3"},
-		{"probe", "tcp", "--port", "80", "192.168.1.1"},
+		{"probe", "icmp", "172.16.5.5"},
+		{"probe", "tcp", "--port", "80", "100.64.1.1"},
 		{"probe", "trace", "fd00::1"},
 		{"probe", "dns", "--qname", "kp.", "172.16.0.53"},
-		{"probe", "icmp", "175.45.176.15", "127.0.0.1"},
+		{"probe", "icmp", "198.18.3.4", "127.0.0.1"},
 	} {
 		code, stdout, stderr := runCLI(t, method...)
 		if code != exitUsage || !strings.Contains(stderr, "nothing sent") || !strings.Contains(stderr, "--allow") {
