@@ -174,7 +174,7 @@ func TestBlocklistRefusesBeforeSending(t *testing.T) {
 		{"probe", "tcp", "--port", "80", "100.64.1.1"},
 		{"probe", "trace", "fd00::1"},
 		{"probe", "dns", "--qname", "kp.", "172.16.0.53"},
-		{"probe", "icmp", "198.18.3.4", "127.0.0.1"},
+		{"--allow", "198.18.0.0/15", "probe", "icmp", "198.18.3.4", "127.0.0.1"},
 	} {
 		code, stdout, stderr := runCLI(t, method...)
 		if code != exitUsage || !strings.Contains(stderr, "nothing sent") || !strings.Contains(stderr, "--allow") {
