@@ -102,6 +102,12 @@ var migrations = []migration{
 			PRIMARY KEY (vantage, block)
 		)`,
 	}},
+	{2, "node outbox: records not yet acknowledged by the collector", []string{
+		`CREATE TABLE outbox (
+			id        TEXT PRIMARY KEY,
+			queued_ns BIGINT NOT NULL
+		)`,
+	}},
 }
 
 // schemaVersion is the newest schema this darkwatch knows.

@@ -159,7 +159,7 @@ func TestOpenRefusesNonStore(t *testing.T) {
 			ingest(t, s, fieldRecords())
 			s.(*sqlStore).b.exec(ctx, "INSERT INTO schema_version VALUES (99, 'future', 0)")
 			s.Close()
-		}, "was written by a newer darkwatch (schema 99, this one knows 1)"},
+		}, fmt.Sprintf("was written by a newer darkwatch (schema 99, this one knows %d)", schemaVersion())},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
