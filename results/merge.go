@@ -2,6 +2,7 @@ package results
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"time"
 )
@@ -113,9 +114,11 @@ type Observation struct {
 	Belief float64
 }
 
-type entityRound struct {
-	level, entity string
-	round         int64
+// groupKey is one entity's round, by the entity's number in Merge, which
+// hashes faster than its strings.
+type groupKey struct {
+	entity int32
+	round  int64
 }
 
 // Merge combines observations from several vantage points into one verdict per
@@ -143,31 +146,59 @@ func Merge(obs []Observation, health Health, quorum int) []Verdict {
 	if quorum <= 0 {
 		quorum = DefaultQuorum
 	}
-	// Group by entity and round with one map lookup per observation and a
-	// counting sort of indices: no per-group slices, no moving of the
-	// observations themselves.
-	group := make(map[entityRound]int32, len(obs)/2+1)
+	// Number the entities, then group by entity number and round, asking
+	// the maps only when the key changes (one entity's observations often
+	// come together). A counting sort of indices then lists each group's
+	// observations: no per-group slices, no moving of the observations.
+	entities := make(map[entityKey]int32)
+	var names []entityKey
+	groups := make(map[uint64]int32, len(obs)/2+1)
+	collided := make(map[groupKey]int32)
 	ids := make([]int32, len(obs))
-	var sizes []int32
-	var last entityRound
-	lastID := int32(-1)
+	var sizes, groupEntity []int32
+	var groupRound []int64
+	var earliest []int64 // per group, the earliest observation's Unix nanoseconds
+	var lastEntity entityKey
+	var lastGroup groupKey
+	eid, id := int32(-1), int32(-1)
 	for i := range obs {
-		k := entityRound{obs[i].Level, obs[i].Entity, obs[i].Round}
-		if lastID >= 0 && k == last {
-			// Observations of one entity's round often come together.
-			ids[i] = lastID
-			sizes[lastID]++
-			continue
-		}
-		id, ok := group[k]
-		if !ok {
-			id = int32(len(sizes))
-			group[k] = id
-			sizes = append(sizes, 0)
+		o := &obs[i]
+		if id < 0 || o.Round != lastGroup.round || o.Entity != lastEntity.entity || o.Level != lastEntity.level {
+			if ek := (entityKey{o.Level, o.Entity}); eid < 0 || ek != lastEntity {
+				var ok bool
+				if eid, ok = entities[ek]; !ok {
+					eid = int32(len(names))
+					entities[ek] = eid
+					names = append(names, ek)
+				}
+				lastEntity = ek
+			}
+			lastGroup = groupKey{eid, o.Round}
+			// An integer key takes the map's fast path; rounds that differ
+			// by a multiple of 2^32 share one, and go to the exact map.
+			fast := uint64(eid)<<32 | uint64(uint32(o.Round))
+			fid, inFast := groups[fast]
+			var ok bool
+			id, ok = fid, inFast && groupRound[fid] == o.Round
+			if inFast && !ok {
+				id, ok = collided[lastGroup]
+			}
+			if !ok {
+				id = int32(len(sizes))
+				if inFast {
+					collided[lastGroup] = id
+				} else {
+					groups[fast] = id
+				}
+				sizes = append(sizes, 0)
+				groupEntity = append(groupEntity, eid)
+				groupRound = append(groupRound, o.Round)
+				earliest = append(earliest, math.MaxInt64)
+			}
 		}
 		ids[i] = id
 		sizes[id]++
-		last, lastID = k, id
+		earliest[id] = min(earliest[id], o.Time.UnixNano())
 	}
 	starts := make([]int32, len(sizes)+1)
 	for id, n := range sizes {
@@ -179,35 +210,60 @@ func Merge(obs []Observation, health Health, quorum int) []Verdict {
 		order[fill[id]] = int32(i)
 		fill[id]++
 	}
+	idx := groupOrder(names, groupEntity, earliest)
 	out := make([]Verdict, len(sizes))
 	counts := make([]VantageCount, len(sizes)) // one allocation for all the verdicts' counts
 	beliefs := make([]float64, len(sizes))
-	for id := range sizes {
-		out[id] = mergeOne(obs, order[starts[id]:starts[id+1]], health, quorum, &counts[id], &beliefs[id])
+	for k, id := range idx {
+		out[k] = mergeOne(obs, order[starts[id]:starts[id+1]], health, quorum, &counts[k], &beliefs[k])
 	}
-	// Sort indices, not the verdicts: moving small ints is cheaper.
-	idx := make([]int32, len(out))
-	for i := range idx {
-		idx[i] = int32(i)
+	return out
+}
+
+// groupOrder lists groups by level, entity, then earliest time (then first
+// seen): the entities' names are sorted once, and the groups, placed by their
+// entity's rank, need sorting only within an entity, where they usually come
+// in time order already.
+func groupOrder(names []entityKey, groupEntity []int32, earliest []int64) []int32 {
+	byName := make([]int32, len(names))
+	for i := range byName {
+		byName[i] = int32(i)
 	}
-	slices.SortFunc(idx, func(i, j int32) int {
-		a, b := &out[i], &out[j]
-		if c := cmp.Compare(a.Level, b.Level); c != 0 {
+	slices.SortFunc(byName, func(i, j int32) int {
+		if c := cmp.Compare(names[i].level, names[j].level); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(a.Entity, b.Entity); c != 0 {
-			return c
-		}
-		if c := a.Time.Compare(b.Time); c != 0 {
-			return c
-		}
-		return cmp.Compare(i, j)
+		return cmp.Compare(names[i].entity, names[j].entity)
 	})
-	sortedOut := make([]Verdict, len(out))
-	for k, i := range idx {
-		sortedOut[k] = out[i]
+	rank := make([]int32, len(names))
+	for r, e := range byName {
+		rank[e] = int32(r)
 	}
-	return sortedOut
+	// Counting sort of the groups by their entity's rank, stable.
+	start := make([]int32, len(names)+1)
+	for _, e := range groupEntity {
+		start[rank[e]+1]++
+	}
+	for r := range names {
+		start[r+1] += start[r]
+	}
+	idx := make([]int32, len(groupEntity))
+	for g, e := range groupEntity {
+		r := rank[e]
+		idx[start[r]] = int32(g)
+		start[r]++
+	}
+	// Within each entity (now start[r] is where rank r ends), by time.
+	from := int32(0)
+	for r := range names {
+		span := idx[from:start[r]]
+		later := func(a, b int32) int { return cmp.Compare(earliest[a], earliest[b]) }
+		if !slices.IsSortedFunc(span, later) {
+			slices.SortStableFunc(span, later)
+		}
+		from = start[r]
+	}
+	return idx
 }
 
 // planeVote gathers states into one: up when any is up, down when none is up

@@ -1,7 +1,9 @@
 package results
 
 import (
+	"fmt"
 	"maps"
+	"slices"
 	"testing"
 	"time"
 )
@@ -172,6 +174,40 @@ func TestMergeGroupsAndBelief(t *testing.T) {
 		if v.Entity != w.entity || v.Verdict != w.verdict || v.Belief == nil || *v.Belief != w.belief || !v.Time.Equal(tm) {
 			t.Errorf("verdict %d: got %s %s %v %v, want %v at %v", i, v.Entity, v.Verdict, v.Belief, v.Time, w, tm)
 		}
+	}
+}
+
+// TestMergeRoundsSharingAKey merges rounds whose low 32 bits are equal, which
+// Merge's fast grouping key cannot tell apart, with the entity's other rounds
+// and another entity interleaved.
+func TestMergeRoundsSharingAKey(t *testing.T) {
+	const far = 1 << 32
+	o := func(v, entity string, round int64, state string) Observation {
+		return Observation{Vantage: v, Level: LevelBlock, Entity: entity, Round: round, State: state,
+			Method: MethodICMP, Time: t0.Add(time.Duration(round%far)*time.Minute + time.Duration(round/far)*time.Hour)}
+	}
+	vs := Merge([]Observation{
+		o("vp1", "198.18.9.0/24", 7, PlaneUp),
+		o("vp1", "198.18.2.0/24", far+7, PlaneDown),
+		o("vp1", "198.18.2.0/24", 7, PlaneUp),
+		o("vp2", "198.18.2.0/24", far+7, PlaneDown),
+		o("vp2", "198.18.2.0/24", 2*far+7, PlaneDown),
+		o("vp2", "198.18.2.0/24", 7, PlaneDown),
+		o("vp1", "198.18.2.0/24", 2*far+7, PlaneUp),
+	}, nil, 2)
+	want := []string{
+		"198.18.2.0/24 7 partial",
+		"198.18.2.0/24 4294967303 outage",
+		"198.18.2.0/24 8589934599 partial",
+		"198.18.9.0/24 7 reachable",
+	}
+	var got []string
+	for _, v := range vs {
+		r := v.Time.Sub(t0)
+		got = append(got, fmt.Sprintf("%s %d %s", v.Entity, int64(r/time.Hour)*far+int64(r%time.Hour/time.Minute), v.Verdict))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }
 

@@ -43,6 +43,7 @@ type Rollup struct {
 	history map[entityKey][]int
 }
 
+// entityKey names an entity.
 type entityKey struct{ level, entity string }
 
 // RollupBin is one bin of one roll-up entity.
