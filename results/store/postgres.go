@@ -2,15 +2,20 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // migrationLock is the key of the advisory lock that serialises migrations of
 // one PostgreSQL database ("darkwatc" in ASCII).
+// pgUniqueViolation is PostgreSQL's SQLSTATE for a duplicate key.
+const pgUniqueViolation = "23505"
+
 const migrationLock int64 = 0x6461726b77617463
 
 type pgBackend struct {
@@ -121,6 +126,24 @@ func (t *pgTx) execEach(ctx context.Context, query string, n int, args func(int)
 // moves them into records: COPY is the fast way in, and INSERT ... ON
 // CONFLICT is the way to skip the records already there.
 func (t *pgTx) insertRecords(ctx context.Context, rows [][]any) (int64, error) {
+	// Most batches are wholly new: COPY them straight into records. A
+	// record already there (a re-delivery) fails the COPY with a unique
+	// violation; the savepoint undoes it, and the batch goes through the
+	// staging table, which skips what is there.
+	if _, err := t.t.Exec(ctx, `SAVEPOINT records_copy`); err != nil {
+		return 0, err
+	}
+	n, err := t.t.CopyFrom(ctx, pgx.Identifier{"records"}, recordColumns, pgx.CopyFromRows(rows))
+	if err == nil {
+		_, err = t.t.Exec(ctx, `RELEASE SAVEPOINT records_copy`)
+		return n, err
+	}
+	if pe := (*pgconn.PgError)(nil); !errors.As(err, &pe) || pe.Code != pgUniqueViolation {
+		return 0, err
+	}
+	if _, err := t.t.Exec(ctx, `ROLLBACK TO SAVEPOINT records_copy`); err != nil {
+		return 0, err
+	}
 	if _, err := t.t.Exec(ctx, `CREATE TEMPORARY TABLE IF NOT EXISTS records_stage
 		(LIKE records INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`); err != nil {
 		return 0, err
