@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 
 	"darkwatch/probe/lab"
 	"darkwatch/results"
+	"darkwatch/results/store"
 )
 
 // TestLabVerdictScenario runs `darkwatch run` on three vantage points into one
@@ -194,5 +196,41 @@ targets:
 	}
 	if !found {
 		t.Errorf("no closed prefix outage event matching the border cut with the border as last hop in %v", rep.Raw)
+	}
+
+	// What the rounds and the report concluded is in the store: the same
+	// event, once, and the prefix's verdicts of the border cut.
+	st, err := store.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	evs, err := st.Events(context.Background(), time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := 0
+	for _, e := range evs {
+		if e.Level == results.LevelPrefix && e.Kind == results.VerdictOutage {
+			stored++
+			if e.End.IsZero() || e.Start.Sub(phases[2].start).Abs() > 2*round || e.End.Sub(phases[2].end).Abs() > 2*round {
+				t.Errorf("stored prefix event %+v does not match the border cut %v to %v", e, phases[2].start, phases[2].end)
+			}
+		}
+	}
+	if stored != 1 {
+		t.Errorf("store holds %d prefix outage events, want 1: %+v", stored, evs)
+	}
+	pvs, err := st.Verdicts(context.Background(), store.VerdictQuery{Level: results.LevelPrefix, Since: phases[2].start.Add(2 * round), Until: phases[2].end})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pvs) == 0 {
+		t.Error("store holds no prefix verdicts of the border cut")
+	}
+	for _, v := range pvs {
+		if v.Verdict != results.VerdictOutage {
+			t.Errorf("stored prefix verdict during the border cut: %s %s", v.Time, v.Verdict)
+		}
 	}
 }

@@ -55,7 +55,7 @@ the last 24 hours.`,
 				return err
 			}
 			defer st.Close()
-			vs, evs, err := a.analyze(cmd, st, t0, t1)
+			vs, evs, err := a.analyze(cmd.Context(), st, t0, t1)
 			if err != nil {
 				return err
 			}

@@ -169,6 +169,13 @@ func (a *app) runDaemon(cmd *cobra.Command, f *runFlags) error {
 		if ctx.Err() != nil {
 			break
 		}
+		if st != nil {
+			// The store's verdicts and events follow the rounds: the last
+			// two rounds' are (re)computed, with their history.
+			if _, _, err := a.analyze(ctx, st, start.Add(-rounds.Length), time.Now()); err != nil {
+				a.log.Warn("verdicts not updated", "err", err)
+			}
+		}
 	}
 	if err := save(); err != nil {
 		return &exitError{code: exitFailure, err: err}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"os"
@@ -64,7 +65,7 @@ Exit status: 0 nothing is down, 1 some entity is not reachable, 2 usage error.`,
 				return err
 			}
 			defer st.Close()
-			vs, _, err := a.analyze(cmd, st, t0, firstNonZero(t1, tAt, now))
+			vs, _, err := a.analyze(cmd.Context(), st, t0, firstNonZero(t1, tAt, now))
 			if err != nil {
 				return err
 			}
@@ -127,10 +128,12 @@ func firstNonZero(ts ...time.Time) time.Time {
 const analysisWarmup = 24
 
 // analyze reads the records up to until (from since, less a warm-up) and runs
-// the analysis the configuration describes.
-func (a *app) analyze(cmd *cobra.Command, st store.Store, since, until time.Time) ([]results.Verdict, []results.Event, error) {
+// the analysis the configuration describes. What it concludes is saved to the
+// store as well (see saveAnalysis); a store that refuses it (a read-only
+// role, a full disk) is logged and does not stop the caller.
+func (a *app) analyze(ctx context.Context, st store.Store, since, until time.Time) ([]results.Verdict, []results.Event, error) {
 	an := a.analysis()
-	if blocks, err := st.Blocks(cmd.Context()); err == nil {
+	if blocks, err := st.Blocks(ctx); err == nil {
 		for _, b := range blocks {
 			an.Census = append(an.Census, results.BlockStat{Vantage: b.Vantage, Block: b.Prefix, E: b.E, A: b.A, Sparse: b.Sparse})
 		}
@@ -141,12 +144,64 @@ func (a *app) analyze(cmd *cobra.Command, st store.Store, since, until time.Time
 	} else if !until.IsZero() {
 		q.Since = until.Add(-analysisWarmup * an.Round)
 	}
-	recs, err := st.Records(cmd.Context(), q)
+	recs, err := st.Records(ctx, q)
 	if err != nil {
 		return nil, nil, &exitError{code: exitFailure, err: err}
 	}
 	vs, evs := an.Analyze(recs)
+	trusted := since
+	if trusted.IsZero() {
+		trusted = until.Add(-an.Round) // the latest round only
+	}
+	if err := saveAnalysis(ctx, st, vs, evs, q.Since, trusted, an.Round); err != nil {
+		a.log.Warn("verdicts not saved to the store", "err", err)
+	}
 	return vs, evs, nil
+}
+
+// saveAnalysis stores an analysis of the records from `from` on: the verdicts
+// at or after trusted (earlier ones only warm the beliefs and baselines up),
+// and the events. An event that starts in the analysis' first round may have
+// begun earlier, before the records read: when the store holds such an event
+// of the same entity and kind, still open or ended within a round of from, it
+// is that event going on, and is stored under its first start, with its
+// minutes and severity grown to match.
+func saveAnalysis(ctx context.Context, st store.Store, vs []results.Verdict, evs []results.Event, from, trusted time.Time, round time.Duration) error {
+	keep := make([]results.Verdict, 0, len(vs))
+	for _, v := range vs {
+		if !v.Time.Before(trusted) {
+			keep = append(keep, v)
+		}
+	}
+	if err := st.PutVerdicts(ctx, keep); err != nil {
+		return err
+	}
+	var earlier []results.Event
+	for i := range evs {
+		e := &evs[i]
+		if from.IsZero() || e.Start.After(from.Add(round)) {
+			continue
+		}
+		if earlier == nil {
+			var err error
+			if earlier, err = st.Events(ctx, from.Add(-round), from.Add(round)); err != nil {
+				return err
+			}
+		}
+		for _, old := range earlier {
+			if old.Level != e.Level || old.Entity != e.Entity || old.Kind != e.Kind || !old.Start.Before(e.Start) ||
+				!old.End.IsZero() && old.End.Before(from.Add(-round)) {
+				continue
+			}
+			grown := e.Minutes + e.Start.Sub(old.Start).Minutes()
+			if e.Minutes > 0 {
+				e.Severity *= grown / e.Minutes
+			}
+			e.Start, e.Minutes = old.Start, grown
+			break
+		}
+	}
+	return st.PutEvents(ctx, evs)
 }
 
 // analysis describes the configuration's entities to the analysis.
