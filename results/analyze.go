@@ -24,6 +24,11 @@ type Analysis struct {
 	Round time.Duration
 	// Rollup holds the roll-up thresholds and window; the zero value is IODA's.
 	Rollup Rollup
+	// ControlPlane, when set, gives the control plane (ControlAnnounced,
+	// ControlWithdrawn or ControlUnknown) of a prefix at the end of the
+	// round that begins at t; host, block and prefix verdicts then combine
+	// it with the data plane. Without it the control plane is unknown.
+	ControlPlane func(p netip.Prefix, t time.Time) string
 }
 
 // DefaultA is the availability assumed for a block that has no census yet.
@@ -133,6 +138,11 @@ func (an Analysis) Analyze(recs []Record) (verdicts []Verdict, events []Event) {
 
 	health := VantageHealth(canaryRecs)
 	merged := Merge(obs, health, an.Quorum)
+	for i := range merged {
+		v := &merged[i]
+		v.ControlPlane = an.controlPlane(v.Entity, v.Time)
+		v.Verdict = Combine(v.DataPlane, v.ControlPlane)
+	}
 	verdicts = append(verdicts, merged...)
 
 	var bins []Bin
@@ -140,13 +150,34 @@ func (an Analysis) Analyze(recs []Record) (verdicts []Verdict, events []Event) {
 	h := NewHierarchy(an.Sets)
 	roll := an.Rollup
 	for _, rb := range roll.AddCounts(h.Count(merged, an.Round)) {
-		bins = append(bins, rb.Bin(ControlUnknown))
-		verdicts = append(verdicts, rb.Verdict(ControlUnknown))
+		cp := ControlUnknown
+		if rb.Level == LevelPrefix {
+			cp = an.controlPlane(rb.Entity, rb.Time)
+		}
+		bins = append(bins, rb.Bin(cp))
+		verdicts = append(verdicts, rb.Verdict(cp))
 	}
 	verdicts = append(verdicts, health.Verdicts()...)
 	events = Events(bins, an.Round)
 	AttachLastHops(events, traces, h)
 	return verdicts, events
+}
+
+// controlPlane is the control plane of an entity (a prefix, or a host's
+// address) for the round that begins at t.
+func (an Analysis) controlPlane(entity string, t time.Time) string {
+	if an.ControlPlane == nil {
+		return ControlUnknown
+	}
+	p, err := netip.ParsePrefix(entity)
+	if err != nil {
+		a, err := netip.ParseAddr(entity)
+		if err != nil {
+			return ControlUnknown
+		}
+		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	return an.ControlPlane(p.Masked(), t)
 }
 
 // roundBelief applies one round's evidence, replies and silences, to the

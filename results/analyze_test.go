@@ -131,3 +131,44 @@ func TestRoundBelief(t *testing.T) {
 		})
 	}
 }
+
+// TestAnalyzeControlPlane combines the data plane with a control plane in
+// which 198.18.1.0/24 is withdrawn for rounds 3 to 7, and the targets stop
+// answering in rounds 5 to 6, giving every cell of DESIGN.md's table that
+// these two views reach.
+func TestAnalyzeControlPlane(t *testing.T) {
+	start := time.Date(2026, 11, 21, 22, 0, 0, 0, time.UTC)
+	an := labAnalysis()
+	var asked []netip.Prefix
+	an.ControlPlane = func(p netip.Prefix, at time.Time) string {
+		asked = append(asked, p)
+		round := int(at.Sub(start) / time.Minute)
+		if p == netip.MustParsePrefix("198.18.1.0/24") && round >= 3 && round <= 7 {
+			return ControlWithdrawn
+		}
+		return ControlAnnounced
+	}
+	down := func(_ string, round int) bool { return round >= 5 && round <= 6 }
+	vs, _ := an.Analyze(labRecords(10, down, func(string, int) bool { return false }))
+	for _, c := range []struct {
+		level, entity string
+		round         int
+		want          string
+	}{
+		{LevelBlock, "198.18.0.0/24", 2, VerdictReachable},
+		{LevelBlock, "198.18.1.0/24", 2, VerdictReachable},
+		{LevelBlock, "198.18.1.0/24", 3, VerdictReachableUnrouted},
+		{LevelBlock, "198.18.0.0/24", 5, VerdictDataPlaneOutage},
+		{LevelBlock, "198.18.1.0/24", 5, VerdictControlPlaneOutage},
+		{LevelPrefix, "198.18.0.0/23", 5, VerdictDataPlaneOutage},
+		{LevelBlock, "198.18.1.0/24", 9, VerdictReachable},
+		{LevelASN, "AS64500", 5, VerdictOutage},
+	} {
+		if got := verdictAt(vs, c.level, c.entity, c.round); got != c.want {
+			t.Errorf("%s %s round %d: %s, want %s", c.level, c.entity, c.round, got, c.want)
+		}
+	}
+	if len(asked) == 0 {
+		t.Error("the control plane was never asked")
+	}
+}
