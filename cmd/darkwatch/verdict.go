@@ -32,7 +32,10 @@ country, or vantage (healthy or vantage-down, from its canaries).
 Per vantage and block, the round's probes update a Trinocular belief; a vantage whose
 canaries fail is a gap, never an outage; healthy vantages are merged with the quorum
 of the config; blocks roll up to prefixes, ASes and countries against a sliding
-median. The control plane is "unknown" until BGP data is loaded.
+median. With BGP routes in the store (bgp import, or serve's live collector) each
+host, block and prefix verdict combines both planes: data-plane-outage (routed but
+unreachable), control-plane-outage (withdrawn and unreachable), reachable-unrouted
+(answers though withdrawn); without them the control plane is "unknown".
 
 Without --at or --since, the latest verdict per entity. Times are RFC 3339
 (2026-11-21T22:00:00Z) or durations back from now (30m, 6h).
@@ -147,6 +150,9 @@ func (a *app) analyze(ctx context.Context, st store.Store, since, until time.Tim
 	recs, err := st.Records(ctx, q)
 	if err != nil {
 		return nil, nil, &exitError{code: exitFailure, err: err}
+	}
+	if an.ControlPlane, err = a.controlPlane(ctx, st, &an, q.Since, until); err != nil {
+		a.log.Warn("control plane unknown: reading the store's routes failed", "err", err)
 	}
 	vs, evs := an.Analyze(recs)
 	trusted := since

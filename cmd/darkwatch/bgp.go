@@ -1,0 +1,425 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"darkwatch/results/bgp"
+	"darkwatch/results/bgp/live"
+	"darkwatch/results/store"
+)
+
+// bgpImportBatch is how many routes go to the store in one transaction.
+const bgpImportBatch = 5000
+
+func (a *app) bgpCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bgp",
+		Short: "The control plane: read MRT dumps, load them into the store, show a prefix's visibility",
+		Long: `The bgp commands work with what BGP says about prefixes: MRT files from route
+collectors (RouteViews, RIPE RIS, a BIRD or GoBGP collector of your own) in the formats
+of RFC 6396 (TABLE_DUMP, TABLE_DUMP_V2 with ADD-PATH, BGP4MP and BGP4MP_ET, 2- and
+4-byte ASNs), plain, gzip'd or bzip2'd; a directory stands for every file in it.
+
+  dump     prints the routes as bgpdump -m does, one line per (peer, prefix) event
+  import   loads them into the store (--store), where verdicts find them
+  show     prints one prefix's visibility over time from the store
+  collect  runs a passive BGP route collector (bgp.local_asn, bgp.peers) that
+           stores what its peers announce and withdraw`,
+	}
+	cmd.AddCommand(a.bgpDumpCommand(), a.bgpImportCommand(), a.bgpShowCommand(), a.bgpCollectCommand())
+	return cmd
+}
+
+func (a *app) bgpDumpCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "dump FILE...",
+		Short: "Print MRT files as bgpdump -m does",
+		Long: `Dump prints every route of the MRT files as one line, in the format of bgpdump -m,
+so that scripts written for bgpdump keep working:
+
+  BGP4MP|1470931200|A|37.49.236.123|198290|192.140.252.0/22|198290 6661 2914|IGP|37.49.236.123|0|0|0:200|NAG||
+  BGP4MP|1470931200|W|2001:7f8:54::188|59689|2804:14d::/40
+  TABLE_DUMP2|1452168107|B|10.0.15.1|65015|10.0.10.0/24|65015 65014|IGP|10.0.15.1|100|0||NAG||
+  BGP4MP|1027377515|STATE|193.203.0.69|15737|3|2
+
+FILE "-" is standard input; a directory stands for every file in it, in name order.
+Fields: record type, time (Unix seconds; microseconds for BGP4MP_ET), A(nnounce),
+W(ithdraw), B (table dump) or STATE, peer address, peer AS, prefix, then for
+announcements the AS path, origin, next hop, local preference, MED, communities,
+AG/NAG (atomic aggregate) and the aggregator. ADD-PATH records (TABLE_DUMP2_AP,
+BGP4MP_AP) carry the path identifier after the prefix.
+
+A file that is truncated or corrupt is printed up to the bad record; the error
+names the file and the record's byte offset, and the other files are still printed.
+Exit status: 0 every file was read whole, 1 some file was not.`,
+		Example: `  darkwatch bgp dump updates.20160811.1600.gz
+  darkwatch bgp dump /data/ris/rrc00/2014.12/ | grep '|175.45.17[67]'
+  ssh collector cat /data/updates.20141222.1600.bz2 | darkwatch bgp dump -`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			files, err := bgp.Files(args)
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			w := bufio.NewWriterSize(a.stdout, 1<<20)
+			var line []byte
+			var bad []string
+			for _, f := range files {
+				err := bgp.ReadFile(f, func(r bgp.Route) error {
+					line = bgp.AppendDump(line[:0], &r)
+					_, err := w.Write(line)
+					return err
+				})
+				var fe *bgp.FormatError
+				switch {
+				case errors.As(err, &fe):
+					bad = append(bad, err.Error())
+				case err != nil:
+					w.Flush()
+					return &exitError{code: exitFailure, err: err}
+				}
+			}
+			if err := w.Flush(); err != nil {
+				return &exitError{code: exitFailure, err: err}
+			}
+			if len(bad) > 0 {
+				return &exitError{code: exitSome, err: errors.New(strings.Join(bad, "\n"))}
+			}
+			return nil
+		},
+	}
+}
+
+func (a *app) bgpImportCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "import [FILE...]",
+		Short: "Load MRT files (announcements, withdrawals, RIB entries) into the store, idempotently",
+		Long: `Import reads MRT files (or every file of a directory; without arguments, those of
+bgp.mrt in the configuration) and adds their routes to the store (--store, default
+the local SQLite file): announcements, withdrawals, RIB entries and session state
+changes, with time, peer, prefix and AS path. A route already stored is not added
+again, so importing a file twice changes nothing.
+
+A truncated or corrupt file is imported up to the bad record; the error names the
+file and the record's byte offset, and the other files are still imported.
+Verdicts then set the data plane beside the control plane of the same prefixes.
+Exit status: 0 every file was read whole, 1 some file was not.`,
+		Example: `  darkwatch bgp import --store sqlite:///var/lib/darkwatch/darkwatch.db updates.20141222.*.bz2
+  darkwatch bgp import /data/routeviews/2014.12/UPDATES/`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				args = a.cfg.BGP.MRT
+			}
+			if len(args) == 0 {
+				return usageErr("bgp import: name MRT files or directories, or list them in bgp.mrt of the configuration")
+			}
+			files, err := bgp.Files(args)
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			st, err := a.openStore(cmd)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			var bad []string
+			for _, f := range files {
+				n, added, err := importMRT(cmd.Context(), st, f)
+				var fe *bgp.FormatError
+				switch {
+				case errors.As(err, &fe):
+					bad = append(bad, fmt.Sprintf("%v (%d routes before it stored, %d new)", err, n, added))
+					continue
+				case err != nil:
+					return &exitError{code: exitFailure, err: fmt.Errorf("%s: %w (%d routes added before it)", f, err, added)}
+				}
+				fmt.Fprintf(os.Stderr, "%s: %d routes, %d new\n", f, n, added)
+			}
+			if len(bad) > 0 {
+				return &exitError{code: exitSome, err: errors.New(strings.Join(bad, "\n"))}
+			}
+			return nil
+		},
+	}
+}
+
+// importMRT stores the routes of one MRT file in batches, and returns how
+// many it read and how many were new. Routes before a bad record are stored.
+func importMRT(ctx context.Context, st store.Store, file string) (n, added int, err error) {
+	source := filepath.Base(file)
+	batch := make([]bgp.Route, 0, bgpImportBatch)
+	flush := func() error {
+		k, err := st.PutRoutes(ctx, source, batch)
+		added += k
+		batch = batch[:0]
+		return err
+	}
+	readErr := bgp.ReadFile(file, func(r bgp.Route) error {
+		n++
+		batch = append(batch, r)
+		if len(batch) == cap(batch) {
+			return flush()
+		}
+		return nil
+	})
+	if err := flush(); err != nil {
+		return n, added, err
+	}
+	return n, added, readErr
+}
+
+func (a *app) bgpShowCommand() *cobra.Command {
+	var since, until string
+	var bin time.Duration
+	cmd := &cobra.Command{
+		Use:   "show PREFIX",
+		Short: "A prefix's visibility over time, from the routes in the store",
+		Long: `Show replays the routes in the store (from bgp import or bgp collect) and
+prints, per time bin, how many full-feed peers see PREFIX, how many full-feed peers
+there are, and what that makes of it: announced (seen by more than half of the
+full-feed peers, as IODA counts it), withdrawn, or unknown (no BGP data then). A
+covering less-specific prefix that is still announced is named: a /24 withdrawn while
+its /16 is announced may still be reachable.
+
+A full-feed peer sends more than bgp.full_feed.ipv4 IPv4 prefixes (default 400000)
+or bgp.full_feed.ipv6 IPv6 prefixes (default 10000); set them low (0: every peer
+that sends anything) for a small or lab feed.
+
+Times are RFC 3339 or durations back from now (6h); without --since, from the first
+route stored; without --until, to the last.`,
+		Example: `  darkwatch bgp show 175.45.176.0/24
+  darkwatch bgp show 198.18.0.0/24 --bin 10s --json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			prefix, err := netip.ParsePrefix(args[0])
+			if err != nil {
+				return usageErr("%q is not a CIDR prefix", args[0])
+			}
+			prefix = prefix.Masked()
+			if bin <= 0 {
+				return usageErr("--bin must be positive, not %v", bin)
+			}
+			now := time.Now().UTC()
+			t0, err := parseWhen(since, now)
+			if err != nil {
+				return usageErr("--since: %v", err)
+			}
+			t1, err := parseWhen(until, now)
+			if err != nil {
+				return usageErr("--until: %v", err)
+			}
+			st, err := a.openStore(cmd)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			var routes []bgp.Route
+			q := store.RouteQuery{}
+			if !t1.IsZero() {
+				q.Until = t1.Add(time.Nanosecond) // the routes of the last bin too
+			}
+			if err := st.EachRoute(cmd.Context(), q, func(r bgp.Route) error {
+				routes = append(routes, r)
+				return nil
+			}); err != nil {
+				return &exitError{code: exitFailure, err: err}
+			}
+			if len(routes) == 0 {
+				return &exitError{code: exitSome, err: fmt.Errorf("no routes in the store %s: load some with darkwatch bgp import", a.cfg.Store)}
+			}
+			first, last := routes[0].Time, routes[len(routes)-1].Time
+			if t0.IsZero() {
+				t0 = first
+			}
+			if t1.IsZero() {
+				t1 = last
+			}
+			bins := bgp.Bins(t0, t1, bin)
+			vis := bgp.ControlPlane(routes, bins, []netip.Prefix{prefix}, a.cfg.BGP.visibility())[prefix]
+			return printVisibility(a, vis)
+		},
+	}
+	cmd.Flags().StringVar(&since, "since", "", "first time bin (RFC 3339 or a duration back from now)")
+	cmd.Flags().StringVar(&until, "until", "", "last time bin (RFC 3339 or a duration back from now)")
+	cmd.Flags().DurationVar(&bin, "bin", 5*time.Minute, "time bin width")
+	return cmd
+}
+
+// visibilityJSON is one line of bgp show --json.
+type visibilityJSON struct {
+	Time          time.Time `json:"time"`
+	Prefix        string    `json:"prefix"`
+	ControlPlane  string    `json:"control_plane"`
+	Peers         int       `json:"peers"`
+	FullFeedPeers int       `json:"full_feed_peers"`
+	Covering      string    `json:"covering,omitempty"`
+	CoveringPeers int       `json:"covering_peers,omitempty"`
+}
+
+func printVisibility(a *app, vis []bgp.Visibility) error {
+	if a.json {
+		enc := json.NewEncoder(a.stdout)
+		for _, v := range vis {
+			j := visibilityJSON{Time: v.Time, Prefix: v.Prefix.String(), ControlPlane: string(v.State),
+				Peers: v.Peers, FullFeedPeers: v.FullFeed}
+			if v.Covering.IsValid() {
+				j.Covering, j.CoveringPeers = v.Covering.String(), v.CoveringPeers
+			}
+			if err := enc.Encode(j); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tPREFIX\tCONTROL PLANE\tPEERS\tFULL-FEED\tCOVERING")
+	for _, v := range vis {
+		cov := ""
+		if v.Covering.IsValid() {
+			cov = fmt.Sprintf("%v (%d peers)", v.Covering, v.CoveringPeers)
+		}
+		fmt.Fprintf(tw, "%s\t%v\t%s\t%d\t%d\t%s\n", v.Time.Format(time.RFC3339), v.Prefix, v.State, v.Peers, v.FullFeed, cov)
+	}
+	return tw.Flush()
+}
+
+// collectorFlush is how often the collector's routes go to the store.
+const collectorFlush = 500 * time.Millisecond
+
+func (a *app) bgpCollectCommand() *cobra.Command {
+	var listen []string
+	cmd := &cobra.Command{
+		Use:   "collect [--listen ADDR:PORT]...",
+		Short: "Run a passive BGP route collector that stores its peers' routes",
+		Long: `Collect accepts BGP sessions from the peers of the configuration (bgp.peers, each
+with addr and asn) as AS bgp.local_asn, announces nothing, and stores every
+announcement, withdrawal and session state change it receives (time, peer, prefix,
+AS path) in the store, within half a second, until interrupted (SIGINT, SIGTERM).
+Each route is also printed as bgpdump -m prints it. The collector never connects
+out: the peers connect to it, on TCP port 179 unless --listen (or bgp.listen) says
+otherwise. A peer's session going down counts as the withdrawal of its routes.
+
+Verdicts and bgp show then read the control plane from the store; for a small feed
+(a lab, one upstream) set bgp.full_feed.ipv4 and ipv6 to 0.`,
+		Example: `  # bgp: {local_asn: 64501, peers: [{addr: 198.51.100.9, asn: 64500}], full_feed: {ipv4: 0, ipv6: 0}}
+  darkwatch --config lab.yaml --store sqlite:///var/lib/darkwatch/lab.db bgp collect
+  darkwatch --config lab.yaml bgp collect --listen 198.51.100.10:1179`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cc, err := a.cfg.BGP.collectorConfig(listen)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			st, err := a.openStore(cmd)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			cc.Logger = a.log
+			err = collectRoutes(cmd.Context(), st, cc, a.stdout, a.log)
+			if err != nil && cmd.Context().Err() == nil {
+				return &exitError{code: exitFailure, err: err}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&listen, "listen", nil, "accept sessions on `ADDR:PORT` (repeatable; default bgp.listen, else 0.0.0.0:179 and [::]:179)")
+	return cmd
+}
+
+// collectorConfig is the route collector the configuration asks for, listening
+// on listen when given (else on bgp.listen, else on port 179 everywhere).
+func (b BGPConfig) collectorConfig(listen []string) (live.Config, error) {
+	cc := live.Config{LocalASN: b.LocalASN}
+	if b.LocalASN == 0 || len(b.Peers) == 0 {
+		return cc, errors.New("the collector needs bgp.local_asn and bgp.peers in the configuration")
+	}
+	for _, p := range b.Peers {
+		addr, err := netip.ParseAddr(p.Addr)
+		if err != nil {
+			return cc, fmt.Errorf("bgp.peers: %q is not an IP address", p.Addr)
+		}
+		cc.Peers = append(cc.Peers, live.Peer{Addr: addr, ASN: p.ASN})
+	}
+	if len(listen) == 0 && b.Listen != "" {
+		listen = []string{b.Listen}
+	}
+	for _, l := range listen {
+		ap, err := netip.ParseAddrPort(l)
+		if err != nil {
+			return cc, fmt.Errorf("--listen %q: want ADDR:PORT, as 198.51.100.10:179 or [2001:db8::1]:179", l)
+		}
+		cc.Listen = append(cc.Listen, ap)
+	}
+	return cc, nil
+}
+
+// collectRoutes runs a route collector until ctx ends, storing its routes in
+// st every collectorFlush and printing them as bgpdump -m lines on out (when
+// out is not nil). It returns when ctx ends, or when the collector cannot
+// start or the store fails.
+func collectRoutes(ctx context.Context, st store.Store, cc live.Config, out *os.File, log *slog.Logger) error {
+	routes := make(chan bgp.Route, 4096)
+	c, err := live.Start(ctx, cc, func(r bgp.Route) {
+		select {
+		case routes <- r:
+		case <-ctx.Done():
+		}
+	})
+	if err != nil {
+		return err
+	}
+	defer c.Stop()
+	log.Info("bgp collector up", "local_asn", cc.LocalASN, "peers", len(cc.Peers))
+	var batch []bgp.Route
+	var line []byte
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		// The store's own context: the last routes are stored on the way out.
+		n, err := st.PutRoutes(context.WithoutCancel(ctx), "bgp collector", batch)
+		if err != nil {
+			return err
+		}
+		log.Debug("bgp routes stored", "routes", len(batch), "new", n)
+		batch = batch[:0]
+		return nil
+	}
+	tick := time.NewTicker(collectorFlush)
+	defer tick.Stop()
+	for {
+		select {
+		case r := <-routes:
+			batch = append(batch, r)
+			if out != nil {
+				line = bgp.AppendDump(line[:0], &r)
+				out.Write(line)
+			}
+			if len(batch) >= bgpImportBatch {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		case <-tick.C:
+			if err := flush(); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return flush()
+		}
+	}
+}

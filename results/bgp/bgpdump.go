@@ -1,0 +1,152 @@
+package bgp
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// AppendDump appends r as the line bgpdump -m prints for it, newline
+// included:
+//
+//	BGP4MP|time|A|peer|peer_as|prefix|as_path|origin|next_hop|local_pref|med|communities|AG or NAG|aggregator|
+//	BGP4MP|time|W|peer|peer_as|prefix
+//	TABLE_DUMP2|time|B|peer|peer_as|prefix|as_path|origin|next_hop|local_pref|med|communities|AG or NAG|aggregator|
+//	BGP4MP|time|STATE|peer|peer_as|old_state|new_state
+//
+// ADD-PATH records carry the path identifier after the prefix; BGP4MP_ET
+// times have microseconds.
+func AppendDump(b []byte, r *Route) []byte {
+	b = append(b, r.Record...)
+	b = append(b, '|')
+	b = strconv.AppendInt(b, r.Time.Unix(), 10)
+	if strings.HasPrefix(r.Record, "BGP4MP_ET") {
+		us := r.Time.Nanosecond() / 1000
+		b = append(b, '.')
+		for d := 100000; d > 1; d /= 10 {
+			if us < d {
+				b = append(b, '0')
+			}
+		}
+		b = strconv.AppendInt(b, int64(us), 10)
+	}
+	b = append(b, '|')
+	b = append(b, r.Kind.String()...)
+	b = append(b, '|')
+	b = appendAddr(b, r.Peer)
+	b = append(b, '|')
+	b = appendUint(b, r.PeerAS)
+	b = append(b, '|')
+	switch r.Kind {
+	case StateChange:
+		b = strconv.AppendUint(b, uint64(r.OldState), 10)
+		b = append(b, '|')
+		b = strconv.AppendUint(b, uint64(r.NewState), 10)
+		return append(b, '\n')
+	case Withdraw:
+		b = appendPrefix(b, r.Prefix)
+		if r.AddPath {
+			b = append(b, '|')
+			b = appendUint(b, r.PathID)
+		}
+		return append(b, '\n')
+	}
+	b = appendPrefix(b, r.Prefix)
+	b = append(b, '|')
+	if r.AddPath {
+		b = appendUint(b, r.PathID)
+		b = append(b, '|')
+	}
+	a := r.Attrs
+	if a == nil {
+		a = &Attrs{Origin: -1}
+	}
+	if a.HasASPath {
+		b = append(b, a.ASPath...)
+	}
+	b = append(b, '|')
+	b = append(b, OriginName(a.Origin)...)
+	b = append(b, '|')
+	if r.NextHop.IsValid() {
+		b = appendAddr(b, r.NextHop)
+	} else {
+		b = append(b, "255.255.255.255"...) // bgpdump's INADDR_NONE for "none"
+	}
+	b = append(b, '|')
+	if a.HasLocalPref {
+		b = appendUint(b, a.LocalPref)
+	} else {
+		b = append(b, '0')
+	}
+	b = append(b, '|')
+	if a.HasMED {
+		b = appendUint(b, a.MED)
+	} else {
+		b = append(b, '0')
+	}
+	b = append(b, '|')
+	if a.HasCommunities {
+		b = appendCommunities(b, a.Communities)
+	}
+	b = append(b, '|')
+	if a.AtomicAggregate {
+		b = append(b, "AG|"...)
+	} else {
+		b = append(b, "NAG|"...)
+	}
+	if a.AggregatorAddr.IsValid() {
+		b = appendUint(b, a.AggregatorAS)
+		b = append(b, ' ')
+		b = appendAddr(b, a.AggregatorAddr)
+	}
+	return append(b, "|\n"...)
+}
+
+// appendCommunities writes communities as bgpdump does, well-known ones by
+// name.
+func appendCommunities(b []byte, cs []uint32) []byte {
+	for i, c := range cs {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		switch c {
+		case 0xFFFFFF01:
+			b = append(b, "no-export"...)
+		case 0xFFFFFF02:
+			b = append(b, "no-advertise"...)
+		case 0xFFFFFF03:
+			b = append(b, "local-AS"...)
+		default:
+			b = strconv.AppendUint(b, uint64(c>>16), 10)
+			b = append(b, ':')
+			b = strconv.AppendUint(b, uint64(c&0xFFFF), 10)
+		}
+	}
+	return b
+}
+
+func appendUint(b []byte, v uint32) []byte { return strconv.AppendUint(b, uint64(v), 10) }
+
+func appendPrefix(b []byte, p netip.Prefix) []byte {
+	b = appendAddr(b, p.Addr())
+	b = append(b, '/')
+	return strconv.AppendInt(b, int64(p.Bits()), 10)
+}
+
+// appendAddr writes an address as the C library's inet_ntop does, which
+// differs from Go for IPv4-compatible IPv6 addresses (::a.b.c.d).
+func appendAddr(b []byte, a netip.Addr) []byte {
+	if a.Is6() && !a.Is4In6() {
+		s := a.As16()
+		zero := true
+		for _, c := range s[:12] {
+			zero = zero && c == 0
+		}
+		w6, w7 := uint16(s[12])<<8|uint16(s[13]), uint16(s[14])<<8|uint16(s[15])
+		if zero && (w6 != 0 || w7 > 1) {
+			b = append(b, "::"...)
+			return netip.AddrFrom4([4]byte{s[12], s[13], s[14], s[15]}).AppendTo(b)
+		}
+	}
+	return a.AppendTo(b)
+}
