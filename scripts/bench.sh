@@ -15,9 +15,10 @@
 #            many targets have identical hop lists
 #   rate     achieved against requested rate, darkwatch ICMP: 1000 pps on a /20,
 #            10000 and 100000 pps on the /16
-#   bgp      darkwatch bgp dump against bgpdump -m on the largest MRT file of
-#            ../shared/testdata/mrt (skipped while darkwatch has no "bgp dump")
-#   gobench  go test -run '^$' -bench . -benchmem ./probe/ ./schedule/
+#   bgp      darkwatch bgp dump against Debian's bgpdump -m on the largest MRT file of
+#            ../shared/testdata/mrt (updates.20160811.1600.gz): wall time, RSS, the
+#            ratio (darkwatch / bgpdump, at most 1.0 is the goal) and identical lines
+#   gobench  go test -run '^$' -bench . -benchmem ./probe/ ./schedule/ ./results/bgp/ ./results/transport/
 #
 # A table per workload on stdout, progress on stderr, and the raw figures (one JSON
 # object per run, one per table row) in $BENCH_OUT.
@@ -108,6 +109,9 @@ ensure_packages() {
 	fi
 	if want trace && use scamper; then
 		command -v scamper >/dev/null 2>&1 || need+=(scamper)
+	fi
+	if want bgp; then
+		command -v bgpdump >/dev/null 2>&1 || need+=(bgpdump)
 	fi
 	[ "${#need[@]}" -eq 0 ] && return 0
 	say "installing missing Debian packages with apt-get: ${need[*]}"
@@ -680,7 +684,6 @@ bench_rate() {
 
 # ---------------------------------------------------------------- 5. bgp dump against bgpdump -m
 #
-# >>> bench_bgp_dump: runs only once `darkwatch bgp dump FILE` exists. <<<
 # It times darkwatch bgp dump and bgpdump -m on the largest MRT file of
 # ../shared/testdata/mrt (no network, no lab), and counts identical lines and identical
 # (time, type, peer, peer AS, prefix, AS path) tuples — the test data's own criterion.
@@ -744,15 +747,15 @@ bench_bgp_dump() {
 
 bench_go() {
 	echo
-	echo "== Go benchmarks: go test -run '^\$' -bench . -benchmem ./probe/ ./schedule/"
+	echo "== Go benchmarks: go test -run '^\$' -bench . -benchmem ./probe/ ./schedule/ ./results/bgp/ ./results/transport/"
 	command -v go >/dev/null 2>&1 || PATH="$PATH:/usr/local/go/bin"
 	if ! command -v go >/dev/null 2>&1; then
 		echo "   skipped: no Go toolchain on PATH"
 		return 0
 	fi
-	say "go test -bench . ./probe/ ./schedule/"
+	say "go test -bench . ./probe/ ./schedule/ ./results/bgp/"
 	set +e
-	CGO_ENABLED=0 go test -run '^$' -bench . -benchmem ./probe/ ./schedule/ >"$W/gobench.out" 2>&1
+	CGO_ENABLED=0 go test -run '^$' -bench . -benchmem ./probe/ ./schedule/ ./results/bgp/ ./results/transport/ >"$W/gobench.out" 2>&1
 	local rc=$?
 	set -e
 	grep -E '^(Benchmark|pkg:|cpu:)' "$W/gobench.out" | sed 's/^/   /' || true

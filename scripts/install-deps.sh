@@ -2,7 +2,7 @@
 # install-deps.sh — install, with apt-get, the Debian packages the lab, the demo and
 # the tests use (root). Installs only what is missing; prints what it installs.
 set -euo pipefail
-packages=(iproute2 nftables nsd socat dnsutils iputils-ping traceroute nmap tcpdump util-linux procps make git chromium postgresql)
+packages=(iproute2 nftables nsd socat dnsutils iputils-ping traceroute nmap tcpdump util-linux procps make git chromium postgresql nats-server bgpdump bird2)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -18,3 +18,9 @@ systemctl disable --now nsd >/dev/null 2>&1 || true
 # Likewise its postgresql starts a cluster on port 5432; the store's tests start a
 # throwaway server of their own (results/store/postgres_test.go).
 systemctl disable --now postgresql >/dev/null 2>&1 || true
+# And its nats-server starts a system server on port 4222; the collector tests start
+# their own (cmd/darkwatch/lab_collector_test.go).
+systemctl disable --now nats-server >/dev/null 2>&1 || true
+# And its bird2 starts a system BIRD; the lab runs its own in the border namespace
+# (scripts/lab.sh), with its own configuration and control socket.
+systemctl disable --now bird >/dev/null 2>&1 || true

@@ -13,6 +13,7 @@
 #
 #   vp_i [up0] ---- [vp0] r_i [up0] ---- [r_i] border [target] ---- [up0] target
 #                                                     [canary] ---- [up0] canary
+#                                                     [col]    ---- [up0] col
 #
 #   (i is written in decimal digits in the IPv6 addresses: vantage 10 is 2001:db8:a:10::2)
 #   vp_i   <-> r_i     192.0.2.(8i)/29      r_i .(8i+1)   vp_i .(8i+2)
@@ -23,14 +24,23 @@
 #                      2001:db8:c::/64      border ::1    target ::2
 #   border <-> canary  198.51.100.4/30      border .5     canary .6
 #                      2001:db8:d::/64      border ::1    canary ::2
+#   border <-> col     198.51.100.8/30      border .9     col .10
+#                      2001:db8:e::/64      border ::1    col ::2
 #
 #   Every non-border node has a default route toward the border. The border routes
 #   198.18.0.0/16 via 198.51.100.2 and 2001:db8:1::/48 via 2001:db8:c::2 (target),
 #   198.19.255.0/24 via 198.51.100.6 and 2001:db8:2::/48 via 2001:db8:d::2 (canary),
-#   and each vantage /29 and /64 via its r_i.
+#   and each vantage /29 and /64 via its r_i. The collector (col: darkwatch serve,
+#   and later a BGP collector) is on a link of the border's own, so every vantage
+#   reaches it through its router and the border; target-space faults leave it alone.
 #
 #   The target answers the whole of 198.18.0.0/16 and 2001:db8:1::/48 (AnyIP local
 #   routes on lo); the canary answers 198.19.255.0/24 and 2001:db8:2::/48.
+#   In the border: BIRD 2 (AS 64500, router id 198.51.100.9) announces 198.18.0.0/24,
+#   198.18.1.0/24, 198.18.2.0/24, 198.18.3.0/24 and the covering 198.18.0.0/16 over
+#   eBGP to the collector at 198.51.100.10 (AS 64501), which darkwatch's passive
+#   route collector accepts (bgp: {local_asn: 64501, peers: [{addr: 198.51.100.9,
+#   asn: 64500}]}). BIRD only announces: it installs no route in any kernel table.
 #   In the target: nsd, authoritative for dw.example. on 198.18.0.53 and
 #   2001:db8:1::53 (UDP and TCP 53); socat listeners on TCP 80 (a fixed HTTP/1.0
 #   reply) and 443 (accepts, sends nothing) on every target address; 81 is closed.
@@ -42,7 +52,10 @@
 #   fault uplink-cut N    r_N drops everything it forwards
 #   fault loss PCT        border drops PCT% of packets to/from the target space
 #   fault icmp-drop       border drops ICMP/ICMPv6 echo to/from the target space
-#   restore | fault restore   remove every dwfault table in the lab
+#   fault withdraw PREFIX BIRD withdraws its announcement of PREFIX (one of the five
+#                         above); the data plane is untouched
+#   restore | fault restore   remove every dwfault table in the lab and re-announce
+#                         every withdrawn prefix
 #
 # Environment:
 #   LAB_PREFIX      namespace/state prefix, [a-z0-9]{1,12}, default dwlab
@@ -75,6 +88,7 @@ usage: lab.sh up | down | status | fault KIND [ARG] | restore | gc
   fault uplink-cut N  router r_N forwards nothing
   fault loss PCT      border drops PCT% of target-space packets at random
   fault icmp-drop     border drops ICMP echo to/from the target space
+  fault withdraw PFX  BIRD in the border withdraws its announcement of PFX
   fault restore       same as restore
   restore             remove all faults
   gc                  bring down labs whose LAB_OWNER_PID has exited
@@ -96,6 +110,7 @@ need_tools() {
 		nft) pkg=nftables ;;
 		nsd) pkg=nsd ;;
 		socat) pkg=socat ;;
+		bird | birdc) pkg=bird2 ;;
 		*) pkg="$t" ;;
 		esac
 		command -v "$t" >/dev/null 2>&1 ||
@@ -113,7 +128,7 @@ ns() { echo "$P-$1"; }
 # lab_namespaces prints the namespaces of this prefix that exist now.
 lab_namespaces() {
 	ip netns list 2>/dev/null | awk '{print $1}' |
-		grep -E "^${P}-(vp[0-9]+|r[0-9]+|border|target|canary)\$" || true
+		grep -E "^${P}-(vp[0-9]+|r[0-9]+|border|target|canary|col)\$" || true
 }
 
 vantages_in_use() {
@@ -218,6 +233,44 @@ EOF
 	printf 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 14\r\nConnection: close\r\n\r\ndarkwatch lab\n' >"$STATE/http-reply"
 }
 
+# BGP_PREFIXES are what BIRD in the border announces to the collector; each has a
+# static protocol of its own (s_198_18_0_0_24, ...), which "fault withdraw" disables.
+BGP_PREFIXES="198.18.0.0/24 198.18.1.0/24 198.18.2.0/24 198.18.3.0/24 198.18.0.0/16"
+BORDER_ASN=64500
+COLLECTOR_ASN=64501
+
+# bird_proto PREFIX: the static protocol that announces PREFIX.
+bird_proto() {
+	local p="${1//./_}"
+	echo "s_${p//\//_}"
+}
+
+write_bird_conf() {
+	local p
+	{
+		echo "log \"$STATE/bird.log\" all;"
+		echo "router id 198.51.100.9;"
+		echo "protocol device { scan time 10; }"
+		# blackhole: BIRD has no kernel protocol here, so it installs nothing;
+		# the border forwards by its own routes.
+		for p in $BGP_PREFIXES; do
+			echo "protocol static $(bird_proto "$p") { ipv4; route $p blackhole; }"
+		done
+		echo "protocol bgp collector {"
+		echo "	description \"darkwatch route collector in the col namespace\";"
+		echo "	local 198.51.100.9 as $BORDER_ASN;"
+		echo "	neighbor 198.51.100.10 as $COLLECTOR_ASN;"
+		echo "	connect delay time 1;"
+		echo "	connect retry time 1;"
+		echo "	error wait time 1, 2;"
+		echo "	hold time 9;"
+		echo "	ipv4 { import none; export all; };"
+		echo "}"
+	} >"$STATE/bird.conf"
+}
+
+birdctl() { birdc -s "$STATE/bird.ctl" "$@"; }
+
 # bg NAME NS CMD...: start CMD detached inside NS, stdio to a log, pid to NAME.pid.
 bg() {
 	local name="$1" n="$2"
@@ -251,7 +304,7 @@ dns_answers() {
 
 cmd_up() {
 	need_root
-	need_tools ip nft nsd socat
+	need_tools ip nft nsd socat bird birdc
 	check_prefix
 	local n="${LAB_VANTAGES:-3}" i
 	[[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 31 ] ||
@@ -263,9 +316,9 @@ cmd_up() {
 	echo "$n" >"$STATE/vantages"
 	if [ -n "${LAB_OWNER_PID:-}" ]; then echo "$LAB_OWNER_PID" >"$STATE/owner"; fi
 
-	local B T C
-	B=$(ns border) T=$(ns target) C=$(ns canary)
-	local all=("$B" "$T" "$C")
+	local B T C COL
+	B=$(ns border) T=$(ns target) C=$(ns canary) COL=$(ns col)
+	local all=("$B" "$T" "$C" "$COL")
 	for ((i = 1; i <= n; i++)); do all+=("$(ns "vp$i")" "$(ns "r$i")"); done
 	for x in "${all[@]}"; do
 		ip netns add "$x"
@@ -274,6 +327,7 @@ cmd_up() {
 	sysctls "$B" 1 0
 	sysctls "$T" 0 0
 	sysctls "$C" 0 0
+	sysctls "$COL" 0 0
 	for ((i = 1; i <= n; i++)); do
 		sysctls "$(ns "vp$i")" 0 1
 		sysctls "$(ns "r$i")" 1 0
@@ -303,6 +357,15 @@ cmd_up() {
 	ip -n "$C" -6 route add local "$C6" dev lo
 	ip -n "$B" route add "$C4" via 198.51.100.6
 	ip -n "$B" -6 route add "$C6" via 2001:db8:d::2
+
+	# border <-> col (the collector): on-link for the border, default route for col
+	link "$B" col "$COL" up0
+	addr4 "$B" col 198.51.100.9/30
+	addr6 "$B" col 2001:db8:e::1/64
+	addr4 "$COL" up0 198.51.100.10/30
+	addr6 "$COL" up0 2001:db8:e::2/64
+	ip -n "$COL" route add default via 198.51.100.9
+	ip -n "$COL" -6 route add default via 2001:db8:e::1
 
 	# vantages
 	local V R
@@ -344,7 +407,12 @@ cmd_up() {
 	wait_for 10 "nsd on TCP" listening "$T" t 53 "$DNS4"
 	wait_for 10 "listener on TCP 80" listening "$T" t 80 .
 	wait_for 10 "listener on TCP 443" listening "$T" t 443 .
-	echo "lab $P up: $n vantages, namespaces ${P}-{vp1..vp$n,r1..r$n,border,target,canary}, state $STATE"
+
+	# BIRD in the border: the control plane of the target space
+	write_bird_conf
+	bg bird "$B" bird -f -c "$STATE/bird.conf" -s "$STATE/bird.ctl"
+	wait_for 10 "BIRD in the border" birdctl show status
+	echo "lab $P up: $n vantages, namespaces ${P}-{vp1..vp$n,r1..r$n,border,target,canary,col}, state $STATE"
 }
 
 # pids_of NS: pids of every process in NS (ip netns pids), one a line.
@@ -420,7 +488,7 @@ cmd_status() {
 	echo "namespaces:"
 	for x in $nss; do echo "  $x"; done
 	[ -n "$nss" ] || echo "  (none)"
-	local want=(border target canary)
+	local want=(border target canary col)
 	for ((i = 1; i <= n; i++)); do want+=("vp$i" "r$i"); done
 	[ "$n" -ge 1 ] || ok=0
 	for x in "${want[@]}"; do
@@ -433,7 +501,7 @@ cmd_status() {
 		done
 	done
 	local svc
-	for svc in nsd http https; do
+	for svc in nsd http https bird; do
 		p=$(cat "$STATE/$svc.pid" 2>/dev/null || true)
 		if [ -z "$p" ] || ! alive "$p"; then
 			echo "  not running: $svc"
@@ -507,6 +575,14 @@ cmd_fault() {
 				"ip6 daddr $T6 $m" "ip6 saddr $T6 $m"
 		fi
 		;;
+	withdraw)
+		[ $# -eq 1 ] || usage
+		[[ " $BGP_PREFIXES " == *" $1 "* ]] ||
+			die "withdraw: BIRD announces only $BGP_PREFIXES, not '$1'"
+		[ -S "$STATE/bird.ctl" ] || die "lab $P is not up (no BIRD control socket in $STATE)"
+		birdctl disable "$(bird_proto "$1")" >/dev/null ||
+			die "withdraw: birdc disable $(bird_proto "$1") failed"
+		;;
 	icmp-drop)
 		[ $# -eq 0 ] || usage
 		local e4="icmp type { echo-request, echo-reply } drop"
@@ -533,6 +609,12 @@ cmd_restore() {
 	for x in $(lab_namespaces); do
 		ip netns exec "$x" nft delete table inet dwfault 2>/dev/null || true
 	done
+	if [ -S "$STATE/bird.ctl" ]; then
+		local p
+		for p in $BGP_PREFIXES; do
+			birdctl enable "$(bird_proto "$p")" >/dev/null || true
+		done
+	fi
 	echo "lab $P: faults removed"
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/spf13/viper"
 
+	"darkwatch/results/bgp"
 	"darkwatch/schedule"
 )
 
@@ -38,6 +39,7 @@ type Config struct {
 	Targets    []TargetSet  `mapstructure:"targets"`
 	Probe      ProbeConfig  `mapstructure:"probe"`
 	Collector  Collector    `mapstructure:"collector"`
+	Serve      ServeConfig  `mapstructure:"serve"`
 	BGP        BGPConfig    `mapstructure:"bgp"`
 	LogLevel   string       `mapstructure:"log_level"`
 	// Metrics is the listen address of /metrics on `run` ("" = none).
@@ -81,18 +83,42 @@ type HostConfig struct {
 	Methods []string `mapstructure:"methods"`
 }
 
-// Collector says where a node sends its records.
+// Collector says where a node sends its records (collector.go uses it).
 type Collector struct {
 	URL          string `mapstructure:"url"`
 	User         string `mapstructure:"user"`
 	PasswordFile string `mapstructure:"password_file"`
+	// NkeyFile holds the node's nkey seed, instead of user and password.
+	NkeyFile string `mapstructure:"nkey_file"`
+	// CAFile is the CA that signed the collector's certificate (tls:// URLs).
+	CAFile    string        `mapstructure:"ca_file"`
+	Heartbeat time.Duration `mapstructure:"heartbeat"`
 }
 
-// BGPConfig names the control-plane sources.
+// BGPConfig names the control-plane sources: MRT files or directories, and
+// the passive route collector's local ASN and peers.
 type BGPConfig struct {
 	MRT      []string  `mapstructure:"mrt"`
 	LocalASN uint32    `mapstructure:"local_asn"`
 	Peers    []BGPPeer `mapstructure:"peers"`
+	// Listen is the collector's ADDRESS:PORT for BGP sessions (default
+	// port 179 on every address).
+	Listen string `mapstructure:"listen"`
+	// FullFeed says how many prefixes make a peer's table a full feed.
+	FullFeed FullFeedConfig `mapstructure:"full_feed"`
+}
+
+// FullFeedConfig says when a peer is a full-feed peer of a family: when it
+// sends more prefixes of it than this. IODA uses 400000 and 10000; a lab or
+// a single upstream, 0.
+type FullFeedConfig struct {
+	IPv4 int `mapstructure:"ipv4"`
+	IPv6 int `mapstructure:"ipv6"`
+}
+
+// visibility is the configuration of the control-plane view.
+func (b BGPConfig) visibility() bgp.Config {
+	return bgp.Config{FullFeedIPv4: b.FullFeed.IPv4, FullFeedIPv6: b.FullFeed.IPv6}
 }
 
 // BGPPeer is one BGP neighbour of the passive route collector.
@@ -127,6 +153,8 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("probe.parallel", 256)
 	v.SetDefault("log_level", "info")
 	v.SetDefault("metrics", "127.0.0.1:9108")
+	v.SetDefault("bgp.full_feed.ipv4", bgp.FullFeedIPv4)
+	v.SetDefault("bgp.full_feed.ipv6", bgp.FullFeedIPv6)
 }
 
 // ConfigError is a bad configuration: it names the key and, when there is one,
@@ -308,10 +336,30 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	if err := c.Collector.validate(c.Store); err != nil {
+		return err
+	}
+	if err := c.Serve.validate(); err != nil {
+		return err
+	}
 	for i, p := range c.BGP.Peers {
 		if _, err := netip.ParseAddr(p.Addr); err != nil {
 			return bad(fmt.Sprintf("bgp.peers[%d].addr", i), "%q is not an IP address", p.Addr)
 		}
+		if p.ASN == 0 {
+			return bad(fmt.Sprintf("bgp.peers[%d].asn", i), "every peer needs its AS number")
+		}
+	}
+	if len(c.BGP.Peers) > 0 && c.BGP.LocalASN == 0 {
+		return bad("bgp.local_asn", "the collector needs its own AS number to peer with bgp.peers")
+	}
+	if c.BGP.Listen != "" {
+		if _, err := netip.ParseAddrPort(c.BGP.Listen); err != nil {
+			return bad("bgp.listen", "%q is not ADDRESS:PORT (0.0.0.0:179, [::]:179)", c.BGP.Listen)
+		}
+	}
+	if c.BGP.FullFeed.IPv4 < 0 || c.BGP.FullFeed.IPv6 < 0 {
+		return bad("bgp.full_feed", "prefix counts must be 0 or more, not %d and %d", c.BGP.FullFeed.IPv4, c.BGP.FullFeed.IPv6)
 	}
 	return nil
 }

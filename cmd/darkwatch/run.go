@@ -70,6 +70,7 @@ func (a *app) runDaemon(cmd *cobra.Command, f *runFlags) error {
 	sink := &lockedWriter{}
 	closeOut := func() error { return nil }
 	var st store.Store
+	var fwd *forwarder // the way to the collector (collector.go); nil without one
 	if a.cfg.Store != "" {
 		var err error
 		if st, err = a.openStore(cmd); err != nil {
@@ -99,7 +100,7 @@ func (a *app) runDaemon(cmd *cobra.Command, f *runFlags) error {
 		}
 		recs := sink.take()
 		for i := 0; i < len(recs); i += importBatch {
-			if _, err := st.Ingest(context.WithoutCancel(ctx), recs[i:min(i+importBatch, len(recs))]); err != nil {
+			if _, err := fwd.ingest(context.WithoutCancel(ctx), st, recs[i:min(i+importBatch, len(recs))]); err != nil {
 				return fmt.Errorf("storing records: %w", err)
 			}
 		}
@@ -119,6 +120,11 @@ func (a *app) runDaemon(cmd *cobra.Command, f *runFlags) error {
 	} else if bound != nil {
 		a.log.Info("serving metrics", "addr", "http://"+bound.String()+"/metrics")
 	}
+	fwd, err := a.startForwarder(ctx, st, m)
+	if err != nil {
+		return err
+	}
+	defer fwd.close(a.log)
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

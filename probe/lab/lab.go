@@ -61,9 +61,28 @@ const (
 	TargetLink4 = "198.51.100.2"
 	TargetLink6 = "2001:db8:c::2"
 
+	// Collector4 and Collector6 are the addresses of the collector namespace
+	// (node "col"), on a link of the border's own: every vantage reaches it
+	// through its router and the border, and target-space faults leave it
+	// alone. Collector tests run `darkwatch serve` there.
+	Collector4 = "198.51.100.10"
+	Collector6 = "2001:db8:e::2"
+
 	// VantageIface is the name of each vantage's only interface (toward its router).
 	VantageIface = "up0"
+
+	// BorderBGP4 is the border's address on its link to the collector, from
+	// which BIRD (AS BorderASN) peers with the collector (AS CollectorASN)
+	// at Collector4. The collector never connects out: BIRD connects to it.
+	BorderBGP4   = "198.51.100.9"
+	BorderASN    = 64500
+	CollectorASN = 64501
 )
+
+// BGPPrefixes are what BIRD in the border announces to the collector: four
+// /24s of the target space and their covering /16. `lab.sh fault withdraw
+// PREFIX` withdraws one; Restore announces it again.
+var BGPPrefixes = []string{"198.18.0.0/24", "198.18.1.0/24", "198.18.2.0/24", "198.18.3.0/24", "198.18.0.0/16"}
 
 // VantageAddr4 is vantage i's address, 192.0.2.(8i+2).
 func VantageAddr4(i int) string { return fmt.Sprintf("192.0.2.%d", 8*i+2) }
@@ -94,7 +113,7 @@ func RouterUplinkAddr6(i int) string { return fmt.Sprintf("2001:db8:b:%d::2", i)
 func BorderAddr6(i int) string { return fmt.Sprintf("2001:db8:b:%d::1", i) }
 
 // Lab is one running lab. Its namespaces are named Prefix-NODE, NODE being
-// vp1..vpN, r1..rN, border, target or canary.
+// vp1..vpN, r1..rN, border, target, canary or col.
 type Lab struct {
 	// Prefix is this lab's namespace prefix.
 	Prefix string
@@ -141,7 +160,7 @@ func StartN(t testing.TB, vantages int) *Lab {
 	return l
 }
 
-// NS is the namespace name of node ("vp1", "r2", "border", "target", "canary").
+// NS is the namespace name of node ("vp1", "r2", "border", "target", "canary", "col").
 func (l *Lab) NS(node string) string { return l.Prefix + "-" + node }
 
 // Command returns a command that runs name with args inside node's namespace
@@ -169,7 +188,8 @@ func (l *Lab) Run(t testing.TB, node, name string, args ...string) string {
 }
 
 // Fault runs `lab.sh fault args...` (border-cut, uplink-cut N, loss PCT,
-// icmp-drop) on this lab, failing the test on error. Faults add up until Restore.
+// icmp-drop, withdraw PREFIX) on this lab, failing the test on error. Faults
+// add up until Restore.
 func (l *Lab) Fault(t testing.TB, args ...string) {
 	t.Helper()
 	if out, err := l.script(t.Context(), scriptPath(t), append([]string{"fault"}, args...)...); err != nil {
@@ -177,7 +197,8 @@ func (l *Lab) Fault(t testing.TB, args ...string) {
 	}
 }
 
-// Restore removes every fault from this lab.
+// Restore removes every fault from this lab and has BIRD announce every
+// withdrawn prefix again.
 func (l *Lab) Restore(t testing.TB) {
 	t.Helper()
 	if out, err := l.script(t.Context(), scriptPath(t), "restore"); err != nil {
@@ -204,7 +225,7 @@ func skipUnlessAble(t testing.TB) {
 		t.Skip("lab: needs root to create network namespaces")
 	}
 	for _, tool := range []struct{ name, pkg string }{
-		{"ip", "iproute2"}, {"nft", "nftables"}, {"nsd", "nsd"}, {"socat", "socat"},
+		{"ip", "iproute2"}, {"nft", "nftables"}, {"nsd", "nsd"}, {"socat", "socat"}, {"bird", "bird2"},
 	} {
 		if toolPath(tool.name) == "" {
 			t.Skipf("lab: %s not found (Debian package %s)", tool.name, tool.pkg)

@@ -107,6 +107,34 @@ var migrations = []migration{
 			id        TEXT PRIMARY KEY,
 			queued_ns BIGINT NOT NULL
 		)`,
+		// Outbox reads the oldest first.
+		`CREATE INDEX outbox_queued ON outbox (queued_ns, id)`,
+	}},
+	// Routes are control-plane events (results/bgp): announcements,
+	// withdrawals, RIB entries and session state changes, keyed by a hash
+	// of what they say, so that a file imported twice is stored once; seq
+	// keeps the order of routes within one second (an announcement and its
+	// withdrawal), which the id cannot.
+	{3, "routes: the control plane from MRT files and live BGP sessions", []string{
+		`CREATE TABLE routes (
+			id        TEXT PRIMARY KEY,
+			time_ns   BIGINT NOT NULL,
+			kind      TEXT NOT NULL,
+			peer      TEXT NOT NULL,
+			peer_as   BIGINT NOT NULL,
+			prefix    TEXT,
+			path_id   BIGINT NOT NULL,
+			as_path   TEXT,
+			origin    INTEGER,
+			next_hop  TEXT,
+			old_state INTEGER,
+			new_state INTEGER,
+			record    TEXT NOT NULL,
+			source    TEXT NOT NULL,
+			seq       BIGINT NOT NULL
+		)`,
+		`CREATE INDEX routes_time ON routes (time_ns, seq)`,
+		`CREATE INDEX routes_prefix_time ON routes (prefix, time_ns)`,
 	}},
 }
 

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"darkwatch/results"
+	"darkwatch/results/bgp"
 )
 
 // Store keeps records, verdicts, events, the census and beliefs. Every method
@@ -68,6 +69,30 @@ type Store interface {
 	Retain(ctx context.Context, before time.Time) (deleted int64, err error)
 	// Close releases the store.
 	Close() error
+
+	// IngestQueued is Ingest that also puts every record of recs in the
+	// outbox, the records a node still has to deliver to its collector, in
+	// the same transaction: a record is never stored without being queued.
+	IngestQueued(ctx context.Context, recs []results.Record) (added int, err error)
+	// Outbox returns up to limit queued records, oldest first.
+	Outbox(ctx context.Context, limit int) ([]results.Record, error)
+	// Delivered takes the records with these ids out of the outbox: the
+	// collector has them. Ids not queued are ignored.
+	Delivered(ctx context.Context, ids []string) error
+	// OutboxLen returns how many records are queued.
+	OutboxLen(ctx context.Context) (int64, error)
+
+	// PutRoutes stores control-plane routes (results/bgp) learnt from
+	// source (an MRT file's name, or a live session), in one transaction,
+	// and returns how many were new: a route already stored, from any
+	// source, is stored once. A route without a time, kind or peer, or an
+	// announcement, withdrawal or RIB entry without a prefix, fails the
+	// whole call.
+	PutRoutes(ctx context.Context, source string, routes []bgp.Route) (added int, err error)
+	// EachRoute calls fn with each route q selects, by time (in the order
+	// stored within one time). An error from fn stops the walk and is
+	// returned as it is.
+	EachRoute(ctx context.Context, q RouteQuery, fn func(bgp.Route) error) error
 }
 
 // Query selects records. Zero fields select everything; set fields are ANDed.

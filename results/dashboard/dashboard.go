@@ -1,0 +1,417 @@
+// Package dashboard holds the analysts' live view of a collector: a page with
+// its script and style sheet embedded in the binary (no external assets), and
+// the read-only JSON API the page and other tools read: verdicts, events,
+// targets, vantages, per-prefix timelines and per-target drill-down.
+//
+// It reads a store and what the caller tells it of targets and vantages; it
+// knows nothing of probing, transport, configuration files or who may read
+// (the caller wraps the API in its authentication).
+package dashboard
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"net/http"
+	"net/netip"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"darkwatch/results"
+	"darkwatch/results/store"
+)
+
+//go:embed static
+var static embed.FS
+
+// Target is one configured target set, as the API shows it.
+type Target struct {
+	Name     string   `json:"name"`
+	Prefixes []string `json:"prefixes"`
+	ASN      uint32   `json:"asn,omitempty"`
+	Country  string   `json:"country,omitempty"`
+	Hosts    []string `json:"hosts,omitempty"`
+	Methods  []string `json:"methods,omitempty"`
+}
+
+// Vantage is what the collector knows of one vantage point.
+type Vantage struct {
+	Name string `json:"name"`
+	// LastSeen is the last heartbeat; zero when none came since the
+	// collector started.
+	LastSeen time.Time `json:"last_seen,omitzero"`
+	// LastRecord is the time of the newest record received.
+	LastRecord time.Time `json:"last_record,omitzero"`
+	// Received counts records received since the collector started.
+	Received uint64 `json:"received"`
+	// Outbox is what the node said it still has to send.
+	Outbox   int64   `json:"outbox"`
+	OffsetMS float64 `json:"clock_offset_ms"`
+	RTTMS    float64 `json:"rtt_ms"`
+	Version  string  `json:"version,omitempty"`
+	Round    int64   `json:"round,omitempty"`
+	// Verdict is the latest vantage verdict (healthy, vantage-down).
+	Verdict string `json:"verdict,omitempty"`
+	// Rounds and Gaps count, in the window, the rounds with a verdict for
+	// this vantage and those of them it was vantage-down or without
+	// evidence while others had some.
+	Rounds int `json:"rounds"`
+	Gaps   int `json:"gaps"`
+}
+
+// Config is what the dashboard shows besides the store.
+type Config struct {
+	Store   store.Store
+	Targets []Target
+	// Vantages returns the collector's live view of the vantages (may be
+	// nil); the dashboard adds the store's vantage verdicts.
+	Vantages func() []Vantage
+	// Window is how far back the page looks by default (default 6 h).
+	Window time.Duration
+	// Refresh is how often the page reloads its data (default 15 s).
+	Refresh time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// maxWindow caps what one request may ask for.
+const maxWindow = 31 * 24 * time.Hour
+
+// Handler serves the page at / and the API below /api/. Every API answer is
+// JSON; a bad parameter is a 400 with {"error": "..."}.
+func Handler(cfg Config) http.Handler {
+	if cfg.Window <= 0 {
+		cfg.Window = 6 * time.Hour
+	}
+	if cfg.Refresh <= 0 {
+		cfg.Refresh = 15 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	d := &dash{cfg: cfg}
+	mux := http.NewServeMux()
+	sub, _ := fs.Sub(static, "static")
+	mux.Handle("GET /", http.FileServerFS(sub))
+	mux.HandleFunc("GET /api/config", d.config)
+	mux.HandleFunc("GET /api/verdicts", d.verdicts)
+	mux.HandleFunc("GET /api/events", d.events)
+	mux.HandleFunc("GET /api/targets", d.targets)
+	mux.HandleFunc("GET /api/vantages", d.vantages)
+	mux.HandleFunc("GET /api/prefix", d.prefix)
+	mux.HandleFunc("GET /api/target", d.target)
+	return securityHeaders(mux)
+}
+
+// APIOnly reports whether a request path is part of the API, for callers
+// that guard the API but not the page.
+func APIOnly(path string) bool { return strings.HasPrefix(path, "/api/") }
+
+// securityHeaders forbids the page anything from elsewhere.
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		h.ServeHTTP(w, r)
+	})
+}
+
+type dash struct{ cfg Config }
+
+// badRequest is an error in a request's parameters.
+type badRequest struct{ msg string }
+
+func (e badRequest) Error() string { return e.msg }
+
+func (d *dash) reply(w http.ResponseWriter, v any, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if err != nil {
+		code := http.StatusInternalServerError
+		var br badRequest
+		if errors.As(err, &br) {
+			code = http.StatusBadRequest
+		}
+		w.WriteHeader(code)
+		json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+		return
+	}
+	json.NewEncoder(w).Encode(v)
+}
+
+// since reads the since parameter: an RFC 3339 time or a duration back from
+// now; default the window.
+func (d *dash) since(r *http.Request) (time.Time, error) {
+	now := d.cfg.Now()
+	s := r.URL.Query().Get("since")
+	if s == "" {
+		return now.Add(-d.cfg.Window), nil
+	}
+	if dur, err := time.ParseDuration(s); err == nil {
+		if dur <= 0 || dur > maxWindow {
+			return time.Time{}, badRequest{"since: a duration between 0 and 744h"}
+		}
+		return now.Add(-dur), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, badRequest{"since: want an RFC 3339 time or a duration such as 6h"}
+	}
+	if now.Sub(t) > maxWindow {
+		return time.Time{}, badRequest{"since: at most 744h back"}
+	}
+	return t, nil
+}
+
+func (d *dash) config(w http.ResponseWriter, r *http.Request) {
+	d.reply(w, map[string]any{"window_s": d.cfg.Window.Seconds(), "refresh_s": d.cfg.Refresh.Seconds(),
+		"now": d.cfg.Now().UTC()}, nil)
+}
+
+var levels = []string{results.LevelHost, results.LevelBlock, results.LevelPrefix, results.LevelASN,
+	results.LevelCountry, results.LevelVantage}
+
+// verdicts: ?level=L (default prefix) &entity=E; without since, the latest
+// verdict per entity; with since, every verdict from then on.
+func (d *dash) verdicts(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	level := q.Get("level")
+	if level == "" {
+		level = results.LevelPrefix
+	}
+	if !slices.Contains(levels, level) {
+		d.reply(w, nil, badRequest{"level: one of " + strings.Join(levels, ", ")})
+		return
+	}
+	vq := store.VerdictQuery{Level: level, Entity: q.Get("entity")}
+	if q.Get("since") == "" {
+		vq.At = d.cfg.Now()
+	} else {
+		since, err := d.since(r)
+		if err != nil {
+			d.reply(w, nil, err)
+			return
+		}
+		vq.Since = since
+	}
+	vs, err := d.cfg.Store.Verdicts(r.Context(), vq)
+	if vs == nil {
+		vs = []results.Verdict{}
+	}
+	d.reply(w, vs, err)
+}
+
+func (d *dash) events(w http.ResponseWriter, r *http.Request) {
+	since, err := d.since(r)
+	if err != nil {
+		d.reply(w, nil, err)
+		return
+	}
+	es, err := d.cfg.Store.Events(r.Context(), since, time.Time{})
+	if es == nil {
+		es = []results.Event{}
+	}
+	sort.SliceStable(es, func(i, j int) bool { return es[i].Start.After(es[j].Start) })
+	d.reply(w, es, err)
+}
+
+func (d *dash) targets(w http.ResponseWriter, r *http.Request) {
+	ts := d.cfg.Targets
+	if ts == nil {
+		ts = []Target{}
+	}
+	d.reply(w, ts, nil)
+}
+
+func (d *dash) vantages(w http.ResponseWriter, r *http.Request) {
+	vs, err := d.vantageStatus(r.Context())
+	d.reply(w, vs, err)
+}
+
+// vantageStatus joins the collector's live view with the vantage verdicts of
+// the window.
+func (d *dash) vantageStatus(ctx context.Context) ([]Vantage, error) {
+	byName := map[string]*Vantage{}
+	get := func(name string) *Vantage {
+		if v, ok := byName[name]; ok {
+			return v
+		}
+		v := &Vantage{Name: name}
+		byName[name] = v
+		return v
+	}
+	if d.cfg.Vantages != nil {
+		for _, v := range d.cfg.Vantages() {
+			*get(v.Name) = v
+		}
+	}
+	now := d.cfg.Now()
+	vs, err := d.cfg.Store.Verdicts(ctx, store.VerdictQuery{Level: results.LevelVantage, Since: now.Add(-d.cfg.Window)})
+	if err != nil {
+		return nil, err
+	}
+	bins := map[time.Time]bool{}
+	seen := map[string]map[time.Time]bool{}
+	latest := map[string]time.Time{}
+	for _, v := range vs {
+		bins[v.Time] = true
+		x := get(v.Entity)
+		if seen[v.Entity] == nil {
+			seen[v.Entity] = map[time.Time]bool{}
+		}
+		seen[v.Entity][v.Time] = true
+		if v.Verdict != results.VerdictHealthy {
+			x.Gaps++
+		}
+		if !v.Time.Before(latest[v.Entity]) {
+			latest[v.Entity] = v.Time
+			x.Verdict = v.Verdict
+		}
+	}
+	out := make([]Vantage, 0, len(byName))
+	for name, v := range byName {
+		v.Rounds = len(seen[name])
+		// Rounds others have a verdict for and this vantage has none.
+		first := time.Time{}
+		for t := range seen[name] {
+			if first.IsZero() || t.Before(first) {
+				first = t
+			}
+		}
+		for t := range bins {
+			if !first.IsZero() && t.After(first) && !seen[name][t] {
+				v.Gaps++
+			}
+		}
+		out = append(out, *v)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// roundCount is one vantage's probes of a prefix in one round.
+type roundCount struct {
+	Round    int64     `json:"round"`
+	Time     time.Time `json:"time"`
+	Probes   int       `json:"probes"`
+	Answered int       `json:"answered"`
+}
+
+// prefix: ?entity=PREFIX&since=D: the prefix's verdicts and, per vantage and
+// round, how many of its probes were answered (the data plane per vantage).
+// ControlPlane is null until a control-plane source fills it.
+func (d *dash) prefix(w http.ResponseWriter, r *http.Request) {
+	p, err := netip.ParsePrefix(r.URL.Query().Get("entity"))
+	if err != nil {
+		d.reply(w, nil, badRequest{"entity: want a prefix such as 198.18.0.0/24"})
+		return
+	}
+	since, err := d.since(r)
+	if err != nil {
+		d.reply(w, nil, err)
+		return
+	}
+	ctx := r.Context()
+	p = p.Masked()
+	level := results.LevelPrefix
+	if (p.Addr().Is4() && p.Bits() == 24) || (p.Addr().Is6() && p.Bits() == 48) {
+		level = "" // a block may be configured as a prefix too: take both
+	}
+	vq := store.VerdictQuery{Level: level, Entity: p.String(), Since: since}
+	verdicts, err := d.cfg.Store.Verdicts(ctx, vq)
+	if err != nil {
+		d.reply(w, nil, err)
+		return
+	}
+	type key struct {
+		vantage string
+		round   int64
+	}
+	counts := map[key]*roundCount{}
+	err = d.cfg.Store.EachRecord(ctx, store.Query{Prefix: p, Since: since}, func(rec results.Record) error {
+		if rec.Method == results.MethodTrace {
+			return nil
+		}
+		k := key{rec.Vantage, rec.Round}
+		c := counts[k]
+		if c == nil {
+			c = &roundCount{Round: rec.Round, Time: rec.Time}
+			counts[k] = c
+		}
+		if rec.Time.Before(c.Time) {
+			c.Time = rec.Time
+		}
+		c.Probes++
+		if rec.Answered() {
+			c.Answered++
+		}
+		return nil
+	})
+	if err != nil {
+		d.reply(w, nil, err)
+		return
+	}
+	perVantage := map[string][]roundCount{}
+	for k, c := range counts {
+		perVantage[k.vantage] = append(perVantage[k.vantage], *c)
+	}
+	for _, cs := range perVantage {
+		sort.Slice(cs, func(i, j int) bool { return cs[i].Round < cs[j].Round })
+	}
+	if verdicts == nil {
+		verdicts = []results.Verdict{}
+	}
+	d.reply(w, map[string]any{"entity": p.String(), "since": since.UTC(), "verdicts": verdicts,
+		"vantages": perVantage, "control_plane": nil}, nil)
+}
+
+// target: ?addr=A&since=D&limit=N: the records of one target, newest first,
+// and its host verdicts.
+func (d *dash) target(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	addr, err := netip.ParseAddr(q.Get("addr"))
+	if err != nil {
+		d.reply(w, nil, badRequest{"addr: want an IP address"})
+		return
+	}
+	since, err := d.since(r)
+	if err != nil {
+		d.reply(w, nil, err)
+		return
+	}
+	limit := 500
+	if s := q.Get("limit"); s != "" {
+		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > 5000 {
+			d.reply(w, nil, badRequest{"limit: 1 to 5000"})
+			return
+		}
+	}
+	ctx := r.Context()
+	var recs []results.Record
+	err = d.cfg.Store.EachRecord(ctx, store.Query{Target: addr.String(), Since: since}, func(rec results.Record) error {
+		recs = append(recs, rec)
+		return nil
+	})
+	if err != nil {
+		d.reply(w, nil, err)
+		return
+	}
+	slices.Reverse(recs)
+	if len(recs) > limit {
+		recs = recs[:limit]
+	}
+	if recs == nil {
+		recs = []results.Record{}
+	}
+	vs, err := d.cfg.Store.Verdicts(ctx, store.VerdictQuery{Level: results.LevelHost, Entity: addr.String(), Since: since})
+	if vs == nil {
+		vs = []results.Verdict{}
+	}
+	d.reply(w, map[string]any{"addr": addr.String(), "records": recs, "verdicts": vs}, err)
+}

@@ -1,0 +1,312 @@
+package transport
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"darkwatch/results"
+	"darkwatch/results/store"
+)
+
+// AckWait is how long the stream waits for the collector to acknowledge a
+// record before it delivers it again: a collector that died with records in
+// hand gets them again this long after they were first delivered.
+const AckWait = 30 * time.Second
+
+// CollectorConfig configures the collector's consumer.
+type CollectorConfig struct {
+	// Store receives the records.
+	Store store.Store
+	// Batch is the most records written to the store in one transaction
+	// (default 5000).
+	Batch int
+	// Replicas is the stream's replica count on a JetStream cluster
+	// (default 1).
+	Replicas int
+	// OnHeartbeat, when set, is called with each node's heartbeat.
+	OnHeartbeat func(Heartbeat)
+	Log         *slog.Logger
+}
+
+// CollectorStats are the collector's running totals.
+type CollectorStats struct {
+	// Received counts messages taken from the stream, redeliveries included.
+	Received uint64
+	// Stored counts records new to the store.
+	Stored uint64
+	// Refused counts messages that were not a record of the vantage whose
+	// subject they came on; they are acknowledged and dropped.
+	Refused uint64
+	// Batches counts store transactions; IngestSeconds is their total time.
+	Batches       uint64
+	IngestSeconds float64
+	// StoreErrors counts failed store transactions (retried).
+	StoreErrors uint64
+}
+
+// Collector writes the records of the stream to a store.
+type Collector struct {
+	cfg  CollectorConfig
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	cons jetstream.Consumer
+	hb   *nats.Subscription
+
+	received, stored, refused, batches, storeErrors atomic.Uint64
+	ingestNanos                                     atomic.Int64
+
+	mu         sync.Mutex
+	byVantage  map[string]uint64
+	lastRecord map[string]time.Time
+}
+
+// NewCollector creates the stream and the durable consumer when they are not
+// there yet (or updates them) and answers heartbeats. Run then consumes.
+func NewCollector(ctx context.Context, nc *nats.Conn, cfg CollectorConfig) (*Collector, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("transport: the collector needs a store")
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 5000
+	}
+	if cfg.Replicas <= 0 {
+		cfg.Replicas = 1
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("transport: %w", err)
+	}
+	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        Stream,
+		Description: "darkwatch records on their way from the nodes to the collector's store",
+		Subjects:    []string{ResultsPrefix + "*"},
+		// A record leaves the stream once the collector's durable consumer
+		// has acknowledged it, that is once it is stored. (A work queue
+		// would do the same but wants every message acknowledged on its
+		// own; one acknowledgement per batch is much cheaper.)
+		Retention:  jetstream.InterestPolicy,
+		Storage:    jetstream.FileStorage,
+		Duplicates: DuplicateWindow,
+		MaxMsgSize: MaxPayload,
+		Replicas:   cfg.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("transport: stream %s: %w", Stream, err)
+	}
+	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:     Consumer,
+		Description: "the collector's store",
+		AckPolicy:   jetstream.AckAllPolicy,
+		// Records a collector took and did not acknowledge (it died, with an
+		// external server that lives on) are delivered again after AckWait.
+		AckWait:       AckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: 4 * cfg.Batch,
+		Replicas:      cfg.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("transport: consumer %s: %w", Consumer, err)
+	}
+	c := &Collector{cfg: cfg, nc: nc, js: js, cons: cons,
+		byVantage: map[string]uint64{}, lastRecord: map[string]time.Time{}}
+	c.hb, err = nc.Subscribe(HeartbeatPrefix+"*", c.heartbeat)
+	if err != nil {
+		return nil, fmt.Errorf("transport: heartbeats: %w", err)
+	}
+	return c, nil
+}
+
+// heartbeat answers a node's heartbeat with the collector's clock.
+func (c *Collector) heartbeat(m *nats.Msg) {
+	now := time.Now().UTC()
+	vantage := strings.TrimPrefix(m.Subject, HeartbeatPrefix)
+	var hb Heartbeat
+	if err := json.Unmarshal(m.Data, &hb); err != nil || hb.Vantage != vantage {
+		c.cfg.Log.Warn("heartbeat refused: not a heartbeat of the vantage whose subject it came on", "subject", m.Subject)
+		return
+	}
+	if m.Reply != "" {
+		body, _ := json.Marshal(heartbeatReply{Time: now})
+		_ = m.Respond(body)
+	}
+	hb.Received = now
+	if c.cfg.OnHeartbeat != nil {
+		c.cfg.OnHeartbeat(hb)
+	}
+}
+
+// batch is what one fetch brought: decoded records and the last message,
+// whose acknowledgement acknowledges them all.
+type batch struct {
+	recs []results.Record
+	last jetstream.Msg
+}
+
+// Run consumes the stream until ctx ends: it fetches records in batches,
+// stores each batch in one transaction and acknowledges it after the commit.
+// A store error is retried, with backoff, until it succeeds or ctx ends; the
+// records stay in the stream meanwhile.
+func (c *Collector) Run(ctx context.Context) error {
+	defer c.hb.Unsubscribe()
+	batches := make(chan batch, 2) // fetch the next batch while one is stored
+	fetchErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		fetchErr <- c.fetch(ctx, batches)
+	}()
+	for b := range batches {
+		c.store(ctx, b)
+	}
+	return <-fetchErr
+}
+
+// fetch pulls batches from the consumer until ctx ends.
+func (c *Collector) fetch(ctx context.Context, out chan<- batch) error {
+	var loggedErr string
+	for ctx.Err() == nil {
+		mb, err := c.cons.Fetch(c.cfg.Batch, jetstream.FetchMaxWait(500*time.Millisecond))
+		if err != nil {
+			if msg := err.Error(); msg != loggedErr {
+				c.cfg.Log.Warn("fetching records from the stream", "err", err)
+				loggedErr = msg
+			}
+			sleep(ctx, time.Second)
+			continue
+		}
+		var b batch
+		for m := range mb.Messages() {
+			c.received.Add(1)
+			b.last = m
+			vantage := strings.TrimPrefix(m.Subject(), ResultsPrefix)
+			r, err := decodeRecord(vantage, m.Data())
+			if err != nil {
+				c.refused.Add(1)
+				c.cfg.Log.Warn("record refused", "subject", m.Subject(), "err", err)
+				continue
+			}
+			b.recs = append(b.recs, r)
+		}
+		if err := mb.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+			if msg := err.Error(); msg != loggedErr {
+				c.cfg.Log.Warn("fetching records from the stream", "err", err)
+				loggedErr = msg
+			}
+		} else {
+			loggedErr = ""
+		}
+		if b.last == nil {
+			continue
+		}
+		select {
+		case out <- b:
+		case <-ctx.Done():
+			// Not stored, so not acknowledged: the stream delivers them again.
+			return nil
+		}
+	}
+	return nil
+}
+
+// store writes b to the store, retrying until it is committed, then
+// acknowledges it.
+func (c *Collector) store(ctx context.Context, b batch) {
+	wait := 100 * time.Millisecond
+	for {
+		start := time.Now()
+		// The store's own context is not ctx: a batch taken is finished.
+		n, err := c.cfg.Store.Ingest(context.WithoutCancel(ctx), b.recs)
+		if err == nil {
+			c.ingestNanos.Add(int64(time.Since(start)))
+			c.batches.Add(1)
+			c.stored.Add(uint64(n))
+			if err := b.last.Ack(); err != nil {
+				// The records are stored; the stream delivers them again
+				// and the store drops the copies.
+				c.cfg.Log.Warn("acknowledging stored records", "err", err)
+			}
+			c.count(b.recs)
+			return
+		}
+		c.storeErrors.Add(1)
+		c.cfg.Log.Error("storing records from the stream; retrying", "records", len(b.recs), "err", err, "retry_in", wait)
+		if !sleep(ctx, wait) {
+			return // not acknowledged: delivered again after a restart
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
+}
+
+func (c *Collector) count(recs []results.Record) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range recs {
+		r := &recs[i]
+		c.byVantage[r.Vantage]++
+		if r.Time.After(c.lastRecord[r.Vantage]) {
+			c.lastRecord[r.Vantage] = r.Time
+		}
+	}
+}
+
+// Stats returns the running totals.
+func (c *Collector) Stats() CollectorStats {
+	return CollectorStats{
+		Received:      c.received.Load(),
+		Stored:        c.stored.Load(),
+		Refused:       c.refused.Load(),
+		Batches:       c.batches.Load(),
+		IngestSeconds: time.Duration(c.ingestNanos.Load()).Seconds(),
+		StoreErrors:   c.storeErrors.Load(),
+	}
+}
+
+// VantageCounts returns, per vantage, the records taken from the stream and
+// stored (copies included) since the collector started, and the time of the
+// newest.
+func (c *Collector) VantageCounts() (counts map[string]uint64, newest map[string]time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	counts = make(map[string]uint64, len(c.byVantage))
+	newest = make(map[string]time.Time, len(c.lastRecord))
+	for k, v := range c.byVantage {
+		counts[k] = v
+	}
+	for k, v := range c.lastRecord {
+		newest[k] = v
+	}
+	return counts, newest
+}
+
+// Pending returns how many records wait in the stream for the collector.
+func (c *Collector) Pending(ctx context.Context) (uint64, error) {
+	info, err := c.cons.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.NumPending + uint64(info.NumAckPending), nil
+}
+
+// sleep waits d or until ctx ends, and reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,165 @@
+package transport
+
+import (
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// NodeUser is one node's credentials on the embedded server. The user name
+// is the node's vantage name; it may publish only on that vantage's
+// subjects.
+type NodeUser struct {
+	Vantage string
+	// Password is the node's password, in clear or as a bcrypt hash
+	// ("$2a$..."), which the server checks as such.
+	Password string
+	// Nkey is the node's public nkey ("U..."), instead of a password.
+	Nkey string
+}
+
+// ServerConfig configures the embedded NATS server.
+type ServerConfig struct {
+	// Listen is the client address, host:port ("127.0.0.1:0" picks a port).
+	Listen string
+	// StoreDir holds JetStream's files; records on their way survive a
+	// restart there.
+	StoreDir string
+	// TLS, when set, is required of every client.
+	TLS   *tls.Config
+	Nodes []NodeUser
+	// Log receives the server's own log (connections refused, permission
+	// violations); nil discards it.
+	Log *slog.Logger
+}
+
+// Server is the NATS server with JetStream embedded in the collector.
+type Server struct {
+	ns *server.Server
+	// user and password are the collector's own, made afresh at each start.
+	user, password string
+}
+
+// collectorUser is the user the collector itself connects as.
+const collectorUser = "darkwatch-collector"
+
+// NodePermissions are what a node may do: publish its records and
+// heartbeats, and receive the replies to them.
+func NodePermissions(vantage string) *server.Permissions {
+	return &server.Permissions{
+		Publish:   &server.SubjectPermission{Allow: []string{ResultSubject(vantage), HeartbeatSubject(vantage)}},
+		Subscribe: &server.SubjectPermission{Allow: []string{InboxPrefix(vantage) + ".>"}},
+	}
+}
+
+// StartServer starts the embedded server and waits until it takes
+// connections.
+func StartServer(cfg ServerConfig) (*Server, error) {
+	host, portText, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("transport: listen address %q: %v", cfg.Listen, err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return nil, fmt.Errorf("transport: listen address %q: port %q is not a number", cfg.Listen, portText)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	if cfg.StoreDir == "" {
+		return nil, errors.New("transport: the embedded server needs a storage directory")
+	}
+	var secret [24]byte
+	if _, err := rand.Read(secret[:]); err != nil {
+		return nil, err
+	}
+	s := &Server{user: collectorUser, password: hex.EncodeToString(secret[:])}
+	opts := &server.Options{
+		ServerName: "darkwatch-collector",
+		Host:       host,
+		Port:       port,
+		JetStream:  true,
+		StoreDir:   cfg.StoreDir,
+		MaxPayload: MaxPayload,
+		NoSigs:     true,
+		TLSConfig:  cfg.TLS,
+		TLS:        cfg.TLS != nil,
+		TLSVerify:  cfg.TLS != nil && cfg.TLS.ClientAuth == tls.RequireAndVerifyClientCert,
+		TLSTimeout: 5,
+		// The collector itself may do anything in its account.
+		Users:       []*server.User{{Username: s.user, Password: s.password}},
+		AuthTimeout: 5,
+	}
+	seen := map[string]bool{}
+	for _, n := range cfg.Nodes {
+		if err := CheckVantage(n.Vantage); err != nil {
+			return nil, fmt.Errorf("transport: node user: %w", err)
+		}
+		if seen[n.Vantage] || n.Vantage == collectorUser {
+			return nil, fmt.Errorf("transport: node user %q is given twice", n.Vantage)
+		}
+		seen[n.Vantage] = true
+		switch {
+		case n.Nkey != "":
+			opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: n.Nkey, Permissions: NodePermissions(n.Vantage)})
+		case n.Password != "":
+			opts.Users = append(opts.Users, &server.User{Username: n.Vantage, Password: n.Password, Permissions: NodePermissions(n.Vantage)})
+		default:
+			return nil, fmt.Errorf("transport: node user %q has neither a password nor an nkey", n.Vantage)
+		}
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("transport: NATS server: %w", err)
+	}
+	if cfg.Log != nil {
+		ns.SetLoggerV2(serverLog{cfg.Log.With("part", "nats")}, false, false, false)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		ns.Shutdown()
+		return nil, fmt.Errorf("transport: NATS server on %s did not start within 30 s", cfg.Listen)
+	}
+	s.ns = ns
+	return s, nil
+}
+
+// ClientURL is the URL clients connect to.
+func (s *Server) ClientURL() string { return s.ns.ClientURL() }
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.ns.Addr() }
+
+// Connect connects the collector itself to the server, in process.
+func (s *Server) Connect(opts ...nats.Option) (*nats.Conn, error) {
+	opts = append([]nats.Option{nats.UserInfo(s.user, s.password), nats.InProcessServer(s.ns),
+		nats.Name("darkwatch collector"), nats.MaxReconnects(-1)}, opts...)
+	return nats.Connect(s.ns.ClientURL(), opts...)
+}
+
+// Shutdown stops the server and waits until it has.
+func (s *Server) Shutdown() {
+	s.ns.Shutdown()
+	s.ns.WaitForShutdown()
+}
+
+// serverLog passes the NATS server's log to slog. Authentication and
+// permission errors come through Errorf, naming user and subject, never a
+// password.
+type serverLog struct{ l *slog.Logger }
+
+func (s serverLog) Noticef(format string, v ...any) { s.l.Info(fmt.Sprintf(format, v...)) }
+func (s serverLog) Warnf(format string, v ...any)   { s.l.Warn(fmt.Sprintf(format, v...)) }
+func (s serverLog) Fatalf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
+func (s serverLog) Errorf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
+func (s serverLog) Debugf(format string, v ...any)  { s.l.Debug(fmt.Sprintf(format, v...)) }
+func (s serverLog) Tracef(format string, v ...any)  { s.l.Debug(fmt.Sprintf(format, v...)) }

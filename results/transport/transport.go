@@ -1,0 +1,121 @@
+// Package transport carries probe records from measurement nodes to a
+// collector over NATS JetStream, losing none and storing none twice.
+//
+// A node (Node) publishes every record of its store's outbox on
+// darkwatch.results.<vantage>, with the record's id as Nats-Msg-Id so that
+// JetStream drops a record sent twice, and takes a record out of the outbox
+// only when JetStream has acknowledged it; whatever is not acknowledged is
+// sent again, with backoff, after a collector outage or a node restart. A node
+// also sends heartbeats on darkwatch.heartbeat.<vantage> and learns its clock
+// offset from the replies.
+//
+// The collector (Collector) reads the stream through a durable consumer,
+// writes the records to its store and acknowledges them only after the store
+// has committed them. Server runs the NATS server with JetStream inside the
+// collector's process, with one user per node that may publish only on its
+// own subjects; a collector may instead use an external NATS cluster.
+//
+// The package knows records and stores; it knows nothing of probing,
+// schedules, verdicts or configuration files: callers pass typed values,
+// secrets included.
+package transport
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"darkwatch/results"
+)
+
+// Subjects, stream and consumer names. Every vantage has its own subjects,
+// so that a node's permissions can name them.
+const (
+	// ResultsPrefix begins the subject a node publishes its records on.
+	ResultsPrefix = "darkwatch.results."
+	// HeartbeatPrefix begins the subject a node sends heartbeats on.
+	HeartbeatPrefix = "darkwatch.heartbeat."
+	// InboxRoot begins every node's reply subjects (_INBOX_darkwatch.<vantage>.>).
+	InboxRoot = "_INBOX_darkwatch."
+	// Stream is the JetStream stream that holds records on their way.
+	Stream = "DARKWATCH_RESULTS"
+	// Consumer is the collector's durable consumer of Stream.
+	Consumer = "darkwatch-store"
+	// DuplicateWindow is how long JetStream remembers a record id to drop
+	// a second copy. A copy sent later is dropped by the store, whose
+	// Ingest is idempotent by id.
+	DuplicateWindow = 30 * time.Minute
+	// MaxPayload is the largest message the embedded server takes: a record
+	// is well under a kilobyte, a long trace a few.
+	MaxPayload = 64 << 10
+)
+
+// ResultSubject is the subject vantage publishes its records on.
+func ResultSubject(vantage string) string { return ResultsPrefix + vantage }
+
+// HeartbeatSubject is the subject vantage sends heartbeats on.
+func HeartbeatSubject(vantage string) string { return HeartbeatPrefix + vantage }
+
+// InboxPrefix is the prefix of vantage's reply subjects; a node may
+// subscribe only below it.
+func InboxPrefix(vantage string) string { return InboxRoot + vantage }
+
+// CheckVantage reports whether vantage can name subjects: not empty, and
+// without the characters NATS gives a meaning (space, '.', '*', '>').
+func CheckVantage(vantage string) error {
+	if vantage == "" {
+		return errors.New("a vantage name must not be empty")
+	}
+	if strings.ContainsAny(vantage, " \t\r\n.*>") {
+		return fmt.Errorf("vantage %q may not contain spaces, '.', '*' or '>'", vantage)
+	}
+	return nil
+}
+
+// Heartbeat is what a node tells the collector every so often, and what the
+// collector keeps of it.
+type Heartbeat struct {
+	Vantage string `json:"vantage"`
+	// Sent is the node's clock when it sent the heartbeat.
+	Sent time.Time `json:"sent"`
+	// Received is the collector's clock when it got it (set by the collector).
+	Received time.Time `json:"received,omitzero"`
+	// OffsetMS is the collector's clock minus the node's, as the node
+	// measured it on the previous heartbeat's round trip; RTTMS is that round
+	// trip. Both are zero on a node's first heartbeat.
+	OffsetMS float64 `json:"offset_ms"`
+	RTTMS    float64 `json:"rtt_ms"`
+	// Outbox is how many records the node still has to deliver.
+	Outbox int64 `json:"outbox"`
+	// Round is the node's latest round.
+	Round int64 `json:"round,omitempty"`
+	// Version is the node's darkwatch version.
+	Version string `json:"version,omitempty"`
+}
+
+// heartbeatReply is the collector's answer to a heartbeat: its clock.
+type heartbeatReply struct {
+	Time time.Time `json:"time"`
+}
+
+// encodeRecord is a record as a message body: its JSON.
+func encodeRecord(r *results.Record) ([]byte, error) { return json.Marshal(r) }
+
+// decodeRecord reads a message body that arrived on vantage's subject. A
+// record that names another vantage, or lacks what every record has, is
+// refused: a node may speak only for itself.
+func decodeRecord(vantage string, body []byte) (results.Record, error) {
+	var r results.Record
+	if err := json.Unmarshal(body, &r); err != nil {
+		return r, fmt.Errorf("not a record: %v", err)
+	}
+	switch {
+	case r.Vantage != vantage:
+		return r, fmt.Errorf("record %s names vantage %q but came on %s's subject", r.ID(), r.Vantage, vantage)
+	case r.Method == "" || r.Target == "" || r.Time.IsZero():
+		return r, fmt.Errorf("record %s lacks a method, target or time", r.ID())
+	}
+	return r, nil
+}
