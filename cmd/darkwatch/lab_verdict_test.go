@@ -221,7 +221,7 @@ targets:
 	if stored != 1 {
 		t.Errorf("store holds %d prefix outage events, want 1: %+v", stored, evs)
 	}
-	pvs, err := st.Verdicts(context.Background(), store.VerdictQuery{Level: results.LevelPrefix, Since: phases[2].start.Add(2 * round), Until: phases[2].end})
+	pvs, err := st.Verdicts(context.Background(), store.VerdictQuery{Level: results.LevelPrefix, Since: phases[2].start.Add(2 * round), Until: phases[2].end.Add(-round)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -305,7 +305,8 @@ type roundCount struct {
 
 // prefix: ?entity=PREFIX&since=D: the prefix's verdicts and, per vantage and
 // round, how many of its probes were answered (the data plane per vantage).
-// ControlPlane is null until a control-plane source fills it.
+// control_plane is the BGP state the verdicts carry (announced, withdrawn,
+// unknown), one per round.
 func (d *dash) prefix(w http.ResponseWriter, r *http.Request) {
 	p, err := netip.ParsePrefix(r.URL.Query().Get("entity"))
 	if err != nil {
@@ -367,8 +368,19 @@ func (d *dash) prefix(w http.ResponseWriter, r *http.Request) {
 	if verdicts == nil {
 		verdicts = []results.Verdict{}
 	}
+	// The control plane as the verdicts saw it, one state a round.
+	type controlState struct {
+		Time  time.Time `json:"time"`
+		State string    `json:"state"`
+	}
+	control := []controlState{}
+	for _, v := range verdicts {
+		if v.Level == results.LevelPrefix || v.Level == results.LevelBlock {
+			control = append(control, controlState{v.Time, v.ControlPlane})
+		}
+	}
 	d.reply(w, map[string]any{"entity": p.String(), "since": since.UTC(), "verdicts": verdicts,
-		"vantages": perVantage, "control_plane": nil}, nil)
+		"vantages": perVantage, "control_plane": control}, nil)
 }
 
 // target: ?addr=A&since=D&limit=N: the records of one target, newest first,

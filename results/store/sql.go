@@ -411,7 +411,9 @@ func (s *sqlStore) Retain(ctx context.Context, before time.Time) (int64, error) 
 			}
 			deleted += n
 		}
-		return nil
+		// An outbox entry whose record is gone has nothing left to send.
+		_, err := t.exec(ctx, "DELETE FROM outbox WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.id = outbox.id)")
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store %s: retain: %w", s.b.name(), err)

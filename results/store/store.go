@@ -65,7 +65,9 @@ type Store interface {
 	Beliefs(ctx context.Context, vantage string) ([]Belief, error)
 
 	// Retain deletes records and verdicts older than before and returns how
-	// many rows went.
+	// many rows went; outbox entries of deleted records go with them. Events,
+	// the census, beliefs and routes stay: a route announced long ago may
+	// still be in force.
 	Retain(ctx context.Context, before time.Time) (deleted int64, err error)
 	// Close releases the store.
 	Close() error

@@ -284,8 +284,12 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 
 	t.Run("Retain", func(t *testing.T) {
 		s := open(t)
-		ingest(t, s, sampleRecords("vp1", 1, 100, t0))                // t0 .. t0+3.7ms
-		ingest(t, s, sampleRecords("vp1", 2, 100, t0.Add(time.Hour))) // an hour later
+		// Both rounds wait in the outbox too, as on a node.
+		for round, at := range map[int64]time.Time{1: t0, 2: t0.Add(time.Hour)} {
+			if _, err := s.IngestQueued(ctx, sampleRecords("vp1", round, 100, at)); err != nil {
+				t.Fatal(err)
+			}
+		}
 		vs := []results.Verdict{
 			{Time: t0, Level: "block", Entity: "198.18.0.0/24", Verdict: "reachable"},
 			{Time: t0.Add(time.Hour), Level: "block", Entity: "198.18.0.0/24", Verdict: "outage"},
@@ -317,6 +321,9 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 		}
 		if ge, _ := s.Events(ctx, time.Time{}, time.Time{}); len(ge) != 1 {
 			t.Errorf("retain removed events: %+v", ge)
+		}
+		if n, err := s.OutboxLen(ctx); err != nil || n != 100 {
+			t.Errorf("after retain: outbox holds %d (%v), want round 2's 100", n, err)
 		}
 	})
 

@@ -108,10 +108,15 @@ function timeline(p, since, now) {
   }
   y += row + 4;
   label(y, "BGP");
-  // The control plane's row: filled once a control-plane source reports.
-  const cp = svgEl("rect", { class: p.control_plane ? "ok" : "none", x: left, y, width: W - left - 4, height: row,
-    "data-plane": "control" });
-  s.append(cp);
+  // The control plane's row: announced, withdrawn or unknown, round by round.
+  const cps = p.control_plane || [];
+  const cpClass = { announced: "ok", withdrawn: "down" };
+  cps.forEach((c, i) => {
+    const x0 = x(c.time), x1 = i + 1 < cps.length ? x(cps[i + 1].time) : Math.min(W - 4, x0 + 6);
+    const r = svgEl("rect", { class: cpClass[c.state] || "none", x: x0, y, width: Math.max(1, x1 - x0), height: row,
+      "data-plane": "control" });
+    const tt = svgEl("title", {}); tt.textContent = c.time + " BGP " + (c.state || "unknown"); r.append(tt); s.append(r);
+  });
   return s;
 }
 
