@@ -71,6 +71,10 @@ func (an Analysis) Analyze(recs []Record) (verdicts []Verdict, events []Event) {
 		recs  []*Record
 	}
 	groups := map[key]map[int64]*group{}
+	// swept marks the block series with probes of other addresses than
+	// known hosts; the rest (a method only a known host is probed with)
+	// are judged as the host is.
+	swept := map[key]bool{}
 	add := func(k key, r *Record) {
 		if groups[k] == nil {
 			groups[k] = map[int64]*group{}
@@ -99,9 +103,12 @@ func (an Analysis) Analyze(recs []Record) (verdicts []Verdict, events []Event) {
 			traces = append(traces, *r)
 			continue
 		}
-		add(key{r.Vantage, LevelBlock, CensusBlock(addr).String(), r.Method}, r)
+		bk := key{r.Vantage, LevelBlock, CensusBlock(addr).String(), r.Method}
+		add(bk, r)
 		if host[addr] {
 			add(key{r.Vantage, LevelHost, addr.String(), r.Method}, r)
+		} else {
+			swept[bk] = true
 		}
 	}
 
@@ -117,7 +124,7 @@ func (an Analysis) Analyze(recs []Record) (verdicts []Verdict, events []Event) {
 		if v, ok := availability[[2]string{k.vantage, k.entity}]; ok && k.level == LevelBlock {
 			a = v
 		}
-		if k.level == LevelHost {
+		if k.level == LevelHost || k.level == LevelBlock && !swept[k] {
 			a = 0.9 // a known host is expected to answer
 		}
 		var b Belief

@@ -172,3 +172,32 @@ func TestAnalyzeControlPlane(t *testing.T) {
 		t.Error("the control plane was never asked")
 	}
 }
+
+// TestAnalyzeHostOnlyMethod probes a block with ICMP sweeps and, by DNS, only
+// its known name server: when everything goes dark, the DNS series of the
+// block is judged as the host is, and does not hold the block partial for
+// rounds after ICMP saw it down.
+func TestAnalyzeHostOnlyMethod(t *testing.T) {
+	an := labAnalysis()
+	ns := netip.MustParseAddr("198.18.0.53")
+	an.Hosts = []netip.Addr{ns}
+	down := func(_ string, round int) bool { return round >= 6 }
+	recs := labRecords(12, down, func(string, int) bool { return false })
+	start := time.Date(2026, 11, 21, 22, 0, 0, 0, time.UTC)
+	for round := range 12 {
+		for _, v := range []string{"vp1", "vp2", "vp3"} {
+			out := OutcomeReply
+			if down(v, round) {
+				out = OutcomeTimeout
+			}
+			recs = append(recs, Record{Time: start.Add(time.Duration(round)*time.Minute + 3*time.Second), Vantage: v,
+				Round: int64(round), Method: MethodDNS, Target: ns.String(), Outcome: out})
+		}
+	}
+	vs, _ := an.Analyze(recs)
+	for round := 8; round < 12; round++ {
+		if got := verdictAt(vs, LevelBlock, "198.18.0.0/24", round); got != VerdictOutage {
+			t.Errorf("round %d: block %s, want outage", round, got)
+		}
+	}
+}

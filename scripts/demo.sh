@@ -11,7 +11,7 @@
 #
 #   collector (namespace col): darkwatch serve — NATS JetStream for the nodes' records,
 #             the passive BGP collector of BIRD's routes, verdicts, dashboard, API
-#   nodes (vp1..vp3):          darkwatch run, one round every 4 s, records to the
+#   nodes (vp1..vp3):          darkwatch run, one round every 6 s, records to the
 #             collector (each kept in its own store until the collector has it)
 #
 # Then a compressed 22 December 2014: normal, a day of instability (30 % loss and
@@ -25,7 +25,7 @@ bin=$(realpath "${DARKWATCH:-bin/darkwatch}")
 [ -x "$bin" ] || { echo "demo.sh: $bin not built; run: make build" >&2; exit 2; }
 export LAB_PREFIX=${LAB_PREFIX:-dwdemo}
 out=${DEMO_OUT:-${TMPDIR:-/tmp}/darkwatch-demo}
-ROUND=${DEMO_ROUND:-4}  # seconds
+ROUND=${DEMO_ROUND:-6}  # seconds: a round with traces to a dark target takes about 4
 
 ns() { echo "${LAB_PREFIX}-$1"; }
 say() { printf '\n== %s  %s\n' "$(date -u +%H:%M:%S)" "$*"; }
@@ -105,11 +105,11 @@ say "collector: darkwatch serve in $(ns col) (NATS JetStream, BGP collector AS 6
 ip netns exec "$(ns col)" "$bin" --config "$out/collector.yaml" --log-level warn serve 2>"$out/serve.log" &
 pids+=($!)
 announced() {
-	"$bin" --store "sqlite://$out/collector.db" bgp show "$1" --json 2>/dev/null | tail -1 | grep -q '"control_plane":"announced"'
+	"$bin" --config "$out/collector.yaml" bgp show "$1" --json 2>/dev/null | tail -1 | grep -q '"control_plane":"announced"'
 }
 for _ in $(seq 100); do announced 198.18.3.0/24 && break; sleep 0.2; done
 echo "BIRD (border, AS 64500) -> collector:"
-"$bin" --store "sqlite://$out/collector.db" --config "$out/collector.yaml" bgp show 198.18.1.0/24 --bin 1m | tail -1
+"$bin" --config "$out/collector.yaml" bgp show 198.18.1.0/24 --bin 1m | tail -1
 for i in 1 2 3; do
 	say "node vp$i: darkwatch run (round ${ROUND}s) -> collector"
 	ip netns exec "$(ns vp$i)" "$bin" --config "$out/vp$i.yaml" --log-level warn run 2>"$out/vp$i.log" &
@@ -122,7 +122,7 @@ phase() { # phase NAME ROUNDS
 	sleep $(($2 * ROUND))
 }
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-phase "normal: every block answers, every /24 announced" 6
+phase "normal: every block answers, every /24 announced" 4
 say "instability: 30 % loss at the border, 198.18.2.0/24 and 198.18.3.0/24 flap"
 lab fault loss 30
 for p in 198.18.2.0/24 198.18.3.0/24; do
@@ -130,16 +130,16 @@ for p in 198.18.2.0/24 198.18.3.0/24; do
 	sleep $((2 * ROUND))
 	lab restore
 	lab fault loss 30
-	sleep $((ROUND + ROUND / 2))
+	sleep "$ROUND"
 done
 say "blackout: the four /24s are withdrawn and their traffic is dropped at the border"
 lab restore
 for p in 198.18.0.0/24 198.18.1.0/24 198.18.2.0/24 198.18.3.0/24; do lab fault withdraw "$p"; done
 lab fault border-cut
-sleep $((9 * ROUND))
+sleep $((6 * ROUND))
 say "recovery: routes announced again, traffic flows"
 lab restore
-sleep $((6 * ROUND))
+sleep $((4 * ROUND))
 ended=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 stop_all
 trap - INT TERM
@@ -161,6 +161,6 @@ echo
 echo "HTML report:  $out/report.html"
 echo "Stores:       $out/collector.db (collector), $out/vp{1,2,3}.db (nodes)"
 echo "Logs:         $out/serve.log, $out/vp{1,2,3}.log"
-echo "Dashboard:    ip netns exec $(ns col) $bin --config $out/collector.yaml serve   then"
-echo "              http://198.51.100.10:8080/#token=$(cat "$out/api.token") (from inside $(ns col))"
+echo "Dashboard:    ip netns exec $(ns col) $bin --config $out/collector.yaml serve &"
+echo "              ip netns exec $(ns col) curl -H 'Authorization: Bearer $(cat "$out/api.token")' http://198.51.100.10:8080/api/events"
 echo "The lab stays up; take it down with: LAB_PREFIX=$LAB_PREFIX scripts/lab.sh down"
