@@ -94,9 +94,7 @@ func NewCollector(ctx context.Context, nc *nats.Conn, cfg CollectorConfig) (*Col
 		Description: "darkwatch records on their way from the nodes to the collector's store",
 		Subjects:    []string{ResultsPrefix + "*"},
 		// A record leaves the stream once the collector's durable consumer
-		// has acknowledged it, that is once it is stored. (A work queue
-		// would do the same but wants every message acknowledged on its
-		// own; one acknowledgement per batch is much cheaper.)
+		// has acknowledged it, that is once it is stored.
 		Retention:  jetstream.InterestPolicy,
 		Storage:    jetstream.FileStorage,
 		Duplicates: DuplicateWindow,
@@ -109,7 +107,11 @@ func NewCollector(ctx context.Context, nc *nats.Conn, cfg CollectorConfig) (*Col
 	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable:     Consumer,
 		Description: "the collector's store",
-		AckPolicy:   jetstream.AckAllPolicy,
+		// Each record is acknowledged on its own. Acknowledging a batch
+		// by its last message (AckAll) would also acknowledge records of a
+		// lower sequence that a dead collector had taken and not stored,
+		// before the stream delivers them again: they would be lost.
+		AckPolicy: jetstream.AckExplicitPolicy,
 		// Records a collector took and did not acknowledge (it died, with an
 		// external server that lives on) are delivered again after AckWait.
 		AckWait:       AckWait,
@@ -148,11 +150,11 @@ func (c *Collector) heartbeat(m *nats.Msg) {
 	}
 }
 
-// batch is what one fetch brought: decoded records and the last message,
-// whose acknowledgement acknowledges them all.
+// batch is what one fetch brought: decoded records and their messages, to
+// acknowledge once the records are stored.
 type batch struct {
 	recs []results.Record
-	last jetstream.Msg
+	msgs []jetstream.Msg
 }
 
 // Run consumes the stream until ctx ends: it fetches records in batches,
@@ -189,15 +191,16 @@ func (c *Collector) fetch(ctx context.Context, out chan<- batch) error {
 		var b batch
 		for m := range mb.Messages() {
 			c.received.Add(1)
-			b.last = m
 			vantage := strings.TrimPrefix(m.Subject(), ResultsPrefix)
 			r, err := decodeRecord(vantage, m.Data())
 			if err != nil {
 				c.refused.Add(1)
 				c.cfg.Log.Warn("record refused", "subject", m.Subject(), "err", err)
+				_ = m.Term() // never to be delivered again
 				continue
 			}
 			b.recs = append(b.recs, r)
+			b.msgs = append(b.msgs, m)
 		}
 		if err := mb.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
 			if msg := err.Error(); msg != loggedErr {
@@ -207,7 +210,7 @@ func (c *Collector) fetch(ctx context.Context, out chan<- batch) error {
 		} else {
 			loggedErr = ""
 		}
-		if b.last == nil {
+		if len(b.msgs) == 0 {
 			continue
 		}
 		select {
@@ -232,10 +235,13 @@ func (c *Collector) store(ctx context.Context, b batch) {
 			c.ingestNanos.Add(int64(time.Since(start)))
 			c.batches.Add(1)
 			c.stored.Add(uint64(n))
-			if err := b.last.Ack(); err != nil {
-				// The records are stored; the stream delivers them again
-				// and the store drops the copies.
-				c.cfg.Log.Warn("acknowledging stored records", "err", err)
+			for _, m := range b.msgs {
+				if err := m.Ack(); err != nil {
+					// The record is stored; the stream delivers it again
+					// and the store drops the copy.
+					c.cfg.Log.Warn("acknowledging a stored record", "err", err)
+					break
+				}
 			}
 			c.count(b.recs)
 			return

@@ -89,6 +89,10 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		Port:       port,
 		JetStream:  true,
 		StoreDir:   cfg.StoreDir,
+		// A record the stream acknowledged to a node leaves that node's
+		// outbox, so it must be on disk before the acknowledgement, even if
+		// the collector is killed the next instant.
+		SyncAlways: true,
 		MaxPayload: MaxPayload,
 		NoSigs:     true,
 		TLSConfig:  cfg.TLS,
