@@ -258,12 +258,7 @@ collector: {url: "`+natsURL+`", user: `+user+`, password_file: `+passFile+`, hea
 	// The collector goes away for 20 s; the border is cut meanwhile.
 	col.kill(t, syscall.SIGKILL)
 	if external {
-		// The external server is stopped as an operator would stop it.
-		// Killed, Debian's nats-server (2.9, which has no sync_interval:
-		// always) may lose messages it acknowledged but had not written.
-		// (It exits with status 1 on SIGTERM, so only its going matters.)
-		natsProc.cmd.Process.Signal(syscall.SIGTERM)
-		natsProc.cmd.Wait()
+		natsProc.kill(t, syscall.SIGKILL)
 	}
 	down := time.Now()
 	t.Logf("collector killed at %s", down.Format(time.RFC3339Nano))

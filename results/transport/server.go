@@ -90,9 +90,10 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		JetStream:  true,
 		StoreDir:   cfg.StoreDir,
 		// A record the stream acknowledged to a node leaves that node's
-		// outbox, so it must be on disk before the acknowledgement, even if
-		// the collector is killed the next instant.
-		SyncAlways: true,
+		// outbox. A stream of one replica writes each message to its file
+		// before acknowledging it (flush in place), so a killed collector
+		// loses none; fsync waits for the sync interval, as only a crash of
+		// the machine itself could lose what the kernel holds.
 		MaxPayload: MaxPayload,
 		NoSigs:     true,
 		TLSConfig:  cfg.TLS,
