@@ -163,7 +163,9 @@ func TestLabBGPCollector(t *testing.T) {
 		t.Errorf("the collector printed no bgpdump line for the withdrawal")
 	}
 
-	// Restore: announced again.
+	// Restore: announced again (after a bin of bgp show's 1 s has passed
+	// with the prefix withdrawn).
+	time.Sleep(1500 * time.Millisecond)
 	l.Restore(t)
 	waitFor("the re-announcement stored", 10*time.Second, allAnnounced)
 
