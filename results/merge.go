@@ -114,8 +114,7 @@ type Observation struct {
 	Belief float64
 }
 
-// groupKey is one entity's round, by the entity's number in Merge, which
-// hashes faster than its strings.
+// groupKey is one entity's round, by the entity's number in Merge.
 type groupKey struct {
 	entity int32
 	round  int64
@@ -146,55 +145,68 @@ func Merge(obs []Observation, health Health, quorum int) []Verdict {
 	if quorum <= 0 {
 		quorum = DefaultQuorum
 	}
-	// Number the entities, then group by entity number and round, asking
-	// the maps only when the key changes (one entity's observations often
-	// come together). A counting sort of indices then lists each group's
-	// observations: no per-group slices, no moving of the observations.
+	// Number the entities (asking the map only when the entity changes: one
+	// entity's observations often come together) and find the span of
+	// rounds; then group by entity number and round, in a dense table when
+	// the span is short enough, else in a map. A counting sort of indices
+	// then lists each group's observations: no per-group slices, no moving
+	// of the observations themselves.
 	entities := make(map[entityKey]int32)
 	var names []entityKey
-	groups := make(map[uint64]int32, len(obs)/2+1)
-	collided := make(map[groupKey]int32)
-	ids := make([]int32, len(obs))
-	var sizes, groupEntity []int32
-	var groupRound []int64
-	var earliest []int64 // per group, the earliest observation's Unix nanoseconds
-	var lastEntity entityKey
-	var lastGroup groupKey
-	eid, id := int32(-1), int32(-1)
+	ids := make([]int32, len(obs)) // the entity of each observation, then its group
+	minRound, maxRound := int64(math.MaxInt64), int64(math.MinInt64)
+	var last entityKey
+	eid := int32(-1)
 	for i := range obs {
 		o := &obs[i]
-		if id < 0 || o.Round != lastGroup.round || o.Entity != lastEntity.entity || o.Level != lastEntity.level {
-			if ek := (entityKey{o.Level, o.Entity}); eid < 0 || ek != lastEntity {
-				var ok bool
-				if eid, ok = entities[ek]; !ok {
-					eid = int32(len(names))
-					entities[ek] = eid
-					names = append(names, ek)
-				}
-				lastEntity = ek
-			}
-			lastGroup = groupKey{eid, o.Round}
-			// An integer key takes the map's fast path; rounds that differ
-			// by a multiple of 2^32 share one, and go to the exact map.
-			fast := uint64(eid)<<32 | uint64(uint32(o.Round))
-			fid, inFast := groups[fast]
+		if eid < 0 || o.Entity != last.entity || o.Level != last.level {
+			last = entityKey{o.Level, o.Entity}
 			var ok bool
-			id, ok = fid, inFast && groupRound[fid] == o.Round
-			if inFast && !ok {
-				id, ok = collided[lastGroup]
+			if eid, ok = entities[last]; !ok {
+				eid = int32(len(names))
+				entities[last] = eid
+				names = append(names, last)
 			}
-			if !ok {
-				id = int32(len(sizes))
-				if inFast {
-					collided[lastGroup] = id
-				} else {
-					groups[fast] = id
+		}
+		ids[i] = eid
+		minRound, maxRound = min(minRound, o.Round), max(maxRound, o.Round)
+	}
+	var dense []int32 // (entity, round - minRound) → group + 1
+	var sparse map[groupKey]int32
+	if span := maxRound - minRound + 1; len(obs) > 0 && span > 0 && span <= (4*int64(len(obs))+1024)/int64(len(names)) {
+		dense = make([]int32, int64(len(names))*span)
+	} else {
+		sparse = make(map[groupKey]int32)
+	}
+	var sizes, groupEntity []int32
+	var earliest []int64 // per group, the earliest observation's Unix nanoseconds
+	newGroup := func(e int32) int32 {
+		sizes = append(sizes, 0)
+		groupEntity = append(groupEntity, e)
+		earliest = append(earliest, math.MaxInt64)
+		return int32(len(sizes)) // the group's number + 1
+	}
+	span := maxRound - minRound + 1
+	id, prevEntity, prevRound := int32(-1), int32(-1), int64(0)
+	for i := range obs {
+		o := &obs[i]
+		e := ids[i]
+		if e != prevEntity || o.Round != prevRound {
+			var g int32
+			if dense != nil {
+				slot := &dense[int64(e)*span+o.Round-minRound]
+				if *slot == 0 {
+					*slot = newGroup(e)
 				}
-				sizes = append(sizes, 0)
-				groupEntity = append(groupEntity, eid)
-				groupRound = append(groupRound, o.Round)
-				earliest = append(earliest, math.MaxInt64)
+				g = *slot
+			} else {
+				k := groupKey{e, o.Round}
+				if g = sparse[k]; g == 0 {
+					g = newGroup(e)
+					sparse[k] = g
+				}
 			}
+			id, prevEntity, prevRound = g-1, e, o.Round
 		}
 		ids[i] = id
 		sizes[id]++
