@@ -104,8 +104,9 @@ Exit status: 0 every file was read whole, 1 some file was not.`,
 }
 
 func (a *app) bgpImportCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "import [FILE...]",
+	var watch time.Duration
+	cmd := &cobra.Command{
+		Use:   "import [FILE...] [--watch D]",
 		Short: "Load MRT files (announcements, withdrawals, RIB entries) into the store, idempotently",
 		Long: `Import reads MRT files (or every file of a directory; without arguments, those of
 bgp.mrt in the configuration) and adds their routes to the store (--store, default
@@ -116,15 +117,32 @@ again, so importing a file twice changes nothing.
 A truncated or corrupt file is imported up to the bad record; the error names the
 file and the record's byte offset, and the other files are still imported.
 Verdicts then set the data plane beside the control plane of the same prefixes.
-Exit status: 0 every file was read whole, 1 some file was not.`,
+Exit status: 0 every file was read whole, 1 some file was not.
+
+With --watch D, import keeps watching: every D it looks again at the files and
+directories named and imports each new or changed file, until SIGTERM or SIGINT
+(exit status 0). A file that ends mid-record while it is still being written is
+tried again at the next look.`,
 		Example: `  darkwatch bgp import --store sqlite:///var/lib/darkwatch/darkwatch.db updates.20141222.*.bz2
-  darkwatch bgp import /data/routeviews/2014.12/UPDATES/`,
+  darkwatch bgp import /data/routeviews/2014.12/UPDATES/
+  darkwatch bgp import --watch 1m /data/ris/rrc06/`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				args = a.cfg.BGP.MRT
 			}
 			if len(args) == 0 {
 				return usageErr("bgp import: name MRT files or directories, or list them in bgp.mrt of the configuration")
+			}
+			if watch < 0 {
+				return usageErr("--watch %v: must be positive", watch)
+			}
+			if watch > 0 {
+				st, err := a.openStore(cmd)
+				if err != nil {
+					return err
+				}
+				defer st.Close()
+				return a.watchMRT(cmd.Context(), st, args, watch)
 			}
 			files, err := bgp.Files(args)
 			if err != nil {
@@ -153,6 +171,54 @@ Exit status: 0 every file was read whole, 1 some file was not.`,
 			}
 			return nil
 		},
+	}
+	cmd.Flags().DurationVar(&watch, "watch", 0, "keep importing new and changed files, looking every `D` (0: import once)")
+	return cmd
+}
+
+// watchMRT imports the MRT files that paths name, and then every new or
+// changed one, looking every interval, until ctx ends. A file that ends
+// mid-record and changed lately is still being written: it is tried again.
+func (a *app) watchMRT(ctx context.Context, st store.Store, paths []string, interval time.Duration) error {
+	type stamp struct {
+		size int64
+		mod  time.Time
+	}
+	done := map[string]stamp{}
+	for {
+		files, err := bgp.Files(paths)
+		if err != nil {
+			a.log.Warn("bgp import: looking for files", "err", err)
+		}
+		for _, f := range files {
+			fi, err := os.Stat(f)
+			if err != nil {
+				continue
+			}
+			now := stamp{fi.Size(), fi.ModTime()}
+			if done[f] == now {
+				continue
+			}
+			n, added, err := importMRT(ctx, st, f)
+			var fe *bgp.FormatError
+			switch {
+			case errors.As(err, &fe) && time.Since(now.mod) < 2*interval:
+				a.log.Info("bgp import: incomplete, trying again later", "file", f, "routes", n)
+				continue
+			case errors.As(err, &fe):
+				a.log.Warn("bgp import: imported up to a bad record", "err", err, "routes", n, "new", added)
+			case err != nil:
+				return &exitError{code: exitFailure, err: fmt.Errorf("%s: %w (%d routes added before it)", f, err, added)}
+			default:
+				a.log.Info("bgp import", "file", f, "routes", n, "new", added)
+			}
+			done[f] = now
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(interval):
+		}
 	}
 }
 

@@ -5,9 +5,16 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"darkwatch/probe/lab"
+	"darkwatch/results/bgp"
+	"darkwatch/results/store"
 )
 
 // mrtTestData holds real MRT files and bgpdump's output for them.
@@ -226,5 +233,53 @@ func TestBGPConfig(t *testing.T) {
 	}
 	if v := c.BGP.visibility(); v.FullFeedIPv4 != 400000 || v.FullFeedIPv6 != 10000 {
 		t.Errorf("default full-feed thresholds %d, %d; want 400000, 10000", v.FullFeedIPv4, v.FullFeedIPv6)
+	}
+}
+
+// TestBGPImportWatch runs `bgp import --watch` on an empty directory, puts a
+// real MRT file there in two steps, as a download would, and finds every
+// route of it in the store; SIGTERM then ends the watch with status 0.
+func TestBGPImportWatch(t *testing.T) {
+	needMRT(t)
+	dir, in := t.TempDir(), t.TempDir()
+	db := "sqlite://" + filepath.Join(dir, "dw.db")
+	cmd := exec.Command(lab.Binary(t), "--store", db, "bgp", "import", "--watch", "200ms", in)
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(mrtTestData, "ris.rrc06.updates.1427846400.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(in, "updates.gz")
+	if err := os.WriteFile(file, data[:len(data)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // looked at once while incomplete
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	count := func() int {
+		n := 0
+		st.EachRoute(t.Context(), store.RouteQuery{}, func(bgp.Route) error { n++; return nil })
+		return n
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for count() < 1529 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("watch ended with %v\n%s", err, stderr.String())
+	}
+	if n := count(); n != 1529 {
+		t.Errorf("store holds %d routes, want the file's 1529\n%s", n, stderr.String())
 	}
 }
