@@ -60,6 +60,10 @@ func TestInvalidConfigs(t *testing.T) {
 		{"invalid-yaml.yaml", []string{"invalid-yaml.yaml", "YAML"}},
 		{"invalid-host.yaml", []string{"canaries[0].addr", "192.0.2.300"}},
 		{"invalid-ttl.yaml", []string{"probe.ttl", "300"}},
+		{"invalid-serve-node.yaml", []string{"serve.nats.nodes[0]", "one of password_file and nkey"}},
+		{"invalid-serve-replicas.yaml", []string{"serve.nats.replicas", "7"}},
+		{"invalid-collector-url.yaml", []string{"collector.url", "not in the URL"}},
+		{"invalid-bgp-peer.yaml", []string{"bgp.peers[0].asn"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -233,5 +237,14 @@ func TestAssignedBlocks(t *testing.T) {
 	all := (&Config{Vantage: "vp1"}).assigned(prefixes)
 	if len(all) != 2 {
 		t.Errorf("without redundancy every prefix stays: %v", all)
+	}
+}
+
+// TestConfigErrorHidesSecret: a password put in the collector's URL is
+// refused without being repeated.
+func TestConfigErrorHidesSecret(t *testing.T) {
+	_, err := loadConfig(newConfigViper(), filepath.Join("testdata", "invalid-collector-url.yaml"))
+	if err == nil || strings.Contains(err.Error(), "secret") {
+		t.Errorf("error %v: want a refusal that does not repeat the password", err)
 	}
 }
