@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
@@ -47,6 +48,9 @@ type Server struct {
 	ns *server.Server
 	// user and password are the collector's own, made afresh at each start.
 	user, password string
+	// certs are the server's own certificates (DER), which the collector's
+	// in-process connection accepts when TLS is on.
+	certs [][]byte
 }
 
 // collectorUser is the user the collector itself connects as.
@@ -83,6 +87,13 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{user: collectorUser, password: hex.EncodeToString(secret[:])}
+	if cfg.TLS != nil {
+		for _, c := range cfg.TLS.Certificates {
+			if len(c.Certificate) > 0 {
+				s.certs = append(s.certs, c.Certificate[0])
+			}
+		}
+	}
 	opts := &server.Options{
 		ServerName: "darkwatch-collector",
 		Host:       host,
@@ -146,9 +157,28 @@ func (s *Server) Addr() net.Addr { return s.ns.Addr() }
 
 // Connect connects the collector itself to the server, in process.
 func (s *Server) Connect(opts ...nats.Option) (*nats.Conn, error) {
-	opts = append([]nats.Option{nats.UserInfo(s.user, s.password), nats.InProcessServer(s.ns),
-		nats.Name("darkwatch collector"), nats.MaxReconnects(-1)}, opts...)
-	return nats.Connect(s.ns.ClientURL(), opts...)
+	base := []nats.Option{nats.UserInfo(s.user, s.password), nats.InProcessServer(s.ns),
+		nats.Name("darkwatch collector"), nats.MaxReconnects(-1)}
+	if len(s.certs) > 0 {
+		// With TLS required, the in-process connection speaks TLS too. It
+		// never leaves this process, and it is pinned to the server's own
+		// certificate rather than checked against a CA the nodes use.
+		base = append(base, nats.Secure(&tls.Config{
+			MinVersion:         tls.VersionTLS12,
+			InsecureSkipVerify: true, // replaced by the pinning below
+			VerifyConnection: func(cs tls.ConnectionState) error {
+				if len(cs.PeerCertificates) > 0 {
+					for _, der := range s.certs {
+						if bytes.Equal(cs.PeerCertificates[0].Raw, der) {
+							return nil
+						}
+					}
+				}
+				return errors.New("the embedded server presented a certificate not its own")
+			},
+		}))
+	}
+	return nats.Connect(s.ns.ClientURL(), append(base, opts...)...)
 }
 
 // Shutdown stops the server and waits until it has.
