@@ -175,9 +175,10 @@ func (a *app) runDaemon(cmd *cobra.Command, f *runFlags) error {
 		if ctx.Err() != nil {
 			break
 		}
-		if st != nil {
-			// The store's verdicts and events follow the rounds: the last
-			// two rounds' are (re)computed, with their history.
+		if st != nil && fwd == nil {
+			// A node on its own keeps its store's verdicts and events
+			// current: the last two rounds' are (re)computed, with their
+			// history. With a collector, the collector does it for all.
 			if _, _, err := a.analyze(ctx, st, start.Add(-rounds.Length), time.Now()); err != nil {
 				a.log.Warn("verdicts not updated", "err", err)
 			}
