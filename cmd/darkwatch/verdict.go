@@ -167,7 +167,8 @@ func (a *app) analyze(ctx context.Context, st store.Store, since, until time.Tim
 
 // saveAnalysis stores an analysis of the records from `from` on: the verdicts
 // at or after trusted (earlier ones only warm the beliefs and baselines up),
-// and the events. An event that starts in the analysis' first round may have
+// and the events, which replace those stored that start after the first
+// round read. An event that starts in the analysis' first round may have
 // begun earlier, before the records read: when the store holds such an event
 // of the same entity and kind, still open or ended within a round of from, it
 // is that event going on, and is stored under its first start, with its
@@ -207,7 +208,14 @@ func saveAnalysis(ctx context.Context, st store.Store, vs []results.Verdict, evs
 			break
 		}
 	}
-	return st.PutEvents(ctx, evs)
+	// Every event that starts after the first round read is this
+	// analysis' to say: one an earlier analysis stored there and this one
+	// does not find (its start moved as later records came in) goes.
+	after := from.Add(round)
+	if from.IsZero() {
+		after = time.Time{}
+	}
+	return st.ReplaceEvents(ctx, after, evs)
 }
 
 // analysis describes the configuration's entities to the analysis.

@@ -71,6 +71,18 @@ func TestSaveAnalysis(t *testing.T) {
 	for _, v := range vs {
 		got = append(got, v.Time)
 	}
+	// An analysis of the same rounds with more records in: the event it
+	// finds starts a round later. The earlier one goes.
+	if err := saveAnalysis(ctx, st, nil, []results.Event{event(4, 12)}, at(0), at(4), round); err != nil {
+		t.Fatal(err)
+	}
+	if evs, err = st.Events(ctx, time.Time{}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 || !evs[0].Start.Equal(at(4)) {
+		t.Errorf("after a later analysis moved the start: %+v, want the one event from round 4", evs)
+	}
+
 	want := []time.Time{at(4), at(5), at(6), at(12)}
 	if len(got) != len(want) {
 		t.Fatalf("stored verdicts at %v, want %v (not the warm-up's)", got, want)

@@ -293,14 +293,41 @@ func (s *sqlStore) PutEvents(ctx context.Context, es []results.Event) error {
 	if len(es) == 0 {
 		return nil
 	}
+	rows, err := eventRows(es)
+	if err != nil {
+		return err
+	}
+	return s.putAll(ctx, "events", upsertEvent, rows)
+}
+
+// eventRows are the upsertEvent arguments of es.
+func eventRows(es []results.Event) ([][]any, error) {
 	rows := make([][]any, len(es))
 	for i := range es {
 		var err error
 		if rows[i], err = eventArgs(&es[i]); err != nil {
-			return fmt.Errorf("store: event %d (%s %s %s): %w", i, es[i].Level, es[i].Entity, es[i].Kind, err)
+			return nil, fmt.Errorf("store: event %d (%s %s %s): %w", i, es[i].Level, es[i].Entity, es[i].Kind, err)
 		}
 	}
-	return s.putAll(ctx, "events", upsertEvent, rows)
+	return rows, nil
+}
+
+func (s *sqlStore) ReplaceEvents(ctx context.Context, after time.Time, es []results.Event) error {
+	rows, err := eventRows(es)
+	if err != nil {
+		return err
+	}
+	err = s.b.inTx(ctx, func(t tx) error {
+		if _, err := t.exec(ctx, "DELETE FROM events WHERE start_ns > $1", clampNano(after)); err != nil {
+			return err
+		}
+		_, err := t.execEach(ctx, upsertEvent, len(rows), func(i int) []any { return rows[i] })
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store %s: events: %w", s.b.name(), err)
+	}
+	return nil
 }
 
 func (s *sqlStore) Events(ctx context.Context, since, until time.Time) ([]results.Event, error) {
