@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -158,8 +159,11 @@ func (an Analysis) Analyze(recs []Record) (verdicts []Verdict, events []Event) {
 	roll := an.Rollup
 	for _, rb := range roll.AddCounts(h.Count(merged, an.Round)) {
 		cp := ControlUnknown
-		if rb.Level == LevelPrefix {
+		switch rb.Level {
+		case LevelPrefix:
 			cp = an.controlPlane(rb.Entity, rb.Time)
+		case LevelASN, LevelCountry:
+			cp = an.setsControlPlane(rb.Level, rb.Entity, rb.Time)
 		}
 		bins = append(bins, rb.Bin(cp))
 		verdicts = append(verdicts, rb.Verdict(cp))
@@ -185,6 +189,28 @@ func (an Analysis) controlPlane(entity string, t time.Time) string {
 		p = netip.PrefixFrom(a, a.BitLen())
 	}
 	return an.ControlPlane(p.Masked(), t)
+}
+
+// setsControlPlane is the control plane of an AS or a country: announced
+// when any of its configured prefixes is, else withdrawn when any is, else
+// unknown.
+func (an Analysis) setsControlPlane(level, entity string, t time.Time) string {
+	state := ControlUnknown
+	for _, s := range an.Sets {
+		if level == LevelASN && (s.ASN == 0 || ASEntity(s.ASN) != entity) ||
+			level == LevelCountry && (s.Country == "" || !strings.EqualFold(s.Country, entity)) {
+			continue
+		}
+		for _, p := range s.Prefixes {
+			switch an.controlPlane(p.String(), t) {
+			case ControlAnnounced:
+				return ControlAnnounced
+			case ControlWithdrawn:
+				state = ControlWithdrawn
+			}
+		}
+	}
+	return state
 }
 
 // roundBelief applies one round's evidence, replies and silences, to the

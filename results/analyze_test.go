@@ -162,7 +162,8 @@ func TestAnalyzeControlPlane(t *testing.T) {
 		{LevelBlock, "198.18.1.0/24", 5, VerdictControlPlaneOutage},
 		{LevelPrefix, "198.18.0.0/23", 5, VerdictDataPlaneOutage},
 		{LevelBlock, "198.18.1.0/24", 9, VerdictReachable},
-		{LevelASN, "AS64500", 5, VerdictOutage},
+		{LevelASN, "AS64500", 5, VerdictDataPlaneOutage},
+		{LevelCountry, "ZZ", 5, VerdictDataPlaneOutage},
 	} {
 		if got := verdictAt(vs, c.level, c.entity, c.round); got != c.want {
 			t.Errorf("%s %s round %d: %s, want %s", c.level, c.entity, c.round, got, c.want)
@@ -198,6 +199,36 @@ func TestAnalyzeHostOnlyMethod(t *testing.T) {
 	for round := 8; round < 12; round++ {
 		if got := verdictAt(vs, LevelBlock, "198.18.0.0/24", round); got != VerdictOutage {
 			t.Errorf("round %d: block %s, want outage", round, got)
+		}
+	}
+}
+
+// TestAnalyzeSetControlPlane withdraws everything from round 5 while the
+// targets stop answering: the AS and the country roll their prefixes' control
+// plane up, and are control-plane outages too.
+func TestAnalyzeSetControlPlane(t *testing.T) {
+	start := time.Date(2026, 11, 21, 22, 0, 0, 0, time.UTC)
+	an := labAnalysis()
+	an.ControlPlane = func(_ netip.Prefix, at time.Time) string {
+		if at.Sub(start) >= 5*time.Minute {
+			return ControlWithdrawn
+		}
+		return ControlAnnounced
+	}
+	down := func(_ string, round int) bool { return round >= 5 }
+	vs, _ := an.Analyze(labRecords(8, down, func(string, int) bool { return false }))
+	for _, c := range []struct {
+		level, entity string
+		round         int
+		want          string
+	}{
+		{LevelASN, "AS64500", 2, VerdictReachable},
+		{LevelASN, "AS64500", 6, VerdictControlPlaneOutage},
+		{LevelCountry, "ZZ", 6, VerdictControlPlaneOutage},
+		{LevelPrefix, "198.18.0.0/23", 6, VerdictControlPlaneOutage},
+	} {
+		if got := verdictAt(vs, c.level, c.entity, c.round); got != c.want {
+			t.Errorf("%s %s round %d: %s, want %s", c.level, c.entity, c.round, got, c.want)
 		}
 	}
 }
