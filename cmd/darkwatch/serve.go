@@ -171,8 +171,9 @@ With bgp.peers and bgp.local_asn set, serve is also a passive BGP route collecto
 (on bgp.listen, default port 179): the peers' announcements and withdrawals go into
 the store, and verdicts combine the data plane with that control plane.
 
-Every serve.refresh (default: the round) the verdicts and outage events of the last
-serve.window (default 6h) are recomputed and stored.
+At start the verdicts and outage events of the last serve.window (default 6h) are
+computed and stored; then every serve.refresh (default: the round) those of the
+last rounds are, reaching back to the oldest record that came in meanwhile.
 
 HTTP on --listen (serve.listen, default 127.0.0.1:8080):
   /             the dashboard (open it as /#token=TOKEN, or type the token in)
@@ -264,20 +265,31 @@ func (a *app) serve(cmd *cobra.Command, listen, natsListen string) error {
 		close(bgpDone)
 	}
 
-	// Verdicts and events of the window, recomputed every refresh.
+	// Verdicts and events: the whole window at start, then every refresh
+	// from the oldest record stored since the last one (a node that was
+	// away sends late), at least two refreshes back, at most the window.
 	refreshDone := make(chan struct{})
 	go func() {
 		defer close(refreshDone)
 		t := time.NewTicker(refresh)
 		defer t.Stop()
+		since := time.Now().Add(-window)
 		for {
-			if err := a.refreshAnalysis(ctx, st, window); err != nil {
+			if err := a.refreshAnalysis(ctx, st, since); err != nil {
 				a.log.Warn("refreshing verdicts and events", "err", err)
 			}
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
+			}
+			now := time.Now()
+			since = now.Add(-2 * refresh)
+			if oldest := col.TakeOldest(); !oldest.IsZero() && oldest.Before(since) {
+				since = oldest
+				if floor := now.Add(-window); since.Before(floor) {
+					since = floor
+				}
 			}
 		}
 	}()
@@ -471,11 +483,11 @@ func (a *app) collectorNATS(listen string) (*nats.Conn, func(), error) {
 	return nc, func() { nc.Close(); srv.Shutdown() }, nil
 }
 
-// refreshAnalysis recomputes the verdicts and events of the last window;
+// refreshAnalysis recomputes the verdicts and events from since to now;
 // analyze stores them.
-func (a *app) refreshAnalysis(ctx context.Context, st store.Store, window time.Duration) error {
+func (a *app) refreshAnalysis(ctx context.Context, st store.Store, since time.Time) error {
 	now := time.Now().UTC()
-	_, _, err := a.analyze(ctx, st, now.Add(-window), now)
+	_, _, err := a.analyze(ctx, st, since.UTC(), now)
 	return err
 }
 

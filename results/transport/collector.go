@@ -68,6 +68,8 @@ type Collector struct {
 	mu         sync.Mutex
 	byVantage  map[string]uint64
 	lastRecord map[string]time.Time
+	// oldest is the time of the oldest record stored since TakeOldest.
+	oldest time.Time
 }
 
 // NewCollector creates the stream and the durable consumer when they are not
@@ -264,7 +266,21 @@ func (c *Collector) count(recs []results.Record) {
 		if r.Time.After(c.lastRecord[r.Vantage]) {
 			c.lastRecord[r.Vantage] = r.Time
 		}
+		if c.oldest.IsZero() || r.Time.Before(c.oldest) {
+			c.oldest = r.Time
+		}
 	}
+}
+
+// TakeOldest returns the time of the oldest record stored since the last
+// call (zero when none was), and starts over: what a refresh of the verdicts
+// must reach back to, for records a node sends late.
+func (c *Collector) TakeOldest() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := c.oldest
+	c.oldest = time.Time{}
+	return t
 }
 
 // Stats returns the running totals.
