@@ -310,8 +310,10 @@ collector: {url: "`+natsURL+`", user: `+user+`, password_file: `+passFile+`, hea
 		nodes[v].kill(t, syscall.SIGTERM)
 	}
 
-	// Every node's records are in the collector's store, once.
-	deadline := time.Now().Add(30 * time.Second)
+	// Every node's records are in the collector's store, once. Records the
+	// killed collector had in hand come again after transport.AckWait.
+	const settle = 3 * transport.AckWait
+	deadline := time.Now().Add(settle)
 	for {
 		got := storeIDs(t, colDB)
 		var diffs, summary []string
@@ -340,8 +342,8 @@ collector: {url: "`+natsURL+`", user: `+user+`, password_file: `+passFile+`, hea
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after 30 s the collector's store differs from the nodes':\n%s\ncollector log:\n%s",
-				strings.Join(diffs, "\n"), col.log)
+			t.Fatalf("after %v the collector's store differs from the nodes':\n%s\ncollector log:\n%s",
+				settle, strings.Join(diffs, "\n"), col.log)
 		}
 		time.Sleep(time.Second)
 	}
