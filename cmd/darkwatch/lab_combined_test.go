@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -136,19 +135,24 @@ bgp: {local_asn: %d, listen: "%s:179", peers: [{addr: %s, asn: %d}], full_feed: 
 		{phases[4], "198.18.1.0/24", results.VerdictReachable},
 	} {
 		// The phase's verdicts, less its first two rounds (a change takes
-		// up to two to show) and its last.
+		// up to two to show) and its last. A round that a loaded machine
+		// left some vantage without records has an uncertain data plane
+		// (too few vantages for the quorum): that much is allowed, in a
+		// minority of rounds, and nothing else.
 		var got []string
+		matched, other := 0, false
 		for _, v := range vs {
 			if v.Entity == c.entity && v.Time.After(c.phase.start.Add(2*round)) && v.Time.Before(c.phase.end.Add(-round)) {
-				got = append(got, v.Verdict)
+				got = append(got, v.Verdict+"/"+v.DataPlane)
+				switch {
+				case v.Verdict == c.want:
+					matched++
+				case v.DataPlane != results.PlaneUncertain:
+					other = true
+				}
 			}
 		}
-		// A round a loaded machine left some vantage without records is
-		// uncertain (too few vantages for the quorum): that much is allowed,
-		// nothing else.
-		want := slices.DeleteFunc(slices.Clone(got), func(s string) bool { return s != c.want })
-		other := slices.ContainsFunc(got, func(s string) bool { return s != c.want && s != results.VerdictUncertain })
-		if other || 2*len(want) <= len(got) {
+		if other || 2*matched <= len(got) {
 			t.Errorf("%s: %s is %v, want %s (a round uncertain at most now and then)", c.phase.name, c.entity, got, c.want)
 		}
 	}
