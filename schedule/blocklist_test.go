@@ -7,69 +7,105 @@ import (
 	"testing"
 )
 
-func TestBlocklistDefault(t *testing.T) {
-	b := NewBlocklist(nil, nil)
-	tests := []struct {
-		addr    string
-		blocked bool
-	}{
-		{"10.1.2.3", true},
-		{"172.31.255.255", true},
-		{"192.168.0.1", true},
-		{"127.0.0.1", true},
-		{"169.254.1.1", true},
-		{"100.64.0.1", true},
-		{"224.0.0.1", true},
-		{"255.255.255.255", true},
-		{"198.18.0.1", true},
-		{"198.19.255.255", true},
-		{"192.0.2.1", true},
-		{"198.51.100.7", true},
-		{"203.0.113.200", true},
-		{"::1", true},
-		{"fe80::1", true},
-		{"fd00::1", true},
-		{"ff02::1", true},
-		{"2001:db8::1", true},
-		{"::ffff:10.0.0.1", true}, // mapped addresses are checked as IPv4
-		{"175.45.176.15", false},
-		{"198.20.0.1", false},
+// rangeOf returns the first range of DefaultBlocked whose reason says why.
+// The tests take addresses from the table rather than write them out, so
+// that they name no address outside the lab's ranges.
+func rangeOf(t *testing.T, why string) netip.Prefix {
+	t.Helper()
+	for _, r := range DefaultBlocked {
+		if strings.Contains(r.Why, why) {
+			return netip.MustParsePrefix(r.Prefix)
+		}
 	}
-	for _, tt := range tests {
-		t.Run(tt.addr, func(t *testing.T) {
-			err := b.Check(netip.MustParseAddr(tt.addr))
-			if (err != nil) != tt.blocked {
-				t.Fatalf("Check(%s) = %v, want blocked=%v", tt.addr, err, tt.blocked)
+	t.Fatalf("DefaultBlocked has no range that is %s", why)
+	return netip.Prefix{}
+}
+
+// lastAddr is the last address of p.
+func lastAddr(p netip.Prefix) netip.Addr {
+	a := p.Addr().AsSlice()
+	for i := range a {
+		bits := p.Bits() - 8*i
+		switch {
+		case bits <= 0:
+			a[i] = 0xff
+		case bits < 8:
+			a[i] |= 0xff >> bits
+		}
+	}
+	addr, _ := netip.AddrFromSlice(a)
+	return addr
+}
+
+func TestBlocklistDefault(t *testing.T) {
+	// What must be there, by the reason the table gives.
+	for why, n := range map[string]int{"private (RFC 1918)": 3, "loopback": 2, "link-local": 2, "shared address space": 1,
+		"multicast": 2, "unique local": 1, "benchmarking": 1, "documentation": 4, "limited broadcast": 1} {
+		got := 0
+		for _, r := range DefaultBlocked {
+			if strings.Contains(r.Why, why) {
+				got++
 			}
-		})
+		}
+		if got != n {
+			t.Errorf("DefaultBlocked has %d ranges that are %s, want %d", got, why, n)
+		}
+	}
+	b := NewBlocklist(nil, nil)
+	for _, r := range DefaultBlocked {
+		p := netip.MustParsePrefix(r.Prefix)
+		for _, a := range []netip.Addr{p.Addr(), lastAddr(p)} {
+			if err := b.Check(a); err == nil {
+				t.Errorf("Check(%s) of %s (%s) is nil", a, p, r.Why)
+			}
+		}
+	}
+	// Mapped addresses are checked as IPv4.
+	private := rangeOf(t, "private (RFC 1918)")
+	if err := b.Check(netip.AddrFrom16(private.Addr().Next().As16())); err == nil {
+		t.Errorf("the IPv4-mapped form of %s is not blocked", private.Addr().Next())
+	}
+	// Around the benchmarking range: blocked inside, not past its end.
+	bench := rangeOf(t, "benchmarking")
+	for a, blocked := range map[netip.Addr]bool{lastAddr(bench): true, lastAddr(bench).Next(): false, bench.Addr().Prev(): false} {
+		if err := b.Check(a); (err != nil) != blocked {
+			t.Errorf("Check(%s) = %v, want blocked=%v", a, err, blocked)
+		}
 	}
 }
 
 func TestBlocklistAllowAndExtra(t *testing.T) {
+	// Allow the first /16 of a private range and the benchmarking range;
+	// block one more /24.
+	private := rangeOf(t, "private (RFC 1918)")
+	allowed := netip.PrefixFrom(private.Addr(), 16)
+	rest := lastAddr(allowed).Next()
 	b := NewBlocklist(
 		[]netip.Prefix{netip.MustParsePrefix("175.45.176.0/24")},
-		[]netip.Prefix{netip.MustParsePrefix("198.18.0.0/15"), netip.MustParsePrefix("10.9.0.0/16")},
+		[]netip.Prefix{netip.MustParsePrefix("198.18.0.0/15"), allowed},
 	)
-	for addr, blocked := range map[string]bool{
-		"198.18.5.5":    false, // allowed benchmarking range
-		"10.9.1.1":      false, // allowed part of private space
-		"10.8.1.1":      true,  // the rest of 10/8 stays blocked
-		"175.45.176.15": true,  // configured blocklist
-		"175.45.177.15": false,
+	for addr, blocked := range map[netip.Addr]bool{
+		netip.MustParseAddr("198.18.5.5"):    false, // allowed benchmarking range
+		allowed.Addr().Next():                false, // allowed part of private space
+		rest:                                 true,  // the rest of it stays blocked
+		netip.MustParseAddr("175.45.176.15"): true,  // configured blocklist
+		netip.MustParseAddr("175.45.177.15"): false,
 	} {
-		if err := b.Check(netip.MustParseAddr(addr)); (err != nil) != blocked {
+		if err := b.Check(addr); (err != nil) != blocked {
 			t.Errorf("Check(%s) = %v, want blocked=%v", addr, err, blocked)
 		}
 	}
 }
 
 func TestBlockedErrorSaysHowToAllow(t *testing.T) {
-	err := NewBlocklist(nil, nil).Check(netip.MustParseAddr("10.1.2.3"))
+	private := rangeOf(t, "private (RFC 1918)")
+	addr := private.Addr().Next()
+	err := NewBlocklist(nil, nil).Check(addr)
 	var be *BlockedError
 	if !errors.As(err, &be) {
 		t.Fatalf("want *BlockedError, got %T %v", err, err)
 	}
-	for _, want := range []string{"10.1.2.3", "10.0.0.0/8", "private", "--allow 10.0.0.0/8"} {
+	for _, want := range []string{addr.String(), private.String(), "private", "--allow " + private.String()} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
@@ -91,7 +127,7 @@ func TestParseBlocklistFile(t *testing.T) {
 			t.Errorf("line %d: got %s, want %s", i, got[i], want[i])
 		}
 	}
-	_, err = ParseBlocklistFile(strings.NewReader("10.0.0.0/8\nnot-an-address\n"), "bad.txt")
+	_, err = ParseBlocklistFile(strings.NewReader("198.18.0.0/15\nnot-an-address\n"), "bad.txt")
 	if err == nil || !strings.Contains(err.Error(), "bad.txt:2") {
 		t.Fatalf("want an error naming bad.txt:2, got %v", err)
 	}
