@@ -26,20 +26,18 @@ func (s *sqlStore) IngestQueued(ctx context.Context, recs []results.Record) (int
 	if len(recs) == 0 {
 		return 0, nil
 	}
-	rows := make([][]any, len(recs))
-	ids := make([]any, len(recs))
-	for i := range recs {
-		r := &recs[i]
-		if err := validRecord(r); err != nil {
-			return 0, fmt.Errorf("store: record %d (%s): %w: %s", i, r.ID(), ErrInvalidRecord, err)
-		}
-		rows[i] = recordArgs(r)
-		ids[i] = rows[i][0]
+	rows, err := recordRows(recs)
+	if err != nil {
+		return 0, err
+	}
+	ids := make([]any, len(rows))
+	for i, r := range rows {
+		ids[i] = r[0]
 	}
 	queued := time.Now().UnixNano()
 	var added int64
-	err := s.b.inTx(ctx, func(t tx) error {
-		n, err := t.insertRecords(ctx, rows)
+	err = s.b.inTx(ctx, func(t tx) error {
+		n, err := insertRecords(ctx, t, rows)
 		if err != nil {
 			return err
 		}

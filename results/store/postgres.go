@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -122,41 +123,40 @@ func (t *pgTx) execEach(ctx context.Context, query string, n int, args func(int)
 	return total, br.Close()
 }
 
-// insertRecords copies the rows into a session-local staging table, then
-// moves them into records: COPY is the fast way in, and INSERT ... ON
-// CONFLICT is the way to skip the records already there.
-func (t *pgTx) insertRecords(ctx context.Context, rows [][]any) (int64, error) {
-	// Most batches are wholly new: COPY them straight into records. A
-	// record already there (a re-delivery) fails the COPY with a unique
-	// violation; the savepoint undoes it, and the batch goes through the
-	// staging table, which skips what is there.
-	if _, err := t.t.Exec(ctx, `SAVEPOINT records_copy`); err != nil {
+// insertNew COPYs the rows straight into table: most batches are wholly
+// new. A row already there (a re-delivery, a file imported again) fails the
+// COPY with a unique violation; the savepoint undoes it, and the rows go
+// through a session-local staging table, from which INSERT ... ON CONFLICT
+// moves only the new ones.
+func (t *pgTx) insertNew(ctx context.Context, table string, columns []string, rows [][]any) (int64, error) {
+	if _, err := t.t.Exec(ctx, `SAVEPOINT insert_copy`); err != nil {
 		return 0, err
 	}
-	n, err := t.t.CopyFrom(ctx, pgx.Identifier{"records"}, recordColumns, pgx.CopyFromRows(rows))
+	n, err := t.t.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromRows(rows))
 	if err == nil {
-		_, err = t.t.Exec(ctx, `RELEASE SAVEPOINT records_copy`)
+		_, err = t.t.Exec(ctx, `RELEASE SAVEPOINT insert_copy`)
 		return n, err
 	}
 	if pe := (*pgconn.PgError)(nil); !errors.As(err, &pe) || pe.Code != pgUniqueViolation {
 		return 0, err
 	}
-	if _, err := t.t.Exec(ctx, `ROLLBACK TO SAVEPOINT records_copy`); err != nil {
-		return 0, err
-	}
-	if _, err := t.t.Exec(ctx, `CREATE TEMPORARY TABLE IF NOT EXISTS records_stage
-		(LIKE records INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`); err != nil {
-		return 0, err
-	}
-	if _, err := t.t.CopyFrom(ctx, pgx.Identifier{"records_stage"}, recordColumns, pgx.CopyFromRows(rows)); err != nil {
-		return 0, err
-	}
-	tag, err := t.t.Exec(ctx, "INSERT INTO records ("+recordColumnList+") SELECT "+recordColumnList+
-		" FROM records_stage ON CONFLICT (id) DO NOTHING")
-	if err != nil {
+	if _, err := t.t.Exec(ctx, `ROLLBACK TO SAVEPOINT insert_copy`); err != nil {
 		return 0, err
 	}
 	// The staging rows go at commit; a connection reused after a rollback
 	// finds the table empty too.
+	stage := table + "_stage"
+	if _, err := t.t.Exec(ctx, `CREATE TEMPORARY TABLE IF NOT EXISTS `+stage+`
+		(LIKE `+table+` INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`); err != nil {
+		return 0, err
+	}
+	if _, err := t.t.CopyFrom(ctx, pgx.Identifier{stage}, columns, pgx.CopyFromRows(rows)); err != nil {
+		return 0, err
+	}
+	list := strings.Join(columns, ", ")
+	tag, err := t.t.Exec(ctx, "INSERT INTO "+table+" ("+list+") SELECT "+list+" FROM "+stage+" ON CONFLICT (id) DO NOTHING")
+	if err != nil {
+		return 0, err
+	}
 	return tag.RowsAffected(), nil
 }

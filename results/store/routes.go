@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"darkwatch/results/bgp"
 )
 
@@ -38,10 +36,6 @@ var routeColumns = []string{"id", "time_ns", "kind", "peer", "peer_as", "prefix"
 
 var routeColumnList = strings.Join(routeColumns, ", ")
 
-// sqliteRoutesPerInsert is how many routes one INSERT carries in SQLite:
-// 15 columns × 200 rows stays well under its 32766 parameters.
-const sqliteRoutesPerInsert = 200
-
 func (s *sqlStore) PutRoutes(ctx context.Context, source string, routes []bgp.Route) (int, error) {
 	if len(routes) == 0 {
 		return 0, nil
@@ -60,78 +54,13 @@ func (s *sqlStore) PutRoutes(ctx context.Context, source string, routes []bgp.Ro
 	var added int64
 	err := s.b.inTx(ctx, func(t tx) error {
 		var err error
-		switch bt := t.(type) {
-		case *pgTx:
-			added, err = bt.insertRoutes(ctx, rows)
-		case *sqliteTx:
-			added, err = bt.insertRoutes(ctx, rows)
-		default:
-			err = fmt.Errorf("no route ingest for %T", t)
-		}
+		added, err = t.insertNew(ctx, "routes", routeColumns, rows)
 		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store %s: routes: %w", s.b.name(), err)
 	}
 	return int(added), nil
-}
-
-// insertRoutes inserts routes into SQLite many rows to a statement, the
-// full-sized one prepared once, skipping those stored already.
-func (t *sqliteTx) insertRoutes(ctx context.Context, rows [][]any) (int64, error) {
-	insert := func(k int) string {
-		return anonymous("INSERT INTO routes (" + routeColumnList + ") VALUES " +
-			placeholders(k, len(routeColumns)) + " ON CONFLICT (id) DO NOTHING")
-	}
-	var full *sql.Stmt
-	if len(rows) >= sqliteRoutesPerInsert {
-		var err error
-		if full, err = t.t.PrepareContext(ctx, insert(sqliteRoutesPerInsert)); err != nil {
-			return 0, err
-		}
-		defer full.Close()
-	}
-	var added int64
-	args := make([]any, 0, sqliteRoutesPerInsert*len(routeColumns))
-	for len(rows) > 0 {
-		k := min(len(rows), sqliteRoutesPerInsert)
-		args = args[:0]
-		for _, r := range rows[:k] {
-			args = append(args, r...)
-		}
-		var res sql.Result
-		var err error
-		if k == sqliteRoutesPerInsert {
-			res, err = full.ExecContext(ctx, args...)
-		} else {
-			res, err = t.t.ExecContext(ctx, insert(k), args...)
-		}
-		if err != nil {
-			return added, err
-		}
-		n, _ := res.RowsAffected()
-		added += n
-		rows = rows[k:]
-	}
-	return added, nil
-}
-
-// insertRoutes copies the routes into a session-local staging table, then
-// moves the new ones into routes.
-func (t *pgTx) insertRoutes(ctx context.Context, rows [][]any) (int64, error) {
-	if _, err := t.t.Exec(ctx, `CREATE TEMPORARY TABLE IF NOT EXISTS routes_stage
-		(LIKE routes INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`); err != nil {
-		return 0, err
-	}
-	if _, err := t.t.CopyFrom(ctx, pgx.Identifier{"routes_stage"}, routeColumns, pgx.CopyFromRows(rows)); err != nil {
-		return 0, err
-	}
-	tag, err := t.t.Exec(ctx, "INSERT INTO routes ("+routeColumnList+") SELECT "+routeColumnList+
-		" FROM routes_stage ON CONFLICT (id) DO NOTHING")
-	if err != nil {
-		return 0, err
-	}
-	return tag.RowsAffected(), nil
 }
 
 // routeArgs checks a route and returns its row.

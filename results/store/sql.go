@@ -28,9 +28,9 @@ type tx interface {
 	querier
 	// execEach runs one statement n times, with args(i) for the i-th run.
 	execEach(ctx context.Context, query string, n int, args func(i int) []any) (int64, error)
-	// insertRecords inserts rows of recordColumns, skipping ids already
-	// stored, and returns how many were new.
-	insertRecords(ctx context.Context, rows [][]any) (int64, error)
+	// insertNew inserts rows of columns (the first is id) into table,
+	// skipping ids stored already, and returns how many were new.
+	insertNew(ctx context.Context, table string, columns []string, rows [][]any) (int64, error)
 	// lockSchema takes the lock that serialises migrations.
 	lockSchema(ctx context.Context) error
 }
@@ -57,17 +57,13 @@ func (s *sqlStore) Ingest(ctx context.Context, recs []results.Record) (int, erro
 	if len(recs) == 0 {
 		return 0, nil
 	}
-	rows := make([][]any, len(recs))
-	for i := range recs {
-		r := &recs[i]
-		if err := validRecord(r); err != nil {
-			return 0, fmt.Errorf("store: record %d (%s): %w: %s", i, r.ID(), ErrInvalidRecord, err)
-		}
-		rows[i] = recordArgs(r)
+	rows, err := recordRows(recs)
+	if err != nil {
+		return 0, err
 	}
 	var added int64
-	err := s.b.inTx(ctx, func(t tx) error {
-		n, err := t.insertRecords(ctx, rows)
+	err = s.b.inTx(ctx, func(t tx) error {
+		n, err := insertRecords(ctx, t, rows)
 		added = n
 		return err
 	})
@@ -75,6 +71,32 @@ func (s *sqlStore) Ingest(ctx context.Context, recs []results.Record) (int, erro
 		return 0, fmt.Errorf("store %s: ingest: %w", s.b.name(), err)
 	}
 	return int(added), nil
+}
+
+// recordRows checks recs and turns them into rows of recordColumns. A record
+// that cannot be stored fails them all, named.
+func recordRows(recs []results.Record) ([][]any, error) {
+	rows := make([][]any, len(recs))
+	for i := range recs {
+		r := &recs[i]
+		if err := validRecord(r); err != nil {
+			return nil, fmt.Errorf("store: record %d (%s): %w: %s", i, r.ID(), ErrInvalidRecord, err)
+		}
+		rows[i] = recordArgs(r)
+	}
+	return rows, nil
+}
+
+// insertRecords inserts rows of recordColumns in block order, so that a
+// batch's entries in the (block, time) index go in a run per block rather
+// than a page each.
+func insertRecords(ctx context.Context, t tx, rows [][]any) (int64, error) {
+	rows = slices.Clone(rows)
+	slices.SortFunc(rows, func(a, b []any) int {
+		return cmp.Or(strings.Compare(a[recordBlock].(string), b[recordBlock].(string)),
+			cmp.Compare(a[recordTime].(int64), b[recordTime].(int64)))
+	})
+	return t.insertNew(ctx, "records", recordColumns, rows)
 }
 
 func (s *sqlStore) Records(ctx context.Context, q Query) ([]results.Record, error) {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -11,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,10 +35,13 @@ const sqliteParams = "_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_p
 // sqliteHeader begins every SQLite database file.
 var sqliteHeader = []byte("SQLite format 3\x00")
 
-// sqliteRowsPerInsert is how many records one INSERT statement carries.
-// Multi-row VALUES cut the per-statement cost; 22 columns × 200 rows stays
-// well under SQLite's limit of 32766 parameters.
-const sqliteRowsPerInsert = 200
+// sqliteRowsPerInsert is how many rows one INSERT statement carries at
+// most: multi-row VALUES cut the per-statement cost. sqliteMaxParams is
+// SQLite's limit on a statement's parameters.
+const (
+	sqliteRowsPerInsert = 200
+	sqliteMaxParams     = 32766
+)
 
 type sqliteBackend struct {
 	db   *sql.DB
@@ -216,37 +217,33 @@ func (t *sqliteTx) execEach(ctx context.Context, query string, n int, args func(
 	return total, nil
 }
 
-func (t *sqliteTx) insertRecords(ctx context.Context, rows [][]any) (int64, error) {
+// insertNew inserts many rows a statement, the full-sized statement
+// prepared once.
+func (t *sqliteTx) insertNew(ctx context.Context, table string, columns []string, rows [][]any) (int64, error) {
+	per := min(sqliteRowsPerInsert, sqliteMaxParams/len(columns))
 	insert := func(k int) string {
-		return anonymous("INSERT INTO records (" + recordColumnList + ") VALUES " +
-			placeholders(k, len(recordColumns)) + " ON CONFLICT (id) DO NOTHING")
+		return anonymous("INSERT INTO " + table + " (" + strings.Join(columns, ", ") + ") VALUES " +
+			placeholders(k, len(columns)) + " ON CONFLICT (id) DO NOTHING")
 	}
 	var full *sql.Stmt
-	if len(rows) >= sqliteRowsPerInsert {
+	if len(rows) >= per {
 		var err error
-		if full, err = t.t.PrepareContext(ctx, insert(sqliteRowsPerInsert)); err != nil {
+		if full, err = t.t.PrepareContext(ctx, insert(per)); err != nil {
 			return 0, err
 		}
 		defer full.Close()
 	}
-	// In block order, a batch's entries in the (block, time) index go in
-	// a run per block, not one page each: the dearest index costs less.
-	rows = slices.Clone(rows)
-	slices.SortFunc(rows, func(a, b []any) int {
-		return cmp.Or(strings.Compare(a[recordBlock].(string), b[recordBlock].(string)),
-			cmp.Compare(a[recordTime].(int64), b[recordTime].(int64)))
-	})
 	var added int64
-	args := make([]any, 0, sqliteRowsPerInsert*len(recordColumns))
+	args := make([]any, 0, per*len(columns))
 	for len(rows) > 0 {
-		k := min(len(rows), sqliteRowsPerInsert)
+		k := min(len(rows), per)
 		args = args[:0]
 		for _, r := range rows[:k] {
 			args = append(args, r...)
 		}
 		var res sql.Result
 		var err error
-		if k == sqliteRowsPerInsert {
+		if k == per {
 			res, err = full.ExecContext(ctx, args...)
 		} else {
 			res, err = t.t.ExecContext(ctx, insert(k), args...)

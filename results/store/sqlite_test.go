@@ -460,7 +460,7 @@ func TestSQLiteNotLocked(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- a.(*sqlStore).b.inTx(ctx, func(t tx) error {
-			if _, err := t.insertRecords(ctx, [][]any{recordArgs(&results.Record{Time: t0, Vantage: "a", Method: "icmp", Target: "x"})}); err != nil {
+			if _, err := insertRecords(ctx, t, [][]any{recordArgs(&results.Record{Time: t0, Vantage: "a", Method: "icmp", Target: "x"})}); err != nil {
 				return err
 			}
 			close(held)
