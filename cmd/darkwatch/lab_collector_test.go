@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,34 +24,16 @@ import (
 // collector outage, a node crash, a wrong password and a node that publishes
 // on another vantage's subject.
 
-// logBuffer is a process's stderr, read while the process writes it.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // proc is a darkwatch (or nats-server) process of the test.
 type proc struct {
 	name string
 	cmd  *exec.Cmd
-	log  *logBuffer
+	log  *syncBuffer
 }
 
 func startProc(t *testing.T, l *lab.Lab, node, name string, bin string, args ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, cmd: l.Command(t.Context(), node, bin, args...), log: &logBuffer{}}
+	p := &proc{name: name, cmd: l.Command(t.Context(), node, bin, args...), log: &syncBuffer{}}
 	p.cmd.Stderr, p.cmd.Stdout = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("%s: %v", name, err)

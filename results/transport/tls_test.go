@@ -59,26 +59,11 @@ func TestTLS(t *testing.T) {
 	var logs syncBuffer
 	log := logTo(&logs)
 	central := openStore(t, "collector.db")
-	srv, err := StartServer(ServerConfig{Listen: "127.0.0.1:0", StoreDir: t.TempDir(), Log: log,
+	srv, stop := collectorWith(t, ServerConfig{Listen: "127.0.0.1:0", StoreDir: t.TempDir(), Log: log,
 		TLS:   &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
-		Nodes: []NodeUser{{Vantage: "vp1", Password: "one"}, {Vantage: "vp2", Password: "two"}, {Vantage: "vp3", Password: "three"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, err := srv.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	c, err := NewCollector(ctx, nc, CollectorConfig{Store: central, Batch: 1000, Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+		Nodes: []NodeUser{{Vantage: "vp1", Password: "one"}, {Vantage: "vp2", Password: "two"}, {Vantage: "vp3", Password: "three"}}},
+		central)
+	defer stop()
 	addr := srv.Addr().String()
 
 	queue := func(vantage string) *Node {

@@ -86,7 +86,15 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 // collector writing to st; stop stops both.
 func collectorAt(t *testing.T, listen, storeDir string, st store.Store, nodes []NodeUser, log *slog.Logger) (srv *Server, stop func()) {
 	t.Helper()
-	srv, err := StartServer(ServerConfig{Listen: listen, StoreDir: storeDir, Nodes: nodes, Log: log})
+	return collectorWith(t, ServerConfig{Listen: listen, StoreDir: storeDir, Nodes: nodes, Log: log}, st)
+}
+
+// collectorWith starts the embedded server as cfg says and a collector
+// writing to st; stop stops both.
+func collectorWith(t *testing.T, cfg ServerConfig, st store.Store) (srv *Server, stop func()) {
+	t.Helper()
+	log := cfg.Log
+	srv, err := StartServer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
