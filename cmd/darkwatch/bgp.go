@@ -279,13 +279,9 @@ route stored; without --until, to the last.`,
 				return usageErr("--bin must be positive, not %v", bin)
 			}
 			now := time.Now().UTC()
-			t0, err := parseWhen(since, now)
+			t0, t1, err := parseSpan(since, until, now)
 			if err != nil {
-				return usageErr("--since: %v", err)
-			}
-			t1, err := parseWhen(until, now)
-			if err != nil {
-				return usageErr("--until: %v", err)
+				return err
 			}
 			st, err := a.openStore(cmd)
 			if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,18 +32,13 @@ the last 24 hours.`,
   darkwatch report --format atlas --out results.jsonl`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			known := strings.Join(report.Formats, ", ")
-			if !strings.Contains(","+strings.Join(report.Formats, ",")+",", ","+format+",") {
-				return usageErr("--format %q: use one of %s", format, known)
+			if !slices.Contains(report.Formats, format) {
+				return usageErr("--format %q: use one of %s", format, strings.Join(report.Formats, ", "))
 			}
 			now := time.Now().UTC()
-			t0, err := parseWhen(since, now)
+			t0, t1, err := parseSpan(since, until, now)
 			if err != nil {
-				return usageErr("--since: %v", err)
-			}
-			t1, err := parseWhen(until, now)
-			if err != nil {
-				return usageErr("--until: %v", err)
+				return err
 			}
 			if t1.IsZero() {
 				t1 = now

@@ -57,11 +57,8 @@ Exit status: 0 nothing is down, 1 some entity is not reachable, 2 usage error.`,
 			if tAt, err = parseWhen(at, now); err != nil {
 				return usageErr("--at: %v", err)
 			}
-			if t0, err = parseWhen(since, now); err != nil {
-				return usageErr("--since: %v", err)
-			}
-			if t1, err = parseWhen(until, now); err != nil {
-				return usageErr("--until: %v", err)
+			if t0, t1, err = parseSpan(since, until, now); err != nil {
+				return err
 			}
 			st, err := a.openStore(cmd)
 			if err != nil {
@@ -115,6 +112,18 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 		return t, fmt.Errorf("%q is neither an RFC 3339 time (2026-11-21T22:00:00Z) nor a duration (6h)", s)
 	}
 	return t.UTC(), nil
+}
+
+// parseSpan reads --since and --until with parseWhen; a bad one is a usage
+// error naming its flag.
+func parseSpan(since, until string, now time.Time) (t0, t1 time.Time, err error) {
+	if t0, err = parseWhen(since, now); err != nil {
+		return t0, t1, usageErr("--since: %v", err)
+	}
+	if t1, err = parseWhen(until, now); err != nil {
+		return t0, t1, usageErr("--until: %v", err)
+	}
+	return t0, t1, nil
 }
 
 func firstNonZero(ts ...time.Time) time.Time {
