@@ -22,6 +22,7 @@ import (
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 
+	"darkwatch/probe/lab"
 	"darkwatch/results"
 )
 
@@ -508,7 +509,7 @@ func TestICMPStart(t *testing.T) {
 func needRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root for raw ICMP sockets (CAP_NET_RAW); not root")
+		lab.Missing(t, "needs root for raw ICMP sockets (CAP_NET_RAW); not root")
 	}
 }
 
@@ -719,7 +720,7 @@ func TestICMPUnprivileged(t *testing.T) {
 	needRoot(t)
 	for _, tool := range []string{"unshare", "setpriv", "ip"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (util-linux, iproute2): %v", tool, err)
+			lab.Missing(t, "needs %s (util-linux, iproute2): %v", tool, err)
 		}
 	}
 	exe := copyTestBinary(t)

@@ -14,6 +14,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
+	"darkwatch/probe/lab"
 	"darkwatch/results"
 )
 
@@ -189,7 +190,7 @@ func BenchmarkSweepBuildValidate(b *testing.B) {
 // TestSweepLoopback sweeps 254 loopback addresses for real with both methods.
 func TestSweepLoopback(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("raw sockets need CAP_NET_RAW: run the tests as root (CI does)")
+		lab.Missing(t, "raw sockets need CAP_NET_RAW: run the tests as root (CI does)")
 	}
 	ln, err := net.Listen("tcp4", "0.0.0.0:0")
 	if err != nil {

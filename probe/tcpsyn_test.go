@@ -19,6 +19,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
+	"darkwatch/probe/lab"
 	"darkwatch/results"
 )
 
@@ -471,7 +472,7 @@ func rawTCPOrSkip(t *testing.T, cfg Config) *TCP {
 	t.Helper()
 	p, err := NewTCP(cfg)
 	if errors.Is(err, ErrPermission) {
-		t.Skipf("no raw sockets (not root, no CAP_NET_RAW): %v", err)
+		lab.Missing(t, "no raw sockets (not root, no CAP_NET_RAW): %v", err)
 	}
 	if err != nil {
 		t.Fatal(err)

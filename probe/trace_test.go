@@ -18,6 +18,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
+	"darkwatch/probe/lab"
 	"darkwatch/results"
 )
 
@@ -717,7 +718,7 @@ func TestTraceLoopback(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%s/%d", tc.addr, m.proto, m.port), func(t *testing.T) {
 				tr, err := NewTrace(Config{Proto: m.proto, Timeout: 2 * time.Second, Count: 2})
 				if errors.Is(err, ErrPermission) {
-					t.Skipf("no raw sockets (not root, no CAP_NET_RAW): %v", err)
+					lab.Missing(t, "no raw sockets (not root, no CAP_NET_RAW): %v", err)
 				}
 				if err != nil {
 					t.Fatal(err)

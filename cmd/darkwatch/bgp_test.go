@@ -46,7 +46,7 @@ func runCLIFile(t *testing.T, args ...string) (int, string, string) {
 func needMRT(t *testing.T) {
 	t.Helper()
 	if _, err := os.Stat(mrtTestData); err != nil {
-		t.Skipf("no MRT test data: %v (the shared test data sits beside the repository)", err)
+		lab.Missing(t, "no MRT test data: %v (the shared test data sits beside the repository)", err)
 	}
 }
 

@@ -143,7 +143,7 @@ func TestLabCollector(t *testing.T) {
 		t.Parallel()
 		if _, err := exec.LookPath("nats-server"); err != nil {
 			if _, err := os.Stat("/usr/sbin/nats-server"); err != nil {
-				t.Skip("nats-server not found: install the Debian package nats-server (scripts/install-deps.sh)")
+				lab.Missing(t, "nats-server not found: install the Debian package nats-server (scripts/install-deps.sh)")
 			}
 		}
 		labCollector(t, true)
@@ -359,7 +359,7 @@ collector: {url: "`+natsURL+`", user: `+user+`, password_file: `+passFile+`, hea
 func dashboardInChromium(t *testing.T, l *lab.Lab, token string, cutStart, cutEnd time.Time) {
 	const chromium = "/usr/bin/chromium"
 	if _, err := os.Stat(chromium); err != nil {
-		t.Skipf("%s not found: install the Debian package chromium to test the dashboard", chromium)
+		lab.Missing(t, "%s not found: install the Debian package chromium to test the dashboard", chromium)
 	}
 	dir := os.Getenv("DARKWATCH_ARTIFACTS")
 	if dir == "" {

@@ -194,7 +194,7 @@ func capture(t *testing.T, l *lab.Lab, node, iface string, filter ...string) fun
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
 	if err := cmd.Start(); err != nil {
-		t.Skipf("tcpdump: %v (apt-get install tcpdump)", err)
+		lab.Missing(t, "tcpdump: %v (apt-get install tcpdump)", err)
 	}
 	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(errb.String(), "listening on"); {
 		if time.Now().After(deadline) {

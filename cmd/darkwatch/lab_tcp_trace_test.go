@@ -119,7 +119,7 @@ func TestLabTCPTrace(t *testing.T) {
 	l := lab.Start(t)
 	for _, tool := range []string{"nmap", "traceroute"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not found: %v", tool, err)
+			lab.Missing(t, "%s not found: %v", tool, err)
 		}
 	}
 	bin := lab.Binary(t)

@@ -16,7 +16,7 @@ func needTools(t *testing.T) {
 		{"ping", "iputils-ping"}, {"dig", "dnsutils"}, {"nmap", "nmap"}, {"traceroute", "traceroute"},
 	} {
 		if toolPath(tool.name) == "" {
-			t.Skipf("lab test: %s not found (Debian package %s)", tool.name, tool.pkg)
+			Missing(t, "lab test: %s not found (Debian package %s)", tool.name, tool.pkg)
 		}
 	}
 }

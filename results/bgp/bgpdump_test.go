@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"darkwatch/probe/lab"
 )
 
 // mrtDir holds real MRT files and what Debian's bgpdump 1.6.2 prints for
@@ -19,7 +21,7 @@ const mrtDir = "../../../shared/testdata/mrt"
 func testFiles(t testing.TB) map[string]string {
 	t.Helper()
 	if _, err := os.Stat(mrtDir); err != nil {
-		t.Skipf("no MRT test data: %v (the shared test data sits beside the repository)", err)
+		lab.Missing(t, "no MRT test data: %v (the shared test data sits beside the repository)", err)
 	}
 	files, err := Files([]string{mrtDir})
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"darkwatch/probe/lab"
 )
 
 // plainMRT returns the decompressed bytes of a test data file.
@@ -18,7 +20,7 @@ func plainMRT(t testing.TB, name string) []byte {
 	t.Helper()
 	path := filepath.Join(mrtDir, name)
 	if _, err := os.Stat(path); err != nil {
-		t.Skipf("no MRT test data: %v (the shared test data sits beside the repository)", err)
+		lab.Missing(t, "no MRT test data: %v (the shared test data sits beside the repository)", err)
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -152,7 +154,7 @@ func TestTruncatedCompressed(t *testing.T) {
 	path := filepath.Join(mrtDir, "updates.20160811.1600.gz")
 	zdata, err := os.ReadFile(path)
 	if err != nil {
-		t.Skipf("no MRT test data: %v", err)
+		lab.Missing(t, "no MRT test data: %v", err)
 	}
 	full, err := readAll(t, zdata, path)
 	if err != nil {
@@ -219,7 +221,7 @@ func TestCompressionByContent(t *testing.T) {
 		src := filepath.Join(mrtDir, name)
 		data, err := os.ReadFile(src)
 		if err != nil {
-			t.Skipf("no MRT test data: %v", err)
+			lab.Missing(t, "no MRT test data: %v", err)
 		}
 		swapped := filepath.Join(dir, strings.NewReplacer(".bz2", ".gz", ".gz", ".bz2").Replace(name))
 		os.WriteFile(swapped, data, 0o644)
@@ -270,7 +272,7 @@ func TestReadStdin(t *testing.T) {
 	path := filepath.Join(mrtDir, "updates.long_withdrawal.gz")
 	f, err := os.Open(path)
 	if err != nil {
-		t.Skipf("no MRT test data: %v", err)
+		lab.Missing(t, "no MRT test data: %v", err)
 	}
 	defer f.Close()
 	old := os.Stdin

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"darkwatch/probe/lab"
 )
 
 // The test data has BGP4MP records of two kinds only (MESSAGE and
@@ -112,7 +114,7 @@ func bgp4mpMessage(sub uint16, body []byte) (hdr, msg []byte) {
 func TestDumpVariantsMatchBgpdump(t *testing.T) {
 	bgpdump, err := exec.LookPath("bgpdump")
 	if err != nil {
-		t.Skip("Debian's bgpdump is not installed (scripts/install-deps.sh installs it): nothing to compare with")
+		lab.Missing(t, "Debian's bgpdump is not installed (scripts/install-deps.sh installs it): nothing to compare with")
 	}
 	variants := map[string]variant{
 		"BGP4MP_ET": func(i int, typ, sub uint16, body []byte) (uint16, uint16, []byte, []byte, bool) {
@@ -234,7 +236,7 @@ func tableDumpV1(plain []byte) []byte {
 func TestTableDumpV1MatchesBgpdump(t *testing.T) {
 	bgpdump, err := exec.LookPath("bgpdump")
 	if err != nil {
-		t.Skip("Debian's bgpdump is not installed (scripts/install-deps.sh installs it): nothing to compare with")
+		lab.Missing(t, "Debian's bgpdump is not installed (scripts/install-deps.sh installs it): nothing to compare with")
 	}
 	data := tableDumpV1(plainMRT(t, "updates.20020722.2238.gz"))
 	path := filepath.Join(t.TempDir(), "table_dump_v1.mrt")

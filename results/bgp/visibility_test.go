@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"darkwatch/probe/lab"
 )
 
 func TestControlPlane(t *testing.T) {
@@ -143,7 +145,7 @@ func TestVisibilityOfRealFeed(t *testing.T) {
 		routes = append(routes, r)
 		return nil
 	}); err != nil {
-		t.Skipf("no MRT test data: %v", err)
+		lab.Missing(t, "no MRT test data: %v", err)
 	}
 	end := routes[len(routes)-1].Time
 	p := routes[0].Prefix // 192.108.199.0/24, announced first

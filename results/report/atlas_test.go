@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/net/dns/dnsmessage"
 
+	"darkwatch/probe/lab"
 	"darkwatch/results"
 )
 
@@ -164,7 +165,7 @@ var atlasOmitted = map[string]map[string]string{
 // responses and errors.
 func TestAtlasSampleFieldSet(t *testing.T) {
 	if _, err := os.Stat(atlasSamples); err != nil {
-		t.Skipf("no Atlas samples: %v (they live in shared/testdata/atlas beside the repository)", err)
+		lab.Missing(t, "no Atlas samples: %v (they live in shared/testdata/atlas beside the repository)", err)
 	}
 	files, err := filepath.Glob(filepath.Join(atlasSamples, "*.jsonl"))
 	if err != nil || len(files) == 0 {

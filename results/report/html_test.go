@@ -14,6 +14,8 @@ import (
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
+
+	"darkwatch/probe/lab"
 )
 
 // voidElements have no end tag.
@@ -198,7 +200,7 @@ var consoleLine = regexp.MustCompile(`:CONSOLE[:(]\d+|Uncaught`)
 func TestHTMLChromium(t *testing.T) {
 	const chromium = "/usr/bin/chromium"
 	if _, err := os.Stat(chromium); err != nil {
-		t.Skipf("%s not found: install the Debian package chromium (apt-get install -y chromium) to run this test", chromium)
+		lab.Missing(t, "%s not found: install the Debian package chromium (apt-get install -y chromium) to run this test", chromium)
 	}
 	if testing.Short() {
 		t.Skip("-short: no browser")

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"darkwatch/probe/lab"
 	"darkwatch/results/bgp"
 )
 
@@ -19,7 +20,7 @@ const mrtFile = "../../../shared/testdata/mrt/updates.20160811.1600.gz"
 func realRoutes(t testing.TB) []bgp.Route {
 	t.Helper()
 	if _, err := os.Stat(mrtFile); err != nil {
-		t.Skipf("no MRT test data: %v (the shared test data sits beside the repository)", err)
+		lab.Missing(t, "no MRT test data: %v (the shared test data sits beside the repository)", err)
 	}
 	var rs []bgp.Route
 	if err := bgp.ReadFile(mrtFile, func(r bgp.Route) error {
