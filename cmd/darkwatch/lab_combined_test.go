@@ -98,7 +98,7 @@ bgp: {local_asn: %d, listen: "%s:179", peers: [{addr: %s, asn: %d}], full_feed: 
 			l.Fault(t, "border-cut")
 		}
 		p.start = time.Now()
-		time.Sleep(6 * round)
+		time.Sleep(8 * round)
 		p.end = time.Now()
 		l.Restore(t)
 	}
