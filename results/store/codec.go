@@ -26,8 +26,6 @@ var recordColumns = []string{
 	"qname", "qtype", "rcode", "aa", "answers",
 }
 
-var recordColumnList = strings.Join(recordColumns, ", ")
-
 // Indexes of columns in a row of recordColumns.
 const (
 	recordTime  = 1

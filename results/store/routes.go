@@ -34,8 +34,6 @@ var ErrInvalidRoute = errors.New("invalid route")
 var routeColumns = []string{"id", "time_ns", "kind", "peer", "peer_as", "prefix", "path_id", "as_path", "origin",
 	"next_hop", "old_state", "new_state", "record", "source", "seq"}
 
-var routeColumnList = strings.Join(routeColumns, ", ")
-
 func (s *sqlStore) PutRoutes(ctx context.Context, source string, routes []bgp.Route) (int, error) {
 	if len(routes) == 0 {
 		return 0, nil
