@@ -5,7 +5,7 @@
 package results
 
 import (
-	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -69,7 +69,13 @@ type Hop struct {
 // ID is the record's stable identity: vantage, round, method, target, port and
 // sequence. Delivering the same record twice yields the same ID.
 func (r *Record) ID() string {
-	return fmt.Sprintf("%s/%d/%s/%s/%d/%d", r.Vantage, r.Round, r.Method, r.Target, r.Port, r.Seq)
+	b := make([]byte, 0, len(r.Vantage)+len(r.Method)+len(r.Target)+32)
+	b = append(append(b, r.Vantage...), '/')
+	b = append(strconv.AppendInt(b, r.Round, 10), '/')
+	b = append(append(b, r.Method...), '/')
+	b = append(append(b, r.Target...), '/')
+	b = append(strconv.AppendInt(b, int64(r.Port), 10), '/')
+	return string(strconv.AppendInt(b, int64(r.Seq), 10))
 }
 
 // Answered reports whether the target itself answered: an echo reply, an open or

@@ -18,21 +18,8 @@ import (
 // (pointers, nil slices and maps, zero end times) are stored as NULL, so that
 // reading back gives what was written.
 
-// recordColumns are the records table's columns in the order recordArgs
-// gives them.
-var recordColumns = []string{
-	"id", "time_ns", "vantage", "round", "method", "target", "block", "port", "seq",
-	"outcome", "rtt_ms", "reply_ttl", "icmp", "error", "proto", "hops", "reached",
-	"qname", "qtype", "rcode", "aa", "answers",
-}
-
-// Indexes of columns in a row of recordColumns.
-const (
-	recordTime  = 1
-	recordBlock = 6
-)
-
-// recordSelectColumns are the columns scanRecord reads.
+// recordSelectColumns are the columns scanRecord reads: those of schema 3's
+// records table, a row a record.
 const recordSelectColumns = "time_ns, vantage, round, method, target, port, seq, outcome, rtt_ms, reply_ttl, " +
 	"icmp, error, proto, hops, reached, qname, qtype, rcode, aa, answers"
 
@@ -78,38 +65,8 @@ func validText(s string) error {
 	return nil
 }
 
-// recordArgs is r as a row of recordColumns.
-func recordArgs(r *results.Record) []any {
-	var hops, reached, aa, answers any
-	if r.Hops != nil {
-		b, _ := json.Marshal(r.Hops) // plain structs of strings and numbers
-		hops = string(b)
-	}
-	if r.Reached != nil {
-		reached = *r.Reached
-	}
-	if r.AA != nil {
-		aa = *r.AA
-	}
-	if r.Answers != nil {
-		answers = int64(*r.Answers)
-	}
-	return []any{
-		r.ID(), r.Time.UnixNano(), r.Vantage, r.Round, r.Method, r.Target, blockOf(r.Target),
-		int64(r.Port), int64(r.Seq), r.Outcome, r.RTTms, int64(r.ReplyTTL),
-		nullEmpty(r.ICMP), nullEmpty(r.Error), nullEmpty(r.Proto),
-		hops, reached, nullEmpty(r.Qname), nullEmpty(r.Qtype), nullEmpty(r.Rcode), aa, answers,
-	}
-}
-
-// nullEmpty is s, or NULL for an empty s.
-func nullEmpty(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
+// scanRecord reads a row of recordSelectColumns of schema 3's records
+// table, for convertRecords.
 func scanRecord(scan func(...any) error, r *results.Record) error {
 	var (
 		ns                         int64

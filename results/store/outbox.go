@@ -3,79 +3,64 @@ package store
 import (
 	"context"
 	"fmt"
-	"strings"
-	"time"
 
 	"darkwatch/results"
 )
 
-// The outbox holds the ids of the records a node has stored but the collector
-// has not yet acknowledged. A record goes in with the same transaction that
+// The outbox holds the chunks of records a node has stored but the collector
+// has not yet acknowledged. A chunk goes in with the same transaction that
 // stores it (IngestQueued) and leaves when the collector has it (Delivered), so
 // a node that crashes, or a collector that is away for hours, loses nothing:
 // whatever is in the outbox is sent again.
 
-// outboxRowsPerStatement is how many ids one outbox INSERT or DELETE carries.
-const outboxRowsPerStatement = 500
+// outboxColumns are the outbox's columns.
+var outboxColumns = []string{"id", "queued_ns"}
 
-// outboxSelectColumns are recordSelectColumns of the records table joined to
-// the outbox.
-var outboxSelectColumns = "r." + strings.ReplaceAll(recordSelectColumns, ", ", ", r.")
+// rowsPerStatement is how many values one statement's IN list carries.
+const rowsPerStatement = 500
 
-func (s *sqlStore) IngestQueued(ctx context.Context, recs []results.Record) (int, error) {
-	if len(recs) == 0 {
-		return 0, nil
-	}
-	rows, err := recordRows(recs)
-	if err != nil {
-		return 0, err
-	}
-	ids := make([]any, len(rows))
-	for i, r := range rows {
-		ids[i] = r[0]
-	}
-	queued := time.Now().UnixNano()
-	var added int64
-	err = s.b.inTx(ctx, func(t tx) error {
-		n, err := insertRecords(ctx, t, rows)
-		if err != nil {
-			return err
-		}
-		added = n
-		return eachChunk(ids, func(chunk []any) error {
-			args := make([]any, 0, 2*len(chunk))
-			for _, id := range chunk {
-				args = append(args, id, queued)
-			}
-			_, err := t.exec(ctx, `INSERT INTO outbox (id, queued_ns) VALUES `+placeholders(len(chunk), 2)+
-				` ON CONFLICT (id) DO NOTHING`, args...)
-			return err
-		})
-	})
-	if err != nil {
-		return 0, fmt.Errorf("store %s: ingest: %w", s.b.name(), err)
-	}
-	return int(added), nil
+// Batch is queued records that travel together: one chunk of the store, of
+// one vantage point.
+type Batch struct {
+	// ID names the batch to Delivered.
+	ID      string
+	Vantage string
+	Records []results.Record
 }
 
-func (s *sqlStore) Outbox(ctx context.Context, limit int) ([]results.Record, error) {
+func (s *sqlStore) Outbox(ctx context.Context, limit int) ([]Batch, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
-	var recs []results.Record
-	err := s.b.query(ctx, `SELECT `+outboxSelectColumns+` FROM outbox o JOIN records r ON r.id = o.id
-		ORDER BY o.queued_ns, o.id LIMIT $1`, []any{limit}, func(scan func(...any) error) error {
-		var r results.Record
-		if err := scanRecord(scan, &r); err != nil {
+	var bs []Batch
+	n := 0
+	err := s.b.query(ctx, `SELECT c.id, c.vantage, c.data FROM outbox o JOIN record_chunks c ON c.id = o.id
+		ORDER BY o.queued_ns, o.id`, nil, func(scan func(...any) error) error {
+		var b Batch
+		var data []byte
+		if err := scan(&b.ID, &b.Vantage, &data); err != nil {
 			return err
 		}
-		recs = append(recs, r)
+		if k, err := results.PackedCount(data); err != nil {
+			return fmt.Errorf("chunk %s: %w", b.ID, err)
+		} else if n > 0 && n+k > limit {
+			return errLimit
+		}
+		err := results.UnpackRecords(data, b.Vantage, func(r *results.Record) error {
+			b.Records = append(b.Records, *r)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("chunk %s: %w", b.ID, err)
+		}
+		bs = append(bs, b)
+		n += len(b.Records)
 		return nil
 	})
-	if err != nil {
+	if err != nil && err != errLimit {
 		return nil, fmt.Errorf("store %s: outbox: %w", s.b.name(), err)
 	}
-	return recs, nil
+	return bs, nil
 }
 
 func (s *sqlStore) Delivered(ctx context.Context, ids []string) error {
@@ -87,8 +72,8 @@ func (s *sqlStore) Delivered(ctx context.Context, ids []string) error {
 		args[i] = id
 	}
 	err := s.b.inTx(ctx, func(t tx) error {
-		return eachChunk(args, func(chunk []any) error {
-			_, err := t.exec(ctx, `DELETE FROM outbox WHERE id IN `+placeholders(1, len(chunk)), chunk...)
+		return eachPart(args, func(part []any) error {
+			_, err := t.exec(ctx, `DELETE FROM outbox WHERE id IN `+placeholders(1, len(part)), part...)
 			return err
 		})
 	})
@@ -100,20 +85,19 @@ func (s *sqlStore) Delivered(ctx context.Context, ids []string) error {
 
 func (s *sqlStore) OutboxLen(ctx context.Context) (int64, error) {
 	var n int64
-	err := s.b.query(ctx, `SELECT COUNT(*) FROM outbox`, nil, func(scan func(...any) error) error {
-		return scan(&n)
-	})
+	err := s.b.query(ctx, `SELECT COALESCE(SUM(c.records), 0) FROM outbox o JOIN record_chunks c ON c.id = o.id`, nil,
+		func(scan func(...any) error) error { return scan(&n) })
 	if err != nil {
 		return 0, fmt.Errorf("store %s: outbox: %w", s.b.name(), err)
 	}
 	return n, nil
 }
 
-// eachChunk calls fn with successive slices of at most outboxRowsPerStatement
-// values of vs.
-func eachChunk(vs []any, fn func([]any) error) error {
+// eachPart calls fn with successive parts of vs, of at most
+// rowsPerStatement values each.
+func eachPart(vs []any, fn func([]any) error) error {
 	for len(vs) > 0 {
-		k := min(len(vs), outboxRowsPerStatement)
+		k := min(len(vs), rowsPerStatement)
 		if err := fn(vs[:k]); err != nil {
 			return err
 		}

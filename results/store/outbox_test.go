@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"darkwatch/results"
 )
 
 func TestOutboxSQLite(t *testing.T)   { testOutbox(t, openSQLiteTest) }
@@ -43,23 +45,33 @@ func testOutbox(t *testing.T, open func(t *testing.T) Store) {
 	}
 	delivered := 0
 	for {
-		recs, err := s.Outbox(ctx, 500)
+		batches, err := s.Outbox(ctx, 500)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(recs) == 0 {
+		if len(batches) == 0 {
 			break
 		}
 		var ids []string
-		for _, r := range recs {
-			if delivered < 1200 && r.Vantage != "vp1" {
-				t.Fatalf("record %d of the outbox is %s: the older batch must come first", delivered, r.ID())
+		n := 0
+		for _, b := range batches {
+			for _, r := range b.Records {
+				if delivered < 1200 && r.Vantage != "vp1" {
+					t.Fatalf("record %d of the outbox is %s: the older ingest must come first", delivered, r.ID())
+				}
+				if r.Vantage == "vp3" {
+					t.Fatalf("record %s was ingested without queueing but is in the outbox", r.ID())
+				}
+				if r.Vantage != b.Vantage {
+					t.Fatalf("record %s is in a batch of %s", r.ID(), b.Vantage)
+				}
+				delivered++
 			}
-			if r.Vantage == "vp3" {
-				t.Fatalf("record %s was ingested without queueing but is in the outbox", r.ID())
-			}
-			ids = append(ids, r.ID())
-			delivered++
+			ids = append(ids, b.ID)
+			n += len(b.Records)
+		}
+		if n > 500 && len(batches) > 1 {
+			t.Fatalf("Outbox(500) gave %d batches of %d records", len(batches), n)
 		}
 		if err := s.Delivered(ctx, append(ids, "no/such/id")); err != nil {
 			t.Fatal(err)
@@ -81,9 +93,13 @@ func testOutbox(t *testing.T, open func(t *testing.T) Store) {
 	if _, err := s.IngestQueued(ctx, fieldRecords()); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.Outbox(ctx, 0)
+	batches, err := s.Outbox(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var got []results.Record
+	for _, b := range batches {
+		got = append(got, b.Records...)
 	}
 	want := fieldRecords()
 	sortRecords(got)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -104,6 +106,20 @@ func (t *pgTx) lockSchema(ctx context.Context) error {
 	return err
 }
 
+// lockKeys takes a transaction-level advisory lock on a 64-bit hash of
+// each key, in the order of the hashes, all in one statement.
+func (t *pgTx) lockKeys(ctx context.Context, keys []string) error {
+	ids := make([]int64, len(keys))
+	for i, k := range keys {
+		h := fnv.New64a()
+		h.Write([]byte(k))
+		ids[i] = int64(h.Sum64())
+	}
+	slices.Sort(ids)
+	_, err := t.t.Exec(ctx, `SELECT pg_advisory_xact_lock(k) FROM unnest($1::BIGINT[]) WITH ORDINALITY AS l(k, i) ORDER BY i`, slices.Compact(ids))
+	return err
+}
+
 // execEach sends the n statements in one batch: one round trip.
 func (t *pgTx) execEach(ctx context.Context, query string, n int, args func(int) []any) (int64, error) {
 	var batch pgx.Batch
@@ -154,7 +170,7 @@ func (t *pgTx) insertNew(ctx context.Context, table string, columns []string, ro
 		return 0, err
 	}
 	list := strings.Join(columns, ", ")
-	tag, err := t.t.Exec(ctx, "INSERT INTO "+table+" ("+list+") SELECT "+list+" FROM "+stage+" ON CONFLICT (id) DO NOTHING")
+	tag, err := t.t.Exec(ctx, "INSERT INTO "+table+" ("+list+") SELECT "+list+" FROM "+stage+" ON CONFLICT DO NOTHING")
 	if err != nil {
 		return 0, err
 	}

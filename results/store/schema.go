@@ -14,6 +14,9 @@ type migration struct {
 	version int
 	about   string
 	stmts   []string
+	// convert, when set, runs after stmts in the same transaction: a step
+	// that moves rows SQL cannot.
+	convert func(ctx context.Context, t tx) error
 }
 
 // Records have two indexes beside their id's: time, and (block, time), which
@@ -26,7 +29,7 @@ type migration struct {
 // Optional values are NULL when absent, so that they read back as they went in;
 // so are the text fields of a record that most methods leave empty.
 var migrations = []migration{
-	{1, "records, verdicts, events, census blocks and beliefs", []string{
+	{version: 1, about: "records, verdicts, events, census blocks and beliefs", stmts: []string{
 		`CREATE TABLE records (
 			id        TEXT PRIMARY KEY,
 			time_ns   BIGINT NOT NULL,
@@ -102,7 +105,7 @@ var migrations = []migration{
 			PRIMARY KEY (vantage, block)
 		)`,
 	}},
-	{2, "node outbox: records not yet acknowledged by the collector", []string{
+	{version: 2, about: "node outbox: records not yet acknowledged by the collector", stmts: []string{
 		`CREATE TABLE outbox (
 			id        TEXT PRIMARY KEY,
 			queued_ns BIGINT NOT NULL
@@ -115,7 +118,7 @@ var migrations = []migration{
 	// of what they say, so that a file imported twice is stored once; seq
 	// keeps the order of routes within one second (an announcement and its
 	// withdrawal), which the id cannot.
-	{3, "routes: the control plane from MRT files and live BGP sessions", []string{
+	{version: 3, about: "routes: the control plane from MRT files and live BGP sessions", stmts: []string{
 		`CREATE TABLE routes (
 			id        TEXT PRIMARY KEY,
 			time_ns   BIGINT NOT NULL,
@@ -136,6 +139,22 @@ var migrations = []migration{
 		`CREATE INDEX routes_time ON routes (time_ns, seq)`,
 		`CREATE INDEX routes_prefix_time ON routes (prefix, time_ns)`,
 	}},
+	// Records move from a row each to chunks (records.go): a row of
+	// record_chunks holds the packed records of one vantage point and one
+	// region (a /16 or /32) from one ingest. The outbox now lists chunks.
+	{version: 4, about: "records packed in chunks", stmts: []string{
+		`CREATE TABLE record_chunks (
+			id       TEXT PRIMARY KEY,
+			vantage  TEXT NOT NULL,
+			region   TEXT NOT NULL,
+			first_ns BIGINT NOT NULL,
+			last_ns  BIGINT NOT NULL,
+			records  INTEGER NOT NULL,
+			data     BYTEA NOT NULL
+		)`,
+		`CREATE INDEX record_chunks_time ON record_chunks (first_ns)`,
+		`CREATE INDEX record_chunks_region_time ON record_chunks (region, first_ns)`,
+	}, convert: convertRecords},
 }
 
 // schemaVersion is the newest schema this darkwatch knows.
@@ -178,6 +197,11 @@ func migrate(ctx context.Context, b backend) error {
 			}
 			for _, s := range m.stmts {
 				if _, err := t.exec(ctx, s); err != nil {
+					return fmt.Errorf("store %s: migration %d (%s): %w", b.name(), m.version, m.about, err)
+				}
+			}
+			if m.convert != nil {
+				if err := m.convert(ctx, t); err != nil {
 					return fmt.Errorf("store %s: migration %d (%s): %w", b.name(), m.version, m.about, err)
 				}
 			}

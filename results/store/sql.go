@@ -3,7 +3,6 @@ package store
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -28,11 +27,15 @@ type tx interface {
 	querier
 	// execEach runs one statement n times, with args(i) for the i-th run.
 	execEach(ctx context.Context, query string, n int, args func(i int) []any) (int64, error)
-	// insertNew inserts rows of columns (the first is id) into table,
-	// skipping ids stored already, and returns how many were new.
+	// insertNew inserts rows of columns into table, skipping rows whose
+	// key is stored already, and returns how many were new.
 	insertNew(ctx context.Context, table string, columns []string, rows [][]any) (int64, error)
 	// lockSchema takes the lock that serialises migrations.
 	lockSchema(ctx context.Context) error
+	// lockKeys takes, until the transaction ends, a lock on each of keys
+	// (in an order of its own, so that two transactions that lock some of
+	// the same keys do not wait for each other).
+	lockKeys(ctx context.Context, keys []string) error
 }
 
 // backend is one kind of database under the shared Store code.
@@ -52,196 +55,6 @@ type sqlStore struct {
 }
 
 func (s *sqlStore) Close() error { return s.b.close() }
-
-func (s *sqlStore) Ingest(ctx context.Context, recs []results.Record) (int, error) {
-	if len(recs) == 0 {
-		return 0, nil
-	}
-	rows, err := recordRows(recs)
-	if err != nil {
-		return 0, err
-	}
-	var added int64
-	err = s.b.inTx(ctx, func(t tx) error {
-		n, err := insertRecords(ctx, t, rows)
-		added = n
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("store %s: ingest: %w", s.b.name(), err)
-	}
-	return int(added), nil
-}
-
-// recordRows checks recs and turns them into rows of recordColumns. A record
-// that cannot be stored fails them all, named.
-func recordRows(recs []results.Record) ([][]any, error) {
-	rows := make([][]any, len(recs))
-	for i := range recs {
-		r := &recs[i]
-		if err := validRecord(r); err != nil {
-			return nil, fmt.Errorf("store: record %d (%s): %w: %s", i, r.ID(), ErrInvalidRecord, err)
-		}
-		rows[i] = recordArgs(r)
-	}
-	return rows, nil
-}
-
-// insertRecords inserts rows of recordColumns in block order, so that a
-// batch's entries in the (block, time) index go in a run per block rather
-// than a page each.
-func insertRecords(ctx context.Context, t tx, rows [][]any) (int64, error) {
-	rows = slices.Clone(rows)
-	slices.SortFunc(rows, func(a, b []any) int {
-		return cmp.Or(strings.Compare(a[recordBlock].(string), b[recordBlock].(string)),
-			cmp.Compare(a[recordTime].(int64), b[recordTime].(int64)))
-	})
-	return t.insertNew(ctx, "records", recordColumns, rows)
-}
-
-func (s *sqlStore) Records(ctx context.Context, q Query) ([]results.Record, error) {
-	var recs []results.Record
-	err := s.EachRecord(ctx, q, func(r results.Record) error {
-		recs = append(recs, r)
-		return nil
-	})
-	return recs, err
-}
-
-// stopWalk carries an error from the caller's function through the query
-// loop, so that it comes back unwrapped.
-type stopWalk struct{ err error }
-
-func (e stopWalk) Error() string { return e.err.Error() }
-
-func (s *sqlStore) EachRecord(ctx context.Context, q Query, fn func(results.Record) error) error {
-	sel, err := selectRecords(q)
-	if err != nil {
-		return err
-	}
-	n := 0
-	err = s.b.query(ctx, sel.sql, sel.args, func(scan func(...any) error) error {
-		var r results.Record
-		if err := scanRecord(scan, &r); err != nil {
-			return err
-		}
-		if sel.keep != nil && !sel.keep(&r) {
-			return nil
-		}
-		if err := fn(r); err != nil {
-			return stopWalk{err}
-		}
-		if n++; q.Limit > 0 && n == q.Limit {
-			return errLimit
-		}
-		return nil
-	})
-	var stop stopWalk
-	switch {
-	case err == nil, err == errLimit:
-		return nil
-	case errors.As(err, &stop):
-		return stop.err
-	}
-	return fmt.Errorf("store %s: records: %w", s.b.name(), err)
-}
-
-// errLimit ends a walk that reached its Limit.
-var errLimit = errors.New("limit reached")
-
-// maxInList is the most values put in one SQL IN list; past it the
-// filtering is done here instead.
-const maxInList = 1000
-
-// recordSelect is a records query: SQL that narrows the rows, and a filter
-// for what SQL could not say exactly.
-type recordSelect struct {
-	sql  string
-	args []any
-	keep func(*results.Record) bool
-}
-
-func selectRecords(q Query) (recordSelect, error) {
-	var w where
-	if !q.Since.IsZero() {
-		w.add("time_ns >= " + w.arg(clampNano(q.Since)))
-	}
-	if !q.Until.IsZero() {
-		w.add("time_ns < " + w.arg(clampNano(q.Until)))
-	}
-	if q.Vantage != "" {
-		w.add("vantage = " + w.arg(q.Vantage))
-	}
-	if q.Method != "" {
-		w.add("method = " + w.arg(q.Method))
-	}
-	if q.Target != "" {
-		// The block names the target's part of the (block, time) index.
-		w.add("block = " + w.arg(blockOf(q.Target)))
-		w.add("target = " + w.arg(q.Target))
-	}
-	if q.Round != nil {
-		w.add("round = " + w.arg(*q.Round))
-	}
-	var keeps []func(*results.Record) bool
-	if q.Targets != nil {
-		if len(q.Targets) <= maxInList {
-			// Their blocks name the targets' parts of the (block, time) index.
-			var blocks []string
-			for _, t := range q.Targets {
-				if b := blockOf(t); !slices.Contains(blocks, b) {
-					blocks = append(blocks, b)
-				}
-			}
-			w.add("block IN (" + w.list(blocks) + ")")
-			w.add("target IN (" + w.list(q.Targets) + ")")
-		} else {
-			set := make(map[string]bool, len(q.Targets))
-			for _, t := range q.Targets {
-				set[t] = true
-			}
-			keeps = append(keeps, func(r *results.Record) bool { return set[r.Target] })
-		}
-	}
-	if q.Prefix.IsValid() {
-		p := unmapPrefix(q.Prefix)
-		bits := blockBits(p.Addr())
-		exact := true
-		switch {
-		case p.Bits() >= bits:
-			w.add("block = " + w.arg(netip.PrefixFrom(p.Addr(), bits).Masked().String()))
-			exact = p.Bits() == bits
-		case bits-p.Bits() <= 10: // at most 1024 blocks
-			w.add("block IN (" + w.list(blocksIn(p, bits)) + ")")
-		default:
-			exact = false
-		}
-		if !exact {
-			keeps = append(keeps, func(r *results.Record) bool {
-				a, err := netip.ParseAddr(r.Target)
-				return err == nil && p.Contains(a.Unmap().WithZone(""))
-			})
-		}
-	} else if q.Prefix != (netip.Prefix{}) {
-		return recordSelect{}, fmt.Errorf("store: query: invalid prefix %v", q.Prefix)
-	}
-	sql := "SELECT " + recordSelectColumns + " FROM records" + w.String() + " ORDER BY time_ns, id"
-	if q.Limit > 0 && len(keeps) == 0 {
-		sql += " LIMIT " + w.arg(int64(q.Limit))
-	}
-	sel := recordSelect{sql: sql, args: w.args}
-	if len(keeps) > 0 {
-		sel.keep = func(r *results.Record) bool {
-			for _, k := range keeps {
-				if !k(r) {
-					return false
-				}
-			}
-			return true
-		}
-	}
-	return sel, nil
-}
 
 // blocksIn lists the blocks of bits bits that make up p, which is wider.
 func blocksIn(p netip.Prefix, bits int) []string {
@@ -444,30 +257,6 @@ func (s *sqlStore) Beliefs(ctx context.Context, vantage string) ([]Belief, error
 		return cmp.Or(strings.Compare(x.Vantage, y.Vantage), comparePrefix(x.Block, y.Block))
 	})
 	return bs, nil
-}
-
-func (s *sqlStore) Retain(ctx context.Context, before time.Time) (int64, error) {
-	ns, err := unixNano(before)
-	if err != nil {
-		return 0, fmt.Errorf("store: retain: %w", err)
-	}
-	var deleted int64
-	err = s.b.inTx(ctx, func(t tx) error {
-		for _, table := range []string{"records", "verdicts"} {
-			n, err := t.exec(ctx, "DELETE FROM "+table+" WHERE time_ns < $1", ns)
-			if err != nil {
-				return fmt.Errorf("%s: %w", table, err)
-			}
-			deleted += n
-		}
-		// An outbox entry whose record is gone has nothing left to send.
-		_, err := t.exec(ctx, "DELETE FROM outbox WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.id = outbox.id)")
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("store %s: retain: %w", s.b.name(), err)
-	}
-	return deleted, nil
 }
 
 // putAll runs an upsert once per row, in one transaction.

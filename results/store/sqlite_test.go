@@ -270,12 +270,12 @@ func TestSQLiteSetup(t *testing.T) {
 		q     Query
 		index string
 	}{
-		{Query{Target: "198.18.0.1", Since: since}, "records_block_time"},
-		{Query{Prefix: netip.MustParsePrefix("198.18.0.0/24"), Since: since}, "records_block_time"},
-		{Query{Prefix: netip.MustParsePrefix("198.18.0.0/22"), Since: since}, "records_block_time"},
-		{Query{Since: since}, "records_time"},
+		{Query{Target: "198.18.0.1", Since: since}, "record_chunks_region_time"},
+		{Query{Prefix: netip.MustParsePrefix("198.18.0.0/24"), Since: since}, "record_chunks_region_time"},
+		{Query{Prefix: netip.MustParsePrefix("198.18.0.0/22"), Since: since}, "record_chunks_region_time"},
+		{Query{Since: since}, "record_chunks_time"},
 	} {
-		sel, err := selectRecords(c.q)
+		sel, err := selectChunks(c.q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -460,7 +460,11 @@ func TestSQLiteNotLocked(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- a.(*sqlStore).b.inTx(ctx, func(t tx) error {
-			if _, err := insertRecords(ctx, t, [][]any{recordArgs(&results.Record{Time: t0, Vantage: "a", Method: "icmp", Target: "x"})}); err != nil {
+			ks, err := keyRecords([]results.Record{{Time: t0, Vantage: "a", Method: "icmp", Target: "x"}})
+			if err != nil {
+				return err
+			}
+			if _, err := putRecords(ctx, t, ks, false, t0); err != nil {
 				return err
 			}
 			close(held)

@@ -26,9 +26,9 @@ import (
 // is safe for concurrent use, and several processes may share one store.
 type Store interface {
 	// Ingest stores recs in one transaction and returns how many were new.
-	// It is idempotent by record id (results.Record.ID): a record already
-	// stored, or repeated in recs, is stored once. A record without a
-	// vantage, method, target or time fails the whole call, naming the
+	// It is idempotent by record id and time (results.Record.ID): a record
+	// already stored, or repeated in recs, is stored once. A record without
+	// a vantage, method, target or time fails the whole call, naming the
 	// record, and nothing of recs is stored.
 	Ingest(ctx context.Context, recs []results.Record) (added int, err error)
 	// Records returns the records q selects, oldest first.
@@ -69,20 +69,21 @@ type Store interface {
 	Beliefs(ctx context.Context, vantage string) ([]Belief, error)
 
 	// Retain deletes records and verdicts older than before and returns how
-	// many rows went; outbox entries of deleted records go with them. Events,
+	// many went; outbox entries of deleted records go with them. Events,
 	// the census, beliefs and routes stay: a route announced long ago may
 	// still be in force.
 	Retain(ctx context.Context, before time.Time) (deleted int64, err error)
 	// Close releases the store.
 	Close() error
 
-	// IngestQueued is Ingest that also puts every record of recs in the
+	// IngestQueued is Ingest that also puts the new records of recs in the
 	// outbox, the records a node still has to deliver to its collector, in
 	// the same transaction: a record is never stored without being queued.
 	IngestQueued(ctx context.Context, recs []results.Record) (added int, err error)
-	// Outbox returns up to limit queued records, oldest first.
-	Outbox(ctx context.Context, limit int) ([]results.Record, error)
-	// Delivered takes the records with these ids out of the outbox: the
+	// Outbox returns the oldest queued batches, as many as hold at most
+	// limit records, but always one if any is queued.
+	Outbox(ctx context.Context, limit int) ([]Batch, error)
+	// Delivered takes the batches with these ids out of the outbox: the
 	// collector has them. Ids not queued are ignored.
 	Delivered(ctx context.Context, ids []string) error
 	// OutboxLen returns how many records are queued.

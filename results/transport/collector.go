@@ -18,6 +18,10 @@ import (
 	"darkwatch/results/store"
 )
 
+// fetchBytes is how much the collector takes from the stream at a time, and
+// stores in one transaction: some 20,000 packed records.
+const fetchBytes = 4 << 20
+
 // AckWait is how long the stream waits for the collector to acknowledge a
 // record before it delivers it again: a collector that died with records in
 // hand gets them again this long after they were first delivered (or after
@@ -29,9 +33,9 @@ const AckWait = 10 * time.Second
 type CollectorConfig struct {
 	// Store receives the records.
 	Store store.Store
-	// Batch is the most records written to the store in one transaction
-	// (default 5000).
-	Batch int
+	// MaxAckPending is the most messages the stream hands the collector
+	// before it acknowledges some (default 20,000).
+	MaxAckPending int
 	// Replicas is the stream's replica count on a JetStream cluster
 	// (default 1).
 	Replicas int
@@ -46,8 +50,8 @@ type CollectorStats struct {
 	Received uint64
 	// Stored counts records new to the store.
 	Stored uint64
-	// Refused counts messages that were not a record of the vantage whose
-	// subject they came on; they are acknowledged and dropped.
+	// Refused counts messages that were not records of the vantage whose
+	// subject they came on; they are terminated and dropped.
 	Refused uint64
 	// Batches counts store transactions; IngestSeconds is their total time.
 	Batches       uint64
@@ -80,8 +84,8 @@ func NewCollector(ctx context.Context, nc *nats.Conn, cfg CollectorConfig) (*Col
 	if cfg.Store == nil {
 		return nil, errors.New("transport: the collector needs a store")
 	}
-	if cfg.Batch <= 0 {
-		cfg.Batch = 5000
+	if cfg.MaxAckPending <= 0 {
+		cfg.MaxAckPending = 20000
 	}
 	if cfg.Replicas <= 0 {
 		cfg.Replicas = 1
@@ -120,7 +124,7 @@ func NewCollector(ctx context.Context, nc *nats.Conn, cfg CollectorConfig) (*Col
 		// external server that lives on) are delivered again after AckWait.
 		AckWait:       AckWait,
 		MaxDeliver:    -1,
-		MaxAckPending: 4 * cfg.Batch,
+		MaxAckPending: cfg.MaxAckPending,
 		Replicas:      cfg.Replicas,
 	})
 	if err != nil {
@@ -183,7 +187,7 @@ func (c *Collector) Run(ctx context.Context) error {
 func (c *Collector) fetch(ctx context.Context, out chan<- batch) error {
 	var loggedErr string
 	for ctx.Err() == nil {
-		mb, err := c.cons.Fetch(c.cfg.Batch, jetstream.FetchMaxWait(500*time.Millisecond))
+		mb, err := c.cons.FetchBytes(fetchBytes, jetstream.FetchMaxWait(500*time.Millisecond))
 		if err != nil {
 			if msg := err.Error(); msg != loggedErr {
 				c.cfg.Log.Warn("fetching records from the stream", "err", err)
@@ -196,14 +200,14 @@ func (c *Collector) fetch(ctx context.Context, out chan<- batch) error {
 		for m := range mb.Messages() {
 			c.received.Add(1)
 			vantage := strings.TrimPrefix(m.Subject(), ResultsPrefix)
-			r, err := decodeRecord(vantage, m.Data())
+			recs, err := decodeMessage(vantage, m.Headers(), m.Data())
 			if err != nil {
 				c.refused.Add(1)
-				c.cfg.Log.Warn("record refused", "subject", m.Subject(), "err", err)
+				c.cfg.Log.Warn("message refused", "subject", m.Subject(), "err", err)
 				_ = m.Term() // never to be delivered again
 				continue
 			}
-			b.recs = append(b.recs, r)
+			b.recs = append(b.recs, recs...)
 			b.msgs = append(b.msgs, m)
 		}
 		if err := mb.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {

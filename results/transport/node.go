@@ -38,7 +38,7 @@ type NodeConfig struct {
 	// Store is the node's local store: its outbox is what is sent.
 	Store store.Store
 	// Batch is the most records published before waiting for their
-	// acknowledgements (default 2000).
+	// acknowledgements (default 20,000).
 	Batch int
 	// Heartbeat is the interval between heartbeats (default 10 s).
 	Heartbeat time.Duration
@@ -57,7 +57,8 @@ type NodeStats struct {
 	// Duplicates those of them it already had.
 	Delivered  uint64
 	Duplicates uint64
-	// Failed counts publications that were not acknowledged (sent again).
+	// Failed counts records whose publication was not acknowledged (they
+	// are sent again).
 	Failed uint64
 	// OffsetMS and RTTMS are from the latest answered heartbeat.
 	OffsetMS float64
@@ -93,7 +94,7 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 		return nil, errors.New("transport: the node needs its local store")
 	}
 	if cfg.Batch <= 0 {
-		cfg.Batch = 2000
+		cfg.Batch = 20000
 	}
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 10 * time.Second
@@ -265,69 +266,70 @@ func (n *Node) pause(ctx context.Context, d time.Duration) {
 	}
 }
 
-// sendBatch publishes the oldest queued records, waits for their
-// acknowledgements and takes the acknowledged ones out of the outbox. It
-// returns how many were delivered, and an error if any were not.
+// sendBatch publishes the oldest queued records, in messages of several
+// outbox batches, waits for their acknowledgements and takes the
+// acknowledged batches out of the outbox. It returns how many records were
+// delivered, and an error if any were not.
 func (n *Node) sendBatch(ctx context.Context, js jetstream.JetStream) (int, error) {
-	recs, err := n.cfg.Store.Outbox(ctx, n.cfg.Batch)
-	if err != nil || len(recs) == 0 {
+	batches, err := n.cfg.Store.Outbox(ctx, n.cfg.Batch)
+	if err != nil || len(batches) == 0 {
 		return 0, err
 	}
 	subject := ResultSubject(n.cfg.Vantage)
 	type pending struct {
-		id string
-		f  jetstream.PubAckFuture
+		msg message
+		f   jetstream.PubAckFuture
 	}
-	futures := make([]pending, 0, len(recs))
+	msgs := packMessages(batches)
+	futures := make([]pending, 0, len(msgs))
 	var firstErr error
-	for i := range recs {
-		r := &recs[i]
-		body, err := encodeRecord(r)
-		if err != nil {
-			return 0, err
-		}
-		id := r.ID()
-		msg := &nats.Msg{Subject: subject, Data: body, Header: nats.Header{}}
-		f, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(id))
+	for _, m := range msgs {
+		msg := &nats.Msg{Subject: subject, Data: m.body, Header: nats.Header{FormatHeader: []string{FormatPacked}}}
+		f, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(m.id))
 		if err != nil {
 			firstErr = err
 			break
 		}
-		futures = append(futures, pending{id, f})
+		futures = append(futures, pending{m, f})
 	}
 	var ids []string
-	failed := 0
+	delivered, failed := 0, 0
 	for _, p := range futures {
 		select {
 		case ack := <-p.f.Ok():
-			ids = append(ids, p.id)
+			ids = append(ids, p.msg.batches...)
+			delivered += p.msg.records
 			if ack.Duplicate {
-				n.duplicates.Add(1)
+				n.duplicates.Add(uint64(p.msg.records))
 			}
 		case err := <-p.f.Err():
-			failed++
+			failed += p.msg.records
 			if firstErr == nil {
 				firstErr = err
 			}
 		case <-ctx.Done():
-			failed++
+			failed += p.msg.records
 			if firstErr == nil {
 				firstErr = ctx.Err()
 			}
 		}
+	}
+	total := 0
+	for _, m := range msgs {
+		total += m.records
 	}
 	if len(ids) > 0 {
 		// Not ctx: what the collector has must leave the outbox.
 		if err := n.cfg.Store.Delivered(context.WithoutCancel(ctx), ids); err != nil {
 			return 0, err
 		}
-		n.delivered.Add(uint64(len(ids)))
+		n.delivered.Add(uint64(delivered))
 	}
-	n.failed.Add(uint64(failed + len(recs) - len(futures)))
+	n.failed.Add(uint64(total - delivered))
 	if firstErr != nil {
-		return len(ids), fmt.Errorf("%d of %d records: %w", len(recs)-len(ids), len(recs), firstErr)
+		return delivered, fmt.Errorf("%d of %d records: %w", total-delivered, total, firstErr)
 	}
-	return len(ids), nil
+	return delivered, nil
 }
 
 // heartbeats sends a heartbeat every interval and measures the clock offset

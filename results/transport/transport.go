@@ -1,11 +1,13 @@
 // Package transport carries probe records from measurement nodes to a
 // collector over NATS JetStream, losing none and storing none twice.
 //
-// A node (Node) publishes every record of its store's outbox on
-// darkwatch.results.<vantage>, with the record's id as Nats-Msg-Id so that
-// JetStream drops a record sent twice, and takes a record out of the outbox
-// only when JetStream has acknowledged it; whatever is not acknowledged is
-// sent again, with backoff, after a collector outage or a node restart. A node
+// A node (Node) publishes the records of its store's outbox on
+// darkwatch.results.<vantage>, packed, many to a message, with an id made
+// of the outbox batches' as Nats-Msg-Id so that JetStream drops a message
+// sent twice, and takes a batch out of the outbox only when JetStream has
+// acknowledged it; whatever is not acknowledged is sent again, with
+// backoff, after a collector outage or a node restart. The store, idempotent
+// by record, drops any other copy. A node
 // also sends heartbeats on darkwatch.heartbeat.<vantage> and learns its clock
 // offset from the replies.
 //
@@ -21,13 +23,18 @@
 package transport
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"darkwatch/results"
+	"darkwatch/results/store"
 )
 
 // Subjects, stream and consumer names. Every vantage has its own subjects,
@@ -47,9 +54,9 @@ const (
 	// a second copy. A copy sent later is dropped by the store, whose
 	// Ingest is idempotent by id.
 	DuplicateWindow = 30 * time.Minute
-	// MaxPayload is the largest message the embedded server takes: a record
-	// is well under a kilobyte, a long trace a few.
-	MaxPayload = 64 << 10
+	// MaxPayload is the largest message the embedded server and the stream
+	// take: NATS's default, four times what a node fills a message to.
+	MaxPayload = 1 << 20
 )
 
 // ResultSubject is the subject vantage publishes its records on.
@@ -100,12 +107,92 @@ type heartbeatReply struct {
 	Time time.Time `json:"time"`
 }
 
-// encodeRecord is a record as a message body: its JSON.
-func encodeRecord(r *results.Record) ([]byte, error) { return json.Marshal(r) }
+// FormatHeader names how a message's body is encoded. A node sends
+// FormatPacked: one or more outbox batches, each a length (uvarint) and the
+// batch's records in the packed encoding (results.PackRecords), which does
+// not repeat the vantage: the subject names it. A message without the
+// header is one record's JSON, as nodes sent before.
+const (
+	FormatHeader = "Darkwatch-Format"
+	FormatPacked = "packed/1"
+)
 
-// decodeRecord reads a message body that arrived on vantage's subject. A
-// record that names another vantage, or lacks what every record has, is
-// refused: a node may speak only for itself.
+// messageBytes is the size a node fills its messages to; one batch larger
+// than it goes alone.
+const messageBytes = 256 << 10
+
+// message is one publication of a node: its body, its Nats-Msg-Id and the
+// outbox batches it carries.
+type message struct {
+	body    []byte
+	id      string
+	batches []string
+	records int
+}
+
+// packMessages packs batches into messages of about messageBytes. A
+// message's id names its first batch and how many it holds, so that the same
+// message sent again is dropped by JetStream; a message regrouped
+// differently is dropped by the store, record by record.
+func packMessages(batches []store.Batch) []message {
+	var msgs []message
+	var cur message
+	var chunk []byte
+	for _, b := range batches {
+		chunk = results.PackRecords(chunk[:0], b.Records)
+		if len(cur.batches) > 0 && len(cur.body)+len(chunk)+binary.MaxVarintLen64 > messageBytes {
+			msgs = append(msgs, cur)
+			cur = message{}
+		}
+		cur.body = binary.AppendUvarint(cur.body, uint64(len(chunk)))
+		cur.body = append(cur.body, chunk...)
+		cur.batches = append(cur.batches, b.ID)
+		cur.records += len(b.Records)
+	}
+	if len(cur.batches) > 0 {
+		msgs = append(msgs, cur)
+	}
+	for i := range msgs {
+		msgs[i].id = msgs[i].batches[0] + "+" + strconv.Itoa(len(msgs[i].batches))
+	}
+	return msgs
+}
+
+// decodeMessage reads the records of a message that arrived on vantage's
+// subject. Packed records take the vantage from the subject; a JSON record
+// that names another vantage, or lacks what every record has, is refused:
+// a node may speak only for itself.
+func decodeMessage(vantage string, header nats.Header, body []byte) ([]results.Record, error) {
+	switch f := header.Get(FormatHeader); f {
+	case FormatPacked:
+		var recs []results.Record
+		for len(body) > 0 {
+			n, k := binary.Uvarint(body)
+			if k <= 0 || n > uint64(len(body)-k) {
+				return nil, errors.New("not packed records: a batch's length is cut short or too long")
+			}
+			err := results.UnpackRecords(body[k:k+int(n)], vantage, func(r *results.Record) error {
+				recs = append(recs, *r)
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+			body = body[k+int(n):]
+		}
+		return recs, nil
+	case "":
+		r, err := decodeRecord(vantage, body)
+		if err != nil {
+			return nil, err
+		}
+		return []results.Record{r}, nil
+	default:
+		return nil, fmt.Errorf("unknown %s %q", FormatHeader, f)
+	}
+}
+
+// decodeRecord reads a record's JSON.
 func decodeRecord(vantage string, body []byte) (results.Record, error) {
 	var r results.Record
 	if err := json.Unmarshal(body, &r); err != nil {

@@ -3,14 +3,17 @@ package transport
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 
 	"darkwatch/results"
@@ -103,7 +106,7 @@ func collectorWith(t *testing.T, cfg ServerConfig, st store.Store) (srv *Server,
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c, err := NewCollector(ctx, nc, CollectorConfig{Store: st, Batch: 1000, Log: log})
+	c, err := NewCollector(ctx, nc, CollectorConfig{Store: st, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,20 +244,78 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
-// TestDecodeRecord refuses a record that speaks for another vantage.
-func TestDecodeRecord(t *testing.T) {
+// TestMessages packs outbox batches into messages and reads them back, and
+// refuses what a node may not send.
+func TestMessages(t *testing.T) {
+	// 300 batches of 100 records: more than one message's worth.
+	var batches []store.Batch
+	var all []results.Record
+	for i := range 300 {
+		recs := records("vp1", int64(i), 100)
+		batches = append(batches, store.Batch{ID: fmt.Sprintf("b%d", i), Vantage: "vp1", Records: recs})
+		all = append(all, recs...)
+	}
+	msgs := packMessages(batches)
+	if len(msgs) < 2 {
+		t.Fatalf("%d messages for 30,000 records, want several of at most %d bytes", len(msgs), messageBytes)
+	}
+	var got []results.Record
+	ids := map[string]bool{}
+	nb := 0
+	for _, m := range msgs {
+		if len(m.body) > messageBytes {
+			t.Errorf("message %s is %d bytes, over %d", m.id, len(m.body), messageBytes)
+		}
+		if ids[m.id] {
+			t.Errorf("two messages have id %s", m.id)
+		}
+		ids[m.id] = true
+		nb += len(m.batches)
+		recs, err := decodeMessage("vp1", nats.Header{FormatHeader: []string{FormatPacked}}, m.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) != m.records {
+			t.Errorf("message %s: %d records, want %d", m.id, len(recs), m.records)
+		}
+		got = append(got, recs...)
+	}
+	if nb != len(batches) || !reflect.DeepEqual(got, all) {
+		t.Errorf("messages carry %d batches and %d records; want %d and the records as queued", nb, len(got), len(batches))
+	}
+	// On another node's subject, packed records are that node's: the
+	// subject, not the body, names the vantage.
+	if recs, err := decodeMessage("vp2", nats.Header{FormatHeader: []string{FormatPacked}}, msgs[0].body); err != nil || recs[0].Vantage != "vp2" {
+		t.Errorf("packed records on vp2's subject: %v, %v", recs[0].Vantage, err)
+	}
+
 	r := records("vp1", 1, 1)[0]
-	body, _ := encodeRecord(&r)
-	if _, err := decodeRecord("vp1", body); err != nil {
-		t.Errorf("own record refused: %v", err)
-	}
-	if _, err := decodeRecord("vp2", body); err == nil {
-		t.Error("a record of vp1 on vp2's subject was taken")
-	}
-	if _, err := decodeRecord("vp1", []byte("{")); err == nil {
-		t.Error("a broken body was taken")
-	}
-	if _, err := decodeRecord("vp1", []byte(`{"vantage":"vp1"}`)); err == nil {
-		t.Error("a record without target was taken")
+	body, _ := json.Marshal(&r)
+	packed := msgs[0].body
+	for _, tc := range []struct {
+		name    string
+		vantage string
+		format  string
+		body    []byte
+		ok      bool
+	}{
+		{"a JSON record", "vp1", "", body, true},
+		{"a JSON record of vp1 on vp2's subject", "vp2", "", body, false},
+		{"broken JSON", "vp1", "", []byte("{"), false},
+		{"a JSON record without target", "vp1", "", []byte(`{"vantage":"vp1"}`), false},
+		{"an unknown format", "vp1", "packed/9", packed, false},
+		{"a batch cut short", "vp1", FormatPacked, packed[:len(packed)-1], false},
+		{"a length past the end", "vp1", FormatPacked, []byte{0xff, 0x01, 1}, false},
+		{"a corrupt batch", "vp1", FormatPacked, []byte{2, 9, 9}, false},
+		{"nothing", "vp1", FormatPacked, nil, true},
+	} {
+		h := nats.Header{}
+		if tc.format != "" {
+			h.Set(FormatHeader, tc.format)
+		}
+		_, err := decodeMessage(tc.vantage, h, tc.body)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: error %v, want ok=%v", tc.name, err, tc.ok)
+		}
 	}
 }
