@@ -2,10 +2,14 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	"darkwatch/results"
 )
 
 const goodRecords = `{"time":"2026-11-21T22:00:00.1Z","vantage":"vp1","round":1,"method":"icmp","target":"198.18.3.4","seq":1,"outcome":"reply","rtt_ms":0.2}
@@ -63,4 +67,73 @@ func TestStoreBadInput(t *testing.T) {
 	if code != exitUsage || !strings.Contains(stderr, "html") {
 		t.Fatalf("unknown format: exit %d, %q", code, stderr)
 	}
+}
+
+// TestExport writes back what import stored, whole or narrowed, and its file
+// imports into another store as it was.
+func TestExport(t *testing.T) {
+	dir := t.TempDir()
+	db := "sqlite://" + filepath.Join(dir, "dw.db")
+	in := filepath.Join(dir, "in.jsonl")
+	more := `{"time":"2026-11-21T22:00:00.3Z","vantage":"vp2","round":1,"method":"trace","target":"198.18.3.4","port":33434,"outcome":"reply","proto":"udp","hops":[{"ttl":1,"addr":"203.0.113.1","rtt_ms":0.1,"icmp":"time-exceeded"},{"ttl":2,"addr":""}],"reached":true}
+{"time":"2026-11-21T22:00:00.4Z","vantage":"vp2","round":1,"method":"dns","target":"192.0.2.53","port":53,"outcome":"reply","qname":"dw.example.","qtype":"SOA","rcode":"NOERROR","aa":true,"answers":1}
+`
+	os.WriteFile(in, []byte(goodRecords+more), 0o644)
+	if code, _, stderr := runCLI(t, "--store", db, "import", in); code != 0 {
+		t.Fatalf("import: exit %d, %q", code, stderr)
+	}
+	code, out, stderr := runCLI(t, "--store", db, "export")
+	if code != 0 || !strings.Contains(stderr, "4 records") {
+		t.Fatalf("export: exit %d, %q", code, stderr)
+	}
+	want, _ := readRecordFile(in)
+	got := parseRecords(t, out)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("export gave\n%v\nwant\n%v", got, want)
+	}
+	for _, c := range []struct {
+		args []string
+		n    int
+	}{
+		{[]string{"--prefix", "198.18.3.4/32"}, 2},
+		{[]string{"--target", "198.18.3.5"}, 1},
+		{[]string{"--vantage", "vp2", "--method", "dns"}, 1},
+		{[]string{"--since", "2026-11-21T22:00:00.2Z", "--until", "2026-11-21T22:00:00.4Z"}, 2},
+	} {
+		code, out, stderr := runCLI(t, append([]string{"--store", db, "export"}, c.args...)...)
+		if n := len(parseRecords(t, out)); code != 0 || n != c.n {
+			t.Errorf("export %v: exit %d, %d records (%q); want %d", c.args, code, n, stderr, c.n)
+		}
+	}
+	file := filepath.Join(dir, "out.jsonl")
+	if code, _, stderr := runCLI(t, "--store", db, "export", "--out", file); code != 0 {
+		t.Fatalf("export --out: exit %d, %q", code, stderr)
+	}
+	other := "sqlite://" + filepath.Join(dir, "other.db")
+	if code, _, stderr := runCLI(t, "--store", other, "import", file); code != 0 || !strings.Contains(stderr, "4 records, 4 new") {
+		t.Errorf("import of the export: exit %d, %q", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "--store", db, "export", "--prefix", "198.18.3.4/99"); code != exitUsage || !strings.Contains(stderr, "--prefix") {
+		t.Errorf("bad --prefix: exit %d, %q", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "--store", db, "export", "--out", filepath.Join(dir, "no", "such", "dir.jsonl")); code != exitFailure {
+		t.Errorf("--out in a missing directory: exit %d, %q", code, stderr)
+	}
+}
+
+// parseRecords reads JSON Lines records.
+func parseRecords(t *testing.T, s string) []results.Record {
+	t.Helper()
+	var recs []results.Record
+	for _, line := range strings.Split(strings.TrimSpace(s), "\n") {
+		if line == "" {
+			continue
+		}
+		var r results.Record
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		recs = append(recs, r)
+	}
+	return recs
 }

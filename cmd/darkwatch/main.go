@@ -138,7 +138,7 @@ Exit status: 0 every target answered, 1 some did not, 2 usage or configuration e
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: fmt.Errorf("%v\nRun '%s --help' for usage", err, c.CommandPath())}
 	})
-	root.AddCommand(a.probeCommand(), a.sweepCommand(), a.runCommand(), a.importCommand(), a.censusCommand(), a.verdictCommand(), a.reportCommand(), a.bgpCommand(), a.serveCommand(), versionCommand())
+	root.AddCommand(a.probeCommand(), a.sweepCommand(), a.runCommand(), a.importCommand(), a.exportCommand(), a.censusCommand(), a.verdictCommand(), a.reportCommand(), a.bgpCommand(), a.serveCommand(), versionCommand())
 	return root
 }
 

@@ -74,7 +74,7 @@ func BenchmarkCollectorPostgres(b *testing.B) {
 		}
 		defer local.Close()
 		n, err := NewNode(NodeConfig{Vantage: u.Vantage, URL: srv.ClientURL(), User: u.Vantage, Password: u.Password,
-			Store: local, Batch: 5000})
+			Store: local})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -19,8 +19,8 @@ import (
 )
 
 // fetchBytes is how much the collector takes from the stream at a time, and
-// stores in one transaction: some 20,000 packed records.
-const fetchBytes = 4 << 20
+// stores in one transaction: some 50,000 packed records.
+const fetchBytes = 1 << 20
 
 // AckWait is how long the stream waits for the collector to acknowledge a
 // record before it delivers it again: a collector that died with records in

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"darkwatch/results"
+	"darkwatch/results/store"
+)
+
+func (a *app) exportCommand() *cobra.Command {
+	var since, until, vantage, target, prefix, method, out string
+	cmd := &cobra.Command{
+		Use:   "export",
+		Short: "Write the store's records as JSON Lines, as sweep --out writes them",
+		Long: `Export writes the records the store (--store) holds, oldest first, one JSON object a
+line in the record format: what sweep --out and run --out write and import reads back.
+The store keeps records packed; this is how to see them whole, or move them to
+another store.
+
+--since and --until take RFC 3339 times or durations back from now (6h); --vantage,
+--target, --prefix and --method narrow the records. --out FILE writes FILE whole
+(through FILE.tmp, renamed when complete), else standard output.`,
+		Example: `  darkwatch export --since 1h --prefix 198.18.0.0/22
+  darkwatch --store postgres://darkwatch@collector/darkwatch export --vantage vp-fra1 --out fra1.jsonl`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			t0, t1, err := parseSpan(since, until, time.Now())
+			if err != nil {
+				return err
+			}
+			q := store.Query{Since: t0, Until: t1, Vantage: vantage, Target: target, Method: method}
+			if prefix != "" {
+				if q.Prefix, err = netip.ParsePrefix(prefix); err != nil {
+					return usageErr("--prefix: %v", err)
+				}
+			}
+			st, err := a.openStore(cmd)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			n, err := a.export(cmd, st, q, out)
+			if err != nil {
+				return &exitError{code: exitFailure, err: err}
+			}
+			fmt.Fprintf(os.Stderr, "%d records\n", n)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&since, "since", "", "records at or after `T` (RFC 3339, or a duration back from now)")
+	f.StringVar(&until, "until", "", "records before `T`")
+	f.StringVar(&vantage, "vantage", "", "only the records of vantage `NAME`")
+	f.StringVar(&target, "target", "", "only the records of `TARGET`")
+	f.StringVar(&prefix, "prefix", "", "only the records of targets in `CIDR`")
+	f.StringVar(&method, "method", "", "only the records of `METHOD` (icmp, tcp, trace, dns)")
+	f.StringVarP(&out, "out", "o", "", "write `FILE` instead of standard output")
+	return cmd
+}
+
+// export writes the records q selects to out (standard output when empty)
+// and returns how many. A file is written whole or not at all.
+func (a *app) export(cmd *cobra.Command, st store.Store, q store.Query, out string) (int, error) {
+	var w io.Writer = a.stdout
+	var tmp *os.File
+	if out != "" && out != "-" {
+		var err error
+		if tmp, err = os.CreateTemp(filepath.Dir(out), filepath.Base(out)+".tmp*"); err != nil {
+			return 0, err
+		}
+		defer os.Remove(tmp.Name()) // gone once renamed
+		defer tmp.Close()
+		w = tmp
+	}
+	rw := results.NewWriter(w, true)
+	n := 0
+	err := st.EachRecord(cmd.Context(), q, func(r results.Record) error {
+		rw.Write(r)
+		n++
+		return cmd.Context().Err()
+	})
+	if err == nil {
+		err = rw.Flush()
+	}
+	if err != nil || tmp == nil {
+		return n, err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return n, err
+	}
+	if err := tmp.Sync(); err != nil {
+		return n, err
+	}
+	if err := tmp.Close(); err != nil {
+		return n, err
+	}
+	return n, os.Rename(tmp.Name(), out)
+}
