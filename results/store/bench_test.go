@@ -58,3 +58,51 @@ func BenchmarkIngestSQLite(b *testing.B) {
 func BenchmarkIngestPostgres(b *testing.B) {
 	benchmarkIngest(b, postgresDSN(b))
 }
+
+// benchmarkRead reads back, oldest first, the 524,288 records of four vantage
+// points' sweeps of 198.18.0.0/15 (ingested before the clock starts) and
+// reports the rate.
+func benchmarkRead(b *testing.B, dsn string) {
+	ctx := context.Background()
+	s, err := Open(ctx, dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const perRound = (1<<17 + benchBatch - 1) / benchBatch
+	for vp := range 4 {
+		for part := range perRound {
+			n := min(benchBatch, 1<<17-part*benchBatch)
+			if _, err := s.Ingest(ctx, sweepRecords(fmt.Sprintf("vp%d", vp), 0, part*benchBatch, n, t0)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ResetTimer()
+	total := 0
+	for range b.N {
+		var last results.Record
+		n := 0
+		err := s.EachRecord(ctx, Query{}, func(r results.Record) error {
+			if r.Time.Before(last.Time) {
+				return fmt.Errorf("record %s before %s", r.ID(), last.ID())
+			}
+			last = r
+			n++
+			return nil
+		})
+		if err != nil || n != 4<<17 {
+			b.Fatalf("read %d records (%v), want %d", n, err, 4<<17)
+		}
+		total += n
+	}
+	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "records/s")
+}
+
+func BenchmarkReadSQLite(b *testing.B) {
+	benchmarkRead(b, sqliteDSN(b))
+}
+
+func BenchmarkReadPostgres(b *testing.B) {
+	benchmarkRead(b, postgresDSN(b))
+}
