@@ -151,12 +151,17 @@ func putRecords(ctx context.Context, t tx, ks []keyed, queue bool, queued time.T
 	var recs []results.Record
 	added := 0
 	for _, g := range groups {
-		fresh, err := newRecords(ctx, t, g)
-		if err != nil {
-			return 0, err
-		}
-		added += len(fresh)
-		for part := range chunked(fresh) {
+		for part := range chunked(g.ks) {
+			// Looked for a chunk at a time, so that what is read is
+			// bounded even when a group spans hours (a node's backlog).
+			part, err := newRecords(ctx, t, g.vantage, g.region, part)
+			if err != nil {
+				return 0, err
+			}
+			if len(part) == 0 {
+				continue
+			}
+			added += len(part)
 			recs = recs[:0]
 			for _, k := range part {
 				recs = append(recs, *k.r)
@@ -214,17 +219,17 @@ func groupRecords(ks []keyed) []chunkGroup {
 	return groups
 }
 
-// newRecords returns the records of g the store does not have: those that
-// no chunk of g's vantage point and region overlapping them in time holds.
-func newRecords(ctx context.Context, t tx, g chunkGroup) ([]keyed, error) {
-	first, last := g.ks[0].ns, g.ks[len(g.ks)-1].ns
+// newRecords returns the records of ks, which are in (time, id) order and
+// span at most chunkSpan, that the store does not have: those that no chunk
+// of the same vantage point and region overlapping them in time holds.
+func newRecords(ctx context.Context, t tx, vantage, region string, ks []keyed) ([]keyed, error) {
+	first, last := ks[0].ns, ks[len(ks)-1].ns
 	var stored map[recordKey]bool
-	err := t.query(ctx, `SELECT vantage, data FROM record_chunks
+	err := t.query(ctx, `SELECT data FROM record_chunks
 		WHERE region = $1 AND first_ns >= $2 AND first_ns <= $3 AND last_ns >= $4 AND vantage = $5`,
-		[]any{g.region, first - int64(chunkSpan), last, first, g.vantage}, func(scan func(...any) error) error {
-			var vantage string
+		[]any{region, first - int64(chunkSpan), last, first, vantage}, func(scan func(...any) error) error {
 			var data []byte
-			if err := scan(&vantage, &data); err != nil {
+			if err := scan(&data); err != nil {
 				return err
 			}
 			if stored == nil {
@@ -236,9 +241,9 @@ func newRecords(ctx context.Context, t tx, g chunkGroup) ([]keyed, error) {
 			})
 		})
 	if err != nil || stored == nil {
-		return g.ks, err
+		return ks, err
 	}
-	return slices.DeleteFunc(slices.Clone(g.ks), func(k keyed) bool { return stored[k.recordKey] }), nil
+	return slices.DeleteFunc(slices.Clone(ks), func(k keyed) bool { return stored[k.recordKey] }), nil
 }
 
 // chunked yields ks, which are in time order, in runs that fit a chunk.

@@ -325,6 +325,24 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 		if n, err := s.OutboxLen(ctx); err != nil || n != 100 {
 			t.Errorf("after retain: outbox holds %d (%v), want round 2's 100", n, err)
 		}
+		// A time inside a chunk: its earlier records go, its later ones
+		// stay, queued as they were (and the verdict of round 2's start
+		// goes too).
+		if n, err := s.Retain(ctx, got[40].Time); err != nil || n != 41 {
+			t.Errorf("retain within a chunk deleted %d (%v), want 40 records and a verdict", n, err)
+		}
+		left, err := s.Records(ctx, Query{})
+		if err != nil || !reflect.DeepEqual(left, got[40:]) {
+			t.Errorf("after retain within a chunk: %d records (%v), want the last 60", len(left), err)
+		}
+		batches, err := s.Outbox(ctx, 0)
+		queued := 0
+		for _, b := range batches {
+			queued += len(b.Records)
+		}
+		if err != nil || queued != 60 {
+			t.Errorf("after retain within a chunk: %d queued (%v), want 60", queued, err)
+		}
 	})
 
 	t.Run("ConcurrentIngest", func(t *testing.T) {
