@@ -169,7 +169,7 @@ func (a *app) startForwarder(ctx context.Context, st store.Store, m *metrics) (*
 			Help: "The collector's clock minus this node's, from the last heartbeat."}, func() float64 { return node.Stats().OffsetMS / 1000 }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "darkwatch_outbox_records",
 			Help: "Records stored here that the collector has not acknowledged yet."}, func() float64 {
-			n, _ := st.OutboxLen(context.Background())
+			n, _ := st.OutboxLen(context.Background(), a.cfg.Vantage)
 			return float64(n)
 		}),
 	)
@@ -205,7 +205,7 @@ func (f *forwarder) close(log interface{ Info(string, ...any) }) {
 	}
 	deadline := time.Now().Add(f.flush)
 	for time.Now().Before(deadline) {
-		n, err := f.st.OutboxLen(context.Background())
+		n, err := f.st.OutboxLen(context.Background(), f.node.Vantage())
 		if err != nil || n == 0 || !f.node.Stats().Connected {
 			break
 		}
@@ -214,7 +214,7 @@ func (f *forwarder) close(log interface{ Info(string, ...any) }) {
 	}
 	f.cancel()
 	<-f.done
-	if n, err := f.st.OutboxLen(context.Background()); err == nil && n > 0 {
+	if n, err := f.st.OutboxLen(context.Background(), f.node.Vantage()); err == nil && n > 0 {
 		log.Info("records left for the collector; they go at the next start", "outbox", n)
 	}
 }

@@ -94,7 +94,7 @@ func outboxLen(t *testing.T, dsn string) int64 {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	n, err := st.OutboxLen(context.Background())
+	n, err := st.OutboxLen(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}

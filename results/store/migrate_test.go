@@ -53,10 +53,10 @@ func testMigrateRecords(t *testing.T, dsn string) {
 	want := slices.Clone(old)
 	sortRecords(want)
 	sameRecords(t, "migrated", got, want)
-	if n, err := s.OutboxLen(ctx); err != nil || n != queued {
+	if n, err := s.OutboxLen(ctx, ""); err != nil || n != queued {
 		t.Errorf("outbox holds %d (%v), want the %d queued", n, err, queued)
 	}
-	batches, err := s.Outbox(ctx, 2*queued)
+	batches, err := s.Outbox(ctx, "", 2*queued)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,14 +28,18 @@ type Batch struct {
 	Records []results.Record
 }
 
-func (s *sqlStore) Outbox(ctx context.Context, limit int) ([]Batch, error) {
+func (s *sqlStore) Outbox(ctx context.Context, vantage string, limit int) ([]Batch, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
 	var bs []Batch
 	n := 0
-	err := s.b.query(ctx, `SELECT c.id, c.vantage, c.data FROM outbox o JOIN record_chunks c ON c.id = o.id
-		ORDER BY o.queued_ns, o.id`, nil, func(scan func(...any) error) error {
+	var w where
+	if vantage != "" {
+		w.add("c.vantage = " + w.arg(vantage))
+	}
+	err := s.b.query(ctx, `SELECT c.id, c.vantage, c.data FROM outbox o JOIN record_chunks c ON c.id = o.id`+w.String()+`
+		ORDER BY o.queued_ns, o.id`, w.args, func(scan func(...any) error) error {
 		var b Batch
 		var data []byte
 		if err := scan(&b.ID, &b.Vantage, &data); err != nil {
@@ -83,9 +87,13 @@ func (s *sqlStore) Delivered(ctx context.Context, ids []string) error {
 	return nil
 }
 
-func (s *sqlStore) OutboxLen(ctx context.Context) (int64, error) {
+func (s *sqlStore) OutboxLen(ctx context.Context, vantage string) (int64, error) {
 	var n int64
-	err := s.b.query(ctx, `SELECT COALESCE(SUM(c.records), 0) FROM outbox o JOIN record_chunks c ON c.id = o.id`, nil,
+	var w where
+	if vantage != "" {
+		w.add("c.vantage = " + w.arg(vantage))
+	}
+	err := s.b.query(ctx, `SELECT COALESCE(SUM(c.records), 0) FROM outbox o JOIN record_chunks c ON c.id = o.id`+w.String(), w.args,
 		func(scan func(...any) error) error { return scan(&n) })
 	if err != nil {
 		return 0, fmt.Errorf("store %s: outbox: %w", s.b.name(), err)

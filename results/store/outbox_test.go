@@ -31,7 +31,7 @@ func testOutbox(t *testing.T, open func(t *testing.T) Store) {
 	}
 	outboxLen := func() int64 {
 		t.Helper()
-		n, err := s.OutboxLen(ctx)
+		n, err := s.OutboxLen(ctx, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,9 +43,22 @@ func testOutbox(t *testing.T, open func(t *testing.T) Store) {
 	if n := count(t, s); n != 1220 {
 		t.Fatalf("store holds %d records, want 1220", n)
 	}
+	// One vantage point's outbox, as a node that shares its store sends it.
+	if n, err := s.OutboxLen(ctx, "vp2"); err != nil || n != 10 {
+		t.Fatalf("vp2's outbox holds %d (%v), want 10", n, err)
+	}
+	own, err := s.Outbox(ctx, "vp2", 500)
+	if err != nil || len(own) == 0 {
+		t.Fatalf("vp2's outbox: %v, %v", own, err)
+	}
+	for _, b := range own {
+		if b.Vantage != "vp2" {
+			t.Fatalf("vp2's outbox gave a batch of %s", b.Vantage)
+		}
+	}
 	delivered := 0
 	for {
-		batches, err := s.Outbox(ctx, 500)
+		batches, err := s.Outbox(ctx, "", 500)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -93,7 +106,7 @@ func testOutbox(t *testing.T, open func(t *testing.T) Store) {
 	if _, err := s.IngestQueued(ctx, fieldRecords()); err != nil {
 		t.Fatal(err)
 	}
-	batches, err := s.Outbox(ctx, 0)
+	batches, err := s.Outbox(ctx, "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,14 +80,16 @@ type Store interface {
 	// outbox, the records a node still has to deliver to its collector, in
 	// the same transaction: a record is never stored without being queued.
 	IngestQueued(ctx context.Context, recs []results.Record) (added int, err error)
-	// Outbox returns the oldest queued batches, as many as hold at most
-	// limit records, but always one if any is queued.
-	Outbox(ctx context.Context, limit int) ([]Batch, error)
+	// Outbox returns the oldest queued batches of vantage (of every
+	// vantage point when it is empty), as many as hold at most limit
+	// records, but always one if any is queued.
+	Outbox(ctx context.Context, vantage string, limit int) ([]Batch, error)
 	// Delivered takes the batches with these ids out of the outbox: the
 	// collector has them. Ids not queued are ignored.
 	Delivered(ctx context.Context, ids []string) error
-	// OutboxLen returns how many records are queued.
-	OutboxLen(ctx context.Context) (int64, error)
+	// OutboxLen returns how many records of vantage (of every vantage
+	// point when it is empty) are queued.
+	OutboxLen(ctx context.Context, vantage string) (int64, error)
 
 	// PutRoutes stores control-plane routes (results/bgp) learnt from
 	// source (an MRT file's name, or a live session), in one transaction,

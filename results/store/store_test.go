@@ -322,7 +322,7 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 		if ge, _ := s.Events(ctx, time.Time{}, time.Time{}); len(ge) != 1 {
 			t.Errorf("retain removed events: %+v", ge)
 		}
-		if n, err := s.OutboxLen(ctx); err != nil || n != 100 {
+		if n, err := s.OutboxLen(ctx, ""); err != nil || n != 100 {
 			t.Errorf("after retain: outbox holds %d (%v), want round 2's 100", n, err)
 		}
 		// A time inside a chunk: its earlier records go, its later ones
@@ -335,7 +335,7 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 		if err != nil || !reflect.DeepEqual(left, got[40:]) {
 			t.Errorf("after retain within a chunk: %d records (%v), want the last 60", len(left), err)
 		}
-		batches, err := s.Outbox(ctx, 0)
+		batches, err := s.Outbox(ctx, "", 0)
 		queued := 0
 		for _, b := range batches {
 			queued += len(b.Records)

@@ -86,7 +86,7 @@ func BenchmarkCollectorPostgres(b *testing.B) {
 			// local store takes them, as long as the outbox keeps up.
 			defer wg.Done()
 			for round := int64(1); nctx.Err() == nil; round++ {
-				if l, _ := local.OutboxLen(ctx); l > 100_000 {
+				if l, _ := local.OutboxLen(ctx, ""); l > 100_000 {
 					time.Sleep(50 * time.Millisecond)
 					continue
 				}

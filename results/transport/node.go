@@ -116,6 +116,9 @@ func (n *Node) Wake() {
 	}
 }
 
+// Vantage is the vantage point the node sends for.
+func (n *Node) Vantage() string { return n.cfg.Vantage }
+
 // SetRound tells the node its latest round, for heartbeats.
 func (n *Node) SetRound(k int64) { n.round.Store(k) }
 
@@ -271,7 +274,7 @@ func (n *Node) pause(ctx context.Context, d time.Duration) {
 // acknowledged batches out of the outbox. It returns how many records were
 // delivered, and an error if any were not.
 func (n *Node) sendBatch(ctx context.Context, js jetstream.JetStream) (int, error) {
-	batches, err := n.cfg.Store.Outbox(ctx, n.cfg.Batch)
+	batches, err := n.cfg.Store.Outbox(ctx, n.cfg.Vantage, n.cfg.Batch)
 	if err != nil || len(batches) == 0 {
 		return 0, err
 	}
@@ -348,7 +351,7 @@ func (n *Node) heartbeats(ctx context.Context, nc *nats.Conn) {
 }
 
 func (n *Node) heartbeat(ctx context.Context, nc *nats.Conn) {
-	outbox, _ := n.cfg.Store.OutboxLen(ctx)
+	outbox, _ := n.cfg.Store.OutboxLen(ctx, n.cfg.Vantage)
 	n.mu.Lock()
 	hb := Heartbeat{Vantage: n.cfg.Vantage, OffsetMS: n.offsetMS, RTTMS: n.rttMS, Outbox: outbox,
 		Round: n.round.Load(), Version: n.cfg.Version}
@@ -392,7 +395,7 @@ func (n *Node) Flush(ctx context.Context) (int64, error) {
 	opts = append(opts, nats.MaxReconnects(0))
 	nc, err := nats.Connect(n.cfg.URL, opts...)
 	if err != nil {
-		left, _ := n.cfg.Store.OutboxLen(ctx)
+		left, _ := n.cfg.Store.OutboxLen(ctx, n.cfg.Vantage)
 		return left, err
 	}
 	defer nc.Close()
@@ -404,11 +407,11 @@ func (n *Node) Flush(ctx context.Context) (int64, error) {
 	for ctx.Err() == nil {
 		sent, err := n.sendBatch(ctx, js)
 		if err != nil || sent == 0 {
-			left, _ := n.cfg.Store.OutboxLen(context.WithoutCancel(ctx))
+			left, _ := n.cfg.Store.OutboxLen(context.WithoutCancel(ctx), n.cfg.Vantage)
 			return left, err
 		}
 	}
-	left, _ := n.cfg.Store.OutboxLen(context.WithoutCancel(ctx))
+	left, _ := n.cfg.Store.OutboxLen(context.WithoutCancel(ctx), n.cfg.Vantage)
 	return left, ctx.Err()
 }
 

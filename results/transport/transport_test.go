@@ -164,13 +164,13 @@ func TestDeliveryAcrossCollectorRestart(t *testing.T) {
 	}
 	n.Wake()
 	time.Sleep(1500 * time.Millisecond) // the node tries and fails meanwhile
-	if l, _ := local.OutboxLen(ctx); l != 3000 {
+	if l, _ := local.OutboxLen(ctx, ""); l != 3000 {
 		t.Fatalf("outbox holds %d while the collector is away, want 3000", l)
 	}
 	_, stop = collectorAt(t, addr, jsDir, central, nodes, log)
 	defer stop()
 	waitFor(t, 30*time.Second, "records queued during the outage not delivered", func() bool {
-		l, _ := local.OutboxLen(ctx)
+		l, _ := local.OutboxLen(ctx, "")
 		return countVantage(t, central, "vp1") == 8000 && l == 0
 	})
 	st := n.Stats()
@@ -235,7 +235,7 @@ func TestRefusals(t *testing.T) {
 		}
 	}
 	for name, st := range map[string]store.Store{"wrong password": bad, "other subject": cross} {
-		if l, _ := st.OutboxLen(ctx); l != 10 {
+		if l, _ := st.OutboxLen(ctx, ""); l != 10 {
 			t.Errorf("%s: outbox %d, want all 10 kept", name, l)
 		}
 	}
