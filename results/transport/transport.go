@@ -50,9 +50,9 @@ const (
 	Stream = "DARKWATCH_RESULTS"
 	// Consumer is the collector's durable consumer of Stream.
 	Consumer = "darkwatch-store"
-	// DuplicateWindow is how long JetStream remembers a record id to drop
+	// DuplicateWindow is how long JetStream remembers a message id to drop
 	// a second copy. A copy sent later is dropped by the store, whose
-	// Ingest is idempotent by id.
+	// Ingest is idempotent by record.
 	DuplicateWindow = 30 * time.Minute
 	// MaxPayload is the largest message the embedded server and the stream
 	// take: NATS's default, four times what a node fills a message to.
