@@ -606,7 +606,7 @@ func convertRecords(ctx context.Context, t tx) error {
 	for {
 		var recs []results.Record
 		err := t.query(ctx, `SELECT `+recordSelectColumns+` FROM records
-			WHERE time_ns > $1 OR (time_ns = $2 AND id > $3) ORDER BY time_ns, id LIMIT $4`,
+			WHERE time_ns >= $1 AND (time_ns > $2 OR id > $3) ORDER BY time_ns, id LIMIT $4`,
 			[]any{after.ns, after.ns, after.id, page}, func(scan func(...any) error) error {
 				var r results.Record
 				if err := scanRecord(scan, &r); err != nil {
