@@ -37,7 +37,7 @@ func packCases() []struct {
 		{"targets that are not written as netip writes addresses", []Record{
 			{Time: at(0), Method: MethodDNS, Target: "2001:DB8::53", Outcome: OutcomeReply},
 			{Time: at(1), Method: MethodDNS, Target: "2001:db8:0:0::53", Outcome: OutcomeReply},
-			{Time: at(2), Method: MethodICMP, Target: "fe80::1%lab0", Outcome: OutcomeReply},
+			{Time: at(2), Method: MethodICMP, Target: "2001:db8::1%lab0", Outcome: OutcomeReply},
 			{Time: at(3), Method: MethodICMP, Target: "::ffff:198.18.0.1", Outcome: OutcomeReply},
 			{Time: at(4), Method: MethodDNS, Target: "ns1.dw.example.", Outcome: OutcomeReply},
 			{Time: at(5), Method: "quic", Target: "", Outcome: "reset"},
