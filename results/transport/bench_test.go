@@ -2,25 +2,26 @@ package transport
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"darkwatch/results"
 	"darkwatch/results/store"
+	"darkwatch/results/store/pgtest"
 )
+
+// TestMain stops the PostgreSQL server a benchmark started.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	pgtest.Stop()
+	os.Exit(code)
+}
 
 // BenchmarkCollectorPostgres is sustained delivery from three nodes into a
 // PostgreSQL collector store: each node stores synthetic records in its own
@@ -28,14 +29,13 @@ import (
 // outbox to the embedded NATS server; the collector writes to PostgreSQL.
 // It runs for DARKWATCH_BENCH_SECONDS (default 60) whatever -benchtime says
 // and reports records/s committed in PostgreSQL, with where the time went.
-// PostgreSQL is DARKWATCH_TEST_POSTGRES, or a throwaway server from Debian's
-// postgresql package.
+// PostgreSQL is pgtest's.
 func BenchmarkCollectorPostgres(b *testing.B) {
 	secs := 60
 	if s := os.Getenv("DARKWATCH_BENCH_SECONDS"); s != "" {
 		secs, _ = strconv.Atoi(s)
 	}
-	dsn := benchPostgres(b)
+	dsn := pgtest.DSN(b)
 	ctx := context.Background()
 	central, err := store.Open(ctx, dsn)
 	if err != nil {
@@ -139,78 +139,4 @@ func benchRecords(vantage string, round int64, n, node int) []results.Record {
 			Outcome: results.OutcomeReply, RTTms: 0.25, ReplyTTL: 61}
 	}
 	return recs
-}
-
-// benchPostgres returns a DSN of an empty database: DARKWATCH_TEST_POSTGRES
-// (a fresh schema in it), or a throwaway server (as results/store's tests
-// start one), stopped when b ends.
-func benchPostgres(b *testing.B) string {
-	b.Helper()
-	if dsn := os.Getenv("DARKWATCH_TEST_POSTGRES"); dsn != "" {
-		return dsn
-	}
-	bin := ""
-	if p, err := exec.LookPath("initdb"); err == nil {
-		bin = filepath.Dir(p)
-	} else if dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin"); len(dirs) > 0 {
-		bin = dirs[len(dirs)-1]
-	}
-	if bin == "" {
-		b.Skip("no PostgreSQL: apt-get install postgresql, or set DARKWATCH_TEST_POSTGRES")
-	}
-	dir, err := os.MkdirTemp("", "darkwatch-bench-pg-")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { os.RemoveAll(dir) })
-	var cred *syscall.Credential
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			if u, err = user.Lookup("nobody"); err != nil {
-				b.Fatal("running as root, and neither user postgres nor nobody exists to run PostgreSQL")
-			}
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-		os.Chown(dir, uid, gid)
-	}
-	command := func(name string, args ...string) *exec.Cmd {
-		cmd := exec.Command(filepath.Join(bin, name), args...)
-		cmd.Dir = dir
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGINT}
-		return cmd
-	}
-	data := filepath.Join(dir, "data")
-	if out, err := command("initdb", "-D", data, "-U", "darkwatch", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync").CombinedOutput(); err != nil {
-		b.Fatalf("initdb: %v\n%s", err, out)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	srv := command("postgres", "-D", data, "-p", strconv.Itoa(port), "-c", "listen_addresses=127.0.0.1",
-		"-c", "unix_socket_directories="+dir)
-	if err := srv.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { srv.Process.Signal(syscall.SIGINT); srv.Wait() })
-	dsn := fmt.Sprintf("postgres://darkwatch@127.0.0.1:%d/postgres?sslmode=disable", port)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		conn, err := pgx.Connect(ctx, dsn)
-		cancel()
-		if err == nil {
-			conn.Close(context.Background())
-			return dsn
-		}
-		if time.Now().After(deadline) {
-			b.Fatal(errors.Join(errors.New("PostgreSQL not ready after 60 s"), err))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
