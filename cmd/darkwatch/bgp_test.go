@@ -20,29 +20,6 @@ import (
 // mrtTestData holds real MRT files and bgpdump's output for them.
 const mrtTestData = "../../../shared/testdata/mrt"
 
-// runCLIFile runs darkwatch with stdout in a file (dump output is larger than
-// a pipe holds) and returns the exit status, stdout and stderr.
-func runCLIFile(t *testing.T, args ...string) (int, string, string) {
-	t.Helper()
-	out, err := os.CreateTemp(t.TempDir(), "stdout")
-	if err != nil {
-		t.Fatal(err)
-	}
-	errf, err := os.CreateTemp(t.TempDir(), "stderr")
-	if err != nil {
-		t.Fatal(err)
-	}
-	oldOut, oldErr := os.Stdout, os.Stderr
-	os.Stdout, os.Stderr = out, errf
-	code := run(args)
-	os.Stdout, os.Stderr = oldOut, oldErr
-	out.Close()
-	errf.Close()
-	o, _ := os.ReadFile(out.Name())
-	e, _ := os.ReadFile(errf.Name())
-	return code, string(o), string(e)
-}
-
 func needMRT(t *testing.T) {
 	t.Helper()
 	if _, err := os.Stat(mrtTestData); err != nil {
@@ -98,7 +75,7 @@ func TestBGPDump(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out, stderr := runCLIFile(t, append([]string{"bgp", "dump"}, tt.args...)...)
+			code, out, stderr := runCLI(t, append([]string{"bgp", "dump"}, tt.args...)...)
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
@@ -119,7 +96,7 @@ func TestBGPDumpTruncated(t *testing.T) {
 	cut := filepath.Join(dir, "cut.mrt")
 	os.WriteFile(cut, plain[:len(plain)-7], 0o644)
 	good := filepath.Join(mrtTestData, "updates.20020722.2238.gz")
-	code, out, stderr := runCLIFile(t, "bgp", "dump", cut, good)
+	code, out, stderr := runCLI(t, "bgp", "dump", cut, good)
 	if code != exitSome {
 		t.Errorf("exit %d, want %d", code, exitSome)
 	}
@@ -144,34 +121,34 @@ func TestBGPImportShow(t *testing.T) {
 	file := filepath.Join(mrtTestData, "ris.rrc06.updates.1427846400.gz")
 	// 32 of the file's 1561 routes repeat an announcement of the same
 	// second by the same peer with the same path: stored once.
-	code, _, stderr := runCLIFile(t, "--store", db, "bgp", "import", file)
+	code, _, stderr := runCLI(t, "--store", db, "bgp", "import", file)
 	if code != 0 || !strings.Contains(stderr, "1561 routes, 1529 new") {
 		t.Fatalf("import: exit %d, %q", code, stderr)
 	}
-	code, _, stderr = runCLIFile(t, "--store", db, "bgp", "import", file)
+	code, _, stderr = runCLI(t, "--store", db, "bgp", "import", file)
 	if code != 0 || !strings.Contains(stderr, "1561 routes, 0 new") {
 		t.Fatalf("second import is not idempotent: exit %d, %q", code, stderr)
 	}
 	// Without arguments, the files of bgp.mrt; without those either, a usage error.
 	mrtCfg := filepath.Join(dir, "mrt.yaml")
 	os.WriteFile(mrtCfg, []byte("bgp: {mrt: ["+file+"]}\n"), 0o644)
-	code, _, stderr = runCLIFile(t, "--config", mrtCfg, "--store", db, "bgp", "import")
+	code, _, stderr = runCLI(t, "--config", mrtCfg, "--store", db, "bgp", "import")
 	if code != 0 || !strings.Contains(stderr, "1561 routes, 0 new") {
 		t.Fatalf("import of bgp.mrt: exit %d, %q", code, stderr)
 	}
-	code, _, stderr = runCLIFile(t, "--store", db, "bgp", "import")
+	code, _, stderr = runCLI(t, "--store", db, "bgp", "import")
 	if code != exitUsage || !strings.Contains(stderr, "bgp.mrt") {
 		t.Fatalf("import of nothing: exit %d, %q", code, stderr)
 	}
 	// IODA's thresholds: an update file has no full-feed peer.
-	code, out, stderr := runCLIFile(t, "--store", db, "bgp", "show", "192.108.199.0/24", "--json", "--bin", "1m")
+	code, out, stderr := runCLI(t, "--store", db, "bgp", "show", "192.108.199.0/24", "--json", "--bin", "1m")
 	if code != 0 || !strings.Contains(out, `"control_plane":"unknown"`) || strings.Contains(out, `"announced"`) {
 		t.Fatalf("show with IODA thresholds: exit %d, %q, %q", code, out, stderr)
 	}
 	// A small-feed threshold: the one IPv4 peer counts.
 	cfg := filepath.Join(dir, "small.yaml")
 	os.WriteFile(cfg, []byte("bgp: {full_feed: {ipv4: 0, ipv6: 0}}\n"), 0o644)
-	code, out, stderr = runCLIFile(t, "--config", cfg, "--store", db, "bgp", "show", "192.108.199.0/24", "--json", "--bin", "1m")
+	code, out, stderr = runCLI(t, "--config", cfg, "--store", db, "bgp", "show", "192.108.199.0/24", "--json", "--bin", "1m")
 	if code != 0 {
 		t.Fatalf("show: exit %d, %s", code, stderr)
 	}
@@ -187,11 +164,11 @@ func TestBGPImportShow(t *testing.T) {
 		t.Errorf("last bin %+v, want announced by 1 of 1 full-feed peers", last)
 	}
 	// The table.
-	code, out, _ = runCLIFile(t, "--config", cfg, "--store", db, "bgp", "show", "192.108.199.0/24", "--bin", "5m")
+	code, out, _ = runCLI(t, "--config", cfg, "--store", db, "bgp", "show", "192.108.199.0/24", "--bin", "5m")
 	if code != 0 || !strings.Contains(out, "CONTROL PLANE") || !strings.Contains(out, "announced") {
 		t.Errorf("show table: exit %d, %q", code, out)
 	}
-	code, _, stderr = runCLIFile(t, "--store", db, "bgp", "show", "not-a-prefix")
+	code, _, stderr = runCLI(t, "--store", db, "bgp", "show", "not-a-prefix")
 	if code != exitUsage || !strings.Contains(stderr, "not-a-prefix") {
 		t.Errorf("bad prefix: exit %d, %q", code, stderr)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -198,21 +197,27 @@ func TestVersion(t *testing.T) {
 }
 
 // runCLI runs darkwatch in-process with args and returns exit status, stdout and
-// stderr.
+// stderr. Both go to files, which hold any amount (a pipe that nobody reads
+// would stop a dump at 64 KiB).
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	outR, outW, _ := os.Pipe()
-	errR, errW, _ := os.Pipe()
+	out, err := os.CreateTemp(t.TempDir(), "stdout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errf, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
 	oldOut, oldErr := os.Stdout, os.Stderr
-	os.Stdout, os.Stderr = outW, errW
+	os.Stdout, os.Stderr = out, errf
 	code := run(args)
 	os.Stdout, os.Stderr = oldOut, oldErr
-	outW.Close()
-	errW.Close()
-	var o, e bytes.Buffer
-	o.ReadFrom(outR)
-	e.ReadFrom(errR)
-	return code, o.String(), e.String()
+	out.Close()
+	errf.Close()
+	o, _ := os.ReadFile(out.Name())
+	e, _ := os.ReadFile(errf.Name())
+	return code, string(o), string(e)
 }
 
 func TestAssignedBlocks(t *testing.T) {

@@ -170,7 +170,7 @@ func TestLabBGPCollector(t *testing.T) {
 	waitFor("the re-announcement stored", 10*time.Second, allAnnounced)
 
 	// bgp show reads the same history from the store.
-	code, out, serr := runCLIFile(t, "--config", cfg, "--store", db, "bgp", "show", gone.String(), "--bin", "1s", "--json")
+	code, out, serr := runCLI(t, "--config", cfg, "--store", db, "bgp", "show", gone.String(), "--bin", "1s", "--json")
 	if code != 0 || !strings.Contains(out, `"control_plane":"withdrawn"`) || !strings.Contains(out, `"covering":"198.18.0.0/16"`) {
 		t.Errorf("bgp show: exit %d, %s\n%s", code, out, serr)
 	}

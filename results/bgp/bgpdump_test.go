@@ -1,8 +1,6 @@
 package bgp
 
 import (
-	"bufio"
-	"compress/gzip"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -43,25 +41,11 @@ func testFiles(t testing.TB) map[string]string {
 
 func readLines(t testing.TB, gz string) []string {
 	t.Helper()
-	f, err := os.Open(gz)
-	if err != nil {
-		t.Fatal(err)
+	text := string(gunzipFile(t, gz))
+	if text == "" {
+		return nil
 	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	sc := bufio.NewScanner(zr)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return lines
+	return strings.Split(strings.TrimSuffix(text, "\n"), "\n")
 }
 
 // dumpLines is what AppendDump makes of a file, line by line.

@@ -18,7 +18,13 @@ import (
 // plainMRT returns the decompressed bytes of a test data file.
 func plainMRT(t testing.TB, name string) []byte {
 	t.Helper()
-	path := filepath.Join(mrtDir, name)
+	return gunzipFile(t, filepath.Join(mrtDir, name))
+}
+
+// gunzipFile returns the decompressed bytes of a gzip file of the shared test
+// data.
+func gunzipFile(t testing.TB, path string) []byte {
+	t.Helper()
 	if _, err := os.Stat(path); err != nil {
 		lab.Missing(t, "no MRT test data: %v (the shared test data sits beside the repository)", err)
 	}

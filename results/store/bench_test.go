@@ -24,15 +24,7 @@ func benchmarkIngest(b *testing.B, dsn string) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	const perRound = (1<<17 + benchBatch - 1) / benchBatch
-	batches := make([][]results.Record, b.N)
-	for i := range batches {
-		vp, j := i%4, i/4
-		round, part := int64(j/perRound), j%perRound
-		n := min(benchBatch, 1<<17-part*benchBatch)
-		start := t0.Add(time.Duration(round) * 11 * time.Minute)
-		batches[i] = sweepRecords(fmt.Sprintf("vp%d", vp), round, part*benchBatch, n, start)
-	}
+	batches := sweepBatches(b.N)
 	b.ResetTimer()
 	for _, batch := range batches {
 		n, err := s.Ingest(ctx, batch)
@@ -49,6 +41,24 @@ func benchmarkIngest(b *testing.B, dsn string) {
 		total += len(batch)
 	}
 	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "records/s")
+}
+
+// batchesPerRound is how many batches a vantage point's round of 131,072
+// records takes.
+const batchesPerRound = (1<<17 + benchBatch - 1) / benchBatch
+
+// sweepBatches makes n batches of four vantage points' sweeps, the vantage
+// points taking turns, round after round (11 minutes apart).
+func sweepBatches(n int) [][]results.Record {
+	batches := make([][]results.Record, n)
+	for i := range batches {
+		vp, j := i%4, i/4
+		round, part := int64(j/batchesPerRound), j%batchesPerRound
+		k := min(benchBatch, 1<<17-part*benchBatch)
+		start := t0.Add(time.Duration(round) * 11 * time.Minute)
+		batches[i] = sweepRecords(fmt.Sprintf("vp%d", vp), round, part*benchBatch, k, start)
+	}
+	return batches
 }
 
 func BenchmarkIngestSQLite(b *testing.B) {
@@ -69,13 +79,9 @@ func benchmarkRead(b *testing.B, dsn string) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	const perRound = (1<<17 + benchBatch - 1) / benchBatch
-	for vp := range 4 {
-		for part := range perRound {
-			n := min(benchBatch, 1<<17-part*benchBatch)
-			if _, err := s.Ingest(ctx, sweepRecords(fmt.Sprintf("vp%d", vp), 0, part*benchBatch, n, t0)); err != nil {
-				b.Fatal(err)
-			}
+	for _, batch := range sweepBatches(4 * batchesPerRound) {
+		if _, err := s.Ingest(ctx, batch); err != nil {
+			b.Fatal(err)
 		}
 	}
 	b.ResetTimer()
