@@ -62,7 +62,7 @@ func testMigrateRecords(t *testing.T, dsn string) {
 	}
 	var ids []string
 	for _, b := range batches {
-		for _, r := range b.Records {
+		for _, r := range batchRecords(t, b) {
 			ids = append(ids, r.ID())
 		}
 	}

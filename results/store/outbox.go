@@ -20,12 +20,25 @@ var outboxColumns = []string{"id", "queued_ns"}
 const rowsPerStatement = 500
 
 // Batch is queued records that travel together: one chunk of the store, of
-// one vantage point.
+// one vantage point, as the store keeps it.
 type Batch struct {
 	// ID names the batch to Delivered.
 	ID      string
 	Vantage string
-	Records []results.Record
+	// Len is how many records Packed holds.
+	Len int
+	// Packed is the records as results.PackRecords writes them.
+	Packed []byte
+}
+
+// Records decodes the batch's records.
+func (b *Batch) Records() ([]results.Record, error) {
+	recs := make([]results.Record, 0, b.Len)
+	err := results.UnpackRecords(b.Packed, b.Vantage, func(r *results.Record) error {
+		recs = append(recs, *r)
+		return nil
+	})
+	return recs, err
 }
 
 func (s *sqlStore) Outbox(ctx context.Context, vantage string, limit int) ([]Batch, error) {
@@ -41,24 +54,18 @@ func (s *sqlStore) Outbox(ctx context.Context, vantage string, limit int) ([]Bat
 	err := s.b.query(ctx, `SELECT c.id, c.vantage, c.data FROM outbox o JOIN record_chunks c ON c.id = o.id`+w.String()+`
 		ORDER BY o.queued_ns, o.id`, w.args, func(scan func(...any) error) error {
 		var b Batch
-		var data []byte
-		if err := scan(&b.ID, &b.Vantage, &data); err != nil {
+		if err := scan(&b.ID, &b.Vantage, &b.Packed); err != nil {
 			return err
 		}
-		if k, err := results.PackedCount(data); err != nil {
+		var err error
+		if b.Len, err = results.PackedCount(b.Packed); err != nil {
 			return fmt.Errorf("chunk %s: %w", b.ID, err)
-		} else if n > 0 && n+k > limit {
+		}
+		if n > 0 && n+b.Len > limit {
 			return errLimit
 		}
-		err := results.UnpackRecords(data, b.Vantage, func(r *results.Record) error {
-			b.Records = append(b.Records, *r)
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("chunk %s: %w", b.ID, err)
-		}
 		bs = append(bs, b)
-		n += len(b.Records)
+		n += b.Len
 		return nil
 	})
 	if err != nil && err != errLimit {

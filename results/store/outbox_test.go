@@ -68,7 +68,7 @@ func testOutbox(t *testing.T, open func(t *testing.T) Store) {
 		var ids []string
 		n := 0
 		for _, b := range batches {
-			for _, r := range b.Records {
+			for _, r := range batchRecords(t, b) {
 				if delivered < 1200 && r.Vantage != "vp1" {
 					t.Fatalf("record %d of the outbox is %s: the older ingest must come first", delivered, r.ID())
 				}
@@ -81,7 +81,7 @@ func testOutbox(t *testing.T, open func(t *testing.T) Store) {
 				delivered++
 			}
 			ids = append(ids, b.ID)
-			n += len(b.Records)
+			n += b.Len
 		}
 		if n > 500 && len(batches) > 1 {
 			t.Fatalf("Outbox(500) gave %d batches of %d records", len(batches), n)
@@ -112,10 +112,20 @@ func testOutbox(t *testing.T, open func(t *testing.T) Store) {
 	}
 	var got []results.Record
 	for _, b := range batches {
-		got = append(got, b.Records...)
+		got = append(got, batchRecords(t, b)...)
 	}
 	want := fieldRecords()
 	sortRecords(got)
 	sortRecords(want)
 	sameRecords(t, "outbox", got, want)
+}
+
+// batchRecords decodes a batch of the outbox, which must hold Len records.
+func batchRecords(t *testing.T, b Batch) []results.Record {
+	t.Helper()
+	recs, err := b.Records()
+	if err != nil || len(recs) != b.Len {
+		t.Fatalf("batch %s: %d records (%v), want its Len %d", b.ID, len(recs), err, b.Len)
+	}
+	return recs
 }

@@ -338,7 +338,7 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 		batches, err := s.Outbox(ctx, "", 0)
 		queued := 0
 		for _, b := range batches {
-			queued += len(b.Records)
+			queued += b.Len
 		}
 		if err != nil || queued != 60 {
 			t.Errorf("after retain within a chunk: %d queued (%v), want 60", queued, err)

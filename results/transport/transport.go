@@ -130,24 +130,23 @@ type message struct {
 	records int
 }
 
-// packMessages packs batches into messages of about messageBytes. A
+// packMessages puts batches, packed as the store keeps them, into messages
+// of about messageBytes. A
 // message's id names its first batch and how many it holds, so that the same
 // message sent again is dropped by JetStream; a message regrouped
 // differently is dropped by the store, record by record.
 func packMessages(batches []store.Batch) []message {
 	var msgs []message
 	var cur message
-	var chunk []byte
 	for _, b := range batches {
-		chunk = results.PackRecords(chunk[:0], b.Records)
-		if len(cur.batches) > 0 && len(cur.body)+len(chunk)+binary.MaxVarintLen64 > messageBytes {
+		if len(cur.batches) > 0 && len(cur.body)+len(b.Packed)+binary.MaxVarintLen64 > messageBytes {
 			msgs = append(msgs, cur)
 			cur = message{}
 		}
-		cur.body = binary.AppendUvarint(cur.body, uint64(len(chunk)))
-		cur.body = append(cur.body, chunk...)
+		cur.body = binary.AppendUvarint(cur.body, uint64(len(b.Packed)))
+		cur.body = append(cur.body, b.Packed...)
 		cur.batches = append(cur.batches, b.ID)
-		cur.records += len(b.Records)
+		cur.records += b.Len
 	}
 	if len(cur.batches) > 0 {
 		msgs = append(msgs, cur)

@@ -252,7 +252,8 @@ func TestMessages(t *testing.T) {
 	var all []results.Record
 	for i := range 300 {
 		recs := records("vp1", int64(i), 100)
-		batches = append(batches, store.Batch{ID: fmt.Sprintf("b%d", i), Vantage: "vp1", Records: recs})
+		batches = append(batches, store.Batch{ID: fmt.Sprintf("b%d", i), Vantage: "vp1", Len: len(recs),
+			Packed: results.PackRecords(nil, recs)})
 		all = append(all, recs...)
 	}
 	msgs := packMessages(batches)
