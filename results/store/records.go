@@ -604,17 +604,9 @@ func convertRecords(ctx context.Context, t tx) error {
 	const page = 10000
 	after := recordKey{ns: math.MinInt64}
 	for {
-		var recs []results.Record
-		err := t.query(ctx, `SELECT `+recordSelectColumns+` FROM records
+		recs, err := queryAll(ctx, t, `SELECT `+recordSelectColumns+` FROM records
 			WHERE time_ns >= $1 AND (time_ns > $2 OR id > $3) ORDER BY time_ns, id LIMIT $4`,
-			[]any{after.ns, after.ns, after.id, page}, func(scan func(...any) error) error {
-				var r results.Record
-				if err := scanRecord(scan, &r); err != nil {
-					return err
-				}
-				recs = append(recs, r)
-				return nil
-			})
+			[]any{after.ns, after.ns, after.id, page}, scanRecord)
 		if err != nil {
 			return err
 		}

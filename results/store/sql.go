@@ -108,16 +108,7 @@ func (s *sqlStore) Verdicts(ctx context.Context, q VerdictQuery) ([]results.Verd
 	} else if !q.Until.IsZero() {
 		w.add("v.time_ns < " + w.arg(clampNano(q.Until)))
 	}
-	var vs []results.Verdict
-	err := s.b.query(ctx, "SELECT "+verdictSelectColumns+" FROM verdicts v"+w.String()+order, w.args,
-		func(scan func(...any) error) error {
-			var v results.Verdict
-			if err := scanVerdict(scan, &v); err != nil {
-				return err
-			}
-			vs = append(vs, v)
-			return nil
-		})
+	vs, err := queryAll(ctx, s.b, "SELECT "+verdictSelectColumns+" FROM verdicts v"+w.String()+order, w.args, scanVerdict)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: verdicts: %w", s.b.name(), err)
 	}
@@ -173,16 +164,7 @@ func (s *sqlStore) Events(ctx context.Context, since, until time.Time) ([]result
 	if !until.IsZero() {
 		w.add("start_ns < " + w.arg(clampNano(until)))
 	}
-	var es []results.Event
-	err := s.b.query(ctx, "SELECT "+eventSelectColumns+" FROM events"+w.String()+" ORDER BY start_ns, level, entity, kind", w.args,
-		func(scan func(...any) error) error {
-			var e results.Event
-			if err := scanEvent(scan, &e); err != nil {
-				return err
-			}
-			es = append(es, e)
-			return nil
-		})
+	es, err := queryAll(ctx, s.b, "SELECT "+eventSelectColumns+" FROM events"+w.String()+" ORDER BY start_ns, level, entity, kind", w.args, scanEvent)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: events: %w", s.b.name(), err)
 	}
@@ -204,15 +186,7 @@ func (s *sqlStore) PutBlocks(ctx context.Context, bs []Block) error {
 }
 
 func (s *sqlStore) Blocks(ctx context.Context) ([]Block, error) {
-	var bs []Block
-	err := s.b.query(ctx, "SELECT "+blockSelectColumns+" FROM blocks", nil, func(scan func(...any) error) error {
-		var b Block
-		if err := scanBlock(scan, &b); err != nil {
-			return err
-		}
-		bs = append(bs, b)
-		return nil
-	})
+	bs, err := queryAll(ctx, s.b, "SELECT "+blockSelectColumns+" FROM blocks", nil, scanBlock)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: blocks: %w", s.b.name(), err)
 	}
@@ -241,15 +215,7 @@ func (s *sqlStore) Beliefs(ctx context.Context, vantage string) ([]Belief, error
 	if vantage != "" {
 		w.add("vantage = " + w.arg(vantage))
 	}
-	var bs []Belief
-	err := s.b.query(ctx, "SELECT "+beliefSelectColumns+" FROM beliefs"+w.String(), w.args, func(scan func(...any) error) error {
-		var b Belief
-		if err := scanBelief(scan, &b); err != nil {
-			return err
-		}
-		bs = append(bs, b)
-		return nil
-	})
+	bs, err := queryAll(ctx, s.b, "SELECT "+beliefSelectColumns+" FROM beliefs"+w.String(), w.args, scanBelief)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: beliefs: %w", s.b.name(), err)
 	}
@@ -257,6 +223,20 @@ func (s *sqlStore) Beliefs(ctx context.Context, vantage string) ([]Belief, error
 		return cmp.Or(strings.Compare(x.Vantage, y.Vantage), comparePrefix(x.Block, y.Block))
 	})
 	return bs, nil
+}
+
+// queryAll runs query and returns its rows, each read by read.
+func queryAll[T any](ctx context.Context, q querier, query string, args []any, read func(func(...any) error, *T) error) ([]T, error) {
+	var all []T
+	err := q.query(ctx, query, args, func(scan func(...any) error) error {
+		var v T
+		if err := read(scan, &v); err != nil {
+			return err
+		}
+		all = append(all, v)
+		return nil
+	})
+	return all, err
 }
 
 // putAll runs an upsert once per row, in one transaction.
