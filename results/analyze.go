@@ -4,7 +4,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
-	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -32,8 +32,18 @@ type Analysis struct {
 	ControlPlane func(p netip.Prefix, t time.Time) string
 }
 
-// DefaultA is the availability assumed for a block that has no census yet.
-const DefaultA = 0.5
+// HostA is the availability assumed for a known host: it is expected to
+// answer.
+const HostA = 0.9
+
+// DownEvidence is the most a round's evidence may weigh for "up" (its
+// likelihood ratio, up to down) for a block to read down in a round that did
+// not begin down: the ratio that takes the highest belief, BeliefMax, below
+// BeliefDown in one round. A block whose E(b) and A cannot give that much in
+// one round (a handful of addresses, or a low A: (1−A)^n > DownEvidence for
+// its n probes) is never called down on silence; it reads uncertain, and its
+// prefix's roll-up judges it with its neighbours.
+var DownEvidence = (BeliefDown / (1 - BeliefDown)) / (BeliefMax / (1 - BeliefMax))
 
 // Analyze turns probe records from any number of vantage points into verdicts
 // at every level (host, block, prefix, asn, country, vantage) per round, and
@@ -41,10 +51,14 @@ const DefaultA = 0.5
 // traces taken during each event.
 //
 // Per vantage, block (or host) and method, the records of a round update a
-// Trinocular belief that carries over from the round before (see roundBelief);
-// its state is that vantage's observation. Canary records decide vantage health; Merge
-// combines the healthy vantages' observations; the hierarchy rolls blocks up
-// against a sliding-median baseline.
+// Trinocular belief that carries over from the round before (see
+// blockSeries); its state is that vantage's observation. Only E(b) is
+// evidence: a silence of an address outside E(b) says nothing. E(b) and A are
+// the census's for the block and method when Census has one, else learnt from
+// the records themselves (a rolling census: the addresses that answered in
+// earlier rounds). Canary records decide vantage health; Merge combines the
+// healthy vantages' observations; the hierarchy rolls blocks up against a
+// sliding-median baseline.
 func (an Analysis) Analyze(recs []Record) (verdicts []Verdict, events []Event) {
 	canary := map[netip.Addr]bool{}
 	for _, a := range an.Canaries {
@@ -54,35 +68,28 @@ func (an Analysis) Analyze(recs []Record) (verdicts []Verdict, events []Event) {
 	for _, a := range an.Hosts {
 		host[a] = true
 	}
-	availability := map[[2]string]float64{}
-	for _, b := range an.Census {
+	census := map[seriesKey]*BlockStat{}
+	for i := range an.Census {
+		b := &an.Census[i]
 		if !b.Host {
-			availability[[2]string{b.Vantage, b.Block.String()}] = b.A
+			census[seriesKey{b.Vantage, LevelBlock, b.Block.String(), CensusMethod(b.Method)}] = b
 		}
 	}
 
 	var canaryRecs, traces []Record
-	type key struct {
-		vantage, level, entity, method string
-	}
 	type group struct {
-		key
 		round int64
 		first time.Time
 		recs  []*Record
 	}
-	groups := map[key]map[int64]*group{}
-	// swept marks the block series with probes of other addresses than
-	// known hosts; the rest (a method only a known host is probed with)
-	// are judged as the host is.
-	swept := map[key]bool{}
-	add := func(k key, r *Record) {
+	groups := map[seriesKey]map[int64]*group{}
+	add := func(k seriesKey, r *Record) {
 		if groups[k] == nil {
 			groups[k] = map[int64]*group{}
 		}
 		g := groups[k][r.Round]
 		if g == nil {
-			g = &group{key: k, round: r.Round, first: r.Time}
+			g = &group{round: r.Round, first: r.Time}
 			groups[k][r.Round] = g
 		}
 		if r.Time.Before(g.first) {
@@ -96,6 +103,7 @@ func (an Analysis) Analyze(recs []Record) (verdicts []Verdict, events []Event) {
 		if err != nil || r.Outcome == OutcomeError {
 			continue
 		}
+		addr = addr.Unmap()
 		switch {
 		case canary[addr]:
 			canaryRecs = append(canaryRecs, *r)
@@ -104,12 +112,10 @@ func (an Analysis) Analyze(recs []Record) (verdicts []Verdict, events []Event) {
 			traces = append(traces, *r)
 			continue
 		}
-		bk := key{r.Vantage, LevelBlock, CensusBlock(addr).String(), r.Method}
-		add(bk, r)
+		m := RecordMethod(r)
+		add(seriesKey{r.Vantage, LevelBlock, CensusBlock(addr).String(), m}, r)
 		if host[addr] {
-			add(key{r.Vantage, LevelHost, addr.String(), r.Method}, r)
-		} else {
-			swept[bk] = true
+			add(seriesKey{r.Vantage, LevelHost, addr.String(), m}, r)
 		}
 	}
 
@@ -121,30 +127,25 @@ func (an Analysis) Analyze(recs []Record) (verdicts []Verdict, events []Event) {
 			rounds = append(rounds, n)
 		}
 		slices.Sort(rounds)
-		a := DefaultA
-		if v, ok := availability[[2]string{k.vantage, k.entity}]; ok && k.level == LevelBlock {
-			a = v
-		}
-		if k.level == LevelHost || k.level == LevelBlock && !swept[k] {
-			a = 0.9 // a known host is expected to answer
-		}
-		var b Belief
+		s := blockSeries{census: census[k], host: k.level == LevelHost}
 		for _, n := range rounds {
 			g := byRound[n]
-			sort.Slice(g.recs, func(i, j int) bool { return g.recs[i].Time.Before(g.recs[j].Time) })
-			replies := 0
-			for _, r := range g.recs {
-				if r.Answered() {
-					replies++
-				}
-			}
-			b = roundBelief(b, replies, len(g.recs)-replies, a)
+			state, b := s.round(g.recs)
 			obs = append(obs, Observation{Vantage: k.vantage, Level: k.level, Entity: k.entity, Round: n,
-				Time: an.binTime(g.first), State: b.State(), Method: k.method, Belief: b.Value()})
+				Time: binStart(g.first, an.Round), State: state, Method: k.method, Belief: b})
 		}
 	}
 
 	health := VantageHealth(canaryRecs)
+	if len(an.Canaries) > 0 {
+		// A vantage with no canary record in a round is unknown: a gap.
+		for _, o := range obs {
+			vr := VantageRound{o.Vantage, o.Round}
+			if _, ok := health[vr]; !ok {
+				health[vr] = VantageStatus{Vantage: o.Vantage, Round: o.Round, Time: o.Time}
+			}
+		}
+	}
 	merged := Merge(obs, health, an.Quorum)
 	for i := range merged {
 		v := &merged[i]
@@ -157,6 +158,9 @@ func (an Analysis) Analyze(recs []Record) (verdicts []Verdict, events []Event) {
 	bins = append(bins, VerdictBins(merged)...)
 	h := NewHierarchy(an.Sets)
 	roll := an.Rollup
+	if roll.Window <= 0 {
+		roll.Window = RollupWindow(an.Round)
+	}
 	for _, rb := range roll.AddCounts(h.Count(merged, an.Round)) {
 		cp := ControlUnknown
 		switch rb.Level {
@@ -172,6 +176,147 @@ func (an Analysis) Analyze(recs []Record) (verdicts []Verdict, events []Event) {
 	events = Events(bins, an.Round)
 	AttachLastHops(events, traces, h)
 	return verdicts, events
+}
+
+// seriesKey names one vantage's series of rounds of one entity by one method.
+type seriesKey struct {
+	vantage, level, entity, method string
+}
+
+// CensusMethod is the method name a census is kept under: "icmp" for the
+// empty name.
+func CensusMethod(m string) string {
+	if m == "" {
+		return MethodICMP
+	}
+	return m
+}
+
+// RecordMethod is the method a record was probed with as a census names it:
+// "tcp:80" for a TCP record of port 80, the method alone otherwise.
+func RecordMethod(r *Record) string {
+	if r.Method == MethodTCP && r.Port != 0 {
+		return MethodTCP + ":" + strconv.Itoa(r.Port)
+	}
+	return r.Method
+}
+
+// blockSeries judges one vantage's rounds of one block (or known host) by one
+// method, in round order.
+type blockSeries struct {
+	// census is the block's census for the method, nil when there is none:
+	// E(b) and A are then learnt from the rounds (learnt, probes, answers).
+	census *BlockStat
+	host   bool
+
+	belief  Belief
+	learnt  map[netip.Addr]bool
+	probes  int // probes of learnt addresses in rounds not down
+	answers int // of them, answered
+}
+
+// evidence says whether a is in E(b), and gives A; A is 0 while unknown.
+func (s *blockSeries) evidence() (inE func(netip.Addr) bool, a float64, size int) {
+	switch {
+	case s.host:
+		return func(netip.Addr) bool { return true }, HostA, 1
+	case s.census != nil:
+		e := s.census.E
+		return func(x netip.Addr) bool { _, ok := slices.BinarySearchFunc(e, x, netip.Addr.Compare); return ok },
+			s.census.A, len(e)
+	}
+	if s.probes > 0 {
+		// Laplace's rule, so that a few probes do not give A = 1 or 0.
+		a = float64(s.answers+1) / float64(s.probes+2)
+	}
+	return func(x netip.Addr) bool { return s.learnt[x] }, a, len(s.learnt)
+}
+
+// round applies one round's records and returns the series' state and
+// belief after it.
+//
+// Replies count wherever they come from; silences only from E(b). A block
+// with no E(b) or no A yet is up when anything answered and uncertain
+// otherwise, never down. A block that did not begin the round down reads
+// down only when the round's own evidence is enough (DownEvidence);
+// otherwise it is uncertain, and its belief starts the next round at 0.5, as
+// Trinocular's does when a round's probe budget is spent.
+func (s *blockSeries) round(recs []*Record) (state string, belief float64) {
+	inE, a, size := s.evidence()
+	replies, silences := 0, 0
+	var addrs []netip.Addr
+	for _, r := range recs {
+		addr, _ := netip.ParseAddr(r.Target)
+		addr = addr.Unmap()
+		addrs = append(addrs, addr)
+		switch {
+		case r.Answered():
+			replies++
+		case inE(addr):
+			silences++
+		}
+	}
+	prior := s.belief
+	switch {
+	case size == 0 || a == 0:
+		state = PlaneUncertain
+		if replies > 0 {
+			state = PlaneUp
+			s.belief.BU = BeliefMax
+		}
+	default:
+		s.belief = roundBelief(prior, replies, silences, a)
+		state = s.belief.State()
+		if state == PlaneDown && !s.host && prior.State() != PlaneDown &&
+			evidenceRatio(replies, silences, a) > DownEvidence {
+			state = PlaneUncertain
+		}
+		if state == PlaneUncertain && !s.host {
+			s.belief.BU = 0.5
+		}
+	}
+	if s.census == nil && !s.host {
+		s.learn(recs, addrs, state)
+	}
+	if state == PlaneDown {
+		s.belief.DownRounds++
+	} else {
+		s.belief.DownRounds = 0
+	}
+	return state, s.belief.Value()
+}
+
+// learn updates the rolling census with a round: its probes of addresses
+// already learnt count towards A unless the round was down (an outage must
+// not teach that the block answers less), and addresses that answered join
+// E(b).
+func (s *blockSeries) learn(recs []*Record, addrs []netip.Addr, state string) {
+	if s.learnt == nil {
+		s.learnt = map[netip.Addr]bool{}
+	}
+	if state != PlaneDown {
+		for i, r := range recs {
+			if s.learnt[addrs[i]] {
+				s.probes++
+				if r.Answered() {
+					s.answers++
+				}
+			}
+		}
+	}
+	for i, r := range recs {
+		if r.Answered() {
+			s.learnt[addrs[i]] = true
+		}
+	}
+}
+
+// evidenceRatio is the likelihood ratio, up to down, of replies and silences
+// of E(b) at availability a.
+func evidenceRatio(replies, silences int, a float64) float64 {
+	a = min(max(a, BeliefMin), BeliefMax)
+	return math.Exp(float64(replies)*math.Log(a/ReplyWhenDown) +
+		float64(silences)*math.Log((1-a)/(1-ReplyWhenDown)))
 }
 
 // controlPlane is the control plane of an entity (a prefix, or a host's
@@ -191,11 +336,12 @@ func (an Analysis) controlPlane(entity string, t time.Time) string {
 	return an.ControlPlane(p.Masked(), t)
 }
 
-// setsControlPlane is the control plane of an AS or a country: announced
-// when any of its configured prefixes is, else withdrawn when any is, else
-// unknown.
+// setsControlPlane is the control plane of an AS or a country from the share
+// of its configured prefixes announced: withdrawn when more than half of
+// those BGP knows are withdrawn, announced otherwise, unknown when BGP knows
+// none. One prefix withdrawn of many is not the AS's withdrawal.
 func (an Analysis) setsControlPlane(level, entity string, t time.Time) string {
-	state := ControlUnknown
+	announced, withdrawn := 0, 0
 	for _, s := range an.Sets {
 		if level == LevelASN && (s.ASN == 0 || ASEntity(s.ASN) != entity) ||
 			level == LevelCountry && (s.Country == "" || !strings.EqualFold(s.Country, entity)) {
@@ -204,13 +350,19 @@ func (an Analysis) setsControlPlane(level, entity string, t time.Time) string {
 		for _, p := range s.Prefixes {
 			switch an.controlPlane(p.String(), t) {
 			case ControlAnnounced:
-				return ControlAnnounced
+				announced++
 			case ControlWithdrawn:
-				state = ControlWithdrawn
+				withdrawn++
 			}
 		}
 	}
-	return state
+	switch {
+	case withdrawn > announced:
+		return ControlWithdrawn
+	case announced > 0:
+		return ControlAnnounced
+	}
+	return ControlUnknown
 }
 
 // roundBelief applies one round's evidence, replies and silences, to the
@@ -227,12 +379,4 @@ func roundBelief(b Belief, replies, silences int, a float64) Belief {
 	bu := 1 / (1 + math.Exp(-odds))
 	b.BU = min(max(bu, BeliefMin), BeliefMax)
 	return b
-}
-
-// binTime is t at the start of its round bin (t itself without a round).
-func (an Analysis) binTime(t time.Time) time.Time {
-	if an.Round <= 0 {
-		return t.UTC()
-	}
-	return t.UTC().Truncate(an.Round)
 }

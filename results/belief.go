@@ -144,10 +144,14 @@ type RoundResult struct {
 // Addresses are drawn from E at random without repetition until E is used up.
 //
 // The round always sends the periodic probe. It goes on while the belief is
-// uncertain, and for a block that began the round down and is due recovery
-// probing (RecoveryDue) while it is still down and fewer than RecoveryProbes(A)
-// probes have been sent; it stops at the budget. A block with an empty E cannot
-// be probed: it is uncertain, with no probe sent and its belief unchanged.
+// uncertain, while it has fallen below where the round began (an up block
+// whose probe went unanswered is probed again at once, so that an outage is
+// seen in the round it begins), and for a block that began the round down
+// and is due recovery probing (RecoveryDue) while it is still down and fewer
+// than RecoveryProbes(A) probes have been sent; it stops at the budget. A
+// round that spends its budget uncertain ends with B(U) = 0.5, as
+// Trinocular's does. A block with an empty E cannot be probed: it is
+// uncertain, with no probe sent and its belief unchanged.
 func (r BlockRound) Run(probe func(addr netip.Addr) bool) RoundResult {
 	b := r.Prior
 	b.BU = b.Value()
@@ -162,6 +166,7 @@ func (r BlockRound) Run(probe func(addr netip.Addr) bool) RoundResult {
 	if b.State() == PlaneDown && RecoveryDue(max(b.DownRounds, 1)) {
 		recovery = RecoveryProbes(r.A)
 	}
+	start := b.BU
 	res := RoundResult{}
 	pick := addrPicker{e: r.E, rng: r.Rand}
 	for res.Probes < budget {
@@ -171,13 +176,18 @@ func (r BlockRound) Run(probe func(addr netip.Addr) bool) RoundResult {
 			res.Replies++
 		}
 		b.Update(reply, r.A)
-		s := b.State()
-		if s == PlaneUncertain || (s == PlaneDown && res.Probes < recovery) {
+		switch s := b.State(); {
+		case s == PlaneUncertain,
+			s == PlaneUp && b.BU < start,
+			s == PlaneDown && res.Probes < recovery:
 			continue
 		}
 		break
 	}
 	res.State = b.State()
+	if res.State == PlaneUncertain {
+		b.BU = 0.5
+	}
 	if res.State == PlaneDown {
 		b.DownRounds++
 	} else {

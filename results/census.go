@@ -33,6 +33,10 @@ type BlockStat struct {
 	// Block is the /24 (IPv4) or /48 (IPv6), or the host's /32 or /128 when Host
 	// is set.
 	Block netip.Prefix
+	// Method is the method the census was taken with, as configured: "icmp"
+	// or "tcp:80"; empty means "icmp". Each method is judged only against its
+	// own census.
+	Method string
 	// E holds the ever-responsive addresses E(b), sorted. It is empty for a block
 	// where nothing answered: such a block cannot be probed (it stays uncertain).
 	E []netip.Addr

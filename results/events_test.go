@@ -436,16 +436,17 @@ func TestSimulation(t *testing.T) {
 		}
 	})
 
-	t.Run("belief driver: outage in rounds 10-14 seen from round 11", func(t *testing.T) {
-		// At A = 0.8 one silence takes B(U) from 0.99 only to 0.95, still up:
-		// Trinocular sees an outage one round late, and its end at once (two
-		// replies in round 15).
+	t.Run("belief driver: outage in rounds 10-14 seen in round 10", func(t *testing.T) {
+		// At A = 0.8 one silence takes B(U) from 0.99 only to 0.95, still up,
+		// but a falling belief is followed up within the round: the outage
+		// is seen in its first round, and its end at once (replies in round
+		// 15).
 		res := world{allHealthy, driven(func(v, b, r int) bool { return !outageRounds(r) }, rand.New(rand.NewPCG(1, 1)))}.run()
 		if len(res.events) != simBlocks {
 			t.Fatalf("block events: %+v", res.events)
 		}
 		for _, e := range res.events {
-			if e.Kind != VerdictOutage || !e.Start.Equal(simAt(11)) || !e.End.Equal(simAt(15)) {
+			if e.Kind != VerdictOutage || !e.Start.Equal(simAt(10)) || !e.End.Equal(simAt(15)) {
 				t.Errorf("block event %+v", e)
 			}
 		}

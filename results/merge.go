@@ -28,15 +28,21 @@ type VantageStatus struct {
 	Answered int
 }
 
-// Healthy reports whether at least one canary answered: a vantage point whose
-// canaries all fail is vantage-down for the round.
-func (s VantageStatus) Healthy() bool { return s.Answered > 0 }
+// Healthy reports whether most of the round's canaries answered (at least
+// half of them, and one): a vantage point whose canaries fail is vantage-down
+// for the round, and one with no canary record at all is unknown, not
+// healthy.
+func (s VantageStatus) Healthy() bool { return s.Answered > 0 && 2*s.Answered >= s.Probes }
 
-// Verdict returns the vantage-level verdict: VerdictHealthy or
-// VerdictVantageDown.
+// Verdict returns the vantage-level verdict: VerdictHealthy,
+// VerdictVantageDown, or VerdictVantageUnknown for a round without canary
+// records.
 func (s VantageStatus) Verdict() Verdict {
 	v := Verdict{Time: s.Time, Level: LevelVantage, Entity: s.Vantage, Verdict: VerdictHealthy}
-	if !s.Healthy() {
+	switch {
+	case s.Probes == 0:
+		v.Verdict = VerdictVantageUnknown
+	case !s.Healthy():
 		v.Verdict = VerdictVantageDown
 	}
 	return v
@@ -68,12 +74,12 @@ func VantageHealth(canaries []Record) Health {
 	return h
 }
 
-// Healthy reports whether vantage was healthy in round. A vantage point with no
-// canary records for the round is unknown, and is taken as healthy: its
-// evidence counts. (A node configured without canaries must not silence
-// itself; the price is that its own failures read as target outages unless the
-// quorum of other vantage points outvotes it.) A nil Health knows nothing, so
-// every vantage point is healthy.
+// Healthy reports whether vantage was healthy in round. A vantage point
+// absent from h is taken as healthy: Analyze adds an unknown status (a gap)
+// for every round without canary records when canaries are configured, so
+// only a deployment without canaries (a single vantage point, which
+// configuration allows) trusts a vantage unchecked. A nil Health knows
+// nothing, so every vantage point is healthy.
 func (h Health) Healthy(vantage string, round int64) bool {
 	s, ok := h[VantageRound{vantage, round}]
 	return !ok || s.Healthy()

@@ -14,37 +14,90 @@ const (
 	AlertNormal   = "normal"
 	AlertWarning  = "warning"
 	AlertCritical = "critical"
+	// AlertUnknown is a bin with nothing to judge: no block verdict, or no
+	// block of the entity has ever been seen up.
+	AlertUnknown = "unknown"
 )
 
 // Roll-up defaults.
 const (
-	// DefaultRollupWindow is the sliding window, in bins, whose median is the
-	// baseline: seven days of 11-minute rounds.
-	DefaultRollupWindow = 7 * 24 * 60 / 11
+	// DefaultRollupSpan is how far back the baseline reaches: seven days, the
+	// same for `run`, `serve` and `verdict`.
+	DefaultRollupSpan = 7 * 24 * time.Hour
+	// MaxRollupWindow caps the baseline window in bins, so that a lab's
+	// second-long rounds do not keep 300,000 bins an entity.
+	MaxRollupWindow = 4096
+	// DefaultRollupWindow is the window of 11-minute rounds: 916 bins.
+	DefaultRollupWindow = int(DefaultRollupSpan / (11 * time.Minute))
 	// DefaultWarning and DefaultCritical are the ratios of up blocks to the
 	// baseline below which a bin is a warning or critical.
 	DefaultWarning  = 0.8
 	DefaultCritical = 0.5
 )
 
+// RollupWindow is the baseline window, in bins, for rounds of length round:
+// DefaultRollupSpan of them, at most MaxRollupWindow (DefaultRollupWindow for
+// a round that is not positive).
+func RollupWindow(round time.Duration) int {
+	if round <= 0 {
+		return DefaultRollupWindow
+	}
+	return int(min(int64(DefaultRollupSpan/round), MaxRollupWindow))
+}
+
 // Rollup turns per-bin counts of up blocks of roll-up entities (prefixes, ASes,
 // countries) into alerts, comparing each bin with the median of the entity's
-// previous bins. The zero Rollup is ready to use, with the defaults; it is not
-// safe for concurrent use.
+// earlier normal bins. The zero Rollup is ready to use, with the defaults; it
+// is not safe for concurrent use.
+//
+// The baseline is frozen while an entity alerts: a warning or critical bin
+// does not enter the history, so an outage of any length never becomes the
+// norm it is measured against. An entity with no history takes its first bin
+// as the baseline; an entity none of whose blocks has ever been seen up has
+// nothing to lose and is AlertUnknown, never normal.
 type Rollup struct {
-	// Window is how many previous bins the baseline is the median of; 0 means
-	// DefaultRollupWindow.
+	// Window is how many earlier normal bins the baseline is the median of;
+	// 0 means DefaultRollupWindow.
 	Window int
 	// Warning and Critical are the alert ratios; 0 means DefaultWarning and
 	// DefaultCritical.
 	Warning  float64
 	Critical float64
 
-	history map[entityKey][]int
+	history map[entityKey]*window
 }
 
 // entityKey names an entity.
 type entityKey struct{ level, entity string }
+
+// window is an entity's baseline history: the last n values in arrival order
+// and the same values sorted, for the median.
+type window struct {
+	order  []int
+	sorted []int
+}
+
+func (w *window) add(v, max int) {
+	if len(w.order) >= max {
+		old := w.order[0]
+		w.order = w.order[1:]
+		i, _ := slices.BinarySearch(w.sorted, old)
+		w.sorted = slices.Delete(w.sorted, i, i+1)
+	}
+	w.order = append(w.order, v)
+	i, _ := slices.BinarySearch(w.sorted, v)
+	w.sorted = slices.Insert(w.sorted, i, v)
+}
+
+// median is the median of the window (not empty), the mean of the middle
+// two for an even count.
+func (w *window) median() float64 {
+	s, n := w.sorted, len(w.sorted)
+	if n%2 == 1 {
+		return float64(s[n/2])
+	}
+	return float64(s[n/2-1]+s[n/2]) / 2
+}
 
 // RollupBin is one bin of one roll-up entity.
 type RollupBin struct {
@@ -55,43 +108,61 @@ type RollupBin struct {
 	// with a verdict in it.
 	Up    int
 	Total int
-	// Baseline is the median of Up over the previous bins in the window, or
-	// Total while there is no previous bin.
+	// Baseline is the median of Up over the earlier normal bins in the
+	// window, or Up itself while there is none.
 	Baseline float64
-	// Ratio is Up / Baseline, 1 when Baseline is 0 (nothing to lose).
+	// Ratio is Up / Baseline, 1 when Baseline is 0.
 	Ratio float64
-	// Alert is AlertNormal, AlertWarning (Ratio below Warning) or
-	// AlertCritical (below Critical).
+	// Alert is AlertNormal, AlertWarning (Ratio below Warning),
+	// AlertCritical (below Critical) or AlertUnknown.
 	Alert string
+}
+
+// Seed puts earlier normal bins' up counts (oldest first) into entity's
+// history, as read back from the store, so that a baseline reaches further
+// back than the records an analysis reads.
+func (r *Rollup) Seed(level, entity string, ups []int) {
+	w := r.window(level, entity)
+	for _, up := range ups {
+		w.add(up, r.windowLen())
+	}
+}
+
+func (r *Rollup) windowLen() int {
+	if r.Window <= 0 {
+		return DefaultRollupWindow
+	}
+	return r.Window
+}
+
+func (r *Rollup) window(level, entity string) *window {
+	if r.history == nil {
+		r.history = make(map[entityKey]*window)
+	}
+	k := entityKey{level, entity}
+	w := r.history[k]
+	if w == nil {
+		w = &window{}
+		r.history[k] = w
+	}
+	return w
 }
 
 // Add ingests entity's bin at t with up blocks up of total, and returns the
 // bin compared with the baseline. Bins of one entity must come in time order.
 func (r *Rollup) Add(level, entity string, t time.Time, up, total int) RollupBin {
-	window, warning, critical := r.Window, r.Warning, r.Critical
-	if window <= 0 {
-		window = DefaultRollupWindow
+	warning, critical := cmp.Or(r.Warning, DefaultWarning), cmp.Or(r.Critical, DefaultCritical)
+	w := r.window(level, entity)
+	b := RollupBin{Time: t, Level: level, Entity: entity, Up: up, Total: total, Baseline: float64(up), Ratio: 1}
+	if len(w.sorted) > 0 {
+		b.Baseline = w.median()
 	}
-	if warning == 0 {
-		warning = DefaultWarning
-	}
-	if critical == 0 {
-		critical = DefaultCritical
-	}
-	if r.history == nil {
-		r.history = make(map[entityKey][]int)
-	}
-	k := entityKey{level, entity}
-	h := r.history[k]
-	b := RollupBin{Time: t, Level: level, Entity: entity, Up: up, Total: total, Baseline: float64(total)}
-	if len(h) > 0 {
-		b.Baseline = median(h)
-	}
-	b.Ratio = 1
 	if b.Baseline > 0 {
 		b.Ratio = float64(up) / b.Baseline
 	}
 	switch {
+	case total == 0 || b.Baseline == 0 && up == 0:
+		b.Alert = AlertUnknown
 	case b.Ratio < critical:
 		b.Alert = AlertCritical
 	case b.Ratio < warning:
@@ -99,11 +170,9 @@ func (r *Rollup) Add(level, entity string, t time.Time, up, total int) RollupBin
 	default:
 		b.Alert = AlertNormal
 	}
-	h = append(h, up)
-	if len(h) > window {
-		h = slices.Delete(h, 0, len(h)-window)
+	if b.Alert == AlertNormal || b.Alert == AlertUnknown && total > 0 {
+		w.add(up, r.windowLen())
 	}
-	r.history[k] = h
 	return b
 }
 
@@ -131,7 +200,7 @@ func (b RollupBin) Drop() float64 {
 // verdict at all is uncertain.
 func (b RollupBin) DataPlane() string {
 	switch {
-	case b.Total == 0:
+	case b.Total == 0 || b.Alert == AlertUnknown:
 		return PlaneUncertain
 	case b.Alert == AlertCritical:
 		return PlaneDown
@@ -159,18 +228,6 @@ func (b RollupBin) Verdict(controlPlane string) Verdict {
 // Bin returns the bin as an event-series bin weighted by its Drop.
 func (b RollupBin) Bin(controlPlane string) Bin {
 	return Bin{Verdict: b.Verdict(controlPlane), Drop: b.Drop()}
-}
-
-// median returns the median of xs (not empty), the mean of the middle two for
-// an even count. xs is left as it is.
-func median(xs []int) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return float64(s[n/2])
-	}
-	return float64(s[n/2-1]+s[n/2]) / 2
 }
 
 // TargetSet is the roll-up part of a configured target set: its prefixes, and

@@ -17,16 +17,21 @@ func TestRollup(t *testing.T) {
 		baseline float64
 		alert    string
 	}{
-		{4, 4, AlertNormal}, // no history: the baseline is Total
+		{4, 4, AlertNormal}, // no history: the baseline is the bin itself
 		{4, 4, AlertNormal},
-		{3, 4, AlertWarning},  // 0.75
-		{4, 4, AlertNormal},   // median of 4 4 3
+		{3, 4, AlertWarning},  // 0.75: alerting, not in the history
+		{4, 4, AlertNormal},   // median of 4 4
 		{2, 4, AlertWarning},  // 0.5 is not below 0.5
-		{1, 4, AlertCritical}, // median of 4 4 3 4 2
-		{0, 3, AlertCritical}, // the window has slid: 4 3 4 2 1
-		{0, 2, AlertCritical}, // 3 4 2 1 0
-		{0, 1, AlertCritical}, // 4 2 1 0 0
-		{4, 0, AlertNormal},   // 2 1 0 0 0: nothing to lose, ratio 1
+		{1, 4, AlertCritical}, // median of 4 4 4
+		{0, 4, AlertCritical}, // frozen while alerting: an outage never becomes the norm
+		{0, 4, AlertCritical},
+		{0, 4, AlertCritical},
+		{0, 4, AlertCritical},
+		{0, 4, AlertCritical},
+		{0, 4, AlertCritical},
+		{4, 4, AlertNormal},
+		{3, 4, AlertWarning},
+		{4, 4, AlertNormal}, // the window has slid: 4 4 4 4 4
 	} {
 		t.Run(fmt.Sprintf("up=%d", c.up), func(t *testing.T) {
 			b := r.Add(LevelPrefix, "198.18.0.0/22", t0, c.up, total)
@@ -43,7 +48,7 @@ func TestRollup(t *testing.T) {
 		})
 	}
 	t.Run("entities apart", func(t *testing.T) {
-		if b := r.Add(LevelASN, "AS64500", t0, 1, 4); b.Baseline != 4 || b.Alert != AlertCritical {
+		if b := r.Add(LevelASN, "AS64500", t0, 1, 4); b.Baseline != 1 || b.Alert != AlertNormal {
 			t.Errorf("a new entity: got %+v", b)
 		}
 	})

@@ -28,6 +28,9 @@ const (
 	// Vantage-level verdicts.
 	VerdictHealthy     = "healthy"
 	VerdictVantageDown = "vantage-down"
+	// VerdictVantageUnknown is a vantage point's round without canary
+	// records: its evidence is a gap.
+	VerdictVantageUnknown = "unknown"
 )
 
 // Data-plane and control-plane states.

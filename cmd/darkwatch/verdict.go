@@ -27,7 +27,7 @@ func (a *app) verdictCommand() *cobra.Command {
 		Short: "What the records in the store say: reachable, partial, outage, ... per entity",
 		Long: `Verdict reads the store's records from every vantage point and says, per entity and
 round, whether it is reachable in the data plane: host, block (/24), prefix, asn,
-country, or vantage (healthy or vantage-down, from its canaries).
+country, or vantage (healthy, vantage-down or unknown, from its canaries).
 
 Per vantage and block, the round's probes update a Trinocular belief; a vantage whose
 canaries fail is a gap, never an outage; healthy vantages are merged with the quorum

@@ -30,6 +30,7 @@ var styles = []style{
 	{results.VerdictReachableUnrouted, 'U', "unrouted", "reachable-unrouted", 1},
 	{results.VerdictHealthy, '#', "ok", "healthy", 0},
 	{results.VerdictVantageDown, 'v', "down", "vantage-down", 5},
+	{results.VerdictVantageUnknown, 'u', "unknown", "no canary records", 2},
 }
 
 // noVerdict is the style of a bin without a verdict, other the style of a
