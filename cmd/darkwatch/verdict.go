@@ -135,40 +135,30 @@ func firstNonZero(ts ...time.Time) time.Time {
 	return time.Time{}
 }
 
-// analysisWarmup is how many rounds of records before the asked time are read,
-// so that beliefs and baselines have a history.
-const analysisWarmup = 24
-
-// analyze reads the records up to until (from since, less a warm-up) and runs
-// the analysis the configuration describes. What it concludes is saved to the
-// store as well (see saveAnalysis); a store that refuses it (a read-only
-// role, a full disk) is logged and does not stop the caller.
+// analyze runs the analysis the configuration describes over the window
+// from since to until (results.Window: since zero is the live verdict) with
+// the store's census and routes. What it concludes is saved to the store as
+// well (see saveAnalysis); a store that refuses it (a read-only role, a full
+// disk) is logged and does not stop the caller.
 func (a *app) analyze(ctx context.Context, st store.Store, since, until time.Time) ([]results.Verdict, []results.Event, error) {
 	an := a.analysis()
 	if blocks, err := st.Blocks(ctx); err == nil {
 		for _, b := range blocks {
 			an.Census = append(an.Census, results.BlockStat{Vantage: b.Vantage, Block: b.Prefix, E: b.E, A: b.A, Sparse: b.Sparse})
 		}
+	} else {
+		a.log.Warn("census unknown: reading the store's blocks failed", "err", err)
 	}
-	q := store.Query{Until: until.Add(time.Nanosecond)}
-	if !since.IsZero() {
-		q.Since = since.Add(-analysisWarmup * an.Round)
-	} else if !until.IsZero() {
-		q.Since = until.Add(-analysisWarmup * an.Round)
+	w := results.Window{Since: since, Until: until.Add(time.Nanosecond)}
+	var err error
+	if an.ControlPlane, err = a.controlPlane(ctx, st, &an, w.Read(an.Round), until); err != nil {
+		a.log.Warn("control plane unknown: reading the store's routes failed", "err", err)
 	}
-	recs, err := st.Records(ctx, q)
+	vs, evs, err := an.AnalyzeWindow(ctx, store.AnalysisSource(st), w)
 	if err != nil {
 		return nil, nil, &exitError{code: exitFailure, err: err}
 	}
-	if an.ControlPlane, err = a.controlPlane(ctx, st, &an, q.Since, until); err != nil {
-		a.log.Warn("control plane unknown: reading the store's routes failed", "err", err)
-	}
-	vs, evs := an.Analyze(recs)
-	trusted := since
-	if trusted.IsZero() {
-		trusted = until.Add(-an.Round) // the latest round only
-	}
-	if err := saveAnalysis(ctx, st, vs, evs, q.Since, trusted, an.Round); err != nil {
+	if err := saveAnalysis(ctx, st, vs, evs, w.Read(an.Round), w.Trusted(an.Round), an.Round); err != nil {
 		a.log.Warn("verdicts not saved to the store", "err", err)
 	}
 	return vs, evs, nil

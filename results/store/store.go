@@ -236,3 +236,16 @@ func defaultPath(getenv func(string) string, uid int) string {
 	// No home to speak of: the working directory is all that is left.
 	return name
 }
+
+// AnalysisSource is st as what an analysis reads (results.Source).
+func AnalysisSource(st Store) results.Source { return analysisSource{st} }
+
+type analysisSource struct{ st Store }
+
+func (s analysisSource) EachRecord(ctx context.Context, since, until time.Time, fn func(results.Record) error) error {
+	return s.st.EachRecord(ctx, Query{Since: since, Until: until}, fn)
+}
+
+func (s analysisSource) RollupVerdicts(ctx context.Context, level string, since, until time.Time) ([]results.Verdict, error) {
+	return s.st.Verdicts(ctx, VerdictQuery{Level: level, Since: since, Until: until})
+}

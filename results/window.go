@@ -1,0 +1,101 @@
+package results
+
+import (
+	"context"
+	"time"
+)
+
+// AnalysisWarmup is how many rounds of records before the asked span an
+// analysis reads, so that beliefs and rolling censuses have a history.
+const AnalysisWarmup = 24
+
+// Source is what an analysis reads from: records, and the roll-up verdicts
+// earlier analyses stored, which carry the baselines further back than the
+// records read. results/store's stores are Sources (store.AnalysisSource).
+type Source interface {
+	// EachRecord calls fn with each record of [since, until), oldest first.
+	EachRecord(ctx context.Context, since, until time.Time, fn func(Record) error) error
+	// RollupVerdicts returns the stored verdicts of level in [since,
+	// until), oldest first.
+	RollupVerdicts(ctx context.Context, level string, since, until time.Time) ([]Verdict, error)
+}
+
+// Window is the span an analysis reads and the one it answers for. The same
+// semantics serve `verdict`, `report`, `run` and `serve`.
+type Window struct {
+	// Since is the first time asked for; zero asks for the latest round
+	// before Until only (the live verdict).
+	Since time.Time
+	// Until ends the span (exclusive).
+	Until time.Time
+}
+
+// Read is the time records are read from: AnalysisWarmup rounds before
+// Since, or before Until for the live verdict.
+func (w Window) Read(round time.Duration) time.Time {
+	from := w.Since
+	if from.IsZero() {
+		from = w.Until
+	}
+	return from.Add(-AnalysisWarmup * round)
+}
+
+// Trusted is the first time whose verdicts the window answers for: Since,
+// or one round before Until for the live verdict. Earlier verdicts only warm
+// beliefs and baselines up.
+func (w Window) Trusted(round time.Duration) time.Time {
+	if !w.Since.IsZero() {
+		return w.Since
+	}
+	return w.Until.Add(-round)
+}
+
+// AnalyzeWindow reads the window's records from src, seeds the roll-up
+// baselines with the normal bins stored for the DefaultRollupSpan before
+// them, and analyses them. It returns every verdict of what it read (the
+// caller keeps those from Window.Trusted on) and the events.
+func (an Analysis) AnalyzeWindow(ctx context.Context, src Source, w Window) ([]Verdict, []Event, error) {
+	from := w.Read(an.Round)
+	var recs []Record
+	err := src.EachRecord(ctx, from, w.Until, func(r Record) error {
+		recs = append(recs, r)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if an.Rollup.Window <= 0 {
+		an.Rollup.Window = RollupWindow(an.Round)
+	}
+	span := time.Duration(an.Rollup.Window) * max(an.Round, time.Second)
+	for _, level := range []string{LevelPrefix, LevelASN, LevelCountry} {
+		vs, err := src.RollupVerdicts(ctx, level, from.Add(-span), from)
+		if err != nil {
+			return nil, nil, err
+		}
+		SeedRollup(&an.Rollup, vs)
+	}
+	vs, evs := an.Analyze(recs)
+	return vs, evs, nil
+}
+
+// SeedRollup puts the normal bins of stored roll-up verdicts vs (oldest
+// first) into r's baselines; bins that alerted stay out, as they do when
+// the analysis makes them.
+func SeedRollup(r *Rollup, vs []Verdict) {
+	ups := map[entityKey][]int{}
+	var order []entityKey
+	for _, v := range vs {
+		if v.Up == nil || v.DataPlane != PlaneUp {
+			continue
+		}
+		k := entityKey{v.Level, v.Entity}
+		if _, ok := ups[k]; !ok {
+			order = append(order, k)
+		}
+		ups[k] = append(ups[k], *v.Up)
+	}
+	for _, k := range order {
+		r.Seed(k.level, k.entity, ups[k])
+	}
+}
