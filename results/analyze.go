@@ -30,20 +30,15 @@ type Analysis struct {
 	// round that begins at t; host, block and prefix verdicts then combine
 	// it with the data plane. Without it the control plane is unknown.
 	ControlPlane func(p netip.Prefix, t time.Time) string
+	// Before gives, per block or host, the data plane of its last stored
+	// verdict before the records analysed: one down then starts down, so
+	// that an outage older than the records read is still seen as one.
+	Before map[string]string
 }
 
 // HostA is the availability assumed for a known host: it is expected to
 // answer.
 const HostA = 0.9
-
-// DownEvidence is the most a round's evidence may weigh for "up" (its
-// likelihood ratio, up to down) for a block to read down in a round that did
-// not begin down: the ratio that takes the highest belief, BeliefMax, below
-// BeliefDown in one round. A block whose E(b) and A cannot give that much in
-// one round (a handful of addresses, or a low A: (1−A)^n > DownEvidence for
-// its n probes) is never called down on silence; it reads uncertain, and its
-// prefix's roll-up judges it with its neighbours.
-var DownEvidence = (BeliefDown / (1 - BeliefDown)) / (BeliefMax / (1 - BeliefMax))
 
 // Analyze turns probe records from any number of vantage points into verdicts
 // at every level (host, block, prefix, asn, country, vantage) per round, and
@@ -128,15 +123,22 @@ func (an Analysis) Analyze(recs []Record) (verdicts []Verdict, events []Event) {
 		}
 		slices.Sort(rounds)
 		s := blockSeries{census: census[k], host: k.level == LevelHost}
+		if an.Before[k.entity] == PlaneDown {
+			s.belief = Belief{BU: BeliefMin, DownRounds: 1}
+		}
 		for _, n := range rounds {
 			g := byRound[n]
-			state, b := s.round(g.recs)
+			state, carried := s.round(g.recs)
 			obs = append(obs, Observation{Vantage: k.vantage, Level: k.level, Entity: k.entity, Round: n,
-				Time: binStart(g.first, an.Round), State: state, Method: k.method, Belief: b})
+				Time: binStart(g.first, an.Round), State: state, Method: k.method, Belief: s.belief.Value(), Carried: carried})
 		}
 	}
 
 	health := VantageHealth(canaryRecs)
+	for vr, st := range health {
+		st.Time = binStart(st.Time, an.Round)
+		health[vr] = st
+	}
 	if len(an.Canaries) > 0 {
 		// A vantage with no canary record in a round is unknown: a gap.
 		for _, o := range obs {
@@ -232,8 +234,9 @@ func (s *blockSeries) evidence() (inE func(netip.Addr) bool, a float64, size int
 	return func(x netip.Addr) bool { return s.learnt[x] }, a, len(s.learnt)
 }
 
-// round applies one round's records and returns the series' state and
-// belief after it.
+// round applies one round's records and returns the series' state after
+// it, and whether a down state is carried from earlier rounds rather than
+// confirmed by this round's evidence (Observation.Carried).
 //
 // Replies count wherever they come from; silences only from E(b). A block
 // with no E(b) or no A yet is up when anything answered and uncertain
@@ -241,7 +244,7 @@ func (s *blockSeries) evidence() (inE func(netip.Addr) bool, a float64, size int
 // down only when the round's own evidence is enough (DownEvidence);
 // otherwise it is uncertain, and its belief starts the next round at 0.5, as
 // Trinocular's does when a round's probe budget is spent.
-func (s *blockSeries) round(recs []*Record) (state string, belief float64) {
+func (s *blockSeries) round(recs []*Record) (state string, carried bool) {
 	inE, a, size := s.evidence()
 	replies, silences := 0, 0
 	var addrs []netip.Addr
@@ -267,8 +270,7 @@ func (s *blockSeries) round(recs []*Record) (state string, belief float64) {
 	default:
 		s.belief = roundBelief(prior, replies, silences, a)
 		state = s.belief.State()
-		if state == PlaneDown && !s.host && prior.State() != PlaneDown &&
-			evidenceRatio(replies, silences, a) > DownEvidence {
+		if state == PlaneDown && !s.host && prior.State() != PlaneDown && !confirmedDown(replies, silences, a) {
 			state = PlaneUncertain
 		}
 		if state == PlaneUncertain && !s.host {
@@ -280,10 +282,11 @@ func (s *blockSeries) round(recs []*Record) (state string, belief float64) {
 	}
 	if state == PlaneDown {
 		s.belief.DownRounds++
+		carried = !s.host && !confirmedDown(replies, silences, a)
 	} else {
 		s.belief.DownRounds = 0
 	}
-	return state, s.belief.Value()
+	return state, carried
 }
 
 // learn updates the rolling census with a round: its probes of addresses
@@ -309,14 +312,6 @@ func (s *blockSeries) learn(recs []*Record, addrs []netip.Addr, state string) {
 			s.learnt[addrs[i]] = true
 		}
 	}
-}
-
-// evidenceRatio is the likelihood ratio, up to down, of replies and silences
-// of E(b) at availability a.
-func evidenceRatio(replies, silences int, a float64) float64 {
-	a = min(max(a, BeliefMin), BeliefMax)
-	return math.Exp(float64(replies)*math.Log(a/ReplyWhenDown) +
-		float64(silences)*math.Log((1-a)/(1-ReplyWhenDown)))
 }
 
 // controlPlane is the control plane of an entity (a prefix, or a host's

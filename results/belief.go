@@ -28,6 +28,18 @@ const (
 	// has come back up sees no reply: RecoveryProbes sends enough probes to
 	// bring the chance of missing a recovery down to this.
 	RecoveryMiss = 0.2
+	// DownEvidence is the most one round's evidence may weigh for "up"
+	// (its likelihood ratio, up to down) for a block that did not begin
+	// the round down to be called down: the round's silences must be
+	// 10,000 times likelier from a down block than from an up one. A
+	// healthy block is then called down by one vantage point in fewer
+	// than 1 in 10,000 rounds, and, with the quorum of two, is a false
+	// outage in fewer than 1 in 10^8; a block can still be called down
+	// within the 15 probes of a round when A ≥ 0.46. A block whose E(b)
+	// and A cannot give that much in a round (a handful of addresses, a
+	// low A) is never called down on silence: it reads uncertain, and its
+	// prefix's roll-up judges it with its neighbours.
+	DownEvidence = 1e-4
 	// RecoveryMaxGap is the longest interval, in rounds, between two rounds of
 	// recovery probing of a block that stays down (see RecoveryDue).
 	RecoveryMaxGap = 16
@@ -146,7 +158,9 @@ type RoundResult struct {
 // The round always sends the periodic probe. It goes on while the belief is
 // uncertain, while it has fallen below where the round began (an up block
 // whose probe went unanswered is probed again at once, so that an outage is
-// seen in the round it begins), and for a block that began the round down
+// seen in the round it begins), while a block that began the round up is
+// down without the round's evidence confirming it (DownEvidence; a round
+// that cannot confirm it ends uncertain), and for a block that began the round down
 // and is due recovery probing (RecoveryDue) while it is still down and fewer
 // than RecoveryProbes(A) probes have been sent; it stops at the budget. A
 // round that spends its budget uncertain ends with B(U) = 0.5, as
@@ -166,7 +180,7 @@ func (r BlockRound) Run(probe func(addr netip.Addr) bool) RoundResult {
 	if b.State() == PlaneDown && RecoveryDue(max(b.DownRounds, 1)) {
 		recovery = RecoveryProbes(r.A)
 	}
-	start := b.BU
+	start, startedDown := b.BU, b.State() == PlaneDown
 	res := RoundResult{}
 	pick := addrPicker{e: r.E, rng: r.Rand}
 	for res.Probes < budget {
@@ -179,12 +193,16 @@ func (r BlockRound) Run(probe func(addr netip.Addr) bool) RoundResult {
 		switch s := b.State(); {
 		case s == PlaneUncertain,
 			s == PlaneUp && b.BU < start,
-			s == PlaneDown && res.Probes < recovery:
+			s == PlaneDown && res.Probes < recovery,
+			s == PlaneDown && !startedDown && !confirmedDown(res.Replies, res.Probes-res.Replies, r.A):
 			continue
 		}
 		break
 	}
 	res.State = b.State()
+	if res.State == PlaneDown && !startedDown && !confirmedDown(res.Replies, res.Probes-res.Replies, r.A) {
+		res.State = PlaneUncertain
+	}
 	if res.State == PlaneUncertain {
 		b.BU = 0.5
 	}
@@ -195,6 +213,15 @@ func (r BlockRound) Run(probe func(addr netip.Addr) bool) RoundResult {
 	}
 	res.Belief = b
 	return res
+}
+
+// confirmedDown reports whether a round's replies and silences of E(b), at
+// availability a, are evidence enough to call a block down that began the
+// round up: a likelihood ratio, up to down, of at most DownEvidence.
+func confirmedDown(replies, silences int, a float64) bool {
+	a = clampA(a)
+	lr := float64(replies)*math.Log(a/ReplyWhenDown) + float64(silences)*math.Log((1-a)/(1-ReplyWhenDown))
+	return lr <= math.Log(DownEvidence)
 }
 
 // addrPicker draws addresses of e at random without repetition, starting over

@@ -118,6 +118,12 @@ type Observation struct {
 	Method string
 	// Belief is B(U) behind State, 0 when there is none.
 	Belief float64
+	// Carried marks a down State that rests on earlier rounds, not
+	// confirmed by this round's evidence (a down block's single periodic
+	// probe unanswered). It keeps an outage down, but does not make a
+	// block that another vantage point or method sees up partial: that
+	// vantage point has not looked again yet.
+	Carried bool
 }
 
 // groupKey is one entity's round, by the entity's number in Merge.
@@ -285,15 +291,17 @@ func groupOrder(names []entityKey, groupEntity []int32, earliest []int64) []int3
 }
 
 // planeVote gathers states into one: up when any is up, down when none is up
-// and one is down, uncertain otherwise.
-type planeVote struct{ up, down bool }
+// and one is down, uncertain otherwise. fresh records a down confirmed in
+// the round (not Observation.Carried).
+type planeVote struct{ up, down, fresh bool }
 
-func (p *planeVote) add(state string) {
-	switch state {
+func (p *planeVote) add(o *Observation) {
+	switch o.State {
 	case PlaneUp, PlanePartial:
 		p.up = true
 	case PlaneDown:
 		p.down = true
+		p.fresh = p.fresh || !o.Carried
 	}
 }
 
@@ -361,27 +369,29 @@ func mergeOne(obs []Observation, group []int32, health Health, quorum int, count
 			gaps.get(o.Vantage)
 			continue
 		}
-		vantages.get(o.Vantage).add(o.State)
-		methods.get(o.Method).add(o.State)
+		vantages.get(o.Vantage).add(o)
+		methods.get(o.Method).add(o)
 		*belief = max(*belief, o.Belief)
 	}
 	*count = VantageCount{Gap: gaps.len()}
+	freshDown := false
 	for _, pv := range vantages.all() {
 		switch pv.state() {
 		case PlaneUp:
 			count.Up++
 		case PlaneDown:
 			count.Down++
+			freshDown = freshDown || pv.fresh
 		}
 	}
 	var mUp, mDown bool
 	for _, mv := range methods.all() {
 		s := mv.state()
 		mUp = mUp || s == PlaneUp
-		mDown = mDown || s == PlaneDown
+		mDown = mDown || s == PlaneDown && mv.fresh
 	}
 	switch {
-	case count.Up > 0 && (count.Down > 0 || mUp && mDown):
+	case count.Up > 0 && (freshDown || mUp && mDown):
 		v.DataPlane = PlanePartial
 	case count.Up > 0:
 		v.DataPlane = PlaneUp

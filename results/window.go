@@ -15,9 +15,9 @@ const AnalysisWarmup = 24
 type Source interface {
 	// EachRecord calls fn with each record of [since, until), oldest first.
 	EachRecord(ctx context.Context, since, until time.Time, fn func(Record) error) error
-	// RollupVerdicts returns the stored verdicts of level in [since,
+	// StoredVerdicts returns the stored verdicts of level in [since,
 	// until), oldest first.
-	RollupVerdicts(ctx context.Context, level string, since, until time.Time) ([]Verdict, error)
+	StoredVerdicts(ctx context.Context, level string, since, until time.Time) ([]Verdict, error)
 }
 
 // Window is the span an analysis reads and the one it answers for. The same
@@ -52,7 +52,8 @@ func (w Window) Trusted(round time.Duration) time.Time {
 
 // AnalyzeWindow reads the window's records from src, seeds the roll-up
 // baselines with the normal bins stored for the DefaultRollupSpan before
-// them, and analyses them. It returns every verdict of what it read (the
+// them and the blocks' beliefs with their last stored verdicts
+// (Analysis.Before), and analyses them. It returns every verdict of what it read (the
 // caller keeps those from Window.Trusted on) and the events.
 func (an Analysis) AnalyzeWindow(ctx context.Context, src Source, w Window) ([]Verdict, []Event, error) {
 	from := w.Read(an.Round)
@@ -69,11 +70,21 @@ func (an Analysis) AnalyzeWindow(ctx context.Context, src Source, w Window) ([]V
 	}
 	span := time.Duration(an.Rollup.Window) * max(an.Round, time.Second)
 	for _, level := range []string{LevelPrefix, LevelASN, LevelCountry} {
-		vs, err := src.RollupVerdicts(ctx, level, from.Add(-span), from)
+		vs, err := src.StoredVerdicts(ctx, level, from.Add(-span), from)
 		if err != nil {
 			return nil, nil, err
 		}
 		SeedRollup(&an.Rollup, vs)
+	}
+	an.Before = map[string]string{}
+	for _, level := range []string{LevelBlock, LevelHost} {
+		vs, err := src.StoredVerdicts(ctx, level, from.Add(-2*an.Round), from)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, v := range vs {
+			an.Before[v.Entity] = v.DataPlane // oldest first: the last one stays
+		}
 	}
 	vs, evs := an.Analyze(recs)
 	return vs, evs, nil

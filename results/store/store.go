@@ -246,6 +246,6 @@ func (s analysisSource) EachRecord(ctx context.Context, since, until time.Time, 
 	return s.st.EachRecord(ctx, Query{Since: since, Until: until}, fn)
 }
 
-func (s analysisSource) RollupVerdicts(ctx context.Context, level string, since, until time.Time) ([]results.Verdict, error) {
+func (s analysisSource) StoredVerdicts(ctx context.Context, level string, since, until time.Time) ([]results.Verdict, error) {
 	return s.st.Verdicts(ctx, VerdictQuery{Level: level, Since: since, Until: until})
 }
