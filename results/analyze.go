@@ -213,7 +213,7 @@ type blockSeries struct {
 
 	belief  Belief
 	learnt  map[netip.Addr]bool
-	probes  int // probes of learnt addresses in rounds not down
+	probes  int // probes of learnt addresses in rounds that answered
 	answers int // of them, answered
 }
 
@@ -240,7 +240,8 @@ func (s *blockSeries) evidence() (inE func(netip.Addr) bool, a float64, size int
 //
 // Replies count wherever they come from; silences only from E(b). A block
 // with no E(b) or no A yet is up when anything answered and uncertain
-// otherwise, never down. A block that did not begin the round down reads
+// otherwise, never down unless it was down before the records read
+// (Analysis.Before). A block that did not begin the round down reads
 // down only when the round's own evidence is enough (DownEvidence);
 // otherwise it is uncertain, and its belief starts the next round at 0.5, as
 // Trinocular's does when a round's probe budget is spent.
@@ -262,10 +263,14 @@ func (s *blockSeries) round(recs []*Record) (state string, carried bool) {
 	prior := s.belief
 	switch {
 	case size == 0 || a == 0:
-		state = PlaneUncertain
-		if replies > 0 {
+		switch {
+		case replies > 0:
 			state = PlaneUp
 			s.belief.BU = BeliefMax
+		case prior.State() == PlaneDown:
+			state = PlaneDown // down before the records read, and nothing answers since
+		default:
+			state = PlaneUncertain
 		}
 	default:
 		s.belief = roundBelief(prior, replies, silences, a)
@@ -289,27 +294,30 @@ func (s *blockSeries) round(recs []*Record) (state string, carried bool) {
 	return state, carried
 }
 
-// learn updates the rolling census with a round: its probes of addresses
-// already learnt count towards A unless the round was down (an outage must
-// not teach that the block answers less), and addresses that answered join
-// E(b).
+// learn updates the rolling census with a round: addresses that answered
+// join E(b), and the round's probes of E(b) count towards A when something
+// in the block answered and the round was not down (a dark round must not
+// teach that the block answers less).
 func (s *blockSeries) learn(recs []*Record, addrs []netip.Addr, state string) {
 	if s.learnt == nil {
 		s.learnt = map[netip.Addr]bool{}
 	}
-	if state != PlaneDown {
-		for i, r := range recs {
-			if s.learnt[addrs[i]] {
-				s.probes++
-				if r.Answered() {
-					s.answers++
-				}
-			}
-		}
-	}
+	answered := false
 	for i, r := range recs {
 		if r.Answered() {
 			s.learnt[addrs[i]] = true
+			answered = true
+		}
+	}
+	if !answered || state == PlaneDown {
+		return
+	}
+	for i, r := range recs {
+		if s.learnt[addrs[i]] {
+			s.probes++
+			if r.Answered() {
+				s.answers++
+			}
 		}
 	}
 }

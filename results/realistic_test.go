@@ -233,50 +233,50 @@ func (m memSource) StoredVerdicts(_ context.Context, level string, since, until 
 	return out, nil
 }
 
-// The live verdict, 40 rounds into the blackout, reads the last rounds only;
-// the baseline comes from the roll-up verdicts stored before them.
+// The live verdict reads the last rounds only; the baselines and the beliefs
+// it starts from come from the verdicts stored before them, round by round
+// as serve stores them. Deep into a long blackout, with a census and
+// without one, every level still reads down.
 func TestLiveVerdictDuringLongBlackout(t *testing.T) {
-	const normal, dark = 60, 52
+	const normal, dark = 30, 52
 	census := kpCensus(40, 0.8)
-	w := truth{rounds: normal + dark, a: 0.8, rng: rand.New(rand.NewPCG(3, 4)),
+	w := truth{rounds: normal + dark, a: 0.8, responded: 40, rng: rand.New(rand.NewPCG(3, 4)),
 		dark: func(k int64, _ netip.Prefix) bool { return k-kpFirst >= normal }}
-	recs := w.adaptive(census)
-	an := kpAnalysis(census)
-	// Round by round, as serve does: the live window's verdicts are stored.
-	src := &memSource{recs: recs}
-	live := map[int64][]Verdict{}
-	for k := kpFirst; k < kpFirst+normal+dark; k++ {
-		w := Window{Until: kpAt(k + 1)}
-		vs, _, err := an.AnalyzeWindow(t.Context(), src, w)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, v := range vs {
-			if !v.Time.Before(w.Trusted(kpRound)) {
-				src.stored = append(src.stored, v)
-			}
-		}
-		live[k-kpFirst] = vs
-	}
-	for _, into := range []int64{0, 1, 2, 30, 40, 51} {
-		until := kpAt(kpFirst + normal + into + 1)
-		vs := live[normal+into]
-		trusted := Window{Until: until}.Trusted(kpRound)
-		for _, level := range []string{LevelBlock, LevelPrefix, LevelASN, LevelCountry} {
-			n := 0
-			for _, v := range vs {
-				if v.Level != level || v.Time.Before(trusted) {
-					continue
+	for _, c := range []struct {
+		name string
+		recs []Record
+		an   Analysis
+	}{
+		{"census, adaptive", w.adaptive(census), kpAnalysis(census)},
+		{"no census, swept", w.swept(MethodICMP, 0, kpBlocks()), kpAnalysis(nil)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			src := &memSource{recs: c.recs}
+			for k := kpFirst; k < kpFirst+normal+dark; k++ {
+				win := Window{Until: kpAt(k + 1)}
+				vs, _, err := c.an.AnalyzeWindow(t.Context(), src, win)
+				if err != nil {
+					t.Fatal(err)
 				}
-				n++
-				if v.DataPlane != PlaneDown {
-					t.Errorf("%d rounds into the blackout: live %s %s reads %s (%s)", into, level, v.Entity, v.Verdict, v.DataPlane)
+				into := k - kpFirst - normal
+				counted := map[string]int{}
+				for _, v := range vs {
+					if v.Time.Before(win.Trusted(kpRound)) || v.Level == LevelVantage {
+						continue
+					}
+					src.stored = append(src.stored, v)
+					counted[v.Level]++
+					if into >= 0 && v.DataPlane != PlaneDown {
+						t.Errorf("%d rounds into the blackout: live %s %s reads %s", into, v.Level, v.Entity, v.Verdict)
+					}
+				}
+				for _, level := range []string{LevelBlock, LevelPrefix, LevelASN, LevelCountry} {
+					if counted[level] == 0 {
+						t.Errorf("round %d: no live %s verdict", k-kpFirst, level)
+					}
 				}
 			}
-			if n == 0 {
-				t.Errorf("%d rounds into the blackout: no live %s verdict", into, level)
-			}
-		}
+		})
 	}
 }
 

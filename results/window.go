@@ -52,8 +52,9 @@ func (w Window) Trusted(round time.Duration) time.Time {
 
 // AnalyzeWindow reads the window's records from src, seeds the roll-up
 // baselines with the normal bins stored for the DefaultRollupSpan before
-// them and the blocks' beliefs with their last stored verdicts
-// (Analysis.Before), and analyses them. It returns every verdict of what it read (the
+// them and the blocks' beliefs with the last verdicts stored before the span
+// asked for (Analysis.Before: a block that an earlier analysis, with more
+// history, found down starts down), and analyses them. It returns every verdict of what it read (the
 // caller keeps those from Window.Trusted on) and the events.
 func (an Analysis) AnalyzeWindow(ctx context.Context, src Source, w Window) ([]Verdict, []Event, error) {
 	from := w.Read(an.Round)
@@ -78,7 +79,7 @@ func (an Analysis) AnalyzeWindow(ctx context.Context, src Source, w Window) ([]V
 	}
 	an.Before = map[string]string{}
 	for _, level := range []string{LevelBlock, LevelHost} {
-		vs, err := src.StoredVerdicts(ctx, level, from.Add(-2*an.Round), from)
+		vs, err := src.StoredVerdicts(ctx, level, from.Add(-2*an.Round), w.Trusted(an.Round))
 		if err != nil {
 			return nil, nil, err
 		}
