@@ -75,6 +75,7 @@ func hostPrefix(a netip.Addr) netip.Prefix {
 type censusKey struct {
 	vantage string
 	block   netip.Prefix
+	method  string
 }
 
 // addrCount counts one address's probes and answers.
@@ -85,13 +86,13 @@ type addrCount struct{ sent, answered int }
 // host in hosts (Host set, Block the host's /32 or /128, E the host once it has
 // answered). A host's records count for its block too.
 //
-// Only icmp and tcp records count, pooled: a caller that wants one method's
-// census filters the records first. Records with outcome "error" (the prober
+// Only icmp and tcp records count, each method (icmp, tcp:PORT) a census of
+// its own: BlockStat.Method says which. Records with outcome "error" (the prober
 // failed, nothing was learnt about the target) and records whose target does
 // not parse are skipped. An address is in E when it answered at least once;
 // A is the share of the probes sent to E's addresses that were answered, which
 // with one probe an address a pass is the mean over the passes of the share of
-// E that answered. The result is sorted by vantage, then block.
+// E that answered. The result is sorted by vantage, then block, then method.
 func Census(recs []Record, hosts []netip.Addr) []BlockStat {
 	known := make(map[netip.Addr]bool, len(hosts))
 	for _, h := range hosts {
@@ -125,15 +126,16 @@ func Census(recs []Record, hosts []netip.Addr) []BlockStat {
 		}
 		a = a.Unmap()
 		ok := r.Answered()
-		add(censusKey{r.Vantage, CensusBlock(a)}, a, ok)
+		m := RecordMethod(r)
+		add(censusKey{r.Vantage, CensusBlock(a), m}, a, ok)
 		if known[a] {
-			add(censusKey{r.Vantage, hostPrefix(a)}, a, ok)
+			add(censusKey{r.Vantage, hostPrefix(a), m}, a, ok)
 		}
 	}
 
 	stats := make([]BlockStat, 0, len(counts))
 	for k, m := range counts {
-		s := BlockStat{Vantage: k.vantage, Block: k.block, Host: known[k.block.Addr()] && k.block.IsSingleIP()}
+		s := BlockStat{Vantage: k.vantage, Method: k.method, Block: k.block, Host: known[k.block.Addr()] && k.block.IsSingleIP()}
 		sent, answered := 0, 0
 		for a, c := range m {
 			if c.answered == 0 {
@@ -156,7 +158,8 @@ func Census(recs []Record, hosts []netip.Addr) []BlockStat {
 }
 
 // MergeCensus merges the census cur into the stats prev kept from earlier
-// censuses and returns the new stats, sorted by vantage, then block. window is
+// censuses and returns the new stats, sorted by vantage, then block, then
+// method; a method is merged only with earlier censuses of itself. window is
 // how many censuses A is averaged over (DefaultCensusWindow when not positive).
 //
 // E becomes the union of both: addresses stay ever-responsive. Addresses of the
@@ -173,17 +176,18 @@ func MergeCensus(prev, cur []BlockStat, window int) []BlockStat {
 	byKey := make(map[censusKey]int, len(prev))
 	out := make([]BlockStat, 0, len(prev)+len(cur))
 	for _, p := range prev {
-		byKey[censusKey{p.Vantage, p.Block}] = len(out)
+		byKey[censusKey{p.Vantage, p.Block, CensusMethod(p.Method)}] = len(out)
 		p.E = slices.Clone(p.E)
 		p.History = slices.Clone(p.History)
 		out = append(out, p)
 	}
 	for _, c := range cur {
-		i, ok := byKey[censusKey{c.Vantage, c.Block}]
+		k := censusKey{c.Vantage, c.Block, CensusMethod(c.Method)}
+		i, ok := byKey[k]
 		if !ok {
 			c.E = slices.Clone(c.E)
 			c.History = []float64{c.A}
-			byKey[censusKey{c.Vantage, c.Block}] = len(out)
+			byKey[k] = len(out)
 			out = append(out, c)
 			continue
 		}
@@ -232,6 +236,9 @@ func sortStats(stats []BlockStat) {
 		if c := cmp.Compare(a.Vantage, b.Vantage); c != 0 {
 			return c
 		}
-		return comparePrefix(a.Block, b.Block)
+		if c := comparePrefix(a.Block, b.Block); c != 0 {
+			return c
+		}
+		return cmp.Compare(CensusMethod(a.Method), CensusMethod(b.Method))
 	})
 }

@@ -43,7 +43,23 @@ func TestCensus(t *testing.T) {
 			if i%2 == 0 {
 				out = OutcomeClosed
 			}
-			recs = append(recs, censusRec("vp1", MethodTCP, fmt.Sprintf("198.18.1.%d", i), pass, out))
+			r := censusRec("vp1", MethodTCP, fmt.Sprintf("198.18.1.%d", i), pass, out)
+			r.Port = 80
+			recs = append(recs, r)
+		}
+		// 198.18.0.0/24 by TCP too, a census of its own: .1–.3 open to
+		// port 443 every pass, the icmp-only .4 closed in the first.
+		for i := 1; i <= 4; i++ {
+			out := OutcomeOpen
+			if i == 4 {
+				out = OutcomeTimeout
+				if pass == 0 {
+					out = OutcomeClosed
+				}
+			}
+			r := censusRec("vp1", MethodTCP, fmt.Sprintf("198.18.0.%d", i), pass, out)
+			r.Port = 443
+			recs = append(recs, r)
 		}
 		// An IPv6 host answering every other pass, and one never.
 		out := OutcomeTimeout
@@ -67,20 +83,21 @@ func TestCensus(t *testing.T) {
 	got := Census(recs, hosts)
 	e20 := block(0, 20)
 	want := []BlockStat{
-		{Vantage: "vp1", Block: netip.MustParsePrefix("198.18.0.0/24"), E: e20, A: 52.0 / 60, Sparse: false},
-		{Vantage: "vp1", Block: netip.MustParsePrefix("198.18.0.7/32"), E: addrs("198.18.0.7"), A: 1, Sparse: true, Host: true},
-		{Vantage: "vp1", Block: netip.MustParsePrefix("198.18.1.0/24"), E: block(1, 5), A: 1, Sparse: true},
-		{Vantage: "vp1", Block: netip.MustParsePrefix("2001:db8:1::/48"), E: addrs("2001:db8:1:2::5"), A: 2.0 / 3, Sparse: true},
-		{Vantage: "vp2", Block: netip.MustParsePrefix("198.18.0.0/24"), E: addrs("198.18.0.7"), A: 1, Sparse: true},
-		{Vantage: "vp2", Block: netip.MustParsePrefix("198.18.0.7/32"), E: addrs("198.18.0.7"), A: 1, Sparse: true, Host: true},
+		{Vantage: "vp1", Method: "icmp", Block: netip.MustParsePrefix("198.18.0.0/24"), E: e20, A: 52.0 / 60, Sparse: false},
+		{Vantage: "vp1", Method: "tcp:443", Block: netip.MustParsePrefix("198.18.0.0/24"), E: block(0, 4), A: 10.0 / 12, Sparse: true},
+		{Vantage: "vp1", Method: "icmp", Block: netip.MustParsePrefix("198.18.0.7/32"), E: addrs("198.18.0.7"), A: 1, Sparse: true, Host: true},
+		{Vantage: "vp1", Method: "tcp:80", Block: netip.MustParsePrefix("198.18.1.0/24"), E: block(1, 5), A: 1, Sparse: true},
+		{Vantage: "vp1", Method: "icmp", Block: netip.MustParsePrefix("2001:db8:1::/48"), E: addrs("2001:db8:1:2::5"), A: 2.0 / 3, Sparse: true},
+		{Vantage: "vp2", Method: "icmp", Block: netip.MustParsePrefix("198.18.0.0/24"), E: addrs("198.18.0.7"), A: 1, Sparse: true},
+		{Vantage: "vp2", Method: "icmp", Block: netip.MustParsePrefix("198.18.0.7/32"), E: addrs("198.18.0.7"), A: 1, Sparse: true, Host: true},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d stats, want %d: %+v", len(got), len(want), got)
 	}
 	for i, w := range want {
-		t.Run(w.Vantage+"/"+w.Block.String(), func(t *testing.T) {
+		t.Run(w.Vantage+"/"+w.Block.String()+"/"+w.Method, func(t *testing.T) {
 			g := got[i]
-			if g.Vantage != w.Vantage || g.Block != w.Block || !slices.Equal(g.E, w.E) ||
+			if g.Vantage != w.Vantage || g.Method != w.Method || g.Block != w.Block || !slices.Equal(g.E, w.E) ||
 				math.Abs(g.A-w.A) > 1e-12 || g.Sparse != w.Sparse || g.Host != w.Host ||
 				!slices.Equal(g.History, []float64{g.A}) {
 				t.Errorf("got %+v\nwant %+v", g, w)
@@ -142,17 +159,25 @@ func TestMergeCensus(t *testing.T) {
 	prev := []BlockStat{
 		{Vantage: "vp1", Block: p("198.18.0.0/24"), E: addrs("198.18.0.1", "198.18.0.2"), A: 0.8, History: []float64{0.8}},
 		{Vantage: "vp1", Block: p("198.18.9.0/24"), E: addrs("198.18.9.1"), A: 0.5, Sparse: true, History: []float64{0.5}},
+		// The same block by tcp:80, merged only with its own kind.
+		{Vantage: "vp1", Method: "tcp:80", Block: p("198.18.0.0/24"), E: addrs("198.18.0.9"), A: 0.6, Sparse: true, History: []float64{0.6}},
 	}
 	cur := []BlockStat{
-		{Vantage: "vp1", Block: p("198.18.0.0/24"), E: addrs("198.18.0.2", "198.18.0.3", "198.18.0.4"), A: 0.9, History: []float64{0.9}},
+		{Vantage: "vp1", Method: "icmp", Block: p("198.18.0.0/24"), E: addrs("198.18.0.2", "198.18.0.3", "198.18.0.4"), A: 0.9, History: []float64{0.9}},
 		{Vantage: "vp2", Block: p("198.18.0.0/24"), E: addrs("198.18.0.5"), A: 0.4, Sparse: true, History: []float64{0.4}},
+		{Vantage: "vp1", Method: "tcp:80", Block: p("198.18.0.0/24"), E: addrs("198.18.0.9", "198.18.0.10"), A: 1, History: []float64{1}},
+		{Vantage: "vp1", Method: "tcp:443", Block: p("198.18.0.0/24"), E: addrs("198.18.0.11"), A: 1, Sparse: true, History: []float64{1}},
 	}
 	prevE := slices.Clone(prev[0].E)
 	got := MergeCensus(prev, cur, 4)
-	// The new census's rate over the merged E of 4: 0.9·3/4.
+	// The new census's rate over the merged E of 4: 0.9·3/4. An empty
+	// method is icmp.
 	want := []BlockStat{
 		{Vantage: "vp1", Block: p("198.18.0.0/24"), E: addrs("198.18.0.1", "198.18.0.2", "198.18.0.3", "198.18.0.4"),
 			A: (0.8 + 0.675) / 2, Sparse: true, History: []float64{0.8, 0.675}},
+		{Vantage: "vp1", Method: "tcp:443", Block: p("198.18.0.0/24"), E: addrs("198.18.0.11"), A: 1, Sparse: true, History: []float64{1}},
+		{Vantage: "vp1", Method: "tcp:80", Block: p("198.18.0.0/24"), E: addrs("198.18.0.9", "198.18.0.10"),
+			A: 0.8, Sparse: true, History: []float64{0.6, 1}},
 		{Vantage: "vp1", Block: p("198.18.9.0/24"), E: addrs("198.18.9.1"), A: 0.5, Sparse: true, History: []float64{0.5}},
 		{Vantage: "vp2", Block: p("198.18.0.0/24"), E: addrs("198.18.0.5"), A: 0.4, Sparse: true, History: []float64{0.4}},
 	}
@@ -160,9 +185,9 @@ func TestMergeCensus(t *testing.T) {
 		t.Fatalf("got %+v", got)
 	}
 	for i, w := range want {
-		t.Run(w.Vantage+"/"+w.Block.String(), func(t *testing.T) {
+		t.Run(w.Vantage+"/"+w.Block.String()+"/"+w.Method, func(t *testing.T) {
 			g := got[i]
-			if g.Vantage != w.Vantage || g.Block != w.Block || !slices.Equal(g.E, w.E) ||
+			if g.Vantage != w.Vantage || CensusMethod(g.Method) != CensusMethod(w.Method) || g.Block != w.Block || !slices.Equal(g.E, w.E) ||
 				math.Abs(g.A-w.A) > 1e-12 || g.Sparse != w.Sparse || len(g.History) != len(w.History) {
 				t.Errorf("got %+v\nwant %+v", g, w)
 			}

@@ -20,7 +20,9 @@ type adaptive struct {
 	loaded  bool
 }
 
-// census returns this vantage's census blocks inside ps, from the store.
+// censusBlocks returns this vantage's icmp census blocks inside ps, from the
+// store: a census taken with another method says nothing of what an ICMP
+// probe can expect.
 func censusBlocks(ctx context.Context, st store.Store, vantage string, ps []netip.Prefix) []store.Block {
 	if st == nil {
 		return nil
@@ -31,7 +33,7 @@ func censusBlocks(ctx context.Context, st store.Store, vantage string, ps []neti
 	}
 	var out []store.Block
 	for _, b := range all {
-		if b.Vantage != vantage || b.Prefix.IsSingleIP() || len(b.E) == 0 {
+		if b.Vantage != vantage || b.Method != results.MethodICMP || b.Prefix.IsSingleIP() || len(b.E) == 0 {
 			continue
 		}
 		for _, p := range ps {

@@ -23,7 +23,8 @@ func (a *app) censusCommand() *cobra.Command {
 		Short: "Sweep the configured prefixes and store, per /24, the ever-responsive addresses and their availability",
 		Long: `Census sweeps every configured IPv4 prefix --passes times and finds, per /24 block,
 the ever-responsive addresses E(b) and their availability A(E(b)) (the share of
-probes to them that were answered), merged with the earlier censuses in the store.
+probes to them that were answered), merged with the earlier censuses of the same
+--method in the store: each method has a census of its own.
 Blocks with fewer than 15 responsive addresses or A below 0.1 are kept and marked
 sparse (Trinocular would skip them; a country like North Korea has few hosts). Known
 hosts of the target sets are entities of their own. run's belief uses A per block.`,
@@ -36,6 +37,11 @@ hosts of the target sets are entities of their own. run's belief uses A per bloc
 			meth, err := ParseMethod(method)
 			if err != nil || (meth.Name != results.MethodICMP && meth.Name != results.MethodTCP) {
 				return usageErr("--method %q: a census takes icmp or tcp:PORT", method)
+			}
+			// Each method has a census of its own, named as configured.
+			method = meth.Name
+			if meth.Name == results.MethodTCP {
+				method = fmt.Sprintf("%s:%d", meth.Name, meth.Port)
 			}
 			st, err := a.openStore(cmd)
 			if err != nil {
@@ -84,14 +90,21 @@ hosts of the target sets are entities of their own. run's belief uses A per bloc
 				}
 			}
 			cur := results.Census(sink.take(), hosts)
+			for i := range cur {
+				cur[i].Method = method
+			}
 			old, err := st.Blocks(cmd.Context())
 			if err != nil {
 				return &exitError{code: exitFailure, err: err}
 			}
+			// Merged only with the earlier censuses of this method.
 			var prev []results.BlockStat
 			count := map[[2]string]int{}
 			for _, b := range old {
-				prev = append(prev, results.BlockStat{Vantage: b.Vantage, Block: b.Prefix, E: b.E, A: b.A, Sparse: b.Sparse, Host: b.Prefix.IsSingleIP()})
+				if b.Method != method {
+					continue
+				}
+				prev = append(prev, results.BlockStat{Vantage: b.Vantage, Method: b.Method, Block: b.Prefix, E: b.E, A: b.A, Sparse: b.Sparse, Host: b.Prefix.IsSingleIP()})
 				count[[2]string{b.Vantage, b.Prefix.String()}] = b.Censuses
 			}
 			merged := results.MergeCensus(prev, cur, results.DefaultCensusWindow)
@@ -101,16 +114,16 @@ hosts of the target sets are entities of their own. run's belief uses A per bloc
 				if b.Vantage != a.cfg.Vantage {
 					continue
 				}
-				out = append(out, store.Block{Prefix: b.Block, Vantage: b.Vantage, E: b.E, A: b.A, Sparse: b.Sparse,
+				out = append(out, store.Block{Prefix: b.Block, Vantage: b.Vantage, Method: method, E: b.E, A: b.A, Sparse: b.Sparse,
 					Censuses: count[[2]string{b.Vantage, b.Block.String()}] + 1, Updated: now})
 			}
 			if err := st.PutBlocks(cmd.Context(), out); err != nil {
 				return &exitError{code: exitFailure, err: err}
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "BLOCK\tVANTAGE\t|E|\tA\tSPARSE\tCENSUSES")
+			fmt.Fprintln(tw, "BLOCK\tVANTAGE\tMETHOD\t|E|\tA\tSPARSE\tCENSUSES")
 			for _, b := range out {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%v\t%d\n", b.Prefix, b.Vantage, len(b.E), b.A, b.Sparse, b.Censuses)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.2f\t%v\t%d\n", b.Prefix, b.Vantage, b.Method, len(b.E), b.A, b.Sparse, b.Censuses)
 			}
 			return tw.Flush()
 		},

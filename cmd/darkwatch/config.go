@@ -277,6 +277,17 @@ func (c *Config) Validate() error {
 	if c.Quorum < 1 {
 		return bad("quorum", "must be at least 1, not %d", c.Quorum)
 	}
+	if c.Redundancy > 0 && c.Quorum > c.Redundancy {
+		return bad("quorum", "%d is more than redundancy %d, the vantage points that probe each block, so no block could ever be called down",
+			c.Quorum, c.Redundancy)
+	}
+	if len(c.Vantages) > 0 && c.Quorum > len(c.Vantages) {
+		return bad("quorum", "%d is more than the vantage points listed in vantages (%d), so no target could ever be called down",
+			c.Quorum, len(c.Vantages))
+	}
+	if len(c.Vantages) > 1 && len(c.Canaries) == 0 {
+		return bad("canaries", "are needed with more than one vantage point in vantages: a vantage whose own path fails would read as a target outage")
+	}
 	if c.Probe.Timeout <= 0 {
 		return bad("probe.timeout", "must be positive, not %v", c.Probe.Timeout)
 	}
@@ -336,6 +347,9 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	if err := c.canariesApart(); err != nil {
+		return err
+	}
 	if err := c.Collector.validate(c.Store); err != nil {
 		return err
 	}
@@ -360,6 +374,31 @@ func (c *Config) Validate() error {
 	}
 	if c.BGP.FullFeed.IPv4 < 0 || c.BGP.FullFeed.IPv6 < 0 {
 		return bad("bgp.full_feed", "prefix counts must be 0 or more, not %d and %d", c.BGP.FullFeed.IPv4, c.BGP.FullFeed.IPv6)
+	}
+	return nil
+}
+
+// canariesApart refuses a canary inside a target prefix or on a known host:
+// canaries tell whether a vantage point's own path works, so they must be
+// far from the targets (and stable), or a target outage would read as the
+// vantage's. Validate has checked that every address and prefix parses.
+func (c *Config) canariesApart() error {
+	for i, h := range c.Canaries {
+		a := netip.MustParseAddr(h.Addr).Unmap()
+		for j, ts := range c.Targets {
+			for k, s := range ts.Prefixes {
+				if p := netip.MustParsePrefix(s); p.Contains(a) {
+					return &ConfigError{Key: fmt.Sprintf("canaries[%d].addr", i), Msg: fmt.Sprintf(
+						"%s is inside targets[%d].prefixes[%d] (%s): canaries must be stable hosts far away from the targets", h.Addr, j, k, s)}
+				}
+			}
+			for k, t := range ts.Hosts {
+				if netip.MustParseAddr(t.Addr).Unmap() == a {
+					return &ConfigError{Key: fmt.Sprintf("canaries[%d].addr", i), Msg: fmt.Sprintf(
+						"%s is targets[%d].hosts[%d]: canaries must be stable hosts far away from the targets", h.Addr, j, k)}
+				}
+			}
+		}
 	}
 	return nil
 }

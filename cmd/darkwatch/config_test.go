@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestShippedConfigsLoad(t *testing.T) {
@@ -63,6 +65,10 @@ func TestInvalidConfigs(t *testing.T) {
 		{"invalid-serve-replicas.yaml", []string{"serve.nats.replicas", "7"}},
 		{"invalid-collector-url.yaml", []string{"collector.url", "not in the URL"}},
 		{"invalid-bgp-peer.yaml", []string{"bgp.peers[0].asn"}},
+		{"invalid-quorum-redundancy.yaml", []string{"quorum", "2 is more than redundancy 1"}},
+		{"invalid-quorum-vantages.yaml", []string{"quorum", "3 is more than the vantage points listed in vantages (2)"}},
+		{"invalid-vantages-canaries.yaml", []string{"canaries", "would read as a target outage"}},
+		{"invalid-canary-target.yaml", []string{"canaries[1].addr", "175.45.177.1", "targets[0].prefixes[0]"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -84,6 +90,71 @@ func TestInvalidConfigs(t *testing.T) {
 			code, _, stderr := runCLI(t, "--config", path, "version")
 			if code != exitUsage || !strings.Contains(stderr, tt.file) {
 				t.Errorf("darkwatch --config %s: exit %d, stderr %q; want exit 2 naming the file", tt.file, code, stderr)
+			}
+		})
+	}
+}
+
+// TestConfigVantageRules: the settings that would make the merge of vantage
+// points misjudge (a quorum it can never reach, vantages without canaries,
+// canaries among the targets) are refused, naming the field; their
+// neighbours that are sound are not.
+func TestConfigVantageRules(t *testing.T) {
+	canary := []HostConfig{{Addr: "198.51.100.1"}}
+	kp := []TargetSet{{Name: "kp", Prefixes: []string{"175.45.176.0/22"},
+		Hosts: []HostConfig{{Addr: "175.45.176.15"}}}}
+	tests := []struct {
+		name string
+		edit func(c *Config)
+		key  string // the key the error names; "" for a valid configuration
+		want string // in the error
+	}{
+		{"defaults", func(c *Config) {}, "", ""},
+		{"quorum above redundancy", func(c *Config) { c.Redundancy, c.Quorum = 1, 2 }, "quorum", "redundancy 1"},
+		{"quorum equal to redundancy", func(c *Config) { c.Redundancy, c.Quorum = 2, 2 }, "", ""},
+		{"quorum with no redundancy", func(c *Config) { c.Redundancy, c.Quorum = 0, 5 }, "", ""},
+		{"quorum above vantages", func(c *Config) {
+			c.Vantages, c.Canaries, c.Quorum = []string{"vp1", "vp2"}, canary, 3
+		}, "quorum", "vantages (2)"},
+		{"quorum of one vantage", func(c *Config) { c.Vantages, c.Quorum = []string{"vp1"}, 2 }, "quorum", "vantages (1)"},
+		{"quorum equal to vantages", func(c *Config) {
+			c.Vantages, c.Canaries, c.Quorum = []string{"vp1", "vp2"}, canary, 2
+		}, "", ""},
+		{"quorum above redundancy, vantages enough", func(c *Config) {
+			c.Vantages, c.Canaries, c.Redundancy, c.Quorum = []string{"vp1", "vp2", "vp3"}, canary, 1, 2
+		}, "quorum", "redundancy 1"},
+		{"vantages without canaries", func(c *Config) { c.Vantages = []string{"vp1", "vp2", "vp3"} }, "canaries", "target outage"},
+		{"one vantage without canaries", func(c *Config) { c.Vantages, c.Quorum = []string{"vp1"}, 1 }, "", ""},
+		{"canary that does not parse", func(c *Config) { c.Canaries = []HostConfig{{Addr: "198.51.100"}} }, "canaries[0].addr", "not an IP address"},
+		{"canary inside a target prefix", func(c *Config) {
+			c.Targets, c.Canaries = kp, []HostConfig{{Addr: "198.51.100.1"}, {Addr: "175.45.179.254"}}
+		}, "canaries[1].addr", "targets[0].prefixes[0]"},
+		{"canary on a known host", func(c *Config) {
+			c.Targets = []TargetSet{{Name: "ns", Hosts: []HostConfig{{Addr: "2001:db8::53"}}}}
+			c.Canaries = []HostConfig{{Addr: "2001:db8::53"}}
+		}, "canaries[0].addr", "targets[0].hosts[0]"},
+		{"canaries away from the targets", func(c *Config) {
+			c.Targets, c.Canaries = kp, []HostConfig{{Addr: "175.45.180.1"}, {Addr: "2001:db8::1"}}
+		}, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &Config{Vantage: "vp1", Round: time.Minute, Quorum: 2, LogLevel: "info",
+				Probe: ProbeConfig{Timeout: time.Second, Count: 1, Parallel: 1}}
+			tt.edit(c)
+			err := c.Validate()
+			if tt.key == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("error %v, want a ConfigError for %s", err, tt.key)
+			}
+			if ce.Key != tt.key || !strings.Contains(ce.Msg, tt.want) || strings.Contains(ce.Msg, "\n") {
+				t.Errorf("error %q (key %q), want one line for %s mentioning %q", err, ce.Key, tt.key, tt.want)
 			}
 		})
 	}

@@ -46,6 +46,13 @@ targets:
 	if out := run("census", "--passes", "2", "--cooldown", "500ms"); !strings.Contains(out, "198.18.3.0/24") {
 		t.Fatalf("census: %s", out)
 	}
+	// A tcp:80 census is one of its own: it neither replaces the icmp census
+	// nor adds blocks to the adaptive ICMP rounds (a block probed twice a
+	// round while up would show below).
+	if out := run("census", "--method", "tcp:80", "--passes", "1", "--cooldown", "500ms"); !strings.Contains(out, "METHOD") ||
+		!strings.Contains(out, "tcp:80") {
+		t.Fatalf("census --method tcp:80: %s", out)
+	}
 	run("run", "--rounds", "2")
 	l.Fault(t, "border-cut")
 	run("run", "--rounds", "2")
@@ -56,6 +63,19 @@ targets:
 		t.Fatal(err)
 	}
 	defer st.Close()
+	census, err := st.Blocks(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	methods := map[string]int{}
+	for _, b := range census {
+		if !b.Prefix.IsSingleIP() {
+			methods[b.Method]++
+		}
+	}
+	if methods["icmp"] != 4 || methods["tcp:80"] != 4 || len(methods) != 2 {
+		t.Errorf("census blocks by method %v, want 4 of icmp and 4 of tcp:80", methods)
+	}
 	bs, err := st.Beliefs(t.Context(), "vp1")
 	if err != nil || len(bs) != 4 {
 		t.Fatalf("beliefs %v, %v: want the 4 census blocks", bs, err)

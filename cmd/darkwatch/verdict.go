@@ -144,7 +144,7 @@ func (a *app) analyze(ctx context.Context, st store.Store, since, until time.Tim
 	an := a.analysis()
 	if blocks, err := st.Blocks(ctx); err == nil {
 		for _, b := range blocks {
-			an.Census = append(an.Census, results.BlockStat{Vantage: b.Vantage, Block: b.Prefix, E: b.E, A: b.A, Sparse: b.Sparse})
+			an.Census = append(an.Census, results.BlockStat{Vantage: b.Vantage, Method: b.Method, Block: b.Prefix, E: b.E, A: b.A, Sparse: b.Sparse})
 		}
 	} else {
 		a.log.Warn("census unknown: reading the store's blocks failed", "err", err)

@@ -234,20 +234,28 @@ func scanEvent(scan func(...any) error, e *results.Event) error {
 	return nil
 }
 
-const blockSelectColumns = "prefix, vantage, responsive, availability, sparse, censuses, updated_ns"
+const blockSelectColumns = "prefix, vantage, method, responsive, availability, sparse, censuses, updated_ns"
 
-const upsertBlock = `INSERT INTO blocks (prefix, vantage, responsive, availability, sparse, censuses, updated_ns)
-	VALUES ($1, $2, $3, $4, $5, $6, $7)
-	ON CONFLICT (prefix, vantage) DO UPDATE SET
+const upsertBlock = `INSERT INTO blocks (prefix, vantage, method, responsive, availability, sparse, censuses, updated_ns)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+	ON CONFLICT (prefix, vantage, method) DO UPDATE SET
 		responsive = excluded.responsive, availability = excluded.availability,
 		sparse = excluded.sparse, censuses = excluded.censuses, updated_ns = excluded.updated_ns`
 
-// blockArgs is b as a row of blocks. The prefix is stored masked.
+// blockArgs is b as a row of blocks. The prefix is stored masked, an empty
+// method as icmp.
 func blockArgs(b *Block) ([]any, error) {
 	if !b.Prefix.IsValid() {
 		return nil, errors.New("no valid prefix")
 	}
 	if err := validText(b.Vantage); err != nil {
+		return nil, err
+	}
+	method := b.Method
+	if method == "" {
+		method = results.MethodICMP
+	}
+	if err := validText(method); err != nil {
 		return nil, err
 	}
 	var e, updated any
@@ -265,7 +273,7 @@ func blockArgs(b *Block) ([]any, error) {
 		}
 		updated = ns
 	}
-	return []any{b.Prefix.Masked().String(), b.Vantage, e, b.A, b.Sparse, int64(b.Censuses), updated}, nil
+	return []any{b.Prefix.Masked().String(), b.Vantage, method, e, b.A, b.Sparse, int64(b.Censuses), updated}, nil
 }
 
 func scanBlock(scan func(...any) error, b *Block) error {
@@ -274,7 +282,7 @@ func scanBlock(scan func(...any) error, b *Block) error {
 		e       sql.NullString
 		updated sql.NullInt64
 	)
-	if err := scan(&prefix, &b.Vantage, &e, &b.A, &b.Sparse, &b.Censuses, &updated); err != nil {
+	if err := scan(&prefix, &b.Vantage, &b.Method, &e, &b.A, &b.Sparse, &b.Censuses, &updated); err != nil {
 		return err
 	}
 	var err error

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"net/netip"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -117,4 +119,75 @@ func nullEmpty(s string) any {
 		return nil
 	}
 	return s
+}
+
+func TestMigrateBlocksSQLite(t *testing.T)   { testMigrateBlocks(t, sqliteDSN(t)) }
+func TestMigrateBlocksPostgres(t *testing.T) { testMigrateBlocks(t, postgresDSN(t)) }
+
+// testMigrateBlocks fills the census of a store of schema 4, a row a block
+// and vantage, and checks that schema 5 holds the same blocks as icmp's
+// census and keeps another method's census of them apart.
+func testMigrateBlocks(t *testing.T, dsn string) {
+	ctx := context.Background()
+	all := migrations
+	migrations = all[:4]
+	s, err := Open(ctx, dsn)
+	migrations = all
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := netip.MustParseAddr
+	old := []Block{
+		{Prefix: netip.MustParsePrefix("100.64.0.0/24"), Vantage: "vp-fra1", A: 0.2, Censuses: 1},
+		{Prefix: netip.MustParsePrefix("175.45.176.0/24"), Vantage: "vp-fra1",
+			E: []netip.Addr{a("175.45.176.15"), a("175.45.176.16")}, A: 0.85, Sparse: true, Censuses: 3, Updated: t0},
+		{Prefix: netip.MustParsePrefix("175.45.176.0/24"), Vantage: "vp-sin1", E: []netip.Addr{}, Censuses: 1, Updated: t0},
+	}
+	b := s.(*sqlStore).b
+	err = b.inTx(ctx, func(t tx) error {
+		_, err := t.execEach(ctx, `INSERT INTO blocks (prefix, vantage, responsive, availability, sparse, censuses, updated_ns)
+			VALUES `+placeholders(1, 7), len(old), func(i int) []any {
+			args, err := blockArgs(&old[i])
+			if err != nil {
+				panic(err)
+			}
+			return slices.Delete(args, 2, 3) // schema 4 has no method
+		})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s, err = Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.Blocks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Clone(old)
+	for i := range want {
+		want[i].Method = "icmp"
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("migrated blocks:\n got %+v\nwant %+v", got, want)
+	}
+	tcp := Block{Prefix: old[1].Prefix, Vantage: "vp-fra1", Method: "tcp:80", E: []netip.Addr{a("175.45.176.80")}, A: 1, Censuses: 1, Updated: t0}
+	if err := s.PutBlocks(ctx, []Block{tcp}); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.Blocks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Block{want[0], want[1], tcp, want[2]}; !reflect.DeepEqual(got, want) {
+		t.Errorf("after a tcp:80 census:\n got %+v\nwant %+v", got, want)
+	}
+	if _, err := s.(*sqlStore).b.exec(ctx, `SELECT COUNT(*) FROM blocks_by_method`); err == nil {
+		t.Error("the new census table kept its interim name")
+	}
 }

@@ -153,6 +153,27 @@ var migrations = []migration{
 		`CREATE INDEX record_chunks_time ON record_chunks (first_ns)`,
 		`CREATE INDEX record_chunks_region_time ON record_chunks (region, first_ns)`,
 	}, convert: convertRecords},
+	// The census is kept per method: a tcp:80 census of a block no longer
+	// replaces its icmp census. SQLite cannot change a primary key, so the
+	// table is made anew, filled and renamed; the censuses taken before
+	// were icmp's (PostgreSQL keeps the key's name, blocks_by_method_pkey).
+	{version: 5, about: "census blocks per method", stmts: []string{
+		`CREATE TABLE blocks_by_method (
+			prefix       TEXT NOT NULL,
+			vantage      TEXT NOT NULL,
+			method       TEXT NOT NULL,
+			responsive   TEXT,
+			availability DOUBLE PRECISION NOT NULL,
+			sparse       BOOLEAN NOT NULL,
+			censuses     INTEGER NOT NULL,
+			updated_ns   BIGINT,
+			PRIMARY KEY (prefix, vantage, method)
+		)`,
+		`INSERT INTO blocks_by_method (prefix, vantage, method, responsive, availability, sparse, censuses, updated_ns)
+			SELECT prefix, vantage, 'icmp', responsive, availability, sparse, censuses, updated_ns FROM blocks`,
+		`DROP TABLE blocks`,
+		`ALTER TABLE blocks_by_method RENAME TO blocks`,
+	}},
 }
 
 // schemaVersion is the newest schema this darkwatch knows.

@@ -191,7 +191,7 @@ func (s *sqlStore) Blocks(ctx context.Context) ([]Block, error) {
 		return nil, fmt.Errorf("store %s: blocks: %w", s.b.name(), err)
 	}
 	slices.SortFunc(bs, func(x, y Block) int {
-		return cmp.Or(comparePrefix(x.Prefix, y.Prefix), strings.Compare(x.Vantage, y.Vantage))
+		return cmp.Or(comparePrefix(x.Prefix, y.Prefix), strings.Compare(x.Vantage, y.Vantage), strings.Compare(x.Method, y.Method))
 	})
 	return bs, nil
 }

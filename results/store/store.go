@@ -55,10 +55,10 @@ type Store interface {
 	// zero bound is open.
 	Events(ctx context.Context, since, until time.Time) ([]results.Event, error)
 
-	// PutBlocks stores census blocks, replacing any with the same prefix and
-	// vantage.
+	// PutBlocks stores census blocks, replacing any with the same prefix,
+	// vantage and method.
 	PutBlocks(ctx context.Context, bs []Block) error
-	// Blocks returns the whole census, by prefix then vantage.
+	// Blocks returns the whole census, by prefix, vantage, then method.
 	Blocks(ctx context.Context) ([]Block, error)
 
 	// PutBelief stores per-block beliefs, replacing any with the same
@@ -134,10 +134,14 @@ type VerdictQuery struct {
 }
 
 // Block is one /24 (IPv4) or /48 (IPv6) block of the census as one vantage
-// point saw it (Vantage is empty for a census merged across vantage points).
+// point saw it (Vantage is empty for a census merged across vantage points)
+// with one method: each method has a census of its own.
 type Block struct {
 	Prefix  netip.Prefix
 	Vantage string
+	// Method is the method the census was taken with, as configured: "icmp"
+	// or "tcp:80". An empty Method is stored as "icmp".
+	Method string
 	// E is the ever-responsive addresses of the block, E(b).
 	E []netip.Addr
 	// A is their availability A(E(b)): the mean response rate over the last

@@ -280,6 +280,7 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 	t.Run("Verdicts", func(t *testing.T) { testVerdicts(t, open(t)) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, open(t)) })
 	t.Run("Blocks", func(t *testing.T) { testBlocks(t, open(t)) })
+	t.Run("BlocksPerMethod", func(t *testing.T) { testBlocksPerMethod(t, open(t)) })
 	t.Run("Beliefs", func(t *testing.T) { testBeliefs(t, open(t)) })
 
 	t.Run("Retain", func(t *testing.T) {
@@ -596,15 +597,17 @@ func testBlocks(t *testing.T, s Store) {
 	ctx := context.Background()
 	a := netip.MustParseAddr
 	bs := []Block{
-		{Prefix: netip.MustParsePrefix("175.45.176.0/24"), Vantage: "vp-fra1",
+		{Prefix: netip.MustParsePrefix("175.45.176.0/24"), Vantage: "vp-fra1", Method: "icmp",
 			E: []netip.Addr{a("175.45.176.15"), a("175.45.176.16")}, A: 0.85, Sparse: true, Censuses: 3, Updated: t0},
-		{Prefix: netip.MustParsePrefix("175.45.176.0/24"), Vantage: "", E: []netip.Addr{}, Updated: t0},
-		{Prefix: netip.MustParsePrefix("2001:db8:4::/48"), Vantage: "vp-fra1", E: []netip.Addr{a("2001:db8:4::1")}, A: 1, Censuses: 1},
+		{Prefix: netip.MustParsePrefix("175.45.176.0/24"), Vantage: "", Method: "icmp", E: []netip.Addr{}, Updated: t0},
+		{Prefix: netip.MustParsePrefix("2001:db8:4::/48"), Vantage: "vp-fra1", Method: "icmp", E: []netip.Addr{a("2001:db8:4::1")}, A: 1, Censuses: 1},
+		// No method is icmp.
 		{Prefix: netip.MustParsePrefix("100.64.0.0/24"), Vantage: "vp-fra1"},
 	}
 	if err := s.PutBlocks(ctx, bs); err != nil {
 		t.Fatal(err)
 	}
+	bs[3].Method = "icmp"
 	bs[0].E, bs[0].A, bs[0].Censuses, bs[0].Updated = append(bs[0].E, a("175.45.176.20")), 0.9, 4, t0.Add(time.Hour)
 	if err := s.PutBlocks(ctx, bs[:1]); err != nil {
 		t.Fatal(err)
@@ -619,6 +622,30 @@ func testBlocks(t *testing.T, s Store) {
 	}
 	if err := s.PutBlocks(ctx, []Block{{Vantage: "vp1"}}); err == nil {
 		t.Error("a block without a prefix was stored")
+	}
+}
+
+// testBlocksPerMethod: the censuses of one block by two methods are kept
+// apart, and each is replaced only by its own.
+func testBlocksPerMethod(t *testing.T, s Store) {
+	ctx := context.Background()
+	a := netip.MustParseAddr
+	p := netip.MustParsePrefix("175.45.176.0/24")
+	icmp := Block{Prefix: p, Vantage: "vp-fra1", Method: "icmp", E: []netip.Addr{a("175.45.176.15")}, A: 0.5, Sparse: true, Censuses: 1, Updated: t0}
+	tcp := Block{Prefix: p, Vantage: "vp-fra1", Method: "tcp:80", E: []netip.Addr{a("175.45.176.80")}, A: 1, Sparse: true, Censuses: 1, Updated: t0}
+	if err := s.PutBlocks(ctx, []Block{icmp, tcp}); err != nil {
+		t.Fatal(err)
+	}
+	tcp.E, tcp.A, tcp.Censuses = append(tcp.E, a("175.45.176.81")), 0.75, 2
+	if err := s.PutBlocks(ctx, []Block{tcp}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Blocks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Block{icmp, tcp}; !reflect.DeepEqual(got, want) {
+		t.Errorf("blocks:\n got %+v\nwant %+v", got, want)
 	}
 }
 
