@@ -249,6 +249,7 @@ func (s *blockSeries) round(recs []*Record) (state string, carried bool) {
 	inE, a, size := s.evidence()
 	replies, silences := 0, 0
 	var addrs []netip.Addr
+	silent := map[netip.Addr]bool{} // E(b)'s addresses silent in the round
 	for _, r := range recs {
 		addr, _ := netip.ParseAddr(r.Target)
 		addr = addr.Unmap()
@@ -258,8 +259,12 @@ func (s *blockSeries) round(recs []*Record) (state string, carried bool) {
 			replies++
 		case inE(addr):
 			silences++
+			silent[addr] = true
 		}
 	}
+	// Only distinct addresses confirm a down: a few addresses probed over
+	// and over are not independent witnesses.
+	distinct := len(silent)
 	prior := s.belief
 	switch {
 	case size == 0 || a == 0:
@@ -275,7 +280,7 @@ func (s *blockSeries) round(recs []*Record) (state string, carried bool) {
 	default:
 		s.belief = roundBelief(prior, replies, silences, a)
 		state = s.belief.State()
-		if state == PlaneDown && !s.host && prior.State() != PlaneDown && !confirmedDown(replies, silences, a) {
+		if state == PlaneDown && !s.host && prior.State() != PlaneDown && !confirmedDown(replies, distinct, a) {
 			state = PlaneUncertain
 		}
 		if state == PlaneUncertain && !s.host {
@@ -287,7 +292,7 @@ func (s *blockSeries) round(recs []*Record) (state string, carried bool) {
 	}
 	if state == PlaneDown {
 		s.belief.DownRounds++
-		carried = !s.host && !confirmedDown(replies, silences, a)
+		carried = !s.host && !confirmedDown(replies, distinct, a)
 	} else {
 		s.belief.DownRounds = 0
 	}

@@ -183,24 +183,28 @@ func (r BlockRound) Run(probe func(addr netip.Addr) bool) RoundResult {
 	start, startedDown := b.BU, b.State() == PlaneDown
 	res := RoundResult{}
 	pick := addrPicker{e: r.E, rng: r.Rand}
+	silent := map[netip.Addr]bool{} // distinct addresses silent in the round
 	for res.Probes < budget {
-		reply := probe(pick.next())
+		addr := pick.next()
+		reply := probe(addr)
 		res.Probes++
 		if reply {
 			res.Replies++
+		} else {
+			silent[addr] = true
 		}
 		b.Update(reply, r.A)
 		switch s := b.State(); {
 		case s == PlaneUncertain,
 			s == PlaneUp && b.BU < start,
 			s == PlaneDown && res.Probes < recovery,
-			s == PlaneDown && !startedDown && !confirmedDown(res.Replies, res.Probes-res.Replies, r.A):
+			s == PlaneDown && !startedDown && !confirmedDown(res.Replies, len(silent), r.A):
 			continue
 		}
 		break
 	}
 	res.State = b.State()
-	if res.State == PlaneDown && !startedDown && !confirmedDown(res.Replies, res.Probes-res.Replies, r.A) {
+	if res.State == PlaneDown && !startedDown && !confirmedDown(res.Replies, len(silent), r.A) {
 		res.State = PlaneUncertain
 	}
 	if res.State == PlaneUncertain {
@@ -215,8 +219,8 @@ func (r BlockRound) Run(probe func(addr netip.Addr) bool) RoundResult {
 	return res
 }
 
-// confirmedDown reports whether a round's replies and silences of E(b), at
-// availability a, are evidence enough to call a block down that began the
+// confirmedDown reports whether a round's replies and silences of distinct
+// addresses of E(b), at availability a, are evidence enough to call a block down that began the
 // round up: a likelihood ratio, up to down, of at most DownEvidence.
 func confirmedDown(replies, silences int, a float64) bool {
 	a = clampA(a)
