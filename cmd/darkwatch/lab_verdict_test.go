@@ -157,7 +157,7 @@ targets:
 	// ICMP dropped while TCP answers is shown as a method difference.
 	for _, v := range blocks {
 		if v.Time.After(phases[5].start.Add(2*round)) && v.Time.Before(phases[5].end.Add(-round)) {
-			if v.Methods["icmp"] != results.PlaneDown || v.Methods["tcp"] != results.PlaneUp {
+			if v.Methods["icmp"] != results.PlaneDown || v.Methods["tcp:80"] != results.PlaneUp {
 				t.Errorf("icmp-drop: %s methods %v, want icmp down and tcp up", v.Entity, v.Methods)
 			}
 		}
