@@ -40,7 +40,7 @@ func lastAddr(p netip.Prefix) netip.Addr {
 func TestBlocklistDefault(t *testing.T) {
 	// What must be there, by the reason the table gives.
 	for why, n := range map[string]int{"private (RFC 1918)": 3, "loopback": 2, "link-local": 2, "shared address space": 1,
-		"multicast": 2, "unique local": 1, "benchmarking": 1, "documentation": 4, "limited broadcast": 1} {
+		"multicast": 2, "unique local": 1, "benchmarking": 1, "documentation": 5, "limited broadcast": 1} {
 		got := 0
 		for _, r := range DefaultBlocked {
 			if strings.Contains(r.Why, why) {
@@ -130,5 +130,60 @@ func TestParseBlocklistFile(t *testing.T) {
 	_, err = ParseBlocklistFile(strings.NewReader("198.18.0.0/15\nnot-an-address\n"), "bad.txt")
 	if err == nil || !strings.Contains(err.Error(), "bad.txt:2") {
 		t.Fatalf("want an error naming bad.txt:2, got %v", err)
+	}
+}
+
+// An address is blocked whatever its spelling: with an IPv6 zone, IPv4-mapped,
+// or translated into NAT64's well-known prefix.
+func TestBlocklistSpellings(t *testing.T) {
+	b := NewBlocklist(nil, nil)
+	private := rangeOf(t, "private (RFC 1918)").Addr().Next()
+	for _, s := range []string{
+		"::1%lo", "::1%nonexistent", "fd00::1%x", "2001:db8::1%x", "fe80::1%eth0",
+		"64:ff9b::" + private.String(), // NAT64 of a private address
+		"64:ff9b::198.18.1.1",          // NAT64 of a benchmarking address
+		"::" + private.String(),        // IPv4-compatible
+		"3fff::1", "5f00::1", "fec0::1", "100::1",
+	} {
+		if err := b.Check(netip.MustParseAddr(s)); err == nil {
+			t.Errorf("Check(%s) is nil, want blocked", s)
+		}
+	}
+	// The lab's allowance reaches its NAT64 form too, but nothing else.
+	lab := NewBlocklist(nil, []netip.Prefix{netip.MustParsePrefix("198.18.0.0/15")})
+	if err := lab.Check(netip.MustParseAddr("64:ff9b::198.18.1.1")); err != nil {
+		t.Errorf("NAT64 of an allowed address: %v", err)
+	}
+	if err := lab.Check(netip.MustParseAddr("64:ff9b::" + private.String())); err == nil {
+		t.Error("NAT64 of a private address is not blocked beside an unrelated allow")
+	}
+}
+
+// The operator's blocklist (opt-outs) always wins: --allow exempts only the
+// default ranges.
+func TestBlocklistOperatorWinsOverAllow(t *testing.T) {
+	optOut := netip.MustParsePrefix("198.18.7.0/24")
+	b := NewBlocklist([]netip.Prefix{optOut}, []netip.Prefix{netip.MustParsePrefix("198.18.0.0/15"), optOut})
+	err := b.Check(netip.MustParseAddr("198.18.7.9"))
+	var be *BlockedError
+	if !errors.As(err, &be) || !be.Operator || !strings.Contains(err.Error(), "does not override") {
+		t.Fatalf("Check of an opted-out address allowed twice over: %v", err)
+	}
+	if err := b.Check(netip.MustParseAddr("198.18.8.9")); err != nil {
+		t.Errorf("allowed address next to the opt-out: %v", err)
+	}
+	s, err := NewSpace([]netip.Prefix{netip.MustParsePrefix("198.18.4.0/22")}, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Size() != 768 || s.Blocked() != 256 {
+		t.Errorf("space of 198.18.4.0/22 less the opt-out: %d addresses, %d blocked; want 768 and 256", s.Size(), s.Blocked())
+	}
+	nat, err := NewSpace([]netip.Prefix{netip.MustParsePrefix("64:ff9b::198.18.7.0/120")}, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nat.Size() != 0 {
+		t.Errorf("NAT64 image of the opt-out: %d addresses left, want 0", nat.Size())
 	}
 }

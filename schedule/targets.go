@@ -40,8 +40,9 @@ type span struct {
 	v6    bool
 }
 
-// NewSpace builds the Space of targets minus what bl blocks (blocked ranges less
-// the allowed ones, as Blocklist.Check decides). A nil bl blocks nothing, like
+// NewSpace builds the Space of targets minus what bl blocks (as
+// Blocklist.Check decides: default ranges less the allowed ones, the
+// operator's ranges, and the NAT64 images of the blocked IPv4 ranges). A nil bl blocks nothing, like
 // the zero Blocklist. IPv4-mapped IPv6 prefixes are taken as IPv4. A prefix
 // with more than MaxPrefixAddrs addresses is an error wrapping ErrPrefixTooLarge.
 func NewSpace(targets []netip.Prefix, bl *Blocklist) (*Space, error) {
@@ -62,14 +63,7 @@ func NewSpace(targets []netip.Prefix, bl *Blocklist) (*Space, error) {
 		return nil, err
 	}
 	if bl != nil {
-		var deny, allow []addrRange
-		for _, b := range bl.blocked {
-			deny = append(deny, prefixRange(b.p))
-		}
-		for _, p := range bl.allowed {
-			allow = append(allow, prefixRange(p))
-		}
-		want = subtract(want, subtract(normalize(deny), normalize(allow)))
+		want = subtract(want, bl.denied())
 	}
 	s := &Space{spans: make([]span, 0, len(want))}
 	for _, r := range want {
