@@ -1,6 +1,7 @@
 package results
 
 import (
+	"cmp"
 	"math"
 	"net/netip"
 	"slices"
@@ -134,6 +135,7 @@ func (an Analysis) Analyze(recs []Record) (verdicts []Verdict, events []Event) {
 		}
 	}
 
+	obs = unaskedMethods(obs)
 	health := VantageHealth(canaryRecs)
 	for vr, st := range health {
 		st.Time = binStart(st.Time, an.Round)
@@ -178,6 +180,54 @@ func (an Analysis) Analyze(recs []Record) (verdicts []Verdict, events []Event) {
 	events = Events(bins, an.Round)
 	AttachLastHops(events, traces, h)
 	return verdicts, events
+}
+
+// unaskedMethods drops a vantage's down observations of an entity in a round
+// where a method that had seen the entity up in an earlier round was not
+// asked (a round cut short by SIGTERM, a method mix that skips a round):
+// ICMP silent while TCP, which answers there, went unasked is no evidence of
+// an outage. It returns the observations kept.
+func unaskedMethods(obs []Observation) []Observation {
+	type entityRound struct {
+		vantage, level, entity string
+		round                  int64
+	}
+	type methodRound struct {
+		method string
+		round  int64
+	}
+	asked := map[entityRound][]int{}
+	var order []entityRound
+	for i := range obs {
+		o := &obs[i]
+		k := entityRound{o.Vantage, o.Level, o.Entity, o.Round}
+		if _, ok := asked[k]; !ok {
+			order = append(order, k)
+		}
+		asked[k] = append(asked[k], i)
+	}
+	slices.SortFunc(order, func(a, b entityRound) int { return cmp.Compare(a.round, b.round) })
+	firstUp := map[entityRound][]methodRound{} // round 0: per vantage and entity
+	for _, k := range order {
+		ek := entityRound{k.vantage, k.level, k.entity, 0}
+		missing := false
+		for _, m := range firstUp[ek] {
+			if m.round < k.round && !slices.ContainsFunc(asked[k], func(i int) bool { return obs[i].Method == m.method }) {
+				missing = true
+			}
+		}
+		for _, i := range asked[k] {
+			o := &obs[i]
+			if missing && o.State == PlaneDown {
+				o.State = "" // dropped below
+				continue
+			}
+			if o.State == PlaneUp && !slices.ContainsFunc(firstUp[ek], func(m methodRound) bool { return m.method == o.Method }) {
+				firstUp[ek] = append(firstUp[ek], methodRound{o.Method, k.round})
+			}
+		}
+	}
+	return slices.DeleteFunc(obs, func(o Observation) bool { return o.State == "" })
 }
 
 // seriesKey names one vantage's series of rounds of one entity by one method.

@@ -451,3 +451,25 @@ func TestVantageHealthMajority(t *testing.T) {
 		}
 	}
 }
+
+// A round cut short (SIGTERM between the ICMP and the TCP sweep) leaves ICMP
+// silent and TCP, which answers there, unasked: no outage.
+func TestUnaskedMethodIsNoOutage(t *testing.T) {
+	w := truth{rounds: 6, a: 1, responded: 40, rng: rand.New(rand.NewPCG(1, 11)),
+		dark: func(k int64, _ netip.Prefix) bool { return k-kpFirst == 5 }}
+	recs := append(w.swept(MethodICMP, 0, kpBlocks()), w.swept(MethodTCP, 80, kpBlocks())...)
+	recs = slices.DeleteFunc(recs, func(r Record) bool { return r.Method == MethodTCP && r.Round-kpFirst == 5 })
+	vs, _ := kpAnalysis(nil).Analyze(recs)
+	for _, v := range vs {
+		if v.DataPlane == PlaneDown {
+			t.Errorf("round %d: %s %s reads %s with TCP unasked", v.Time.Unix()/660-kpFirst, v.Level, v.Entity, v.Verdict)
+		}
+	}
+	// Asked and silent, it is an outage.
+	w.rng = rand.New(rand.NewPCG(1, 11))
+	all := append(w.swept(MethodICMP, 0, kpBlocks()), w.swept(MethodTCP, 80, kpBlocks())...)
+	vs, _ = kpAnalysis(nil).Analyze(all)
+	if got := roundsIn(vs, LevelPrefix, PlaneDown)["175.45.176.0/22"]; !slices.Equal(got, []int64{5}) {
+		t.Errorf("prefix down in rounds %v, want [5]", got)
+	}
+}
