@@ -2,25 +2,23 @@ package bgp
 
 import (
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"darkwatch/probe/lab"
 )
 
-// mrtDir holds real MRT files and what Debian's bgpdump 1.6.2 prints for
-// them (../shared/testdata/README.md).
-const mrtDir = "../../../shared/testdata/mrt"
+// mrtDir holds real MRT files and what bgpdump prints for them
+// (testdata/README.md at the top of the repository says where each comes
+// from).
+const mrtDir = "../../testdata/mrt"
+
+// mrtFiles is how many MRT files mrtDir holds.
+const mrtFiles = 11
 
 // testFiles returns the MRT files of mrtDir and their expected outputs.
 func testFiles(t testing.TB) map[string]string {
 	t.Helper()
-	if _, err := os.Stat(mrtDir); err != nil {
-		lab.Missing(t, "no MRT test data: %v (the shared test data sits beside the repository)", err)
-	}
 	files, err := Files([]string{mrtDir})
 	if err != nil {
 		t.Fatal(err)
@@ -33,8 +31,8 @@ func testFiles(t testing.TB) map[string]string {
 		}
 		out[f] = exp[0]
 	}
-	if len(out) < 7 {
-		t.Fatalf("want the 7 MRT files of the test data, found %d", len(out))
+	if len(out) != mrtFiles {
+		t.Fatalf("want the %d MRT files of %s, found %d", mrtFiles, mrtDir, len(out))
 	}
 	return out
 }
@@ -208,9 +206,6 @@ func TestKindString(t *testing.T) {
 // bgpdump -m does: the work of darkwatch bgp dump, less the output.
 func BenchmarkDump(b *testing.B) {
 	path := mrtDir + "/updates.20160811.1600.gz"
-	if _, err := os.Stat(path); err != nil {
-		b.Skipf("no MRT test data: %v", err)
-	}
 	var line []byte
 	routes := 0
 	for b.Loop() {
@@ -234,7 +229,7 @@ func BenchmarkControlPlane(b *testing.B) {
 		routes = append(routes, r)
 		return nil
 	}); err != nil {
-		b.Skipf("no MRT test data: %v", err)
+		b.Fatal(err)
 	}
 	var prefixes []netip.Prefix
 	for i := 0; i < len(routes) && len(prefixes) < 100; i += len(routes) / 100 {
