@@ -16,7 +16,7 @@
 #   rate     achieved against requested rate, darkwatch ICMP: 1000 pps on a /20,
 #            10000 and 100000 pps on the /16
 #   bgp      darkwatch bgp dump against Debian's bgpdump -m on the largest MRT file of
-#            ../shared/testdata/mrt (updates.20160811.1600.gz): wall time, RSS, the
+#            testdata/mrt (updates.20160811.1600.gz): wall time, RSS, the
 #            ratio (darkwatch / bgpdump, at most 1.0 is the goal) and identical lines
 #   gobench  go test -run '^$' -bench . -benchmem ./probe/ ./schedule/ ./results/ ./results/store/ ./results/bgp/ ./results/transport/
 #
@@ -72,7 +72,6 @@ KEEP_LOGS=${KEEP_LOGS:-0}
 BENCH_OUT=${BENCH_OUT:-bench-results.jsonl}
 case "$BENCH_OUT" in /*) ;; *) BENCH_OUT="$CALLER_PWD/$BENCH_OUT" ;; esac
 export LAB_PREFIX=${LAB_PREFIX:-dwbench}
-SHARED=${SHARED:-$REPO/../shared}
 
 isint() { [[ "$1" =~ ^[0-9]+$ ]]; }
 isint "$COOLDOWN" || die "COOLDOWN must be whole seconds (zmap and masscan take integers), got '$COOLDOWN'"
@@ -685,7 +684,7 @@ bench_rate() {
 # ---------------------------------------------------------------- 5. bgp dump against bgpdump -m
 #
 # It times darkwatch bgp dump and bgpdump -m on the largest MRT file of
-# ../shared/testdata/mrt (no network, no lab), and counts identical lines and identical
+# testdata/mrt (no network, no lab), and counts identical lines and identical
 # (time, type, peer, peer AS, prefix, AS path) tuples — the test data's own criterion.
 bench_bgp_dump() {
 	echo
@@ -695,11 +694,12 @@ bench_bgp_dump() {
 		jl kind=row workload=bgp status=skipped reason="no darkwatch bgp dump"
 		return 0
 	fi
-	local dir="$SHARED/testdata/mrt" file
+	local dir="$REPO/testdata/mrt" file
 	file=$(find "$dir" -maxdepth 1 -type f -printf '%s %p\n' 2>/dev/null | sort -n | tail -n 1 | cut -d' ' -f2-)
 	if [ -z "$file" ]; then
-		echo "   skipped: no MRT file in $dir"
-		jl kind=row workload=bgp status=skipped reason="no MRT file"
+		echo "   FAILED: no MRT file in $dir (the repository's test data)"
+		FAILED=$((FAILED + 1))
+		jl kind=row workload=bgp status=failed reason="no MRT file"
 		return 0
 	fi
 	if ! command -v bgpdump >/dev/null 2>&1; then

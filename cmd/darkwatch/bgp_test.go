@@ -17,15 +17,9 @@ import (
 	"darkwatch/results/store"
 )
 
-// mrtTestData holds real MRT files and bgpdump's output for them.
-const mrtTestData = "../../../shared/testdata/mrt"
-
-func needMRT(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat(mrtTestData); err != nil {
-		lab.Missing(t, "no MRT test data: %v (the shared test data sits beside the repository)", err)
-	}
-}
+// mrtTestData holds real MRT files and bgpdump's output for them
+// (testdata/README.md at the top of the repository).
+const mrtTestData = "../../testdata/mrt"
 
 func gunzipFile(t *testing.T, path string) []byte {
 	t.Helper()
@@ -48,7 +42,6 @@ func gunzipFile(t *testing.T, path string) []byte {
 // TestBGPDump: darkwatch bgp dump prints what bgpdump -m prints, for one
 // file, for several, and for a directory (every file in name order).
 func TestBGPDump(t *testing.T) {
-	needMRT(t)
 	expect := func(name string) string {
 		m, _ := filepath.Glob(filepath.Join(mrtTestData, "expect", name+".*"))
 		if len(m) != 1 {
@@ -90,7 +83,6 @@ func TestBGPDump(t *testing.T) {
 // TestBGPDumpTruncated: a file cut short prints its routes up to the cut,
 // names the file and the offset, exits 1, and the next file is still read.
 func TestBGPDumpTruncated(t *testing.T) {
-	needMRT(t)
 	plain := gunzipFile(t, filepath.Join(mrtTestData, "updates.long_withdrawal.gz"))
 	dir := t.TempDir()
 	cut := filepath.Join(dir, "cut.mrt")
@@ -115,7 +107,6 @@ func TestBGPDumpTruncated(t *testing.T) {
 // TestBGPImportShow imports a real RIS update file twice (the second time
 // adds nothing) and shows a prefix's history from the store.
 func TestBGPImportShow(t *testing.T) {
-	needMRT(t)
 	dir := t.TempDir()
 	db := "sqlite://" + filepath.Join(dir, "dw.db")
 	file := filepath.Join(mrtTestData, "ris.rrc06.updates.1427846400.gz")
@@ -217,7 +208,6 @@ func TestBGPConfig(t *testing.T) {
 // real MRT file there in two steps, as a download would, and finds every
 // route of it in the store; SIGTERM then ends the watch with status 0.
 func TestBGPImportWatch(t *testing.T) {
-	needMRT(t)
 	dir, in := t.TempDir(), t.TempDir()
 	db := "sqlite://" + filepath.Join(dir, "dw.db")
 	cmd := exec.Command(lab.Binary(t), "--store", db, "bgp", "import", "--watch", "200ms", in)

@@ -133,20 +133,51 @@ func appendPrefix(b []byte, p netip.Prefix) []byte {
 	return strconv.AppendInt(b, int64(p.Bits()), 10)
 }
 
-// appendAddr writes an address as the C library's inet_ntop does, which
-// differs from Go for IPv4-compatible IPv6 addresses (::a.b.c.d).
+// appendAddr writes an address as bgpdump does. IPv4 and IPv4-mapped IPv6
+// addresses come out as Go writes them; other IPv6 addresses by bgpdump's
+// own formatter (fmt_ipv6), which differs from Go and from RFC 5952 twice:
+// an IPv4-compatible address (96 zero bits, then more than 1) is ::a.b.c.d,
+// and the longest run of zero groups, the first of equal ones, is written
+// :: even when it is one group long (2001:7f8:30::2:1:0:8447, where Go
+// writes 2001:7f8:30:0:2:1:0:8447).
 func appendAddr(b []byte, a netip.Addr) []byte {
-	if a.Is6() && !a.Is4In6() {
-		s := a.As16()
-		zero := true
-		for _, c := range s[:12] {
-			zero = zero && c == 0
+	if !a.Is6() || a.Is4In6() {
+		return a.AppendTo(b)
+	}
+	s := a.As16()
+	group := func(i int) uint16 { return uint16(s[2*i])<<8 | uint16(s[2*i+1]) }
+	zero := true
+	for _, c := range s[:12] {
+		zero = zero && c == 0
+	}
+	if zero && (group(6) != 0 || group(7) > 1) {
+		b = append(b, "::"...)
+		return netip.AddrFrom4([4]byte{s[12], s[13], s[14], s[15]}).AppendTo(b)
+	}
+	run, runLen := -1, 0 // the longest run of zero groups
+	for i := 0; i < 8; {
+		j := i
+		for j < 8 && group(j) == 0 {
+			j++
 		}
-		w6, w7 := uint16(s[12])<<8|uint16(s[13]), uint16(s[14])<<8|uint16(s[15])
-		if zero && (w6 != 0 || w7 > 1) {
-			b = append(b, "::"...)
-			return netip.AddrFrom4([4]byte{s[12], s[13], s[14], s[15]}).AppendTo(b)
+		if j-i > runLen {
+			run, runLen = i, j-i
+		}
+		i = max(j, i+1)
+	}
+	for i := 0; i < 8; i++ {
+		if i == run {
+			if i == 0 {
+				b = append(b, ':')
+			}
+			b = append(b, ':')
+			i += runLen - 1
+			continue
+		}
+		b = strconv.AppendUint(b, uint64(group(i)), 16)
+		if i < 7 {
+			b = append(b, ':')
 		}
 	}
-	return a.AppendTo(b)
+	return b
 }

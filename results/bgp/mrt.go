@@ -195,7 +195,8 @@ func emit(fn func(Route) error, r Route) error {
 }
 
 // tableDumpV2 reads a TABLE_DUMP_V2 record (RFC 6396 4.3, RFC 8050) with
-// gobgp's MRT parser: the peer index table, then unicast RIB entries.
+// gobgp's MRT parser: the peer index table, then unicast RIB entries (their
+// MP_REACH_NLRI abbreviated first where a dumper wrote it whole).
 func (rd *Reader) tableDumpV2(h *mrt.MRTHeader, t time.Time, body []byte, fn func(Route) error) error {
 	label := "TABLE_DUMP2"
 	addPath := false
@@ -206,6 +207,9 @@ func (rd *Reader) tableDumpV2(h *mrt.MRTHeader, t time.Time, body []byte, fn fun
 		label, addPath = "TABLE_DUMP2_AP", true
 	default:
 		return nil // multicast and generic RIBs: not unicast reachability
+	}
+	if h.SubType != uint16(mrt.PEER_INDEX_TABLE) {
+		body = abbreviateMPReach(body, addPath)
 	}
 	hh := *h
 	hh.Len = uint32(len(body))
@@ -356,9 +360,11 @@ var (
 
 // bgp4mp reads a BGP4MP or BGP4MP_ET record (RFC 6396 4.4, RFC 8050): a
 // state change, or a BGP message whose UPDATE gobgp's BGP parser decodes
-// with the record's AS size and ADD-PATH mode. (gobgp's MRT parser does not
-// take the extended-timestamp type, and parses every message with 4-byte
-// ASNs and without path identifiers, so the record header is read here.)
+// with the record's AS size and ADD-PATH mode, once its prefix lists are
+// cut after their last whole prefix, as bgpdump reads them. (gobgp's MRT
+// parser does not take the extended-timestamp type, and parses every
+// message with 4-byte ASNs and without path identifiers, so the record
+// header is read here.)
 func bgp4mp(h *mrt.MRTHeader, t time.Time, b []byte, fn func(Route) error) error {
 	et := h.Type == mrt.BGP4MP_ET
 	var as4, local, addPath, state bool
@@ -453,7 +459,7 @@ func bgp4mp(h *mrt.MRTHeader, t time.Time, b []byte, fn func(Route) error) error
 	case addPath:
 		opt = optAS2AddPath
 	}
-	u, err := parseUpdate(b[:mlen], opt)
+	u, err := parseUpdate(trimUpdate(b[:mlen], addPath), opt)
 	if err != nil {
 		return fmt.Errorf("%w: BGP UPDATE from %v: %v", ErrCorrupt, r.Peer, err)
 	}
