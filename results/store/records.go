@@ -89,7 +89,7 @@ func keyRecords(recs []results.Record) ([]keyed, error) {
 	ks := make([]keyed, len(recs))
 	for i := range recs {
 		r := &recs[i]
-		if err := validRecord(r); err != nil {
+		if err := r.Validate(); err != nil {
 			return nil, fmt.Errorf("store: record %d (%s): %w: %s", i, r.ID(), ErrInvalidRecord, err)
 		}
 		ks[i] = keyed{recordKey{r.Time.UnixNano(), r.ID()}, r}
