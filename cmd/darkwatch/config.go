@@ -22,18 +22,18 @@ import (
 // environment variables and flags. Packages below cmd/ never see viper: they get
 // the typed values this struct yields.
 type Config struct {
-	Vantage       string        `mapstructure:"vantage"`
-	Store         string        `mapstructure:"store"`
+	Vantage string `mapstructure:"vantage"`
+	Store   string `mapstructure:"store"`
 	// StorePasswordFile holds the PostgreSQL store's password, so that it
 	// is in neither the DSN, the logs nor ps (refused when others may read it).
-	StorePasswordFile string `mapstructure:"store_password_file"`
-	Contact       string        `mapstructure:"contact"`
-	Allow         []string      `mapstructure:"allow"`
-	Blocklist     []string      `mapstructure:"blocklist"`
-	BlocklistFile string        `mapstructure:"blocklist_file"`
-	Rate          RateConfig    `mapstructure:"rate"`
-	Round         time.Duration `mapstructure:"round"`
-	Quorum        int           `mapstructure:"quorum"`
+	StorePasswordFile string        `mapstructure:"store_password_file"`
+	Contact           string        `mapstructure:"contact"`
+	Allow             []string      `mapstructure:"allow"`
+	Blocklist         []string      `mapstructure:"blocklist"`
+	BlocklistFile     string        `mapstructure:"blocklist_file"`
+	Rate              RateConfig    `mapstructure:"rate"`
+	Round             time.Duration `mapstructure:"round"`
+	Quorum            int           `mapstructure:"quorum"`
 	// Vantages names every vantage point of the deployment; with Redundancy k
 	// > 0 each /24 block is probed by k of them, chosen by rendezvous hashing.
 	Vantages   []string     `mapstructure:"vantages"`

@@ -89,7 +89,7 @@ const (
 	// without, it listens on loopback only (see plaintextListen).
 	defaultNATSListen          = "0.0.0.0:4222"
 	defaultNATSListenPlaintext = "127.0.0.1:4222"
-	defaultServeWindow = 6 * time.Hour
+	defaultServeWindow         = 6 * time.Hour
 	// maxRequestBytes caps a request's headers; the API takes no body.
 	maxRequestBytes = 16 << 10
 )

@@ -142,7 +142,7 @@ func TestHealthz(t *testing.T) {
 func TestStoreSecrets(t *testing.T) {
 	for dsn, want := range map[string]string{
 		"postgres://dw:s3cret@db.example:5432/dw":            "postgres://dw:REDACTED@db.example:5432/dw",
-		"postgres://dw@db.example/dw?password=s3cret&x=1":     "postgres://dw@db.example/dw?password=REDACTED&x=1",
+		"postgres://dw@db.example/dw?password=s3cret&x=1":    "postgres://dw@db.example/dw?password=REDACTED&x=1",
 		"sqlite:///var/lib/darkwatch/darkwatch.db":           "sqlite:///var/lib/darkwatch/darkwatch.db",
 		"postgres://dw:s3cret@db.example:5432/dw?sslmode=on": "postgres://dw:REDACTED@db.example:5432/dw?sslmode=on",
 	} {
