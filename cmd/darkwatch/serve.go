@@ -357,7 +357,7 @@ func (a *app) serve(cmd *cobra.Command, listen, natsListen string) error {
 		}
 		targets = append(targets, t)
 	}
-	dash := dashboard.Handler(dashboard.Config{Store: st, Targets: targets, Window: window,
+	dash := dashboard.Handler(dashboard.Config{Store: st, Targets: targets, Window: window, Log: a.log.With("part", "api"),
 		Refresh: max(refresh, 5*time.Second), Vantages: func() []dashboard.Vantage {
 			counts, newest := col.VantageCounts()
 			board.mu.Lock()

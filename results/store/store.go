@@ -123,6 +123,9 @@ type Query struct {
 	Round *int64
 	// Limit caps how many records are returned; 0 is no cap.
 	Limit int
+	// Newest, with Limit, returns the newest Limit records, newest first,
+	// holding no more than Limit of them at a time.
+	Newest bool
 }
 
 // VerdictQuery selects verdicts. Zero fields select everything.
