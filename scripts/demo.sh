@@ -75,7 +75,7 @@ for i in 1 2 3; do
 		common
 		echo "vantage: vp$i"
 		echo "store: sqlite://$out/vp$i.db"
-		echo "collector: {url: \"nats://198.51.100.10:4222\", user: vp$i, password_file: $out/vp$i.pass}"
+		echo "collector: {url: \"nats://198.51.100.10:4222\", user: vp$i, password_file: $out/vp$i.pass, insecure_plaintext: true}"
 	} >"$out/vp$i.yaml"
 done
 {
@@ -88,6 +88,7 @@ done
 	echo "  tokens: [{name: demo, file: $out/api.token}]"
 	echo "  nats:"
 	echo "    listen: 198.51.100.10:4222"
+	echo "    insecure_plaintext: true  # the lab is an isolated network"
 	echo "    store_dir: $out/nats"
 	echo "    nodes:"
 	printf '%s' "$nodes"

@@ -300,7 +300,7 @@ route stored; without --until, to the last.`,
 				return &exitError{code: exitFailure, err: err}
 			}
 			if len(routes) == 0 {
-				return &exitError{code: exitSome, err: fmt.Errorf("no routes in the store %s: load some with darkwatch bgp import", a.cfg.Store)}
+				return &exitError{code: exitSome, err: fmt.Errorf("no routes in the store %s: load some with darkwatch bgp import", store.Redact(a.cfg.Store))}
 			}
 			first, last := routes[0].Time, routes[len(routes)-1].Time
 			if t0.IsZero() {

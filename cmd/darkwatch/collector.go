@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -48,7 +49,49 @@ func (c *Collector) validate(storeDSN string) error {
 	if c.Heartbeat < 0 {
 		return bad("heartbeat", "must be positive, not %v", c.Heartbeat)
 	}
+	if err := plaintextCredentials(c.URL, c.CAFile != "", c.PasswordFile != "" || c.NkeyFile != "", c.InsecurePlaintext); err != nil {
+		return bad("url", "%v; use tls:// (or ca_file), or set collector.insecure_plaintext: true on an isolated network", err)
+	}
 	return nil
+}
+
+// plaintextCredentials refuses credentials sent over a plain nats:// URL to
+// a host that is not this one, unless optIn says so. A tls:// URL, or a CA
+// (which makes the client speak TLS), is not plain.
+func plaintextCredentials(urls string, tls, credentials, optIn bool) error {
+	if !credentials || tls || optIn {
+		return nil
+	}
+	for _, part := range strings.Split(urls, ",") {
+		u, err := url.Parse(strings.TrimSpace(part))
+		if err != nil || u.Scheme != "nats" || loopbackHost(u.Hostname()) {
+			continue
+		}
+		return fmt.Errorf("%s would carry the credentials in clear to %s", redactURL(part), u.Hostname())
+	}
+	return nil
+}
+
+// loopbackHost reports whether host names this machine's loopback.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
+}
+
+// readPrivateSecret reads a secret as readSecret does, but refuses a file
+// that its group or others may read or write.
+func readPrivateSecret(key, file string) (string, error) {
+	fi, err := os.Stat(file)
+	if err != nil {
+		return "", &ConfigError{Key: key, Msg: err.Error()}
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return "", &ConfigError{Key: key, Msg: fmt.Sprintf("%s is %v: others may read it; chmod 600 it", file, fi.Mode().Perm())}
+	}
+	return readSecret(key, file)
 }
 
 // checkNATSURL checks a comma-separated list of NATS URLs.

@@ -22,15 +22,18 @@ import (
 // environment variables and flags. Packages below cmd/ never see viper: they get
 // the typed values this struct yields.
 type Config struct {
-	Vantage       string        `mapstructure:"vantage"`
-	Store         string        `mapstructure:"store"`
-	Contact       string        `mapstructure:"contact"`
-	Allow         []string      `mapstructure:"allow"`
-	Blocklist     []string      `mapstructure:"blocklist"`
-	BlocklistFile string        `mapstructure:"blocklist_file"`
-	Rate          RateConfig    `mapstructure:"rate"`
-	Round         time.Duration `mapstructure:"round"`
-	Quorum        int           `mapstructure:"quorum"`
+	Vantage string `mapstructure:"vantage"`
+	Store   string `mapstructure:"store"`
+	// StorePasswordFile holds the PostgreSQL store's password, so that it
+	// is in neither the DSN, the logs nor ps (refused when others may read it).
+	StorePasswordFile string        `mapstructure:"store_password_file"`
+	Contact           string        `mapstructure:"contact"`
+	Allow             []string      `mapstructure:"allow"`
+	Blocklist         []string      `mapstructure:"blocklist"`
+	BlocklistFile     string        `mapstructure:"blocklist_file"`
+	Rate              RateConfig    `mapstructure:"rate"`
+	Round             time.Duration `mapstructure:"round"`
+	Quorum            int           `mapstructure:"quorum"`
 	// Vantages names every vantage point of the deployment; with Redundancy k
 	// > 0 each /24 block is probed by k of them, chosen by rendezvous hashing.
 	Vantages   []string     `mapstructure:"vantages"`
@@ -93,6 +96,9 @@ type Collector struct {
 	// CAFile is the CA that signed the collector's certificate (tls:// URLs).
 	CAFile    string        `mapstructure:"ca_file"`
 	Heartbeat time.Duration `mapstructure:"heartbeat"`
+	// InsecurePlaintext lets a node send its credentials over nats:// to
+	// a host other than this one, in clear (an isolated lab network).
+	InsecurePlaintext bool `mapstructure:"insecure_plaintext"`
 }
 
 // BGPConfig names the control-plane sources: MRT files or directories, and
@@ -142,6 +148,7 @@ func setDefaults(v *viper.Viper) {
 	host, _ := os.Hostname()
 	v.SetDefault("vantage", host)
 	v.SetDefault("store", "")
+	v.SetDefault("store_password_file", "")
 	v.SetDefault("contact", "darkwatch measurement probe")
 	v.SetDefault("rate.pps", 10000)
 	v.SetDefault("rate.per_block_pps", 10)

@@ -103,7 +103,17 @@ func readRecordFile(name string) ([]results.Record, error) {
 // openStore opens the store of --store (or the config's store, or the default
 // local SQLite file).
 func (a *app) openStore(cmd *cobra.Command) (store.Store, error) {
-	st, err := store.Open(cmd.Context(), a.cfg.Store)
+	dsn := a.cfg.Store
+	if f := a.cfg.StorePasswordFile; f != "" {
+		pw, err := readPrivateSecret("store_password_file", f)
+		if err != nil {
+			return nil, err
+		}
+		if dsn, err = store.WithPassword(dsn, pw); err != nil {
+			return nil, &ConfigError{Key: "store_password_file", Msg: err.Error()}
+		}
+	}
+	st, err := store.Open(cmd.Context(), dsn)
 	if err != nil {
 		return nil, &exitError{code: exitFailure, err: err}
 	}

@@ -165,8 +165,10 @@ func labCollector(t *testing.T, external bool) {
 	writeFile(t, filepath.Join(dir, "collector.pass"), "collector-secret\n")
 
 	colDB := "sqlite://" + filepath.Join(dir, "collector.db")
+	// The lab is an isolated network: NATS in clear is allowed, explicitly.
 	natsSection := fmt.Sprintf(`  nats:
     listen: %s:4222
+    insecure_plaintext: true
     store_dir: %s
     nodes:
       - {user: vp1, password_file: %s/vp1.pass}
@@ -177,6 +179,7 @@ func labCollector(t *testing.T, external bool) {
 	if external {
 		natsSection = fmt.Sprintf(`  nats:
     url: %s
+    insecure_plaintext: true
     user: collector
     password_file: %s/collector.pass
 `, natsURL, dir)
@@ -205,7 +208,7 @@ serve:
 	nodeDB := func(v string) string { return "sqlite://" + filepath.Join(dir, v+".db") }
 	nodeCfg := func(name, vantage, user, passFile, targets string) string {
 		return writeFile(t, filepath.Join(dir, name+".yaml"), labCollectorBase+targets+`store: `+nodeDB(name)+`
-collector: {url: "`+natsURL+`", user: `+user+`, password_file: `+passFile+`, heartbeat: 1s}
+collector: {url: "`+natsURL+`", user: `+user+`, password_file: `+passFile+`, heartbeat: 1s, insecure_plaintext: true}
 `)
 	}
 

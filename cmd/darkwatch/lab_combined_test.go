@@ -44,7 +44,7 @@ targets:
     asn: 64500
     country: ZZ
     methods: [icmp]
-serve: {listen: "%s:8080", nats: {listen: "%s:4222", store_dir: %s}}
+serve: {listen: "%s:8080", nats: {listen: "%s:4222", insecure_plaintext: true, store_dir: %s}}
 bgp: {local_asn: %d, listen: "%s:179", peers: [{addr: %s, asn: %d}], full_feed: {ipv4: 0, ipv6: 0}}
 `, db, lab.Collector4, lab.Collector4, filepath.Join(dir, "nats"), lab.CollectorASN, lab.Collector4, lab.BorderBGP4, lab.BorderASN)), 0o644); err != nil {
 		t.Fatal(err)

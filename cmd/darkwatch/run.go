@@ -78,7 +78,7 @@ func (a *app) runDaemon(cmd *cobra.Command, f *runFlags) error {
 		}
 		defer st.Close()
 		sink.keep = true
-		a.log.Info("records go to the store", "store", a.cfg.Store)
+		a.log.Info("records go to the store", "store", store.Redact(a.cfg.Store))
 	}
 	if f.out != "" || st == nil {
 		out, closer, err := a.recordSink(f.out)

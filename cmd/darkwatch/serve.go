@@ -61,6 +61,17 @@ type ServeNATS struct {
 	NkeyFile     string `mapstructure:"nkey_file"`
 	CAFile       string `mapstructure:"ca_file"`
 	Replicas     int    `mapstructure:"replicas"`
+
+	// MaxBytes and MaxAge bound the stream of records on their way
+	// (default 8 GiB and 7 days): full, it refuses what nodes send, which
+	// stays in their outboxes.
+	MaxBytes int64         `mapstructure:"max_bytes"`
+	MaxAge   time.Duration `mapstructure:"max_age"`
+	// InsecurePlaintext lets the embedded server listen without TLS on an
+	// address other than loopback, and the collector send its credentials
+	// to an external server over nats://: the nodes' passwords then cross
+	// the network in clear (an isolated lab network).
+	InsecurePlaintext bool `mapstructure:"insecure_plaintext"`
 }
 
 // NodeLogin is one node's credentials on the embedded server: its vantage
@@ -74,8 +85,11 @@ type NodeLogin struct {
 // Defaults of the serve: section.
 const (
 	defaultServeListen = "127.0.0.1:8080"
-	defaultNATSListen  = "0.0.0.0:4222"
-	defaultServeWindow = 6 * time.Hour
+	// defaultNATSListen is the embedded server's address with TLS;
+	// without, it listens on loopback only (see plaintextListen).
+	defaultNATSListen          = "0.0.0.0:4222"
+	defaultNATSListenPlaintext = "127.0.0.1:4222"
+	defaultServeWindow         = 6 * time.Hour
 	// maxRequestBytes caps a request's headers; the API takes no body.
 	maxRequestBytes = 16 << 10
 )
@@ -149,7 +163,38 @@ func (s *ServeConfig) validate() error {
 	if n.Replicas < 0 || n.Replicas > 5 {
 		return bad("nats.replicas", "must be 1 to 5, not %d", n.Replicas)
 	}
+	if n.MaxBytes < 0 {
+		return bad("nats.max_bytes", "must be positive, not %d", n.MaxBytes)
+	}
+	if n.MaxAge < 0 {
+		return bad("nats.max_age", "must be positive, not %v", n.MaxAge)
+	}
+	if n.URL != "" {
+		if err := plaintextCredentials(n.URL, n.CAFile != "", n.PasswordFile != "" || n.NkeyFile != "", n.InsecurePlaintext); err != nil {
+			return bad("nats.url", "%v; use tls:// (or ca_file), or set serve.nats.insecure_plaintext: true on an isolated network", err)
+		}
+	} else if n.Listen != "" {
+		if err := n.plaintextListen(n.Listen); err != nil {
+			return bad("nats.listen", "%v", err)
+		}
+	}
 	return nil
+}
+
+// plaintextListen refuses an embedded server without TLS on an address
+// other than loopback, where the nodes' passwords would cross the network
+// in clear, unless insecure_plaintext says so.
+func (n *ServeNATS) plaintextListen(listen string) error {
+	if n.CertFile != "" || n.InsecurePlaintext {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil || loopbackHost(host) {
+		return nil
+	}
+	return fmt.Errorf("%s without TLS: the nodes' passwords would cross the network in clear; "+
+		"give serve.nats.cert_file and key_file, listen on 127.0.0.1, or set serve.nats.insecure_plaintext: true "+
+		"on an isolated network", listen)
 }
 
 func (a *app) serveCommand() *cobra.Command {
@@ -189,7 +234,7 @@ The page and /api/ need a bearer token of serve.tokens (read-only); /metrics and
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.serve(cmd, listen, natsListen) },
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "HTTP `addr` of dashboard, API and metrics (default serve.listen, 127.0.0.1:8080)")
-	cmd.Flags().StringVar(&natsListen, "nats-listen", "", "client `addr` of the embedded NATS server (default serve.nats.listen, 0.0.0.0:4222)")
+	cmd.Flags().StringVar(&natsListen, "nats-listen", "", "client `addr` of the embedded NATS server (default serve.nats.listen; 0.0.0.0:4222 with TLS, else 127.0.0.1:4222)")
 	return cmd
 }
 
@@ -209,7 +254,16 @@ func (a *app) serve(cmd *cobra.Command, listen, natsListen string) error {
 	ctx := cmd.Context()
 	sc := a.cfg.Serve
 	listen = pick(listen, pick(sc.Listen, defaultServeListen))
-	natsListen = pick(natsListen, pick(sc.NATS.Listen, defaultNATSListen))
+	defaultListen := defaultNATSListenPlaintext
+	if sc.NATS.CertFile != "" {
+		defaultListen = defaultNATSListen
+	}
+	natsListen = pick(natsListen, pick(sc.NATS.Listen, defaultListen))
+	if sc.NATS.URL == "" {
+		if err := sc.NATS.plaintextListen(natsListen); err != nil {
+			return &ConfigError{Key: "serve.nats.listen", Msg: err.Error()}
+		}
+	}
 	window := pick(sc.Window, defaultServeWindow)
 	refresh := pick(sc.Refresh, a.cfg.Round)
 
@@ -239,7 +293,7 @@ func (a *app) serve(cmd *cobra.Command, listen, natsListen string) error {
 
 	board := &vantageBoard{hb: map[string]transport.Heartbeat{}}
 	col, err := transport.NewCollector(ctx, nc, transport.CollectorConfig{Store: st, Replicas: sc.NATS.Replicas,
-		OnHeartbeat: board.heartbeat, Log: a.log.With("part", "collector")})
+		MaxBytes: sc.NATS.MaxBytes, MaxAge: sc.NATS.MaxAge, OnHeartbeat: board.heartbeat, Log: a.log.With("part", "collector")})
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}
@@ -303,7 +357,7 @@ func (a *app) serve(cmd *cobra.Command, listen, natsListen string) error {
 		}
 		targets = append(targets, t)
 	}
-	dash := dashboard.Handler(dashboard.Config{Store: st, Targets: targets, Window: window,
+	dash := dashboard.Handler(dashboard.Config{Store: st, Targets: targets, Window: window, Log: a.log.With("part", "api"),
 		Refresh: max(refresh, 5*time.Second), Vantages: func() []dashboard.Vantage {
 			counts, newest := col.VantageCounts()
 			board.mu.Lock()
@@ -329,17 +383,8 @@ func (a *app) serve(cmd *cobra.Command, listen, natsListen string) error {
 		}})
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		if !nc.IsConnected() {
-			http.Error(w, "NATS not connected", http.StatusServiceUnavailable)
-			return
-		}
-		if _, err := st.Verdicts(r.Context(), store.VerdictQuery{Level: "vantage", Entity: "healthz"}); err != nil {
-			http.Error(w, "store unusable", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
+	mux.Handle("GET /healthz", health{nats: nc.IsConnected, store: st,
+		stalled: func() bool { return col.Stats().Stalled }, log: a.log})
 	mux.Handle("/", a.guard(tokens, dash))
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
@@ -350,7 +395,7 @@ func (a *app) serve(cmd *cobra.Command, listen, natsListen string) error {
 		MaxHeaderBytes: maxRequestBytes}
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- srv.Serve(ln) }()
-	a.log.Info("serving", "http", "http://"+ln.Addr().String()+"/", "store", a.cfg.Store)
+	a.log.Info("serving", "http", "http://"+ln.Addr().String()+"/", "store", store.Redact(a.cfg.Store))
 
 	select {
 	case <-ctx.Done():
@@ -370,15 +415,17 @@ func (a *app) serve(cmd *cobra.Command, listen, natsListen string) error {
 }
 
 // guard lets the page through and asks the API for a bearer token of
-// tokens. A refusal is logged with the client's address, never the token.
+// tokens (their SHA-256 sums, each compared in constant time). A refusal
+// is logged with the client's address, never the token, at most once a
+// minute with the count of those not logged.
 func (a *app) guard(tokens map[[32]byte]string, h http.Handler) http.Handler {
+	refusals := &rateLog{log: a.log, every: time.Minute}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !dashboard.APIOnly(r.URL.Path) {
 			h.ServeHTTP(w, r)
 			return
 		}
-		auth := r.Header.Get("Authorization")
-		given, ok := strings.CutPrefix(auth, "Bearer ")
+		given, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		sum := sha256.Sum256([]byte(given))
 		var name string
 		for k, n := range tokens {
@@ -387,7 +434,7 @@ func (a *app) guard(tokens map[[32]byte]string, h http.Handler) http.Handler {
 			}
 		}
 		if !ok || given == "" || name == "" {
-			a.log.Warn("API request refused: no valid bearer token", "remote", r.RemoteAddr, "path", r.URL.Path)
+			refusals.warn("API requests refused: no valid bearer token", "remote", r.RemoteAddr, "path", r.URL.Path)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="darkwatch"`)
 			http.Error(w, "a bearer token of serve.tokens is needed", http.StatusUnauthorized)
 			return
@@ -395,6 +442,67 @@ func (a *app) guard(tokens map[[32]byte]string, h http.Handler) http.Handler {
 		a.log.Debug("API request", "reader", name, "path", r.URL.Path)
 		h.ServeHTTP(w, r)
 	})
+}
+
+// rateLog logs a warning at most once every so often, with how many like
+// it were not logged since, so that a flood of bad requests cannot flood
+// the log.
+type rateLog struct {
+	log   interface{ Warn(string, ...any) }
+	every time.Duration
+	now   func() time.Time
+
+	mu         sync.Mutex
+	last       time.Time
+	suppressed int
+}
+
+func (l *rateLog) warn(msg string, args ...any) {
+	now := time.Now()
+	if l.now != nil {
+		now = l.now()
+	}
+	l.mu.Lock()
+	if !l.last.IsZero() && now.Sub(l.last) < l.every {
+		l.suppressed++
+		l.mu.Unlock()
+		return
+	}
+	n := l.suppressed
+	l.last, l.suppressed = now, 0
+	l.mu.Unlock()
+	l.log.Warn(msg, append(args, "not_logged_since_last", n)...)
+}
+
+// health is /healthz: 200 "ok" while NATS is connected, the store answers
+// and the collector is not stalled on it; else 503 naming which.
+type health struct {
+	nats    func() bool
+	store   store.Store
+	stalled func() bool
+	log     interface{ Warn(string, ...any) }
+}
+
+func (h health) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	var bad []string
+	if !h.nats() {
+		bad = append(bad, "NATS not connected")
+	}
+	if err := h.store.Ping(ctx); err != nil {
+		h.log.Warn("health check: the store does not answer", "err", err)
+		bad = append(bad, "store not answering")
+	}
+	if h.stalled() {
+		bad = append(bad, "collector stalled: the store does not take records")
+	}
+	if len(bad) > 0 {
+		http.Error(w, strings.Join(bad, "; "), http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ok")
 }
 
 // collectorNATS starts the embedded server, or connects to the external one,
@@ -503,7 +611,14 @@ func serveMetrics(col *transport.Collector) *prometheus.Registry {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "darkwatch_collector_stored_total",
 			Help: "Records new to the store."}, stat(func(s transport.CollectorStats) float64 { return float64(s.Stored) })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "darkwatch_collector_refused_total",
-			Help: "Messages that were not a record of their subject's vantage."}, stat(func(s transport.CollectorStats) float64 { return float64(s.Refused) })),
+			Help: "Messages refused and dropped: not records of their subject's vantage, or holding a record the store refuses."}, stat(func(s transport.CollectorStats) float64 { return float64(s.Refused) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "darkwatch_collector_stalled",
+			Help: "1 while a batch waits for the store, which fails to take it: nothing is stored meanwhile."}, stat(func(s transport.CollectorStats) float64 {
+			if s.Stalled {
+				return 1
+			}
+			return 0
+		})),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "darkwatch_collector_store_errors_total",
 			Help: "Failed store transactions (retried)."}, stat(func(s transport.CollectorStats) float64 { return float64(s.StoreErrors) })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "darkwatch_collector_ingest_seconds_total",

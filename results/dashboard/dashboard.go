@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -77,10 +78,23 @@ type Config struct {
 	Refresh time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Log receives what a 500 answer does not tell the client (nil
+	// discards it).
+	Log *slog.Logger
 }
 
-// maxWindow caps what one request may ask for.
+// maxWindow caps what one request of verdicts or events may ask for.
 const maxWindow = 31 * 24 * time.Hour
+
+// Requests that read records are held to less: a span of maxRecordSpan,
+// a prefix of at least minPrefixBits4 (IPv4) or minPrefixBits6 (IPv6)
+// bits, and at most maxTargetRecords records of one target.
+const (
+	maxRecordSpan    = 7 * 24 * time.Hour
+	minPrefixBits4   = 16
+	minPrefixBits6   = 32
+	maxTargetRecords = 5000
+)
 
 // Handler serves the page at / and the API below /api/. Every API answer is
 // JSON; a bad parameter is a 400 with {"error": "..."}.
@@ -93,6 +107,9 @@ func Handler(cfg Config) http.Handler {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	d := &dash{cfg: cfg}
 	mux := http.NewServeMux()
@@ -129,33 +146,42 @@ type badRequest struct{ msg string }
 
 func (e badRequest) Error() string { return e.msg }
 
-func (d *dash) reply(w http.ResponseWriter, v any, err error) {
+// reply writes v as JSON, or err: a bad request's sentence with 400, and
+// for anything else a 500 that says no more than that (the store's error
+// names files and hosts); the detail goes to the log.
+func (d *dash) reply(w http.ResponseWriter, r *http.Request, v any, err error) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	if err != nil {
-		code := http.StatusInternalServerError
 		var br badRequest
 		if errors.As(err, &br) {
-			code = http.StatusBadRequest
+			w.WriteHeader(http.StatusBadRequest)
+			json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+			return
 		}
-		w.WriteHeader(code)
-		json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+		d.cfg.Log.Error("API request failed", "path", r.URL.Path, "err", err)
+		w.WriteHeader(http.StatusInternalServerError)
+		json.NewEncoder(w).Encode(map[string]string{"error": "internal error; the collector's log has the details"})
 		return
 	}
 	json.NewEncoder(w).Encode(v)
 }
 
 // since reads the since parameter: an RFC 3339 time or a duration back from
-// now; default the window.
-func (d *dash) since(r *http.Request) (time.Time, error) {
+// now, at most maxWindow; default the window.
+func (d *dash) since(r *http.Request) (time.Time, error) { return d.sinceWithin(r, maxWindow) }
+
+// sinceWithin reads since, at most span back from now.
+func (d *dash) sinceWithin(r *http.Request, span time.Duration) (time.Time, error) {
 	now := d.cfg.Now()
 	s := r.URL.Query().Get("since")
 	if s == "" {
-		return now.Add(-d.cfg.Window), nil
+		return now.Add(-min(d.cfg.Window, span)), nil
 	}
+	hours := strconv.Itoa(int(span.Hours())) + "h"
 	if dur, err := time.ParseDuration(s); err == nil {
-		if dur <= 0 || dur > maxWindow {
-			return time.Time{}, badRequest{"since: a duration between 0 and 744h"}
+		if dur <= 0 || dur > span {
+			return time.Time{}, badRequest{"since: a duration between 0 and " + hours + " here"}
 		}
 		return now.Add(-dur), nil
 	}
@@ -163,14 +189,14 @@ func (d *dash) since(r *http.Request) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, badRequest{"since: want an RFC 3339 time or a duration such as 6h"}
 	}
-	if now.Sub(t) > maxWindow {
-		return time.Time{}, badRequest{"since: at most 744h back"}
+	if now.Sub(t) > span {
+		return time.Time{}, badRequest{"since: at most " + hours + " back here"}
 	}
 	return t, nil
 }
 
 func (d *dash) config(w http.ResponseWriter, r *http.Request) {
-	d.reply(w, map[string]any{"window_s": d.cfg.Window.Seconds(), "refresh_s": d.cfg.Refresh.Seconds(),
+	d.reply(w, r, map[string]any{"window_s": d.cfg.Window.Seconds(), "refresh_s": d.cfg.Refresh.Seconds(),
 		"now": d.cfg.Now().UTC()}, nil)
 }
 
@@ -186,7 +212,7 @@ func (d *dash) verdicts(w http.ResponseWriter, r *http.Request) {
 		level = results.LevelPrefix
 	}
 	if !slices.Contains(levels, level) {
-		d.reply(w, nil, badRequest{"level: one of " + strings.Join(levels, ", ")})
+		d.reply(w, r, nil, badRequest{"level: one of " + strings.Join(levels, ", ")})
 		return
 	}
 	vq := store.VerdictQuery{Level: level, Entity: q.Get("entity")}
@@ -195,7 +221,7 @@ func (d *dash) verdicts(w http.ResponseWriter, r *http.Request) {
 	} else {
 		since, err := d.since(r)
 		if err != nil {
-			d.reply(w, nil, err)
+			d.reply(w, r, nil, err)
 			return
 		}
 		vq.Since = since
@@ -204,13 +230,13 @@ func (d *dash) verdicts(w http.ResponseWriter, r *http.Request) {
 	if vs == nil {
 		vs = []results.Verdict{}
 	}
-	d.reply(w, vs, err)
+	d.reply(w, r, vs, err)
 }
 
 func (d *dash) events(w http.ResponseWriter, r *http.Request) {
 	since, err := d.since(r)
 	if err != nil {
-		d.reply(w, nil, err)
+		d.reply(w, r, nil, err)
 		return
 	}
 	es, err := d.cfg.Store.Events(r.Context(), since, time.Time{})
@@ -218,7 +244,7 @@ func (d *dash) events(w http.ResponseWriter, r *http.Request) {
 		es = []results.Event{}
 	}
 	sort.SliceStable(es, func(i, j int) bool { return es[i].Start.After(es[j].Start) })
-	d.reply(w, es, err)
+	d.reply(w, r, es, err)
 }
 
 func (d *dash) targets(w http.ResponseWriter, r *http.Request) {
@@ -226,12 +252,12 @@ func (d *dash) targets(w http.ResponseWriter, r *http.Request) {
 	if ts == nil {
 		ts = []Target{}
 	}
-	d.reply(w, ts, nil)
+	d.reply(w, r, ts, nil)
 }
 
 func (d *dash) vantages(w http.ResponseWriter, r *http.Request) {
 	vs, err := d.vantageStatus(r.Context())
-	d.reply(w, vs, err)
+	d.reply(w, r, vs, err)
 }
 
 // vantageStatus joins the collector's live view with the vantage verdicts of
@@ -310,12 +336,17 @@ type roundCount struct {
 func (d *dash) prefix(w http.ResponseWriter, r *http.Request) {
 	p, err := netip.ParsePrefix(r.URL.Query().Get("entity"))
 	if err != nil {
-		d.reply(w, nil, badRequest{"entity: want a prefix such as 198.18.0.0/24"})
+		d.reply(w, r, nil, badRequest{"entity: want a prefix such as 198.18.0.0/24"})
 		return
 	}
-	since, err := d.since(r)
+	if (p.Addr().Is4() && p.Bits() < minPrefixBits4) || (p.Addr().Is6() && p.Bits() < minPrefixBits6) {
+		d.reply(w, r, nil, badRequest{"entity: at most a /" + strconv.Itoa(minPrefixBits4) + " (IPv4) or /" +
+			strconv.Itoa(minPrefixBits6) + " (IPv6); ask /api/verdicts for larger entities"})
+		return
+	}
+	since, err := d.sinceWithin(r, maxRecordSpan)
 	if err != nil {
-		d.reply(w, nil, err)
+		d.reply(w, r, nil, err)
 		return
 	}
 	ctx := r.Context()
@@ -327,7 +358,7 @@ func (d *dash) prefix(w http.ResponseWriter, r *http.Request) {
 	vq := store.VerdictQuery{Level: level, Entity: p.String(), Since: since}
 	verdicts, err := d.cfg.Store.Verdicts(ctx, vq)
 	if err != nil {
-		d.reply(w, nil, err)
+		d.reply(w, r, nil, err)
 		return
 	}
 	type key struct {
@@ -355,7 +386,7 @@ func (d *dash) prefix(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if err != nil {
-		d.reply(w, nil, err)
+		d.reply(w, r, nil, err)
 		return
 	}
 	perVantage := map[string][]roundCount{}
@@ -379,7 +410,7 @@ func (d *dash) prefix(w http.ResponseWriter, r *http.Request) {
 			control = append(control, controlState{v.Time, v.ControlPlane})
 		}
 	}
-	d.reply(w, map[string]any{"entity": p.String(), "since": since.UTC(), "verdicts": verdicts,
+	d.reply(w, r, map[string]any{"entity": p.String(), "since": since.UTC(), "verdicts": verdicts,
 		"vantages": perVantage, "control_plane": control}, nil)
 }
 
@@ -389,34 +420,31 @@ func (d *dash) target(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	addr, err := netip.ParseAddr(q.Get("addr"))
 	if err != nil {
-		d.reply(w, nil, badRequest{"addr: want an IP address"})
+		d.reply(w, r, nil, badRequest{"addr: want an IP address"})
 		return
 	}
-	since, err := d.since(r)
+	since, err := d.sinceWithin(r, maxRecordSpan)
 	if err != nil {
-		d.reply(w, nil, err)
+		d.reply(w, r, nil, err)
 		return
 	}
 	limit := 500
 	if s := q.Get("limit"); s != "" {
-		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > 5000 {
-			d.reply(w, nil, badRequest{"limit: 1 to 5000"})
+		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > maxTargetRecords {
+			d.reply(w, r, nil, badRequest{"limit: 1 to " + strconv.Itoa(maxTargetRecords)})
 			return
 		}
 	}
 	ctx := r.Context()
-	var recs []results.Record
-	err = d.cfg.Store.EachRecord(ctx, store.Query{Target: addr.String(), Since: since}, func(rec results.Record) error {
-		recs = append(recs, rec)
-		return nil
-	})
+	recs := make([]results.Record, 0, min(limit, 64))
+	err = d.cfg.Store.EachRecord(ctx, store.Query{Target: addr.String(), Since: since, Limit: limit, Newest: true},
+		func(rec results.Record) error {
+			recs = append(recs, rec)
+			return nil
+		})
 	if err != nil {
-		d.reply(w, nil, err)
+		d.reply(w, r, nil, err)
 		return
-	}
-	slices.Reverse(recs)
-	if len(recs) > limit {
-		recs = recs[:limit]
 	}
 	if recs == nil {
 		recs = []results.Record{}
@@ -425,5 +453,5 @@ func (d *dash) target(w http.ResponseWriter, r *http.Request) {
 	if vs == nil {
 		vs = []results.Verdict{}
 	}
-	d.reply(w, map[string]any{"addr": addr.String(), "records": recs, "verdicts": vs}, err)
+	d.reply(w, r, map[string]any{"addr": addr.String(), "records": recs, "verdicts": vs}, err)
 }

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"darkwatch/results"
 )
@@ -23,47 +21,9 @@ import (
 const recordSelectColumns = "time_ns, vantage, round, method, target, port, seq, outcome, rtt_ms, reply_ttl, " +
 	"icmp, error, proto, hops, reached, qname, qtype, rcode, aa, answers"
 
-// validRecord says what is wrong with r for the store, or nil.
-func validRecord(r *results.Record) error {
-	switch {
-	case r.Vantage == "":
-		return errors.New("no vantage")
-	case r.Method == "":
-		return errors.New("no method")
-	case r.Target == "":
-		return errors.New("no target")
-	}
-	if _, err := unixNano(r.Time); err != nil {
-		return err
-	}
-	for _, f := range []struct{ name, v string }{
-		{"vantage", r.Vantage}, {"method", r.Method}, {"target", r.Target}, {"outcome", r.Outcome},
-		{"icmp", r.ICMP}, {"error", r.Error}, {"proto", r.Proto},
-		{"qname", r.Qname}, {"qtype", r.Qtype}, {"rcode", r.Rcode},
-	} {
-		if err := validText(f.v); err != nil {
-			return fmt.Errorf("%s: %w", f.name, err)
-		}
-	}
-	for _, h := range r.Hops {
-		if err := validText(h.Addr + h.ICMP); err != nil {
-			return fmt.Errorf("hop %d: %w", h.TTL, err)
-		}
-	}
-	return nil
-}
-
 // validText refuses what PostgreSQL's text cannot hold, so that both stores
 // take the same records.
-func validText(s string) error {
-	if !utf8.ValidString(s) {
-		return fmt.Errorf("%q is not UTF-8", s)
-	}
-	if strings.IndexByte(s, 0) >= 0 {
-		return fmt.Errorf("%q holds a NUL byte", s)
-	}
-	return nil
-}
+func validText(s string) error { return results.ValidText(s) }
 
 // scanRecord reads a row of recordSelectColumns of schema 3's records
 // table, for convertRecords.
@@ -341,11 +301,8 @@ func scanBelief(scan func(...any) error, b *Belief) error {
 // unixNano is t in Unix nanoseconds, the stores' time, or an error for a
 // zero time or one outside the years 1678 to 2262.
 func unixNano(t time.Time) (int64, error) {
-	if t.IsZero() {
-		return 0, errors.New("no time")
-	}
-	if t.Before(time.Unix(0, math.MinInt64)) || t.After(time.Unix(0, math.MaxInt64)) {
-		return 0, fmt.Errorf("time %v out of range", t)
+	if err := results.ValidTime(t); err != nil {
+		return 0, err
 	}
 	return t.UnixNano(), nil
 }

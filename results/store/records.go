@@ -89,7 +89,7 @@ func keyRecords(recs []results.Record) ([]keyed, error) {
 	ks := make([]keyed, len(recs))
 	for i := range recs {
 		r := &recs[i]
-		if err := validRecord(r); err != nil {
+		if err := r.Validate(); err != nil {
 			return nil, fmt.Errorf("store: record %d (%s): %w: %s", i, r.ID(), ErrInvalidRecord, err)
 		}
 		ks[i] = keyed{recordKey{r.Time.UnixNano(), r.ID()}, r}
@@ -294,6 +294,9 @@ func (s *sqlStore) EachRecord(ctx context.Context, q Query, fn func(results.Reco
 	if err != nil {
 		return err
 	}
+	if q.Newest && q.Limit > 0 {
+		return s.eachNewest(ctx, q, fn)
+	}
 	var m recordMerge
 	n := 0
 	emit := func(r results.Record) error {
@@ -341,6 +344,33 @@ func (s *sqlStore) EachRecord(ctx context.Context, q Query, fn func(results.Reco
 		return stop.err
 	}
 	return fmt.Errorf("store %s: records: %w", s.b.name(), err)
+}
+
+// eachNewest gives fn the newest q.Limit records of q, newest first: the
+// walk keeps the latest q.Limit in a ring.
+func (s *sqlStore) eachNewest(ctx context.Context, q Query, fn func(results.Record) error) error {
+	ring := make([]results.Record, 0, q.Limit)
+	next := 0
+	q.Newest, q.Limit = false, 0
+	err := s.EachRecord(ctx, q, func(r results.Record) error {
+		if len(ring) < cap(ring) {
+			ring = append(ring, r)
+			return nil
+		}
+		ring[next] = r
+		next = (next + 1) % len(ring)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i := range ring {
+		// The newest is just before next.
+		if err := fn(ring[(next-1-i+2*len(ring))%len(ring)]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // maxNano is later than any record.

@@ -56,6 +56,14 @@ type sqlStore struct {
 
 func (s *sqlStore) Close() error { return s.b.close() }
 
+func (s *sqlStore) Ping(ctx context.Context) error {
+	var one int
+	if err := s.b.query(ctx, "SELECT 1", nil, func(scan func(...any) error) error { return scan(&one) }); err != nil {
+		return fmt.Errorf("store %s: %w", s.b.name(), err)
+	}
+	return nil
+}
+
 // blocksIn lists the blocks of bits bits that make up p, which is wider.
 func blocksIn(p netip.Prefix, bits int) []string {
 	base := p.Masked().Addr().AsSlice()

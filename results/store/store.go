@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +26,8 @@ import (
 // Store keeps records, verdicts, events, the census and beliefs. Every method
 // is safe for concurrent use, and several processes may share one store.
 type Store interface {
+	// Ping checks that the store answers a query.
+	Ping(ctx context.Context) error
 	// Ingest stores recs in one transaction and returns how many were new.
 	// It is idempotent by record id and time (results.Record.ID): a record
 	// already stored, or repeated in recs, is stored once. A record without
@@ -120,6 +123,9 @@ type Query struct {
 	Round *int64
 	// Limit caps how many records are returned; 0 is no cap.
 	Limit int
+	// Newest, with Limit, returns the newest Limit records, newest first,
+	// holding no more than Limit of them at a time.
+	Newest bool
 }
 
 // VerdictQuery selects verdicts. Zero fields select everything.
@@ -252,4 +258,43 @@ func (s analysisSource) EachRecord(ctx context.Context, since, until time.Time, 
 
 func (s analysisSource) StoredVerdicts(ctx context.Context, level string, since, until time.Time) ([]results.Verdict, error) {
 	return s.st.Verdicts(ctx, VerdictQuery{Level: level, Since: since, Until: until})
+}
+
+// Redact is dsn fit for a log: a PostgreSQL DSN's password, in the URL or
+// as a password= option, becomes REDACTED.
+func Redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" {
+		if strings.Contains(strings.ToLower(dsn), "password") {
+			return "(a DSN that could not be read; not shown)"
+		}
+		return dsn
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "REDACTED")
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "REDACTED")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// WithPassword is the PostgreSQL URL dsn with password as its user's
+// password, for a password read from a file rather than written in the DSN.
+func WithPassword(dsn, password string) (string, error) {
+	u, err := url.Parse(dsn)
+	if err != nil || (!strings.EqualFold(u.Scheme, "postgres") && !strings.EqualFold(u.Scheme, "postgresql")) {
+		return "", errors.New("a store password goes only with a PostgreSQL store (postgres://user@host/db)")
+	}
+	if _, ok := u.User.Password(); ok || u.Query().Has("password") {
+		return "", errors.New("the PostgreSQL DSN holds a password already")
+	}
+	user := ""
+	if u.User != nil {
+		user = u.User.Username()
+	}
+	u.User = url.UserPassword(user, password)
+	return u.String(), nil
 }

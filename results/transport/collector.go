@@ -39,10 +39,22 @@ type CollectorConfig struct {
 	// Replicas is the stream's replica count on a JetStream cluster
 	// (default 1).
 	Replicas int
+	// MaxBytes and MaxAge bound what the stream holds while the collector
+	// does not take it (default DefaultMaxBytes and DefaultMaxAge). A full
+	// stream refuses new messages, which stay in the nodes' outboxes; a
+	// message older than MaxAge is dropped.
+	MaxBytes int64
+	MaxAge   time.Duration
 	// OnHeartbeat, when set, is called with each node's heartbeat.
 	OnHeartbeat func(Heartbeat)
 	Log         *slog.Logger
 }
+
+// Defaults of the stream's limits.
+const (
+	DefaultMaxBytes = 8 << 30
+	DefaultMaxAge   = 7 * 24 * time.Hour
+)
 
 // CollectorStats are the collector's running totals.
 type CollectorStats struct {
@@ -51,13 +63,18 @@ type CollectorStats struct {
 	// Stored counts records new to the store.
 	Stored uint64
 	// Refused counts messages that were not records of the vantage whose
-	// subject they came on; they are terminated and dropped.
+	// subject they came on, whose id named another vantage, or that held a
+	// record the store refuses; they are terminated and dropped, and the
+	// other messages of their batch are stored.
 	Refused uint64
 	// Batches counts store transactions; IngestSeconds is their total time.
 	Batches       uint64
 	IngestSeconds float64
 	// StoreErrors counts failed store transactions (retried).
 	StoreErrors uint64
+	// Stalled is set while a batch waits for the store to take it: no
+	// record of any vantage is stored meanwhile.
+	Stalled bool
 }
 
 // Collector writes the records of the stream to a store.
@@ -70,6 +87,7 @@ type Collector struct {
 
 	received, stored, refused, batches, storeErrors atomic.Uint64
 	ingestNanos                                     atomic.Int64
+	stalled                                         atomic.Bool
 
 	mu         sync.Mutex
 	byVantage  map[string]uint64
@@ -93,6 +111,12 @@ func NewCollector(ctx context.Context, nc *nats.Conn, cfg CollectorConfig) (*Col
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = DefaultMaxBytes
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = DefaultMaxAge
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("transport: %w", err)
@@ -107,7 +131,13 @@ func NewCollector(ctx context.Context, nc *nats.Conn, cfg CollectorConfig) (*Col
 		Storage:    jetstream.FileStorage,
 		Duplicates: DuplicateWindow,
 		MaxMsgSize: MaxPayload,
-		Replicas:   cfg.Replicas,
+		// Full, the stream refuses what comes: a node keeps it in its
+		// outbox and sends it again, where dropping the oldest would
+		// lose records the nodes have let go.
+		MaxBytes: cfg.MaxBytes,
+		MaxAge:   cfg.MaxAge,
+		Discard:  jetstream.DiscardNew,
+		Replicas: cfg.Replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("transport: stream %s: %w", Stream, err)
@@ -158,17 +188,33 @@ func (c *Collector) heartbeat(m *nats.Msg) {
 	}
 }
 
-// batch is what one fetch brought: decoded records and their messages, to
-// acknowledge once the records are stored.
+// batch is what one fetch brought: the messages, each with its decoded
+// records, to acknowledge once the records are stored.
 type batch struct {
-	recs []results.Record
 	msgs []jetstream.Msg
+	recs [][]results.Record
+}
+
+func (b batch) records() []results.Record {
+	var all []results.Record
+	for _, r := range b.recs {
+		all = append(all, r...)
+	}
+	return all
+}
+
+// split halves b.
+func (b batch) split() (batch, batch) {
+	h := len(b.msgs) / 2
+	return batch{b.msgs[:h], b.recs[:h]}, batch{b.msgs[h:], b.recs[h:]}
 }
 
 // Run consumes the stream until ctx ends: it fetches records in batches,
 // stores each batch in one transaction and acknowledges it after the commit.
-// A store error is retried, with backoff, until it succeeds or ctx ends; the
-// records stay in the stream meanwhile.
+// A message that is not its vantage's records, or holds one the store
+// refuses, is terminated, never to come again, and the rest of its batch is
+// stored. Any other store error is retried, with backoff, until it succeeds
+// or ctx ends; the records stay in the stream meanwhile.
 func (c *Collector) Run(ctx context.Context) error {
 	defer c.hb.Unsubscribe()
 	batches := make(chan batch, 2) // fetch the next batch while one is stored
@@ -201,13 +247,14 @@ func (c *Collector) fetch(ctx context.Context, out chan<- batch) error {
 			c.received.Add(1)
 			vantage := strings.TrimPrefix(m.Subject(), ResultsPrefix)
 			recs, err := decodeMessage(vantage, m.Headers(), m.Data())
+			if err == nil {
+				err = checkMessageID(vantage, m.Headers().Get(jetstream.MsgIDHeader))
+			}
 			if err != nil {
-				c.refused.Add(1)
-				c.cfg.Log.Warn("message refused", "subject", m.Subject(), "err", err)
-				_ = m.Term() // never to be delivered again
+				c.refuse(m, err)
 				continue
 			}
-			b.recs = append(b.recs, recs...)
+			b.recs = append(b.recs, recs)
 			b.msgs = append(b.msgs, m)
 		}
 		if err := mb.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
@@ -231,15 +278,29 @@ func (c *Collector) fetch(ctx context.Context, out chan<- batch) error {
 	return nil
 }
 
+// refuse terminates m, which is never delivered again, and counts it.
+func (c *Collector) refuse(m jetstream.Msg, err error) {
+	c.refused.Add(1)
+	c.cfg.Log.Warn("message refused", "subject", m.Subject(), "err", err)
+	if err := m.Term(); err != nil {
+		c.cfg.Log.Warn("terminating a refused message", "err", err)
+	}
+}
+
 // store writes b to the store, retrying until it is committed, then
-// acknowledges it.
+// acknowledges it. When the store refuses a record of b, b is halved until
+// the message that holds it stands alone: that one is refused, the others
+// are stored.
 func (c *Collector) store(ctx context.Context, b batch) {
 	wait := 100 * time.Millisecond
+	defer c.stalled.Store(false)
 	for {
+		recs := b.records()
 		start := time.Now()
 		// The store's own context is not ctx: a batch taken is finished.
-		n, err := c.cfg.Store.Ingest(context.WithoutCancel(ctx), b.recs)
+		n, err := c.cfg.Store.Ingest(context.WithoutCancel(ctx), recs)
 		if err == nil {
+			c.stalled.Store(false)
 			c.ingestNanos.Add(int64(time.Since(start)))
 			c.batches.Add(1)
 			c.stored.Add(uint64(n))
@@ -251,11 +312,22 @@ func (c *Collector) store(ctx context.Context, b batch) {
 					break
 				}
 			}
-			c.count(b.recs)
+			c.count(recs)
 			return
 		}
+		if errors.Is(err, store.ErrInvalidRecord) {
+			if len(b.msgs) == 1 {
+				c.refuse(b.msgs[0], err)
+				return
+			}
+			first, second := b.split()
+			c.store(ctx, first)
+			c.store(ctx, second)
+			return
+		}
+		c.stalled.Store(true)
 		c.storeErrors.Add(1)
-		c.cfg.Log.Error("storing records from the stream; retrying", "records", len(b.recs), "err", err, "retry_in", wait)
+		c.cfg.Log.Error("storing records from the stream; retrying", "records", len(recs), "err", err, "retry_in", wait)
 		if !sleep(ctx, wait) {
 			return // not acknowledged: delivered again after a restart
 		}
@@ -298,6 +370,7 @@ func (c *Collector) Stats() CollectorStats {
 		Batches:       c.batches.Load(),
 		IngestSeconds: time.Duration(c.ingestNanos.Load()).Seconds(),
 		StoreErrors:   c.storeErrors.Load(),
+		Stalled:       c.stalled.Load(),
 	}
 }
 

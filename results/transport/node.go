@@ -71,6 +71,8 @@ type NodeStats struct {
 type Node struct {
 	cfg  NodeConfig
 	wake chan struct{}
+	// idKey keys the message ids (messageID).
+	idKey []byte
 
 	connected                     atomic.Bool
 	delivered, duplicates, failed atomic.Uint64
@@ -105,7 +107,11 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Node{cfg: cfg, wake: make(chan struct{}, 1)}, nil
+	secret := cfg.NkeySeed
+	if len(secret) == 0 {
+		secret = []byte(cfg.Password)
+	}
+	return &Node{cfg: cfg, wake: make(chan struct{}, 1), idKey: idKey(secret)}, nil
 }
 
 // Wake tells the node that records were queued.
@@ -283,7 +289,7 @@ func (n *Node) sendBatch(ctx context.Context, js jetstream.JetStream) (int, erro
 		msg message
 		f   jetstream.PubAckFuture
 	}
-	msgs := packMessages(batches)
+	msgs := packMessages(n.cfg.Vantage, n.idKey, batches)
 	futures := make([]pending, 0, len(msgs))
 	var firstErr error
 	for _, m := range msgs {

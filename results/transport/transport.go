@@ -3,8 +3,8 @@
 //
 // A node (Node) publishes the records of its store's outbox on
 // darkwatch.results.<vantage>, packed, many to a message, with an id made
-// of the outbox batches' as Nats-Msg-Id so that JetStream drops a message
-// sent twice, and takes a batch out of the outbox only when JetStream has
+// of the vantage and the outbox batches' as Nats-Msg-Id so that JetStream
+// drops a message sent twice, and takes a batch out of the outbox only when JetStream has
 // acknowledged it; whatever is not acknowledged is sent again, with
 // backoff, after a collector outage or a node restart. The store, idempotent
 // by record, drops any other copy. A node
@@ -23,7 +23,10 @@
 package transport
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -121,8 +124,8 @@ const (
 // than it goes alone.
 const messageBytes = 256 << 10
 
-// message is one publication of a node: its body, its Nats-Msg-Id and the
-// outbox batches it carries.
+// message is one publication of a node: its body, its Nats-Msg-Id (see
+// messageID) and the outbox batches it carries.
 type message struct {
 	body    []byte
 	id      string
@@ -131,11 +134,11 @@ type message struct {
 }
 
 // packMessages puts batches, packed as the store keeps them, into messages
-// of about messageBytes. A
-// message's id names its first batch and how many it holds, so that the same
-// message sent again is dropped by JetStream; a message regrouped
-// differently is dropped by the store, record by record.
-func packMessages(batches []store.Batch) []message {
+// of about messageBytes. A message's id (messageID) stands for its first
+// batch and how many it holds, so that the same message sent again is
+// dropped by JetStream; a message regrouped differently is dropped by the
+// store, record by record.
+func packMessages(vantage string, key []byte, batches []store.Batch) []message {
 	var msgs []message
 	var cur message
 	for _, b := range batches {
@@ -152,15 +155,57 @@ func packMessages(batches []store.Batch) []message {
 		msgs = append(msgs, cur)
 	}
 	for i := range msgs {
-		msgs[i].id = msgs[i].batches[0] + "+" + strconv.Itoa(len(msgs[i].batches))
+		msgs[i].id = messageID(vantage, key, msgs[i].batches[0]+"+"+strconv.Itoa(len(msgs[i].batches)))
 	}
 	return msgs
 }
 
+// messageID is the Nats-Msg-Id of a message of vantage that plain names:
+// the vantage, ':', and plain, or, when the node has a key, plain's
+// HMAC-SHA256 under it. JetStream's duplicate window is shared by every
+// vantage of the stream, so an id that another node could send first would
+// make JetStream drop this node's message as a copy, and the node take it
+// out of its outbox as delivered: the vantage prefix keeps one node's ids
+// apart from another's (the collector refuses a message whose id names
+// another vantage than its subject), and the key, which only the node
+// knows, keeps another node from sending them first.
+func messageID(vantage string, key []byte, plain string) string {
+	if len(key) == 0 {
+		return vantage + ":" + plain
+	}
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte(plain))
+	return vantage + ":" + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// idKey is the key of a node's message ids, made from its secret (password
+// or nkey seed): the same at every start, so that a message sent again
+// after a restart keeps its id, and unknown to the other nodes.
+func idKey(secret []byte) []byte {
+	if len(secret) == 0 {
+		return nil
+	}
+	h := hmac.New(sha256.New, []byte("darkwatch message id"))
+	h.Write(secret)
+	return h.Sum(nil)
+}
+
+// checkMessageID refuses a message whose Nats-Msg-Id names a vantage other
+// than the one whose subject it came on. Nodes name it with the vantage and
+// ':'; nodes of earlier versions with their first record's id, which begins
+// with the vantage and '/'.
+func checkMessageID(vantage, id string) error {
+	if strings.HasPrefix(id, vantage+":") || strings.HasPrefix(id, vantage+"/") {
+		return nil
+	}
+	return fmt.Errorf("message id %q does not name vantage %s, whose subject it came on", id, vantage)
+}
+
 // decodeMessage reads the records of a message that arrived on vantage's
 // subject. Packed records take the vantage from the subject; a JSON record
-// that names another vantage, or lacks what every record has, is refused:
-// a node may speak only for itself.
+// that names another vantage is refused: a node may speak only for itself.
+// Every record must pass Record.Validate, the stores' own rule, so that a
+// message the collector takes never holds a record its store refuses.
 func decodeMessage(vantage string, header nats.Header, body []byte) ([]results.Record, error) {
 	switch f := header.Get(FormatHeader); f {
 	case FormatPacked:
@@ -171,6 +216,9 @@ func decodeMessage(vantage string, header nats.Header, body []byte) ([]results.R
 				return nil, errors.New("not packed records: a batch's length is cut short or too long")
 			}
 			err := results.UnpackRecords(body[k:k+int(n)], vantage, func(r *results.Record) error {
+				if err := r.Validate(); err != nil {
+					return fmt.Errorf("record %s: %w", r.ID(), err)
+				}
 				recs = append(recs, *r)
 				return nil
 			})
@@ -200,8 +248,9 @@ func decodeRecord(vantage string, body []byte) (results.Record, error) {
 	switch {
 	case r.Vantage != vantage:
 		return r, fmt.Errorf("record %s names vantage %q but came on %s's subject", r.ID(), r.Vantage, vantage)
-	case r.Method == "" || r.Target == "" || r.Time.IsZero():
-		return r, fmt.Errorf("record %s lacks a method, target or time", r.ID())
+	}
+	if err := r.Validate(); err != nil {
+		return r, fmt.Errorf("record %s: %w", r.ID(), err)
 	}
 	return r, nil
 }

@@ -256,7 +256,7 @@ func TestMessages(t *testing.T) {
 			Packed: results.PackRecords(nil, recs)})
 		all = append(all, recs...)
 	}
-	msgs := packMessages(batches)
+	msgs := packMessages("vp1", nil, batches)
 	if len(msgs) < 2 {
 		t.Fatalf("%d messages for 30,000 records, want several of at most %d bytes", len(msgs), messageBytes)
 	}
