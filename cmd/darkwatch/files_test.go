@@ -1,8 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -111,5 +114,124 @@ func TestRecordFileTornTail(t *testing.T) {
 	f.Close()
 	if fi, _ := os.Stat(filepath.Join(dir, "new.jsonl")); fi.Mode().Perm()&0o027 != 0 {
 		t.Errorf("new record file is %v; want no group write and nothing for others", fi.Mode().Perm())
+	}
+}
+
+func TestReportOutFailureKeepsOld(t *testing.T) {
+	dir := t.TempDir()
+	old := filepath.Join(dir, "old.txt")
+	os.WriteFile(old, []byte("the good report\n"), 0o640)
+	err := replaceFile(old, func(w io.Writer) error {
+		w.Write([]byte("half a rep"))
+		return errors.New("disk full")
+	})
+	if err == nil || !strings.Contains(err.Error(), "unchanged") {
+		t.Errorf("err %v", err)
+	}
+	if b, _ := os.ReadFile(old); string(b) != "the good report\n" {
+		t.Errorf("old report replaced by %q", b)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("temporary file left: %v", ents)
+	}
+	if err := replaceFile(old, func(w io.Writer) error { _, err := w.Write([]byte("new\n")); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(old); fi.Mode().Perm() != 0o640 {
+		t.Errorf("report is %v, want 0640", fi.Mode().Perm())
+	}
+
+	// The whole command, on a file system too small for the report.
+	if os.Geteuid() != 0 {
+		return
+	}
+	small := filepath.Join(dir, "small")
+	os.Mkdir(small, 0o700)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=8k", "tmpfs", small).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", small).Run() })
+	var recs strings.Builder
+	for i := range 400 {
+		recs.WriteString(recordLine(i))
+	}
+	in := filepath.Join(dir, "in.jsonl")
+	os.WriteFile(in, []byte(recs.String()), 0o600)
+	db := "sqlite://" + filepath.Join(dir, "dw.db")
+	if code, _, stderr := runCLI(t, "--store", db, "import", in); code != 0 {
+		t.Fatalf("import: %d %s", code, stderr)
+	}
+	rep := filepath.Join(small, "report.csv")
+	os.WriteFile(rep, []byte("the good report\n"), 0o640)
+	code, _, stderr := runCLI(t, "--store", db, "--allow", "198.18.0.0/15", "report", "--format", "csv",
+		"--since", "2026-11-21T00:00:00Z", "--until", "2026-11-22T00:00:00Z", "--out", rep)
+	if code != exitFailure || !strings.Contains(stderr, "unchanged") {
+		t.Errorf("report onto a full file system: exit %d, %q", code, stderr)
+	}
+	if b, _ := os.ReadFile(rep); string(b) != "the good report\n" {
+		t.Errorf("the good report was replaced by %d bytes", len(b))
+	}
+}
+
+func TestSecretFileMode(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "nats.pass")
+	os.WriteFile(pw, []byte("s3cret\n"), 0o644)
+	_, err := readSecret("collector.password_file", pw)
+	if err == nil || !strings.Contains(err.Error(), pw) || !strings.Contains(err.Error(), "chmod 600 "+pw) {
+		t.Errorf("world-readable secret: %v", err)
+	}
+	os.Chmod(pw, 0o640)
+	if _, err := readSecret("collector.password_file", pw); err == nil {
+		t.Error("group-readable secret accepted")
+	}
+	os.Chmod(pw, 0o600)
+	if s, err := readSecret("collector.password_file", pw); err != nil || s != "s3cret" {
+		t.Errorf("owner-only secret: %q, %v", s, err)
+	}
+}
+
+func TestStoreFileMode(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sub", "dw.db")
+	in := filepath.Join(dir, "in.jsonl")
+	os.WriteFile(in, []byte(recordLine(1)), 0o600)
+	if code, _, stderr := runCLI(t, "--store", "sqlite://"+path, "import", in); code != 0 {
+		t.Fatalf("import: %d %s", code, stderr)
+	}
+	ents, _ := os.ReadDir(filepath.Dir(path))
+	for _, e := range ents {
+		fi, _ := e.Info()
+		if fi.Mode().Perm()&0o027 != 0 {
+			t.Errorf("%s is %v; want no group write and nothing for others", e.Name(), fi.Mode().Perm())
+		}
+	}
+	if fi, _ := os.Stat(filepath.Dir(path)); fi.Mode().Perm()&0o007 != 0 {
+		t.Errorf("store directory is %v", fi.Mode().Perm())
+	}
+}
+
+func TestLockNoFollow(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	os.WriteFile(victim, []byte("precious\n"), 0o644)
+	link := filepath.Join(dir, "sweep.lock")
+	os.Symlink(victim, link)
+	if lk, err := acquireLock(link); err == nil {
+		lk.release()
+		t.Error("lock taken through a symbolic link")
+	} else if !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("err %v", err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious\n" {
+		t.Errorf("file behind the link is now %q", b)
+	}
+	lk, err := acquireLock(filepath.Join(dir, "plain.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lk.release()
+	if fi, _ := os.Stat(filepath.Join(dir, "plain.lock")); fi.Mode().Perm() != 0o600 {
+		t.Errorf("lock file is %v", fi.Mode().Perm())
 	}
 }
