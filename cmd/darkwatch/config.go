@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"reflect"
@@ -324,8 +325,12 @@ func (c *Config) Validate() error {
 		return bad("probe.parallel", "must be at least 1, not %d", c.Probe.Parallel)
 	}
 	if c.Probe.Source != "" {
-		if _, err := netip.ParseAddr(c.Probe.Source); err != nil {
+		ad, err := netip.ParseAddr(c.Probe.Source)
+		if err != nil {
 			return bad("probe.source", "%q is not an IP address", c.Probe.Source)
+		}
+		if err := localSource(ad); err != nil {
+			return bad("probe.source", "%v", err)
 		}
 	}
 	switch strings.ToLower(c.LogLevel) {
@@ -562,4 +567,23 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// localSource refuses a source address that is not one of this host's
+// interfaces: raw sockets would send it, spoofed, at full rate, and the
+// replies would go to whoever holds it.
+func localSource(ad netip.Addr) error {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return fmt.Errorf("source %s: listing local addresses: %w", ad, err)
+	}
+	want := ad.Unmap().WithZone("")
+	for _, a := range addrs {
+		if p, ok := a.(*net.IPNet); ok {
+			if la, ok := netip.AddrFromSlice(p.IP); ok && la.Unmap() == want {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("source %s is not an address of a local interface (see ip addr): darkwatch does not send packets from an address that is not its own", ad)
 }

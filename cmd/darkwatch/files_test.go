@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -233,5 +234,48 @@ func TestLockNoFollow(t *testing.T) {
 	lk.release()
 	if fi, _ := os.Stat(filepath.Join(dir, "plain.lock")); fi.Mode().Perm() != 0o600 {
 		t.Errorf("lock file is %v", fi.Mode().Perm())
+	}
+}
+
+func TestSourceMustBeLocal(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"sweep", "--targets", "198.18.7.0/30", "--source", "203.0.113.77", "--rate", "10", "--lock", filepath.Join(dir, "l")},
+		{"probe", "icmp", "--source", "203.0.113.77", "198.18.7.1"},
+	} {
+		code, _, stderr := runCLI(t, append([]string{"--allow", "198.18.0.0/15"}, args...)...)
+		if code != exitUsage || !strings.Contains(stderr, "203.0.113.77 is not an address of a local interface") {
+			t.Errorf("%v: exit %d, %q", args, code, stderr)
+		}
+	}
+	cfg := filepath.Join(dir, "dw.yaml")
+	os.WriteFile(cfg, []byte("probe:\n  source: 203.0.113.77\n"), 0o600)
+	code, _, stderr := runCLI(t, "--config", cfg, "version")
+	if code != exitUsage || !strings.Contains(stderr, "probe.source") || !strings.Contains(stderr, "not an address of a local interface") {
+		t.Errorf("probe.source: exit %d, %q", code, stderr)
+	}
+	if err := localSource(netip.MustParseAddr("127.0.0.1")); err != nil {
+		t.Errorf("loopback: %v", err)
+	}
+}
+
+// TestInstallNodeBinaryMode: the installed binary carries cap_net_raw, so
+// only root and the darkwatch group may run it.
+func TestInstallNodeBinaryMode(t *testing.T) {
+	b, err := os.ReadFile("../../scripts/install-node.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var installs []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "install ") && strings.Contains(line, "/usr/local/bin/darkwatch") {
+			installs = append(installs, line)
+		}
+	}
+	if len(installs) != 1 || !strings.Contains(installs[0], "-m 0750 -o root -g darkwatch") {
+		t.Errorf("binary installed by %q; want one install -m 0750 -o root -g darkwatch", installs)
+	}
+	if !strings.Contains(string(b), "setcap cap_net_raw+ep /usr/local/bin/darkwatch") {
+		t.Error("no setcap cap_net_raw+ep")
 	}
 }

@@ -104,6 +104,9 @@ func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
 		if src, err = netip.ParseAddr(f.source); err != nil {
 			return usageErr("--source %q is not an IP address", f.source)
 		}
+		if err := localSource(src); err != nil {
+			return usageErr("--source: %v", err)
+		}
 	}
 	prefixes, err := a.sweepTargets(f.targets)
 	if err != nil {
