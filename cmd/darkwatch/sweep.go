@@ -120,6 +120,10 @@ func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
 	if space.Size() == 0 {
 		return usageErr("no target left to sweep: %d addresses given, all blocklisted (see --allow)", space.Blocked())
 	}
+	if space.Blocked() > 0 {
+		fmt.Fprintf(os.Stderr, "sweep: %d of the %d addresses given are on the blocklist and are not probed (see --allow, blocklist:)\n",
+			space.Blocked(), space.Blocked()+space.Size())
+	}
 	if f.seed == 0 {
 		f.seed = uint64(time.Now().UnixNano())
 	}
