@@ -106,6 +106,7 @@ chgrp darkwatch /etc/darkwatch/cron.example
 if [ ! -e /etc/darkwatch/darkwatch.yaml ]; then
 	echo "next: write /etc/darkwatch/darkwatch.yaml (see configs/darkwatch.example.yaml and the README section"
 	echo "      \"Three nodes and a collector\"), put the collector password in /etc/darkwatch/nats.pass"
-	echo "      (chmod 0640, group darkwatch), then: systemctl enable --now darkwatch"
+	echo "      (owner darkwatch, chmod 0600: darkwatch refuses a secret file its group or others may read),"
+	echo "      then: systemctl enable --now darkwatch"
 fi
 systemctl daemon-reload 2>/dev/null || true
