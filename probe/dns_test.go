@@ -12,6 +12,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"darkwatch/probe/lab"
 	"darkwatch/results"
 )
 
@@ -162,7 +163,7 @@ func TestDNSLoopback(t *testing.T) {
 	for _, host := range []string{"127.0.0.1", "::1"} {
 		t.Run(host, func(t *testing.T) {
 			if !loopbackHas(host) {
-				t.Skipf("no %s on this host", host)
+				lab.Missing(t, "no %s on this host", host)
 			}
 			log := &dnsLog{}
 			port := startDNS(t, host, true, dwExample(log))

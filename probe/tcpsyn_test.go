@@ -486,7 +486,7 @@ func loopbackPorts(t *testing.T, network, addr string) (open, closed uint16) {
 	t.Helper()
 	ln, err := net.Listen(network, net.JoinHostPort(addr, "0"))
 	if err != nil {
-		t.Skipf("cannot listen on %s: %v", addr, err)
+		lab.Missing(t, "cannot listen on %s: %v", addr, err)
 	}
 	t.Cleanup(func() { ln.Close() })
 	go func() {
@@ -634,7 +634,8 @@ func TestTCPTTLLoopback(t *testing.T) {
 
 func TestTCPPermission(t *testing.T) {
 	if os.Geteuid() == 0 {
-		t.Skip("running as root: raw sockets are allowed")
+		runUnprivileged(t, "TestTCPPermission")
+		return
 	}
 	_, err := NewTCP(Config{})
 	if !errors.Is(err, ErrPermission) {

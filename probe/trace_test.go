@@ -738,7 +738,8 @@ func TestTraceLoopback(t *testing.T) {
 
 func TestTracePermission(t *testing.T) {
 	if os.Geteuid() == 0 {
-		t.Skip("running as root: raw sockets are allowed")
+		runUnprivileged(t, "TestTracePermission")
+		return
 	}
 	for _, proto := range []string{"icmp", "udp", "tcp"} {
 		if _, err := NewTrace(Config{Proto: proto}); !errors.Is(err, ErrPermission) {

@@ -1,7 +1,7 @@
 package results
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,9 +9,13 @@ import (
 )
 
 // Writer prints records as JSON Lines or as a readable table, one probe a line
-// (a trace: a header line and one line per hop). It is not safe for concurrent use.
+// (a trace: a header line and one line per hop). Its buffer reaches the
+// underlying writer only at record boundaries, so a process killed between two
+// writes leaves whole records behind. It is not safe for concurrent use.
 type Writer struct {
-	w    *bufio.Writer
+	w    io.Writer
+	buf  []byte       // whole records not yet written
+	one  bytes.Buffer // the record being encoded
 	enc  *json.Encoder
 	err  error
 	json bool
@@ -20,10 +24,14 @@ type Writer struct {
 	Batch bool
 }
 
+// writerBuffer is how many bytes of whole records a batching Writer holds.
+const writerBuffer = 64 << 10
+
 // NewWriter returns a Writer on w; asJSON selects JSON Lines.
 func NewWriter(w io.Writer, asJSON bool) *Writer {
-	bw := bufio.NewWriterSize(w, 64<<10)
-	return &Writer{w: bw, enc: json.NewEncoder(bw), json: asJSON}
+	wr := &Writer{w: w, json: asJSON, buf: make([]byte, 0, writerBuffer)}
+	wr.enc = json.NewEncoder(&wr.one)
+	return wr
 }
 
 // Write prints recs and flushes, so that records reach the reader as they are taken.
@@ -32,21 +40,55 @@ func (w *Writer) Write(recs ...Record) {
 		if w.err != nil {
 			return
 		}
+		w.one.Reset()
 		if w.json {
 			w.err = w.enc.Encode(&recs[i])
 		} else {
-			_, w.err = w.w.WriteString(Text(&recs[i]))
+			w.one.WriteString(Text(&recs[i]))
+		}
+		if w.err == nil {
+			w.put(w.one.Bytes())
 		}
 	}
 	if w.err == nil && !w.Batch {
-		w.err = w.w.Flush()
+		w.err = w.flush()
 	}
+}
+
+// put adds one whole record to the buffer, first writing out what the buffer
+// holds when the record would not fit.
+func (w *Writer) put(rec []byte) {
+	if len(w.buf)+len(rec) > cap(w.buf) && len(w.buf) > 0 {
+		if w.err = w.flush(); w.err != nil {
+			return
+		}
+	}
+	w.buf = append(w.buf, rec...)
+}
+
+// flush writes the buffer in one call.
+func (w *Writer) flush() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	n, err := w.w.Write(w.buf)
+	if err == nil && n < len(w.buf) {
+		err = io.ErrShortWrite
+	}
+	w.buf = w.buf[:0]
+	return err
 }
 
 // Encode writes any value as one JSON line (verdicts, events).
 func (w *Writer) Encode(v any) error {
 	if w.err == nil {
-		w.err = w.enc.Encode(v)
+		w.one.Reset()
+		if w.err = w.enc.Encode(v); w.err == nil {
+			w.put(w.one.Bytes())
+		}
+	}
+	if w.err == nil && !w.Batch {
+		w.err = w.flush()
 	}
 	return w.err
 }
@@ -54,7 +96,7 @@ func (w *Writer) Encode(v any) error {
 // Flush writes what is buffered and returns the first error met.
 func (w *Writer) Flush() error {
 	if w.err == nil {
-		w.err = w.w.Flush()
+		w.err = w.flush()
 	}
 	return w.err
 }

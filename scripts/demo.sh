@@ -70,6 +70,7 @@ EOF
 nodes=""
 for i in 1 2 3; do
 	head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$out/vp$i.pass"
+	chmod 600 "$out/vp$i.pass" # darkwatch refuses secret files others may read
 	nodes="$nodes      - {user: vp$i, password_file: $out/vp$i.pass}"$'\n'
 	{
 		common

@@ -4,7 +4,8 @@
 # Usage: install-node.sh [BINARY]        (default: bin/darkwatch, built with make build)
 #
 # It creates the system user darkwatch (no shell, no home login), installs the binary
-# as /usr/local/bin/darkwatch with only CAP_NET_RAW (setcap cap_net_raw+ep), creates
+# as /usr/local/bin/darkwatch (mode 0750, group darkwatch: no other user may run it)
+# with only CAP_NET_RAW (setcap cap_net_raw+ep), creates
 # /etc/darkwatch (configuration, readable by the darkwatch group only) and
 # /var/lib/darkwatch (the local store), and installs a hardened systemd unit,
 # darkwatch.service, that runs `darkwatch run` with AmbientCapabilities=CAP_NET_RAW.
@@ -30,7 +31,9 @@ if ! id darkwatch >/dev/null 2>&1; then
 fi
 install -d -m 0750 -o root -g darkwatch /etc/darkwatch
 install -d -m 0750 -o darkwatch -g darkwatch /var/lib/darkwatch
-install -m 0755 -o root -g root "$BIN" /usr/local/bin/darkwatch
+# 0750 root:darkwatch: the binary carries cap_net_raw, so only root and the
+# darkwatch group may run it; any other user could send raw packets with it.
+install -m 0750 -o root -g darkwatch "$BIN" /usr/local/bin/darkwatch
 # Raw sockets (ICMP, crafted TCP SYN, traces) and nothing else; the sweep mode
 # from cron runs as the darkwatch user with this file capability.
 setcap cap_net_raw+ep /usr/local/bin/darkwatch
@@ -103,6 +106,7 @@ chgrp darkwatch /etc/darkwatch/cron.example
 if [ ! -e /etc/darkwatch/darkwatch.yaml ]; then
 	echo "next: write /etc/darkwatch/darkwatch.yaml (see configs/darkwatch.example.yaml and the README section"
 	echo "      \"Three nodes and a collector\"), put the collector password in /etc/darkwatch/nats.pass"
-	echo "      (chmod 0640, group darkwatch), then: systemctl enable --now darkwatch"
+	echo "      (owner darkwatch, chmod 0600: darkwatch refuses a secret file its group or others may read),"
+	echo "      then: systemctl enable --now darkwatch"
 fi
 systemctl daemon-reload 2>/dev/null || true

@@ -125,6 +125,9 @@ func redactURL(s string) string {
 // readSecret reads a secret from file, trimmed, naming key in errors (and
 // never the secret).
 func readSecret(key, file string) (string, error) {
+	if err := checkSecretMode(key, file); err != nil {
+		return "", err
+	}
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return "", &ConfigError{Key: key, Msg: err.Error()}
@@ -134,6 +137,19 @@ func readSecret(key, file string) (string, error) {
 		return "", &ConfigError{Key: key, Msg: fmt.Sprintf("%s is empty", file)}
 	}
 	return s, nil
+}
+
+// checkSecretMode refuses a secret file that its group or others may read:
+// a password or key anyone on the host can read is no secret.
+func checkSecretMode(key, file string) error {
+	fi, err := os.Stat(file)
+	if err != nil {
+		return &ConfigError{Key: key, Msg: err.Error()}
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return &ConfigError{Key: key, Msg: fmt.Sprintf("%s is readable by group or others (mode %04o); a secret file must be its owner's alone: chmod 600 %s", file, perm, file)}
+	}
+	return nil
 }
 
 // caPool reads a PEM CA file into a certificate pool.

@@ -3,12 +3,15 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/miekg/dns"
@@ -201,6 +204,7 @@ func loadConfig(v *viper.Viper, file string) (*Config, error) {
 	dec := func(dc *mapstructure.DecoderConfig) {
 		dc.ErrorUnused = true
 		dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(
+			refuseBareDuration,
 			mapstructure.StringToTimeDurationHookFunc(),
 			mapstructure.StringToSliceHookFunc(","),
 		)
@@ -216,6 +220,24 @@ func loadConfig(v *viper.Viper, file string) (*Config, error) {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// durationType is the type of every duration key.
+var durationType = reflect.TypeFor[time.Duration]()
+
+// refuseBareDuration refuses a number where a duration goes: YAML's
+// `timeout: 5` would otherwise be 5 nanoseconds, and every probe would time out.
+func refuseBareDuration(from, to reflect.Type, data any) (any, error) {
+	if to != durationType || from == durationType {
+		return data, nil
+	}
+	switch from.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		return nil, fmt.Errorf("%v is a bare number, not a duration: write it with a unit, as %vs (seconds) or %vms", data, data, data)
+	}
+	return data, nil
 }
 
 // decodeMessage turns mapstructure's error list into one readable sentence.
@@ -236,8 +258,10 @@ func (c *Config) Validate() error {
 	if c.Vantage == "" {
 		return bad("vantage", "must not be empty")
 	}
-	if strings.ContainsAny(c.Vantage, " /\t.*>") {
-		return bad("vantage", "%q may not contain spaces, '/', '.', '*' or '>'", c.Vantage)
+	if strings.ContainsAny(c.Vantage, "/.*>") || strings.ContainsFunc(c.Vantage, func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r) || !unicode.IsPrint(r)
+	}) {
+		return bad("vantage", "%q may not contain spaces, control characters (newlines, tabs), '/', '.', '*' or '>': it names records, subjects and files", c.Vantage)
 	}
 	c.allow, c.blocked = nil, nil
 	for i, s := range c.Allow {
@@ -308,8 +332,12 @@ func (c *Config) Validate() error {
 		return bad("probe.parallel", "must be at least 1, not %d", c.Probe.Parallel)
 	}
 	if c.Probe.Source != "" {
-		if _, err := netip.ParseAddr(c.Probe.Source); err != nil {
+		ad, err := netip.ParseAddr(c.Probe.Source)
+		if err != nil {
 			return bad("probe.source", "%q is not an IP address", c.Probe.Source)
+		}
+		if err := localSource(ad); err != nil {
+			return bad("probe.source", "%v", err)
 		}
 	}
 	switch strings.ToLower(c.LogLevel) {
@@ -466,4 +494,103 @@ func ParseMethod(s string) (Method, error) {
 // BlocklistSet builds the blocklist this configuration asks for.
 func (c *Config) BlocklistSet() *schedule.Blocklist {
 	return schedule.NewBlocklist(c.blocked, c.allow)
+}
+
+// envPrefix begins every environment variable darkwatch reads.
+const envPrefix = "DARKWATCH_"
+
+// otherEnv are DARKWATCH_ variables that are not configuration keys: the
+// configuration file, and those of the test suite and benchmarks.
+var otherEnv = []string{"CONFIG", "TEST_POSTGRES", "ARTIFACTS", "UPDATE_GOLDEN", "BENCH_SECONDS", "ICMP_UNPRIV_CHILD",
+	"STORE_HELPER_DB", "STORE_HELPER_START", "STORE_HELPER_VANTAGE"}
+
+// envNames gives the DARKWATCH_ variable of every configuration key: the
+// key path of Config's fields, upper case, joined by '_'.
+func envNames() []string {
+	var names []string
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for f := range t.Fields() {
+			tag := strings.Split(f.Tag.Get("mapstructure"), ",")[0]
+			if tag == "" || tag == "-" {
+				continue
+			}
+			name := prefix + strings.ToUpper(tag)
+			names = append(names, envPrefix+name)
+			if f.Type.Kind() == reflect.Struct && f.Type != durationType {
+				walk(f.Type, name+"_")
+			}
+		}
+	}
+	walk(reflect.TypeFor[Config](), "")
+	for _, n := range otherEnv {
+		names = append(names, envPrefix+n)
+	}
+	return names
+}
+
+// unknownEnv returns a warning for every DARKWATCH_ variable of environ that
+// darkwatch does not read, naming the closest one it does: a misspelt
+// variable would otherwise be ignored without a word.
+func unknownEnv(environ []string) []string {
+	known := envNames()
+	var warns []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, envPrefix) || slices.Contains(known, name) {
+			continue
+		}
+		best, dist := "", -1
+		for _, k := range known {
+			if d := editDistance(name, k); dist < 0 || d < dist {
+				best, dist = k, d
+			}
+		}
+		w := fmt.Sprintf("environment variable %s is not a darkwatch setting and is ignored", name)
+		if dist <= max(3, len(name)/4) {
+			w += fmt.Sprintf("; did you mean %s?", best)
+		}
+		warns = append(warns, w)
+	}
+	return warns
+}
+
+// editDistance is the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// localSource refuses a source address that is not one of this host's
+// interfaces: raw sockets would send it, spoofed, at full rate, and the
+// replies would go to whoever holds it.
+func localSource(ad netip.Addr) error {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return fmt.Errorf("source %s: listing local addresses: %w", ad, err)
+	}
+	want := ad.Unmap().WithZone("")
+	for _, a := range addrs {
+		if p, ok := a.(*net.IPNet); ok {
+			if la, ok := netip.AddrFromSlice(p.IP); ok && la.Unmap() == want {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("source %s is not an address of a local interface (see ip addr): darkwatch does not send packets from an address that is not its own", ad)
 }

@@ -58,6 +58,9 @@ func TestInvalidConfigs(t *testing.T) {
 		{"invalid-prefix.yaml", []string{"targets[0].prefixes[1]", "300.1.2.0/24"}},
 		{"invalid-method.yaml", []string{"targets[0].methods[1]", "tcp:http"}},
 		{"invalid-duration.yaml", []string{"round", "invalid duration"}},
+		{"invalid-bare-duration.yaml", []string{"probe.timeout", "bare number", "5s"}},
+		{"invalid-vantage-newline.yaml", []string{"vantage", `vp1\nvp2`, "control characters"}},
+		{"invalid-vantage-space.yaml", []string{"vantage", "vp 1", "spaces"}},
 		{"invalid-yaml.yaml", []string{"invalid-yaml.yaml", "YAML"}},
 		{"invalid-host.yaml", []string{"canaries[0].addr", "192.0.2.300"}},
 		{"invalid-ttl.yaml", []string{"probe.ttl", "300"}},
@@ -207,6 +210,26 @@ func TestEnvironmentOverridesFile(t *testing.T) {
 	}
 	if c.Vantage != "vp-env" || c.Rate.PPS != 123 {
 		t.Fatalf("vantage %q rate %d, want vp-env and 123 from the environment", c.Vantage, c.Rate.PPS)
+	}
+}
+
+func TestConfigUnknownEnv(t *testing.T) {
+	t.Setenv("DARKWATCH_RATE_PSS", "5")
+	t.Setenv("DARKWATCH_VANTAGE", "vp-env")
+	code, _, stderr := runCLI(t, "--config", "../../configs/lab.yaml", "version")
+	if code != 0 {
+		t.Fatalf("exit %d, %q", code, stderr)
+	}
+	if !strings.Contains(stderr, "DARKWATCH_RATE_PSS is not a darkwatch setting") || !strings.Contains(stderr, "did you mean DARKWATCH_RATE_PPS") {
+		t.Errorf("no warning naming the misspelt variable and the known one: %q", stderr)
+	}
+	if strings.Contains(stderr, "DARKWATCH_VANTAGE") {
+		t.Errorf("warning about a known variable: %q", stderr)
+	}
+	for _, name := range []string{"DARKWATCH_PROBE_TIMEOUT", "DARKWATCH_COLLECTOR_PASSWORD_FILE", "DARKWATCH_SERVE_NATS_URL", "DARKWATCH_CONFIG"} {
+		if w := unknownEnv([]string{name + "=x"}); len(w) != 0 {
+			t.Errorf("%s: %v", name, w)
+		}
 	}
 }
 

@@ -92,7 +92,7 @@ func (a *app) export(cmd *cobra.Command, st store.Store, q store.Query, out stri
 	if err != nil || tmp == nil {
 		return n, err
 	}
-	if err := tmp.Chmod(0o644); err != nil {
+	if err := tmp.Chmod(0o640); err != nil {
 		return n, err
 	}
 	if err := tmp.Sync(); err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,7 +14,7 @@ import (
 	"darkwatch/results/store"
 )
 
-// importBatch is how many records go to the store in one transaction.
+// importBatch is how many records run stores in one transaction.
 const importBatch = 5000
 
 func (a *app) importCommand() *cobra.Command {
@@ -38,25 +37,23 @@ A file is checked whole before anything of it is stored: a malformed line is nam
 				return err
 			}
 			defer st.Close()
-			var bad []string
+			refused := 0
 			for _, name := range args {
 				recs, err := readRecordFile(name)
-				if err != nil {
-					bad = append(bad, err.Error())
-					continue
-				}
-				added := 0
-				for i := 0; i < len(recs); i += importBatch {
-					n, err := st.Ingest(cmd.Context(), recs[i:min(i+importBatch, len(recs))])
-					added += n
-					if err != nil {
-						return &exitError{code: exitFailure, err: fmt.Errorf("%s: %w (%d records added before it)", name, err, added)}
+				if err == nil {
+					var added int
+					// One transaction per file: a file is stored whole or not at all.
+					if added, err = st.Ingest(cmd.Context(), recs); err == nil {
+						fmt.Fprintf(os.Stderr, "%s: imported: %d records, %d new\n", name, len(recs), added)
+						continue
 					}
+					err = fmt.Errorf("%s: %w; nothing of %s imported", name, err, name)
 				}
-				fmt.Fprintf(os.Stderr, "%s: %d records, %d new\n", name, len(recs), added)
+				refused++
+				fmt.Fprintf(os.Stderr, "%s: refused: %v\n", name, err)
 			}
-			if len(bad) > 0 {
-				return &exitError{code: exitSome, err: errors.New(strings.Join(bad, "\n"))}
+			if refused > 0 {
+				return &exitError{code: exitSome, err: fmt.Errorf("%d of %d files refused, the others imported", refused, len(args))}
 			}
 			return nil
 		},
@@ -88,6 +85,9 @@ func readRecordFile(name string) ([]results.Record, error) {
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&rec); err != nil {
 			return nil, fmt.Errorf("%s:%d: not a darkwatch record (%v); nothing of %s imported", name, n, err, name)
+		}
+		if off := dec.InputOffset(); off < int64(len(line)) {
+			return nil, fmt.Errorf("%s:%d: data after the record at byte %d (one record a line); nothing of %s imported", name, n, off+1, name)
 		}
 		if rec.Vantage == "" || rec.Method == "" || rec.Target == "" || rec.Outcome == "" || rec.Time.IsZero() {
 			return nil, fmt.Errorf("%s:%d: record lacks time, vantage, method, target or outcome; nothing of %s imported", name, n, name)

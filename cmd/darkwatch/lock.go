@@ -21,10 +21,15 @@ var errLocked = errors.New("locked")
 // acquireLock takes the lock at path without waiting. The file records the
 // holder's PID for the error message of the next one.
 func acquireLock(path string) (*lockFile, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	// O_NOFOLLOW: a symbolic link planted at path (in a shared temporary
+	// directory) must not make darkwatch truncate the file it points to.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
+	if errors.Is(err, unix.ELOOP) {
+		return nil, fmt.Errorf("lock %s is a symbolic link; remove it, or give --lock a path of a plain file", path)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -167,6 +167,9 @@ func (a *app) load(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
+	for _, w := range unknownEnv(os.Environ()) {
+		fmt.Fprintf(os.Stderr, "darkwatch: warning: %s\n", w)
+	}
 	if allow, _ := cmd.Flags().GetStringArray("allow"); len(allow) > 0 {
 		a.flagAllow = allow
 		cfg.Allow = append(cfg.Allow, allow...)

@@ -217,6 +217,9 @@ func (a *app) probeConfig(method string, f *probeFlags) (probe.Config, error) {
 		if err != nil {
 			return pc, usageErr("--source %q is not an IP address", src)
 		}
+		if err := localSource(ad); err != nil {
+			return pc, usageErr("--source: %v", err)
+		}
 		pc.Source = ad
 	}
 	if method == results.MethodTrace {

@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -59,36 +61,19 @@ the last 24 hours.`,
 			if err != nil {
 				return &exitError{code: exitFailure, err: err}
 			}
-			w, closeOut, err := a.recordSink(out)
-			if err != nil {
-				return err
-			}
-			if out != "" {
-				// A report replaces its file: write it whole, then rename.
-				closeOut()
-				tmp := out + ".tmp"
-				f, err := os.Create(tmp)
-				if err != nil {
-					return usageErr("--out: %v", err)
-				}
-				w, closeOut = f, func() error {
-					if err := f.Close(); err != nil {
-						return err
-					}
-					return os.Rename(tmp, out)
-				}
-			}
 			if title == "" {
 				title = fmt.Sprintf("darkwatch report, %s to %s", t0.Format(time.RFC3339), t1.Format(time.RFC3339))
 			}
 			in := report.Input{Records: recs, Verdicts: vs, Events: evs, Since: t0, Until: t1, Title: title,
 				Atlas: report.AtlasOptions{Timeout: a.cfg.Probe.Timeout}}
-			if err := report.Write(w, format, in); err != nil {
-				closeOut()
-				return &exitError{code: exitFailure, err: err}
+			write := func(w io.Writer) error { return report.Write(w, format, in) }
+			if out == "" || out == "-" {
+				err = write(a.stdout)
+			} else {
+				err = replaceFile(out, write)
 			}
-			if err := closeOut(); err != nil {
-				return &exitError{code: exitFailure, err: fmt.Errorf("--out: %w", err)}
+			if err != nil {
+				return &exitError{code: exitFailure, err: err}
 			}
 			return nil
 		},
@@ -100,4 +85,35 @@ the last 24 hours.`,
 	fl.StringVar(&until, "until", "", "to `time` (default now)")
 	fl.StringVar(&title, "title", "", "report title")
 	return cmd
+}
+
+// replaceFile writes path whole through write: into a temporary file beside
+// it (mode 0640), renamed over path only once write, the sync and the close
+// have all succeeded. When anything fails, the file that was at path stays as
+// it was and the temporary file is removed.
+func replaceFile(path string, write func(io.Writer) error) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+			err = fmt.Errorf("--out %s: %w; the file there is unchanged", path, err)
+		}
+	}()
+	if err = write(tmp); err != nil {
+		return err
+	}
+	if err = tmp.Chmod(0o640); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }

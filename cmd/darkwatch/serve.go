@@ -528,6 +528,9 @@ func (a *app) collectorNATS(listen string) (*nats.Conn, func(), error) {
 			opts = append(opts, nats.UserInfo(n.User, pw))
 		}
 		if n.NkeyFile != "" {
+			if err := checkSecretMode("serve.nats.nkey_file", n.NkeyFile); err != nil {
+				return nil, nil, err
+			}
 			o, err := nats.NkeyOptionFromSeed(n.NkeyFile)
 			if err != nil {
 				return nil, nil, &ConfigError{Key: "serve.nats.nkey_file", Msg: err.Error()}
@@ -564,6 +567,9 @@ func (a *app) collectorNATS(listen string) (*nats.Conn, func(), error) {
 		cfg.Nodes = append(cfg.Nodes, nu)
 	}
 	if n.CertFile != "" {
+		if err := checkSecretMode("serve.nats.key_file", n.KeyFile); err != nil {
+			return nil, nil, err
+		}
 		cert, err := tls.LoadX509KeyPair(n.CertFile, n.KeyFile)
 		if err != nil {
 			return nil, nil, &ConfigError{Key: "serve.nats.cert_file", Msg: err.Error()}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -103,6 +104,9 @@ func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
 		if src, err = netip.ParseAddr(f.source); err != nil {
 			return usageErr("--source %q is not an IP address", f.source)
 		}
+		if err := localSource(src); err != nil {
+			return usageErr("--source: %v", err)
+		}
 	}
 	prefixes, err := a.sweepTargets(f.targets)
 	if err != nil {
@@ -115,6 +119,10 @@ func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
 	}
 	if space.Size() == 0 {
 		return usageErr("no target left to sweep: %d addresses given, all blocklisted (see --allow)", space.Blocked())
+	}
+	if space.Blocked() > 0 {
+		fmt.Fprintf(os.Stderr, "sweep: %d of the %d addresses given are on the blocklist and are not probed (see --allow, blocklist:)\n",
+			space.Blocked(), space.Blocked()+space.Size())
 	}
 	if f.seed == 0 {
 		f.seed = uint64(time.Now().UnixNano())
@@ -375,7 +383,7 @@ func (a *app) recordSink(path string) (io.Writer, func() error, error) {
 	if path == "" || path == "-" {
 		return a.stdout, func() error { return nil }, nil
 	}
-	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	fh, err := openRecordFile(path, os.Stderr)
 	if err != nil {
 		return nil, nil, usageErr("--out: %v", err)
 	}
@@ -387,6 +395,52 @@ func (a *app) recordSink(path string) (io.Writer, func() error, error) {
 		}
 		return fh.Close()
 	}, nil
+}
+
+// openRecordFile opens a JSON Lines file for appending, creating it 0640. A
+// file that does not end in a newline was cut short mid-record (a killed
+// sweep): its torn last line is cut off, and said so on warn, so that the
+// records appended next start on a line of their own.
+func openRecordFile(path string, warn io.Writer) (*os.File, error) {
+	fh, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := fh.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
+		return fh, nil
+	}
+	keep, err := lastNewline(fh, fi.Size())
+	if err == nil && keep < fi.Size() {
+		err = fh.Truncate(keep)
+		if err == nil {
+			fmt.Fprintf(warn, "%s: last line was cut short (%d bytes without a newline, from an interrupted run); removed it\n",
+				path, fi.Size()-keep)
+		}
+	}
+	if err != nil {
+		fh.Close()
+		return nil, fmt.Errorf("%s: repairing its torn last line: %w", path, err)
+	}
+	return fh, nil
+}
+
+// lastNewline gives the length of f up to and including its last newline (0
+// when there is none).
+func lastNewline(f *os.File, size int64) (int64, error) {
+	buf := make([]byte, 64<<10)
+	for end := size; end > 0; {
+		start := max(end-int64(len(buf)), 0)
+		b := buf[:end-start]
+		if _, err := f.ReadAt(b, start); err != nil {
+			return 0, err
+		}
+		if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+			return start + int64(i) + 1, nil
+		}
+		end = start
+	}
+	return 0, nil
 }
 
 // lockedWriter lets the receiving goroutine and the caller share one Writer.

@@ -65,7 +65,14 @@ func openSQLite(ctx context.Context, path string) (Store, error) {
 	if err := checkSQLiteFile(abs); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(abs), 0o750); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	// SQLite would create the file 0644; the records are the operator's, and
+	// SQLite gives its journal and WAL files the mode of the database.
+	if f, err := os.OpenFile(abs, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o640); err == nil {
+		f.Close()
+	} else if !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	u := url.URL{Path: abs}

@@ -1,0 +1,281 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// recordLine is one valid record of target 198.18.x.y.
+func recordLine(i int) string {
+	return fmt.Sprintf(`{"time":"2026-11-21T22:00:00.1Z","vantage":"vp1","round":1,"method":"icmp","target":"198.18.%d.%d","seq":1,"outcome":"reply","rtt_ms":0.2}`+"\n", i/256, i%256)
+}
+
+// storedRecords counts the records of the store by exporting them.
+func storedRecords(t *testing.T, db string) int {
+	t.Helper()
+	code, out, stderr := runCLI(t, "--store", db, "export", "--since", "2026-11-21T00:00:00Z", "--until", "2026-11-23T00:00:00Z")
+	if code != 0 {
+		t.Fatalf("export: exit %d, %q", code, stderr)
+	}
+	return strings.Count(out, "\n")
+}
+
+func TestImportWholeFiles(t *testing.T) {
+	dir := t.TempDir()
+	db := "sqlite://" + filepath.Join(dir, "dw.db")
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// A record the parser takes but the store cannot hold, at line 5,501.
+	var big strings.Builder
+	for i := range 5500 {
+		big.WriteString(recordLine(i))
+	}
+	big.WriteString(`{"time":"2026-11-21T22:00:00.1Z","vantage":"vp1","round":1,"method":"icmp","target":"198.18.99.1\u0000","seq":1,"outcome":"reply"}` + "\n")
+	late := write("late.jsonl", big.String())
+	two := write("two.jsonl", recordLine(1)+strings.TrimSuffix(recordLine(2), "\n")+recordLine(3))
+	trailing := write("trailing.jsonl", recordLine(1)+strings.TrimSuffix(recordLine(2), "\n")+" garbage\n")
+	good := write("good.jsonl", recordLine(7000)+recordLine(7001))
+
+	code, _, stderr := runCLI(t, "--store", db, "import", late, two, trailing, good)
+	if code != exitSome {
+		t.Errorf("exit %d, want %d when a file is refused; stderr %q", code, exitSome, stderr)
+	}
+	for _, want := range []string{
+		"late.jsonl: refused", "nothing of " + late,
+		"two.jsonl: refused", "two.jsonl:2: data after the record",
+		"trailing.jsonl: refused", "trailing.jsonl:2: data after the record",
+		"good.jsonl: imported: 2 records, 2 new",
+		"3 of 4 files refused",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if n := storedRecords(t, db); n != 2 {
+		t.Errorf("store holds %d records, want only the 2 of good.jsonl", n)
+	}
+}
+
+func TestRecordFileTornTail(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sweep.jsonl")
+	whole := recordLine(1) + recordLine(2)
+	if err := os.WriteFile(path, []byte(whole+`{"time":"2026-11-21T22:00:00.1Z","vant`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var warn strings.Builder
+	f, err := openRecordFile(path, &warn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(recordLine(3)); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	b, _ := os.ReadFile(path)
+	if string(b) != whole+recordLine(3) {
+		t.Errorf("file after repair and append:\n%s", b)
+	}
+	if !strings.Contains(warn.String(), path) || !strings.Contains(warn.String(), "cut short") {
+		t.Errorf("no word of the repair: %q", warn.String())
+	}
+	// A whole file is left as it is, silently.
+	warn.Reset()
+	f, err = openRecordFile(path, &warn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if b2, _ := os.ReadFile(path); string(b2) != string(b) || warn.Len() != 0 {
+		t.Errorf("whole file changed (%q) or warned about (%q)", b2, warn.String())
+	}
+	db := "sqlite://" + filepath.Join(dir, "dw.db")
+	if code, _, stderr := runCLI(t, "--store", db, "import", path); code != 0 {
+		t.Errorf("import of the repaired file: exit %d, %q", code, stderr)
+	}
+	if fi, _ := os.Stat(filepath.Join(dir, "new.jsonl")); fi != nil {
+		t.Fatal("new.jsonl exists")
+	}
+	f, err = openRecordFile(filepath.Join(dir, "new.jsonl"), &warn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if fi, _ := os.Stat(filepath.Join(dir, "new.jsonl")); fi.Mode().Perm()&0o027 != 0 {
+		t.Errorf("new record file is %v; want no group write and nothing for others", fi.Mode().Perm())
+	}
+}
+
+func TestReportOutFailureKeepsOld(t *testing.T) {
+	dir := t.TempDir()
+	old := filepath.Join(dir, "old.txt")
+	os.WriteFile(old, []byte("the good report\n"), 0o640)
+	err := replaceFile(old, func(w io.Writer) error {
+		w.Write([]byte("half a rep"))
+		return errors.New("disk full")
+	})
+	if err == nil || !strings.Contains(err.Error(), "unchanged") {
+		t.Errorf("err %v", err)
+	}
+	if b, _ := os.ReadFile(old); string(b) != "the good report\n" {
+		t.Errorf("old report replaced by %q", b)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("temporary file left: %v", ents)
+	}
+	if err := replaceFile(old, func(w io.Writer) error { _, err := w.Write([]byte("new\n")); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(old); fi.Mode().Perm() != 0o640 {
+		t.Errorf("report is %v, want 0640", fi.Mode().Perm())
+	}
+
+	// The whole command, on a file system too small for the report.
+	if os.Geteuid() != 0 {
+		return
+	}
+	small := filepath.Join(dir, "small")
+	os.Mkdir(small, 0o700)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=8k", "tmpfs", small).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", small).Run() })
+	var recs strings.Builder
+	for i := range 400 {
+		recs.WriteString(recordLine(i))
+	}
+	in := filepath.Join(dir, "in.jsonl")
+	os.WriteFile(in, []byte(recs.String()), 0o600)
+	db := "sqlite://" + filepath.Join(dir, "dw.db")
+	if code, _, stderr := runCLI(t, "--store", db, "import", in); code != 0 {
+		t.Fatalf("import: %d %s", code, stderr)
+	}
+	rep := filepath.Join(small, "report.csv")
+	os.WriteFile(rep, []byte("the good report\n"), 0o640)
+	code, _, stderr := runCLI(t, "--store", db, "--allow", "198.18.0.0/15", "report", "--format", "csv",
+		"--since", "2026-11-21T00:00:00Z", "--until", "2026-11-22T00:00:00Z", "--out", rep)
+	if code != exitFailure || !strings.Contains(stderr, "unchanged") {
+		t.Errorf("report onto a full file system: exit %d, %q", code, stderr)
+	}
+	if b, _ := os.ReadFile(rep); string(b) != "the good report\n" {
+		t.Errorf("the good report was replaced by %d bytes", len(b))
+	}
+}
+
+func TestSecretFileMode(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "nats.pass")
+	os.WriteFile(pw, []byte("s3cret\n"), 0o644)
+	_, err := readSecret("collector.password_file", pw)
+	if err == nil || !strings.Contains(err.Error(), pw) || !strings.Contains(err.Error(), "chmod 600 "+pw) {
+		t.Errorf("world-readable secret: %v", err)
+	}
+	os.Chmod(pw, 0o640)
+	if _, err := readSecret("collector.password_file", pw); err == nil {
+		t.Error("group-readable secret accepted")
+	}
+	os.Chmod(pw, 0o600)
+	if s, err := readSecret("collector.password_file", pw); err != nil || s != "s3cret" {
+		t.Errorf("owner-only secret: %q, %v", s, err)
+	}
+}
+
+func TestStoreFileMode(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sub", "dw.db")
+	in := filepath.Join(dir, "in.jsonl")
+	os.WriteFile(in, []byte(recordLine(1)), 0o600)
+	if code, _, stderr := runCLI(t, "--store", "sqlite://"+path, "import", in); code != 0 {
+		t.Fatalf("import: %d %s", code, stderr)
+	}
+	ents, _ := os.ReadDir(filepath.Dir(path))
+	for _, e := range ents {
+		fi, _ := e.Info()
+		if fi.Mode().Perm()&0o027 != 0 {
+			t.Errorf("%s is %v; want no group write and nothing for others", e.Name(), fi.Mode().Perm())
+		}
+	}
+	if fi, _ := os.Stat(filepath.Dir(path)); fi.Mode().Perm()&0o007 != 0 {
+		t.Errorf("store directory is %v", fi.Mode().Perm())
+	}
+}
+
+func TestLockNoFollow(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	os.WriteFile(victim, []byte("precious\n"), 0o644)
+	link := filepath.Join(dir, "sweep.lock")
+	os.Symlink(victim, link)
+	if lk, err := acquireLock(link); err == nil {
+		lk.release()
+		t.Error("lock taken through a symbolic link")
+	} else if !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("err %v", err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious\n" {
+		t.Errorf("file behind the link is now %q", b)
+	}
+	lk, err := acquireLock(filepath.Join(dir, "plain.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lk.release()
+	if fi, _ := os.Stat(filepath.Join(dir, "plain.lock")); fi.Mode().Perm() != 0o600 {
+		t.Errorf("lock file is %v", fi.Mode().Perm())
+	}
+}
+
+func TestSourceMustBeLocal(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"sweep", "--targets", "198.18.7.0/30", "--source", "203.0.113.77", "--rate", "10", "--lock", filepath.Join(dir, "l")},
+		{"probe", "icmp", "--source", "203.0.113.77", "198.18.7.1"},
+	} {
+		code, _, stderr := runCLI(t, append([]string{"--allow", "198.18.0.0/15"}, args...)...)
+		if code != exitUsage || !strings.Contains(stderr, "203.0.113.77 is not an address of a local interface") {
+			t.Errorf("%v: exit %d, %q", args, code, stderr)
+		}
+	}
+	cfg := filepath.Join(dir, "dw.yaml")
+	os.WriteFile(cfg, []byte("probe:\n  source: 203.0.113.77\n"), 0o600)
+	code, _, stderr := runCLI(t, "--config", cfg, "version")
+	if code != exitUsage || !strings.Contains(stderr, "probe.source") || !strings.Contains(stderr, "not an address of a local interface") {
+		t.Errorf("probe.source: exit %d, %q", code, stderr)
+	}
+	if err := localSource(netip.MustParseAddr("127.0.0.1")); err != nil {
+		t.Errorf("loopback: %v", err)
+	}
+}
+
+// TestInstallNodeBinaryMode: the installed binary carries cap_net_raw, so
+// only root and the darkwatch group may run it.
+func TestInstallNodeBinaryMode(t *testing.T) {
+	b, err := os.ReadFile("../../scripts/install-node.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var installs []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "install ") && strings.Contains(line, "/usr/local/bin/darkwatch") {
+			installs = append(installs, line)
+		}
+	}
+	if len(installs) != 1 || !strings.Contains(installs[0], "-m 0750 -o root -g darkwatch") {
+		t.Errorf("binary installed by %q; want one install -m 0750 -o root -g darkwatch", installs)
+	}
+	if !strings.Contains(string(b), "setcap cap_net_raw+ep /usr/local/bin/darkwatch") {
+		t.Error("no setcap cap_net_raw+ep")
+	}
+}
