@@ -84,8 +84,10 @@
 #                 (an even number of seconds, 4s..24h: 40s, 10m, 24h) counted from the
 #                 Unix epoch and is dark in the second half. A clock the lab owns (a
 #                 background loop in the target namespace, stopped by "space off",
-#                 another "space" and "down") switches it 0.25 s before each half
-#                 begins, so that a round starting on the boundary finds the new state.
+#                 another "space" and "down") switches it 0.5 s before each half
+#                 begins, so that a round starting on the boundary finds the new state;
+#                 it logs each switch ("TIME BLOCK up|dark") to space-clock.log in
+#                 the lab's state directory.
 #
 # Blocks that a profile does not name answer on every address, as without a profile.
 # configs/lab-space-realistic.txt ("space realistic") is a realistic target space:
@@ -710,16 +712,18 @@ cmd_restore() {
 	need_root
 	need_tools ip nft
 	check_prefix
-	local x
+	local x p cmds=""
+	# All at once: a restore between two rounds must not take one.
 	for x in $(lab_namespaces); do
-		ip netns exec "$x" nft delete table inet dwfault 2>/dev/null || true
+		ip netns exec "$x" nft delete table inet dwfault 2>/dev/null &
 	done
 	if [ -S "$STATE/bird.ctl" ]; then
-		local p
 		for p in $BGP_PREFIXES; do
-			birdctl enable "$(bird_proto "$p")" >/dev/null || true
+			cmds+="enable $(bird_proto "$p")"$'\n'
 		done
+		birdctl <<<"$cmds" >/dev/null || true
 	fi
+	wait || true
 	echo "lab $P: faults removed"
 }
 
@@ -729,7 +733,7 @@ cmd_restore() {
 REALISTIC_PROFILE="$(cd "$HERE/.." && pwd)/configs/lab-space-realistic.txt"
 # SPACE_LEAD_US: the clock switches a diurnal block this many microseconds before
 # the half of its period begins.
-SPACE_LEAD_US=250000
+SPACE_LEAD_US=500000
 
 space_path() {
 	if [ "$1" = realistic ]; then echo "$REALISTIC_PROFILE"; else echo "$1"; fi
@@ -908,8 +912,11 @@ space_clock() {
 		done
 		if [ -n "$cmds" ]; then
 			if nft -f - <<<"$cmds"; then
+				d=$(date -u +%FT%T.%6NZ)
+				for i in "${!blk[@]}"; do
+					[ "${want_st[$i]}" = "${st[$i]}" ] || echo "$d ${blk[$i]} ${want_st[$i]}"
+				done
 				st=("${want_st[@]}")
-				echo "$(date -u +%FT%T.%6NZ) ${blk[*]}: ${st[*]}"
 			else
 				echo "$(date -u +%FT%T.%6NZ) nft failed; trying again" >&2
 				next=$((now + 200000))

@@ -44,7 +44,7 @@ type Profile struct {
 // SpaceLead is how long before each half of its period the lab's clock switches
 // a diurnal block, so that a round that starts on the boundary finds the block
 // in its new state.
-const SpaceLead = 250 * time.Millisecond
+const SpaceLead = 500 * time.Millisecond
 
 // RealisticProfileName is what `lab.sh space` and Space take for the realistic
 // profile shipped in configs/lab-space-realistic.txt.
@@ -222,6 +222,39 @@ func (b SpaceBlock) Dark(t time.Time) bool {
 		ph += int64(b.Period)
 	}
 	return ph >= int64(b.Period/2)
+}
+
+// SpaceSwitch is one switch of a diurnal block by the lab's clock.
+type SpaceSwitch struct {
+	// Time is when the switch was in place (logged after nft returned).
+	Time  time.Time
+	Block netip.Prefix
+	Dark  bool
+}
+
+// SpaceSwitches reads the switches the lab's clock has made so far from its
+// log (space-clock.log in the lab's state directory), oldest first.
+func (l *Lab) SpaceSwitches() ([]SpaceSwitch, error) {
+	f, err := os.Open(filepath.Join(l.StateDir(), "space-clock.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []SpaceSwitch
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fs := strings.Fields(sc.Text())
+		if len(fs) != 3 || (fs[2] != "up" && fs[2] != "dark") {
+			continue // the clock's complaints
+		}
+		tm, err1 := time.Parse(time.RFC3339Nano, fs[0])
+		p, err2 := netip.ParsePrefix(fs[1])
+		if err1 != nil || err2 != nil {
+			return out, fmt.Errorf("lab: space-clock.log: bad line %q", sc.Text())
+		}
+		out = append(out, SpaceSwitch{Time: tm, Block: p, Dark: fs[2] == "dark"})
+	}
+	return out, sc.Err()
 }
 
 // Space applies an address-space profile to the lab's target (`lab.sh space

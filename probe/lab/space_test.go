@@ -305,6 +305,32 @@ func TestLabSpace(t *testing.T) {
 				t.Errorf("dark=%v: only %d records clear of the clock's switches", dark, checked)
 			}
 		}
+		// The clock logs its switches: each SpaceLead before a half of the
+		// period (give or take a loaded machine), to that half's state.
+		sws, err := l.SpaceSwitches()
+		if err != nil {
+			t.Fatal(err)
+		}
+		half := diurnal.Period / 2
+		n := 0
+		for i, sw := range sws {
+			if sw.Block != diurnal.Prefix || i == 0 {
+				continue // the first sets the state the profile starts in
+			}
+			n++
+			at := sw.Time.Add(SpaceLead)
+			boundary := at.Add(-phase(at, half))
+			if phase(at, half) > half/2 {
+				boundary = boundary.Add(half)
+			}
+			if off := at.Sub(boundary); off.Abs() > time.Second || sw.Dark != diurnal.Dark(boundary) {
+				t.Errorf("clock switch %+v: %v from the boundary %s, where the block turns dark=%v",
+					sw, off, boundary.Format(time.RFC3339Nano), diurnal.Dark(boundary))
+			}
+		}
+		if n < 3 {
+			t.Errorf("the clock logged %d switches of %s: %+v", n, diurnal.Prefix, sws)
+		}
 	})
 
 	t.Run("dark", func(t *testing.T) {
