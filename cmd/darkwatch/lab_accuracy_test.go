@@ -89,7 +89,7 @@ func accSets(t *testing.T, prof *lab.Profile) []accSet {
 					covered++
 				}
 			}
-			for _, blk := range blocksOf(pp) {
+			for _, blk := range accBlocks(pp) {
 				if _, ok := prof.Block(blk); !ok {
 					t.Fatalf("target prefix %s holds %s, which the profile does not name", p, blk)
 				}
@@ -102,8 +102,8 @@ func accSets(t *testing.T, prof *lab.Profile) []accSet {
 	return sets
 }
 
-// blocksOf lists the /24s of an IPv4 prefix of /24 or shorter.
-func blocksOf(p netip.Prefix) []netip.Prefix {
+// accBlocks lists the /24s of an IPv4 prefix of /24 or shorter.
+func accBlocks(p netip.Prefix) []netip.Prefix {
 	var out []netip.Prefix
 	a := p.Masked().Addr().As4()
 	for i := 0; i < 1<<(24-p.Bits()); i++ {
@@ -149,8 +149,8 @@ func accCeil(t time.Time) time.Time {
 	return b
 }
 
-// isOutage reports whether a verdict says the entity's data plane is down.
-func isOutage(v results.Verdict) bool {
+// accOutage reports whether a verdict says the entity's data plane is down.
+func accOutage(v results.Verdict) bool {
 	switch v.Verdict {
 	case results.VerdictOutage, results.VerdictDataPlaneOutage, results.VerdictControlPlaneOutage:
 		return true
@@ -325,7 +325,7 @@ collector: {url: "nats://%s:4222", user: %s, password_file: %s/%s.pass, heartbea
 		}
 	}
 	col.Close()
-	logCensus(t, prof, found)
+	accLogCensus(t, prof, found)
 
 	// The nodes.
 	nodes := map[string]*proc{}
@@ -402,7 +402,7 @@ collector: {url: "nats://%s:4222", user: %s, password_file: %s/%s.pass, heartbea
 
 	// Read the live verdicts once a round while the blackout lasts, in a
 	// goroutine of their own, so that the faults keep their times.
-	lp := newLivePolls()
+	lp := newAccLivePolls()
 	pollDone := make(chan struct{})
 	go func() {
 		defer close(pollDone)
@@ -477,7 +477,7 @@ collector: {url: "nats://%s:4222", user: %s, password_file: %s/%s.pass, heartbea
 		{Level: results.LevelASN, Entity: results.ASEntity(64500)},
 		{Level: results.LevelCountry, Entity: "ZZ"},
 	}
-	for _, b := range blocksOf(netip.MustParsePrefix("198.18.0.0/22")) {
+	for _, b := range accBlocks(netip.MustParsePrefix("198.18.0.0/22")) {
 		blackEntities = append(blackEntities, results.EntityRef{Level: results.LevelBlock, Entity: b.String()})
 	}
 	outage(blackOn, blackOff, blackEntities)
@@ -516,7 +516,7 @@ collector: {url: "nats://%s:4222", user: %s, password_file: %s/%s.pass, heartbea
 	for _, level := range []string{results.LevelHost, results.LevelBlock, results.LevelPrefix, results.LevelASN, results.LevelCountry, results.LevelVantage} {
 		vs := accVerdicts(t, bin, colCfg, "--level", level, "--since", from.Format(time.RFC3339), "--until", until.Format(time.RFC3339))
 		if level == results.LevelVantage {
-			measured = logVantages(t, vs, phases, from, until)
+			measured = accLogVantages(t, vs, phases, from, until)
 			continue
 		}
 		since = append(since, vs...)
@@ -530,23 +530,23 @@ collector: {url: "nats://%s:4222", user: %s, password_file: %s/%s.pass, heartbea
 	for _, v := range lp.views {
 		accuracy.Print(os.Stdout, "lab: live "+v.name+" during the blackout", accuracy.Score(liveTruth, v.verdicts()))
 	}
-	logPhases(t, since, phases)
+	accLogPhases(t, since, phases)
 
 	// The targets.
-	sinceView := &liveView{name: "verdict --since", got: byEntity(since)}
-	for _, v := range append([]*liveView{sinceView}, lp.views...) {
+	sinceView := &accLiveView{name: "verdict --since", got: accByEntity(since)}
+	for _, v := range append([]*accLiveView{sinceView}, lp.views...) {
 		tr := truth
 		if v != sinceView {
 			tr = liveTruth
 		}
-		checkNoFalseOutage(t, v.name, tr, v.verdicts(), phases, ambiguous)
+		accCheckNoFalseOutage(t, v.name, tr, v.verdicts(), phases, ambiguous)
 	}
 	judge := func(e results.EntityRef, b time.Time) bool { return measured[b] && !ambiguous[e][b] }
-	checkBlackout(t, sinceView.name, sinceView.got, nil, blackEntities, blackStart, blackEnd, judge)
+	accCheckBlackout(t, sinceView.name, sinceView.got, nil, blackEntities, blackStart, blackEnd, judge)
 	for _, v := range lp.views {
-		checkBlackout(t, "live "+v.name, v.got, sinceView.got, blackEntities, blackStart, blackEnd, judge)
+		accCheckBlackout(t, "live "+v.name, v.got, sinceView.got, blackEntities, blackStart, blackEnd, judge)
 	}
-	checkCoverage(t, truth, since)
+	accCheckCoverage(t, truth, since)
 	t.Logf("TestLabAccuracy took %v", time.Since(began).Round(time.Second))
 }
 
@@ -576,7 +576,7 @@ func (c accChange) hits(b time.Time) bool {
 // accDiurnal is the period of the diurnal blocks of set s (0: none).
 func accDiurnal(prof *lab.Profile, s accSet) time.Duration {
 	for _, p := range s.prefixes {
-		for _, blk := range blocksOf(netip.MustParsePrefix(p)) {
+		for _, blk := range accBlocks(netip.MustParsePrefix(p)) {
 			if b, ok := prof.Block(blk); ok && b.Period > 0 {
 				return b.Period
 			}
@@ -625,7 +625,7 @@ func accTruth(prof *lab.Profile, sets []accSet, from, until time.Time) accuracy.
 		country := results.EntityRef{Level: results.LevelCountry, Entity: s.country}
 		for _, p := range s.prefixes {
 			pe := results.EntityRef{Level: results.LevelPrefix, Entity: p}
-			for _, blk := range blocksOf(netip.MustParsePrefix(p)) {
+			for _, blk := range accBlocks(netip.MustParsePrefix(p)) {
 				b, _ := prof.Block(blk)
 				add(results.EntityRef{Level: results.LevelBlock, Entity: blk.String()}, &b)
 				add(pe, &b)
@@ -665,8 +665,8 @@ func accTruth(prof *lab.Profile, sets []accSet, from, until time.Time) accuracy.
 	return tr
 }
 
-// outAt reports whether the truth has the entity out in the bin starting at b.
-func outAt(tr accuracy.Truth, e results.EntityRef, b time.Time) bool {
+// accOutAt reports whether the truth has the entity out in the bin starting at b.
+func accOutAt(tr accuracy.Truth, e results.EntityRef, b time.Time) bool {
 	for _, o := range tr.Outages {
 		if o.Level == e.Level && o.Entity == e.Entity && !b.Before(o.Start) && b.Before(o.End) {
 			return true
@@ -675,7 +675,7 @@ func outAt(tr accuracy.Truth, e results.EntityRef, b time.Time) bool {
 	return false
 }
 
-func phaseAt(phases []*accPhase, t time.Time) string {
+func accPhaseAt(phases []*accPhase, t time.Time) string {
 	for _, p := range phases {
 		if !t.Before(p.start) && t.Before(p.end) {
 			return p.name
@@ -684,8 +684,8 @@ func phaseAt(phases []*accPhase, t time.Time) string {
 	return "?"
 }
 
-// byEntity files verdicts by entity and round bin (a later one of a bin wins).
-func byEntity(vs []results.Verdict) map[results.EntityRef]map[time.Time]results.Verdict {
+// accByEntity files verdicts by entity and round bin (a later one of a bin wins).
+func accByEntity(vs []results.Verdict) map[results.EntityRef]map[time.Time]results.Verdict {
 	got := map[results.EntityRef]map[time.Time]results.Verdict{}
 	for _, v := range vs {
 		e := results.EntityRef{Level: v.Level, Entity: v.Entity}
@@ -697,9 +697,9 @@ func byEntity(vs []results.Verdict) map[results.EntityRef]map[time.Time]results.
 	return got
 }
 
-// checkNoFalseOutage: no entity, measurable or not, reads outage in a round
+// accCheckNoFalseOutage: no entity, measurable or not, reads outage in a round
 // in which the truth has it healthy (rounds ambiguous for it aside).
-func checkNoFalseOutage(t *testing.T, source string, tr accuracy.Truth, vs []results.Verdict, phases []*accPhase,
+func accCheckNoFalseOutage(t *testing.T, source string, tr accuracy.Truth, vs []results.Verdict, phases []*accPhase,
 	ambiguous map[results.EntityRef]map[time.Time]bool) {
 	t.Helper()
 	byPhase := map[string][]string{}
@@ -707,11 +707,11 @@ func checkNoFalseOutage(t *testing.T, source string, tr accuracy.Truth, vs []res
 	for _, v := range vs {
 		b := accBin(v.Time)
 		e := results.EntityRef{Level: v.Level, Entity: v.Entity}
-		if b.Before(tr.From) || !b.Before(tr.Until) || !isOutage(v) || outAt(tr, e, b) || ambiguous[e][b] {
+		if b.Before(tr.From) || !b.Before(tr.Until) || !accOutage(v) || accOutAt(tr, e, b) || ambiguous[e][b] {
 			continue
 		}
 		n++
-		ph := phaseAt(phases, b)
+		ph := accPhaseAt(phases, b)
 		un := ""
 		if tr.Unmeasurable[e] {
 			un = " (unmeasurable)"
@@ -739,7 +739,7 @@ func checkNoFalseOutage(t *testing.T, source string, tr accuracy.Truth, vs []res
 	t.Errorf("%s: %d false outage verdicts (healthy entity, round by round):\n%s", source, n, strings.Join(msg, "\n"))
 }
 
-// checkBlackout: every level's entities of the blacked-out /22 read outage in
+// accCheckBlackout: every level's entities of the blacked-out /22 read outage in
 // at least 95 % of the blackout's rounds, the first within 2 rounds. Only the
 // rounds judge allows are judged: those in which at least a quorum of
 // vantages reported (a loaded machine makes nodes skip rounds) and that no
@@ -749,7 +749,7 @@ func checkNoFalseOutage(t *testing.T, source string, tr accuracy.Truth, vs []res
 // after the 2 rounds allowed for detection, since its first rounds are read
 // more often than the others (every level is read in the first three rounds,
 // one level a round after them).
-func checkBlackout(t *testing.T, source string, got, after map[results.EntityRef]map[time.Time]results.Verdict, entities []results.EntityRef,
+func accCheckBlackout(t *testing.T, source string, got, after map[results.EntityRef]map[time.Time]results.Verdict, entities []results.EntityRef,
 	start, end time.Time, judge func(results.EntityRef, time.Time) bool) {
 	live := after != nil
 	show := func(v results.Verdict) string {
@@ -767,14 +767,14 @@ func checkBlackout(t *testing.T, source string, got, after map[results.EntityRef
 		for i := range rounds {
 			b := start.Add(time.Duration(i) * accRound)
 			v, ok := got[e][b]
-			if ok && isOutage(v) && first < 0 {
+			if ok && accOutage(v) && first < 0 {
 				first = i
 			}
 			if !judge(e, b) || live && (!ok || i < 2) {
 				continue
 			}
 			judged++
-			if ok && isOutage(v) {
+			if ok && accOutage(v) {
 				out++
 				continue
 			}
@@ -803,11 +803,11 @@ func checkBlackout(t *testing.T, source string, got, after map[results.EntityRef
 	}
 }
 
-// checkCoverage: the measurable blocks have verdicts in most rounds (so that
+// accCheckCoverage: the measurable blocks have verdicts in most rounds (so that
 // the other checks do not pass on an empty store).
-func checkCoverage(t *testing.T, tr accuracy.Truth, vs []results.Verdict) {
+func accCheckCoverage(t *testing.T, tr accuracy.Truth, vs []results.Verdict) {
 	t.Helper()
-	have := byEntity(vs)
+	have := accByEntity(vs)
 	rounds := int(tr.Until.Sub(tr.From) / accRound)
 	for _, e := range tr.Entities {
 		if e.Level != results.LevelBlock || tr.Unmeasurable[e] {
@@ -819,18 +819,18 @@ func checkCoverage(t *testing.T, tr accuracy.Truth, vs []results.Verdict) {
 	}
 }
 
-// liveView is what a reader of live verdicts saw: per entity and round, the
+// accLiveView is what a reader of live verdicts saw: per entity and round, the
 // last verdict shown for it. A verdict more than a round older than the last
 // complete round at the time of the poll is stale: it is filed as "stale"
 // under that round.
-type liveView struct {
+type accLiveView struct {
 	name  string
 	got   map[results.EntityRef]map[time.Time]results.Verdict
 	polls int
 	stale int
 }
 
-func (v *liveView) file(vs []results.Verdict, round time.Time) {
+func (v *accLiveView) file(vs []results.Verdict, round time.Time) {
 	v.polls++
 	for _, x := range vs {
 		b := accBin(x.Time)
@@ -847,7 +847,7 @@ func (v *liveView) file(vs []results.Verdict, round time.Time) {
 	}
 }
 
-func (v *liveView) verdicts() []results.Verdict {
+func (v *accLiveView) verdicts() []results.Verdict {
 	var out []results.Verdict
 	for _, m := range v.got {
 		for _, x := range m {
@@ -857,34 +857,34 @@ func (v *liveView) verdicts() []results.Verdict {
 	return out
 }
 
-// livePolls reads the live verdicts early in every round, for the round just
+// accLivePolls reads the live verdicts early in every round, for the round just
 // ended: the collector's /api/verdicts?level=L for every level, and `darkwatch
 // verdict --json --level L` (no --since), every level in the first three
 // rounds and then one level a round in turn (each costs an analysis of the
 // last rounds: four a round would starve the nodes on two cores).
-type livePolls struct {
+type accLivePolls struct {
 	mu    sync.Mutex
-	views []*liveView // CLI per level, then API per level
-	cli   map[string]*liveView
-	api   map[string]*liveView
+	views []*accLiveView // CLI per level, then API per level
+	cli   map[string]*accLiveView
+	api   map[string]*accLiveView
 	errs  []string
 	took  []time.Duration
 }
 
-var liveLevels = []string{results.LevelBlock, results.LevelPrefix, results.LevelASN, results.LevelCountry}
+var accLiveLevels = []string{results.LevelBlock, results.LevelPrefix, results.LevelASN, results.LevelCountry}
 
-func newLivePolls() *livePolls {
-	lp := &livePolls{cli: map[string]*liveView{}, api: map[string]*liveView{}}
-	cli := &liveView{name: "verdict (no --since)", got: map[results.EntityRef]map[time.Time]results.Verdict{}}
-	api := &liveView{name: "/api/verdicts", got: map[results.EntityRef]map[time.Time]results.Verdict{}}
-	for _, level := range liveLevels {
+func newAccLivePolls() *accLivePolls {
+	lp := &accLivePolls{cli: map[string]*accLiveView{}, api: map[string]*accLiveView{}}
+	cli := &accLiveView{name: "verdict (no --since)", got: map[results.EntityRef]map[time.Time]results.Verdict{}}
+	api := &accLiveView{name: "/api/verdicts", got: map[results.EntityRef]map[time.Time]results.Verdict{}}
+	for _, level := range accLiveLevels {
 		lp.cli[level], lp.api[level] = cli, api
 	}
-	lp.views = []*liveView{cli, api}
+	lp.views = []*accLiveView{cli, api}
 	return lp
 }
 
-func (lp *livePolls) run(t *testing.T, l *lab.Lab, bin, cfg, token string, p *accPhase) {
+func (lp *accLivePolls) run(t *testing.T, l *lab.Lab, bin, cfg, token string, p *accPhase) {
 	client := l.HTTPClient("col")
 	// Round k's records reach the collector about a second into it; the
 	// poll for round k comes early in round k+1, before those of k+1.
@@ -898,9 +898,9 @@ func (lp *livePolls) run(t *testing.T, l *lab.Lab, bin, cfg, token string, p *ac
 		if t.Context().Err() != nil {
 			return
 		}
-		cliLevels := liveLevels
+		cliLevels := accLiveLevels
 		if i >= 3 {
-			cliLevels = []string{liveLevels[i%len(liveLevels)]}
+			cliLevels = []string{accLiveLevels[i%len(accLiveLevels)]}
 		}
 		began := time.Now()
 		var wg sync.WaitGroup
@@ -914,18 +914,18 @@ func (lp *livePolls) run(t *testing.T, l *lab.Lab, bin, cfg, token string, p *ac
 					lp.note("verdict --level %s: %v", level, err)
 					return
 				}
-				vs, err := parseVerdicts(out)
+				vs, err := accParseVerdicts(out)
 				if err != nil {
 					lp.note("verdict --level %s: %v", level, err)
 				}
 				lp.file(lp.cli[level], vs, round)
 			}()
 		}
-		for _, level := range liveLevels {
+		for _, level := range accLiveLevels {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				vs, err := apiVerdicts(t.Context(), client, token, level)
+				vs, err := accAPIVerdicts(t.Context(), client, token, level)
 				if err != nil {
 					lp.note("/api/verdicts?level=%s: %v", level, err)
 					return
@@ -940,20 +940,20 @@ func (lp *livePolls) run(t *testing.T, l *lab.Lab, bin, cfg, token string, p *ac
 	}
 }
 
-func (lp *livePolls) note(format string, a ...any) {
+func (lp *accLivePolls) note(format string, a ...any) {
 	lp.mu.Lock()
 	defer lp.mu.Unlock()
 	lp.errs = append(lp.errs, fmt.Sprintf(format, a...))
 }
 
-func (lp *livePolls) file(v *liveView, vs []results.Verdict, round time.Time) {
+func (lp *accLivePolls) file(v *accLiveView, vs []results.Verdict, round time.Time) {
 	lp.mu.Lock()
 	defer lp.mu.Unlock()
 	v.file(vs, round)
 }
 
 // summary tells how the polls went.
-func (lp *livePolls) summary() string {
+func (lp *accLivePolls) summary() string {
 	lp.mu.Lock()
 	defer lp.mu.Unlock()
 	took := slices.Clone(lp.took)
@@ -978,7 +978,7 @@ func (lp *livePolls) summary() string {
 	return b.String()
 }
 
-func apiVerdicts(ctx context.Context, c *http.Client, token, level string) ([]results.Verdict, error) {
+func accAPIVerdicts(ctx context.Context, c *http.Client, token, level string) ([]results.Verdict, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+lab.Collector4+":8080/api/verdicts?level="+level, nil)
 	if err != nil {
 		return nil, err
@@ -1000,7 +1000,7 @@ func apiVerdicts(ctx context.Context, c *http.Client, token, level string) ([]re
 	return vs, json.Unmarshal(body, &vs)
 }
 
-func parseVerdicts(out []byte) ([]results.Verdict, error) {
+func accParseVerdicts(out []byte) ([]results.Verdict, error) {
 	var vs []results.Verdict
 	for _, ln := range bytes.Split(bytes.TrimSpace(out), []byte("\n")) {
 		if len(ln) == 0 {
@@ -1029,15 +1029,15 @@ func accVerdicts(t *testing.T, bin, cfg string, args ...string) []results.Verdic
 	if err != nil && !errors.As(err, &ee) {
 		t.Fatalf("verdict %v: %v\n%s", args, err, stderr.String())
 	}
-	vs, err := parseVerdicts(out)
+	vs, err := accParseVerdicts(out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return vs
 }
 
-// logCensus shows what each vantage's census found beside the profile.
-func logCensus(t *testing.T, prof *lab.Profile, census map[string]map[netip.Prefix]store.Block) {
+// accLogCensus shows what each vantage's census found beside the profile.
+func accLogCensus(t *testing.T, prof *lab.Profile, census map[string]map[netip.Prefix]store.Block) {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "census (16 passes) against the profile:\n  %-16s %10s %6s", "block", "responders", "a")
@@ -1065,14 +1065,14 @@ func logCensus(t *testing.T, prof *lab.Profile, census map[string]map[netip.Pref
 	t.Log(b.String())
 }
 
-// logVantages shows the vantage verdicts per phase, and returns the rounds of
+// accLogVantages shows the vantage verdicts per phase, and returns the rounds of
 // [from, until) in which at least a quorum (2) of vantages were healthy.
-func logVantages(t *testing.T, vs []results.Verdict, phases []*accPhase, from, until time.Time) map[time.Time]bool {
+func accLogVantages(t *testing.T, vs []results.Verdict, phases []*accPhase, from, until time.Time) map[time.Time]bool {
 	t.Helper()
 	count := map[string]map[string]int{}
 	healthy := map[time.Time]int{}
 	for _, v := range vs {
-		k := phaseAt(phases, accBin(v.Time)) + ": " + v.Entity
+		k := accPhaseAt(phases, accBin(v.Time)) + ": " + v.Entity
 		if count[k] == nil {
 			count[k] = map[string]int{}
 		}
@@ -1105,8 +1105,8 @@ func logVantages(t *testing.T, vs []results.Verdict, phases []*accPhase, from, u
 	return measured
 }
 
-// logPhases counts each level's verdicts per phase.
-func logPhases(t *testing.T, vs []results.Verdict, phases []*accPhase) {
+// accLogPhases counts each level's verdicts per phase.
+func accLogPhases(t *testing.T, vs []results.Verdict, phases []*accPhase) {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString("verdicts by phase and level (verdict/data plane: count):\n")
