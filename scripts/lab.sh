@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # lab.sh — darkwatch's network test lab, built only from network namespaces.
 #
-# Usage: lab.sh up | down | status | fault KIND [ARG] | restore | gc
+# Usage: lab.sh up | down | status | space PROFILE|off|check FILE | fault KIND [ARG]
+#        | restore | gc
 #
 # Everything lives in namespaces named ${LAB_PREFIX}-NODE (default prefix "dwlab"),
 # linked by veth pairs created directly inside those namespaces: nothing in the
@@ -51,11 +52,49 @@
 #   fault border-cut      border drops everything forwarded to/from the target space
 #   fault uplink-cut N    r_N drops everything it forwards
 #   fault loss PCT        border drops PCT% of packets to/from the target space
-#   fault icmp-drop       border drops ICMP/ICMPv6 echo to/from the target space
+#   fault icmp-drop [CIDR] border drops ICMP/ICMPv6 echo to/from the target space
+#                         (or only CIDR of it)
+#   fault dark CIDR       border drops everything to/from CIDR, any prefix inside the
+#                         target space (198.18.0.0/16, 2001:db8:1::/48): a block, half
+#                         of one, a /22; one chain per CIDR, so several add up
+#   fault undark CIDR     lift the dark fault of CIDR alone
 #   fault withdraw PREFIX BIRD withdraws its announcement of PREFIX (one of the five
 #                         above); the data plane is untouched
 #   restore | fault restore   remove every dwfault table in the lab and re-announce
-#                         every withdrawn prefix
+#                         every withdrawn prefix; the address-space profile stays
+#
+# Address-space profiles (nftables table "inet dwspace", an input-hook chain in the
+# target, apart from the dwfault tables, so that faults and restore leave it alone):
+# by default (after "up") every address of the target space answers. A profile makes
+# the space look like the Internet: per /24 it names how many addresses answer, how
+# often, and what else is special. One line per /24, "#" starts a comment:
+#
+#   198.18.4.0/24 responders=40 a=0.8 [icmp=drop] [period=40s]
+#
+#   responders=N  N addresses (1..250) answer; every other address of the block drops
+#                 everything, so that probes to it time out. The responders are spread
+#                 over the block: host numbers 1 + (37*c + 97*k) mod 254 for
+#                 k = 0..N-1, c being the block's third octet.
+#   a=P           each probe to a responder (ICMP echo request, TCP SYN, UDP datagram)
+#                 is answered with probability P (0.01..1, two decimals at most); the
+#                 rest is dropped (nft numgen random mod 100).
+#   icmp=drop     the block drops ICMP echo requests (TCP and UDP answer as above);
+#                 icmp=answer is the default.
+#   period=D      diurnal: the block answers in the first half of every period of D
+#                 (an even number of seconds, 4s..24h: 40s, 10m, 24h) counted from the
+#                 Unix epoch and is dark in the second half. A clock the lab owns (a
+#                 background loop in the target namespace, stopped by "space off",
+#                 another "space" and "down") switches it 0.5 s before each half
+#                 begins, so that a round starting on the boundary finds the new state;
+#                 it logs each switch ("TIME BLOCK up|dark") to space-clock.log in
+#                 the lab's state directory.
+#
+# Blocks that a profile does not name answer on every address, as without a profile.
+# configs/lab-space-realistic.txt ("space realistic") is a realistic target space:
+# dense, mid-range, sparse (|E| < 15 or A < 0.1), ICMP-filtered and diurnal blocks.
+#   space PROFILE         apply PROFILE (a file, or "realistic"), replacing any other
+#   space off             every address answers again
+#   space check PROFILE   validate PROFILE and print its blocks (no root needed)
 #
 # Environment:
 #   LAB_PREFIX      namespace/state prefix, [a-z0-9]{1,12}, default dwlab
@@ -67,6 +106,7 @@ set -euo pipefail
 
 PATH="$PATH:/usr/sbin:/sbin:/usr/bin:/bin"
 
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 P="${LAB_PREFIX:-dwlab}"
 STATE_ROOT="${LAB_STATE_ROOT:-/run/darkwatch-lab}"
 STATE="$STATE_ROOT/$P"
@@ -80,17 +120,24 @@ DNS6=2001:db8:1::53
 
 usage() {
 	cat >&2 <<'EOF'
-usage: lab.sh up | down | status | fault KIND [ARG] | restore | gc
-  up                  (re)build the lab (LAB_PREFIX, LAB_VANTAGES)
+usage: lab.sh up | down | status | space ... | fault KIND [ARG] | restore | gc
+  up                  (re)build the lab (LAB_PREFIX, LAB_VANTAGES); every address
+                      of the target space answers
   down                remove every namespace, process and state file of LAB_PREFIX
-  status              show namespaces, processes and faults; exit 0 if up, 1 if not
+  status              show namespaces, processes, profile and faults; exit 0 if up
+  space PROFILE       answer as PROFILE says (a file, or "realistic"): per /24 line
+                      "198.18.4.0/24 responders=40 a=0.8 [icmp=drop] [period=40s]"
+  space off           every address of the target space answers again
+  space check PROFILE validate PROFILE and print its blocks
   fault border-cut    border drops all traffic to/from the target space
   fault uplink-cut N  router r_N forwards nothing
   fault loss PCT      border drops PCT% of target-space packets at random
-  fault icmp-drop     border drops ICMP echo to/from the target space
+  fault icmp-drop [CIDR]  border drops ICMP echo to/from the target space (or CIDR)
+  fault dark CIDR     border drops all traffic to/from CIDR (inside the target space)
+  fault undark CIDR   lift the dark fault of CIDR
   fault withdraw PFX  BIRD in the border withdraws its announcement of PFX
   fault restore       same as restore
-  restore             remove all faults
+  restore             remove all faults (the profile stays)
   gc                  bring down labs whose LAB_OWNER_PID has exited
 EOF
 	exit 2
@@ -508,6 +555,17 @@ cmd_status() {
 			ok=0
 		fi
 	done
+	local sp
+	sp=$(cat "$STATE/space.name" 2>/dev/null || true)
+	if [ -n "$sp" ]; then
+		echo "space: $sp"
+		if [ -r "$STATE/space-clock.pid" ]; then
+			p=$(cat "$STATE/space-clock.pid")
+			alive "$p" || { echo "  not running: space clock"; ok=0; }
+		fi
+	else
+		echo "space: off (every address answers)"
+	fi
 	echo "faults:"
 	local any=0 f
 	for x in $nss; do
@@ -539,6 +597,32 @@ nft_fault() {
 		echo "flush chain inet dwfault $chain"
 		for r in "$@"; do echo "add rule inet dwfault $chain $r"; done
 	} | ip netns exec "$n" nft -f -
+}
+
+# target_cidr CIDR: print "ip" or "ip6" when CIDR is a prefix inside the target
+# space (198.18.0.0/16 or 2001:db8:1::/48) with no host bits set, else die.
+target_cidr() {
+	local x="$1" o1 o2 bits v m
+	if [[ "$x" =~ ^198\.18\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})/([0-9]{1,2})$ ]]; then
+		o1="${BASH_REMATCH[1]}" o2="${BASH_REMATCH[2]}" bits="${BASH_REMATCH[3]}"
+		[ "$o1" -le 255 ] && [ "$o2" -le 255 ] && [ "$bits" -ge 16 ] && [ "$bits" -le 32 ] ||
+			die "'$x' is not a prefix inside the target space 198.18.0.0/16 (or 2001:db8:1::/48)"
+		v=$((o1 * 256 + o2)) m=$(((1 << (32 - bits)) - 1))
+		[ $((v & m)) -eq 0 ] || die "'$x' has host bits set (its prefix starts lower)"
+		echo ip
+	elif [[ "${x,,}" =~ ^2001:db8:1:[0-9a-f:]*/([0-9]{2,3})$ ]] && [ "${BASH_REMATCH[1]}" -ge 48 ] &&
+		[ "${BASH_REMATCH[1]}" -le 128 ]; then
+		echo ip6
+	else
+		die "'$x' is not a prefix inside the target space 198.18.0.0/16 (or 2001:db8:1::/48)"
+	fi
+}
+
+# dark_chain CIDR: the name of the fault chain that darkens CIDR.
+dark_chain() {
+	local c="${1,,}"
+	c="${c//[.:\/]/_}"
+	echo "dark_$c"
 }
 
 cmd_fault() {
@@ -584,12 +668,35 @@ cmd_fault() {
 			die "withdraw: birdc disable $(bird_proto "$1") failed"
 		;;
 	icmp-drop)
-		[ $# -eq 0 ] || usage
+		[ $# -le 1 ] || usage
 		local e4="icmp type { echo-request, echo-reply } drop"
 		local e6="icmpv6 type { echo-request, echo-reply } drop"
-		nft_fault border icmp_drop \
-			"ip daddr $T4 $e4" "ip saddr $T4 $e4" \
-			"ip6 daddr $T6 $e6" "ip6 saddr $T6 $e6"
+		if [ $# -eq 0 ]; then
+			nft_fault border icmp_drop \
+				"ip daddr $T4 $e4" "ip saddr $T4 $e4" \
+				"ip6 daddr $T6 $e6" "ip6 saddr $T6 $e6"
+		elif [ "$(target_cidr "$1")" = ip ]; then
+			nft_fault border icmp_drop "ip daddr $1 $e4" "ip saddr $1 $e4"
+		else
+			nft_fault border icmp_drop "ip6 daddr $1 $e6" "ip6 saddr $1 $e6"
+		fi
+		;;
+	dark)
+		[ $# -eq 1 ] || usage
+		local fam
+		fam=$(target_cidr "$1")
+		nft_fault border "$(dark_chain "$1")" "$fam daddr $1 drop" "$fam saddr $1 drop"
+		;;
+	undark)
+		[ $# -eq 1 ] || usage
+		target_cidr "$1" >/dev/null
+		local chain
+		chain=$(dark_chain "$1")
+		faults_of "$(ns border)" | grep -qx "$chain" || die "undark: no dark fault on $1"
+		printf 'flush chain inet dwfault %s\ndelete chain inet dwfault %s\n' "$chain" "$chain" |
+			ip netns exec "$(ns border)" nft -f - || die "undark: nft could not remove $chain"
+		echo "lab $P: fault dark $1 off"
+		return
 		;;
 	restore)
 		[ $# -eq 0 ] || usage
@@ -605,17 +712,276 @@ cmd_restore() {
 	need_root
 	need_tools ip nft
 	check_prefix
-	local x
+	local x p cmds=""
+	# All at once: a restore between two rounds must not take one.
 	for x in $(lab_namespaces); do
-		ip netns exec "$x" nft delete table inet dwfault 2>/dev/null || true
+		ip netns exec "$x" nft delete table inet dwfault 2>/dev/null &
 	done
 	if [ -S "$STATE/bird.ctl" ]; then
-		local p
 		for p in $BGP_PREFIXES; do
-			birdctl enable "$(bird_proto "$p")" >/dev/null || true
+			cmds+="enable $(bird_proto "$p")"$'\n'
 		done
+		birdctl <<<"$cmds" >/dev/null || true
 	fi
+	wait || true
 	echo "lab $P: faults removed"
+}
+
+# ---- address-space profiles ------------------------------------------------------
+
+# REALISTIC_PROFILE is what "space realistic" applies.
+REALISTIC_PROFILE="$(cd "$HERE/.." && pwd)/configs/lab-space-realistic.txt"
+# SPACE_LEAD_US: the clock switches a diurnal block this many microseconds before
+# the half of its period begins.
+SPACE_LEAD_US=500000
+
+space_path() {
+	if [ "$1" = realistic ]; then echo "$REALISTIC_PROFILE"; else echo "$1"; fi
+}
+
+# space_bad MESSAGE: die naming the profile line being read.
+space_bad() { die "space: $SP_FILE:$SP_LN: $*"; }
+
+# space_parse FILE: read a profile into SP_C (third octets), SP_N (responders),
+# SP_PCT (answer probability in percent), SP_ICMP (1: echo dropped) and SP_PERIOD
+# (seconds, 0: always up), or die naming the first bad line.
+space_parse() {
+	SP_FILE="$1" SP_LN=0
+	SP_C=() SP_N=() SP_PCT=() SP_ICMP=() SP_PERIOD=()
+	local -A first=()
+	local line f kv key val c n pct icmp period int frac num unit
+	[ -f "$SP_FILE" ] && [ -r "$SP_FILE" ] || die "space: cannot read profile '$SP_FILE'"
+	while IFS= read -r line || [ -n "$line" ]; do
+		SP_LN=$((SP_LN + 1))
+		line="${line%%#*}"
+		read -ra f <<<"$line"
+		[ "${#f[@]}" -gt 0 ] || continue
+		[[ "${f[0]}" =~ ^198\.18\.(0|[1-9][0-9]{0,2})\.0/24$ ]] && [ "${BASH_REMATCH[1]}" -le 255 ] ||
+			space_bad "'${f[0]}' is not a /24 of the target space 198.18.0.0/16 (198.18.N.0/24, N = 0..255)"
+		c="${BASH_REMATCH[1]}"
+		[ -z "${first[$c]:-}" ] || space_bad "${f[0]} is given twice (first on line ${first[$c]})"
+		first[$c]=$SP_LN
+		n="" pct="" icmp="" period=""
+		for kv in "${f[@]:1}"; do
+			[[ "$kv" == *=* ]] || space_bad "'$kv' is not KEY=VALUE (responders=N a=P [icmp=drop] [period=D])"
+			key="${kv%%=*}" val="${kv#*=}"
+			case "$key" in
+			responders)
+				[ -z "$n" ] || space_bad "responders given twice"
+				[[ "$val" =~ ^[1-9][0-9]{0,2}$ ]] && [ "$val" -le 250 ] ||
+					space_bad "responders=$val: want a number of addresses from 1 to 250"
+				n="$val"
+				;;
+			a)
+				[ -z "$pct" ] || space_bad "a given twice"
+				[[ "$val" =~ ^([01]?)(\.([0-9]{1,2}))?$ ]] && [ -n "$val" ] && [ "$val" != . ] ||
+					space_bad "a=$val: want a probability from 0.01 to 1, two decimals at most (a=0.8)"
+				int="${BASH_REMATCH[1]:-0}" frac="${BASH_REMATCH[3]:-0}"
+				[ "${#frac}" -eq 2 ] || frac="${frac}0"
+				pct=$((10#$int * 100 + 10#$frac))
+				[ "$pct" -ge 1 ] && [ "$pct" -le 100 ] ||
+					space_bad "a=$val: want a probability from 0.01 to 1, two decimals at most (a=0.8)"
+				;;
+			icmp)
+				[ -z "$icmp" ] || space_bad "icmp given twice"
+				case "$val" in
+				drop) icmp=1 ;;
+				answer) icmp=0 ;;
+				*) space_bad "icmp=$val: want icmp=drop or icmp=answer" ;;
+				esac
+				;;
+			period)
+				[ -z "$period" ] || space_bad "period given twice"
+				[[ "$val" =~ ^([1-9][0-9]{0,5})(s|m|h)$ ]] ||
+					space_bad "period=$val: want an even number of seconds from 4s to 24h (40s, 10m, 24h)"
+				num="${BASH_REMATCH[1]}" unit="${BASH_REMATCH[2]}"
+				case "$unit" in
+				s) period=$num ;;
+				m) period=$((num * 60)) ;;
+				h) period=$((num * 3600)) ;;
+				esac
+				[ "$period" -ge 4 ] && [ "$period" -le 86400 ] && [ $((period % 2)) -eq 0 ] ||
+					space_bad "period=$val: want an even number of seconds from 4s to 24h (40s, 10m, 24h)"
+				;;
+			*) space_bad "unknown setting '$key' (responders=, a=, icmp=, period=)" ;;
+			esac
+		done
+		[ -n "$n" ] && [ -n "$pct" ] || space_bad "${f[0]}: responders= and a= are required"
+		SP_C+=("$c") SP_N+=("$n") SP_PCT+=("$pct") SP_ICMP+=("${icmp:-0}") SP_PERIOD+=("${period:-0}")
+	done <"$SP_FILE"
+	[ "${#SP_C[@]}" -gt 0 ] || die "space: $SP_FILE names no block"
+}
+
+# space_responders C N: the N responsive addresses of block 198.18.C.0/24.
+space_responders() {
+	local c="$1" n="$2" k
+	for ((k = 0; k < n; k++)); do
+		echo "198.18.$c.$((1 + (37 * c + 97 * k) % 254))"
+	done
+}
+
+# space_rules: the nft script of the parsed profile (it replaces the dwspace table
+# atomically).
+space_rules() {
+	local i c blocks=() live=() icmpoff=() a
+	for i in "${!SP_C[@]}"; do
+		c="${SP_C[$i]}"
+		blocks+=("198.18.$c.0/24")
+		mapfile -t a < <(space_responders "$c" "${SP_N[$i]}")
+		live+=("${a[@]}")
+		[ "${SP_ICMP[$i]}" = 0 ] || icmpoff+=("198.18.$c.0/24")
+	done
+	local IFS=,
+	echo "add table inet dwspace"
+	echo "delete table inet dwspace"
+	echo "table inet dwspace {"
+	echo "  set blocks { type ipv4_addr; flags interval; elements = { ${blocks[*]} }; }"
+	echo "  set live { type ipv4_addr; elements = { ${live[*]} }; }"
+	if [ "${#icmpoff[@]}" -gt 0 ]; then
+		echo "  set icmpoff { type ipv4_addr; flags interval; elements = { ${icmpoff[*]} }; }"
+	else
+		echo "  set icmpoff { type ipv4_addr; flags interval; }"
+	fi
+	echo "  set dark { type ipv4_addr; flags interval; }"
+	echo "  chain input {"
+	echo "    type filter hook input priority -10; policy accept;"
+	echo "    ip daddr != @blocks accept"
+	echo "    ip daddr != @live drop"
+	echo "    ip daddr @dark drop"
+	echo "    ip daddr @icmpoff icmp type echo-request drop"
+	unset IFS
+	local b p
+	for i in "${!SP_C[@]}"; do
+		p="${SP_PCT[$i]}"
+		[ "$p" -lt 100 ] || continue
+		b="198.18.${SP_C[$i]}.0/24"
+		echo "    ip daddr $b icmp type echo-request numgen random mod 100 >= $p drop"
+		echo "    ip daddr $b tcp flags & (fin|syn|rst|ack) == syn numgen random mod 100 >= $p drop"
+		echo "    ip daddr $b meta l4proto udp numgen random mod 100 >= $p drop"
+	done
+	echo "  }"
+	echo "}"
+}
+
+# space_stop_clock: stop the clock of diurnal blocks, if one runs.
+space_stop_clock() {
+	local p
+	p=$(cat "$STATE/space-clock.pid" 2>/dev/null || true)
+	if [[ "$p" =~ ^[0-9]+$ ]]; then
+		# The clock is a session leader (bg uses setsid): its sleep goes with it.
+		kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null || true
+	fi
+	rm -f "$STATE/space-clock.pid"
+}
+
+# space_clock LEAD_US BLOCK PERIOD_S [BLOCK PERIOD_S ...]: run in the target
+# namespace; keeps each BLOCK in the dark set in the second half of every period
+# of PERIOD_S seconds since the Unix epoch, switching LEAD_US early.
+space_clock() {
+	local lead="$1"
+	shift
+	local blk=() per=() st=()
+	while [ $# -ge 2 ]; do
+		blk+=("$1") per+=("$2") st+=(up)
+		shift 2
+	done
+	local now t p half ph want wake next i cmds d
+	local -a want_st
+	while :; do
+		now=${EPOCHREALTIME/[.,]/}
+		t=$((now + lead))
+		next=0 cmds="" want_st=()
+		for i in "${!blk[@]}"; do
+			p=$((per[i] * 1000000)) half=$((per[i] * 500000))
+			ph=$((t % p))
+			if [ "$ph" -lt "$half" ]; then
+				want=up wake=$((t - ph + half))
+			else
+				want=dark wake=$((t - ph + p))
+			fi
+			want_st+=("$want")
+			if [ "$want" != "${st[$i]}" ]; then
+				if [ "$want" = dark ]; then
+					cmds+="add element inet dwspace dark { ${blk[$i]} }"$'\n'
+				else
+					cmds+="delete element inet dwspace dark { ${blk[$i]} }"$'\n'
+				fi
+			fi
+			wake=$((wake - lead))
+			if [ "$next" -eq 0 ] || [ "$wake" -lt "$next" ]; then next=$wake; fi
+		done
+		if [ -n "$cmds" ]; then
+			if nft -f - <<<"$cmds"; then
+				d=$(date -u +%FT%T.%6NZ)
+				for i in "${!blk[@]}"; do
+					[ "${want_st[$i]}" = "${st[$i]}" ] || echo "$d ${blk[$i]} ${want_st[$i]}"
+				done
+				st=("${want_st[@]}")
+			else
+				echo "$(date -u +%FT%T.%6NZ) nft failed; trying again" >&2
+				next=$((now + 200000))
+			fi
+		fi
+		now=${EPOCHREALTIME/[.,]/}
+		d=$((next - now))
+		[ "$d" -ge 1000 ] || d=1000
+		sleep "$((d / 1000000)).$(printf %06d $((d % 1000000)))"
+	done
+}
+
+cmd_space() {
+	[ $# -ge 1 ] || usage
+	case "$1" in
+	check)
+		[ $# -eq 2 ] || usage
+		space_parse "$(space_path "$2")"
+		local i total=0
+		for i in "${!SP_C[@]}"; do
+			total=$((total + SP_N[i]))
+			printf '198.18.%s.0/24 responders=%s a=%d.%02d icmp=%s period=%s\n' "${SP_C[$i]}" "${SP_N[$i]}" \
+				$((SP_PCT[i] / 100)) $((SP_PCT[i] % 100)) "$([ "${SP_ICMP[$i]}" = 1 ] && echo drop || echo answer)" \
+				"$([ "${SP_PERIOD[$i]}" = 0 ] && echo - || echo "${SP_PERIOD[$i]}s")"
+		done
+		echo "profile $SP_FILE: ${#SP_C[@]} blocks, $total responsive addresses"
+		return
+		;;
+	off)
+		[ $# -eq 1 ] || usage
+		need_root
+		need_tools ip nft
+		check_prefix
+		local T
+		T=$(ns target)
+		ip netns list | awk '{print $1}' | grep -qx "$T" || die "lab $P is not up (no namespace $T)"
+		space_stop_clock
+		ip netns exec "$T" nft delete table inet dwspace 2>/dev/null || true
+		rm -f "$STATE/space.profile" "$STATE/space.name"
+		echo "lab $P: space off (every address answers)"
+		return
+		;;
+	esac
+	[ $# -eq 1 ] || usage
+	need_root
+	need_tools ip nft
+	check_prefix
+	local file T i args=()
+	file=$(space_path "$1")
+	space_parse "$file"
+	T=$(ns target)
+	ip netns list | awk '{print $1}' | grep -qx "$T" || die "lab $P is not up (no namespace $T)"
+	space_stop_clock
+	space_rules | ip netns exec "$T" nft -f - || die "space: nft refused the rules of $file"
+	cp "$file" "$STATE/space.profile"
+	echo "$1" >"$STATE/space.name"
+	for i in "${!SP_C[@]}"; do
+		[ "${SP_PERIOD[$i]}" = 0 ] || args+=("198.18.${SP_C[$i]}.0/24" "${SP_PERIOD[$i]}")
+	done
+	if [ "${#args[@]}" -gt 0 ]; then
+		bg space-clock "$T" bash "$HERE/lab.sh" space-clock "$SPACE_LEAD_US" "${args[@]}"
+	fi
+	local total=0
+	for i in "${!SP_C[@]}"; do total=$((total + SP_N[i])); done
+	echo "lab $P: space $1: ${#SP_C[@]} blocks, $total responsive addresses, $((${#args[@]} / 2)) diurnal"
 }
 
 # gc: bring down labs (any prefix) whose recorded owner pid no longer exists.
@@ -642,6 +1008,8 @@ down) [ $# -eq 0 ] || usage; cmd_down ;;
 status) [ $# -eq 0 ] || usage; cmd_status ;;
 fault) cmd_fault "$@" ;;
 restore) [ $# -eq 0 ] || usage; cmd_restore ;;
+space) cmd_space "$@" ;;
+space-clock) space_clock "$@" ;; # internal: the clock "space" starts in the target
 gc) [ $# -eq 0 ] || usage; cmd_gc ;;
 -h | --help | help) usage ;;
 *) echo "lab.sh: unknown subcommand '$sub'" >&2; usage ;;

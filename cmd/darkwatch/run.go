@@ -271,11 +271,9 @@ func (a *app) doRound(ctx context.Context, k int64, cooldown time.Duration, sink
 		blocks := censusBlocks(ctx, st, cfg.Vantage, v4)
 		icmpSpace := space4
 		if len(blocks) > 0 {
-			var bl []netip.Prefix
-			for _, b := range blocks {
-				bl = append(bl, b.Prefix)
-			}
-			icmpSpace, _ = schedule.NewSpace(v4, schedule.NewBlocklist(append(bl, cfg.blocked...), cfg.allow))
+			// Not through the blocklist: allow would let the census
+			// blocks back in (the lab allows the whole target space).
+			icmpSpace, _ = schedule.NewSpace(outsideBlocks(v4, blocks), cfg.BlocklistSet())
 		}
 		for _, name := range schedule.MethodMix(ts.Methods, ts.TraceEvery, k) {
 			meth, _ := ParseMethod(name)
@@ -366,6 +364,50 @@ func (c *Config) assigned(ps []netip.Prefix) []netip.Prefix {
 			v := first + i*step
 			b := netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), 0}), schedule.BlockBits4)
 			if slices.Contains(schedule.Assign(b, c.Vantages, c.Redundancy), c.Vantage) {
+				out = append(out, b)
+			}
+		}
+	}
+	return out
+}
+
+// outsideBlocks returns the parts of ps that lie in none of blocks (census
+// blocks, /24s): a prefix holding no block as it is, one holding some split
+// into its other /24s, and one inside a block left out.
+func outsideBlocks(ps []netip.Prefix, blocks []store.Block) []netip.Prefix {
+	in := make(map[netip.Prefix]bool, len(blocks))
+	for _, b := range blocks {
+		in[b.Prefix.Masked()] = true
+	}
+	var out []netip.Prefix
+	for _, p := range ps {
+		if !p.Addr().Is4() {
+			out = append(out, p)
+			continue
+		}
+		if p.Bits() >= schedule.BlockBits4 {
+			if !in[schedule.BlockOf(p.Addr())] {
+				out = append(out, p)
+			}
+			continue
+		}
+		holds := false
+		for b := range in {
+			if p.Contains(b.Addr()) {
+				holds = true
+				break
+			}
+		}
+		if !holds {
+			out = append(out, p)
+			continue
+		}
+		a4 := p.Masked().Addr().As4()
+		first := uint32(a4[0])<<24 | uint32(a4[1])<<16 | uint32(a4[2])<<8
+		for i := uint32(0); i < 1<<(schedule.BlockBits4-p.Bits()); i++ {
+			v := first + i<<(32-schedule.BlockBits4)
+			b := netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), 0}), schedule.BlockBits4)
+			if !in[b] {
 				out = append(out, b)
 			}
 		}

@@ -160,6 +160,16 @@ func StartN(t testing.TB, vantages int) *Lab {
 	return l
 }
 
+// StateDir is the lab's state directory (logs, pid files, configurations of
+// its daemons): LAB_STATE_ROOT (default /run/darkwatch-lab) / Prefix.
+func (l *Lab) StateDir() string {
+	root := os.Getenv("LAB_STATE_ROOT")
+	if root == "" {
+		root = "/run/darkwatch-lab"
+	}
+	return filepath.Join(root, l.Prefix)
+}
+
 // NS is the namespace name of node ("vp1", "r2", "border", "target", "canary", "col").
 func (l *Lab) NS(node string) string { return l.Prefix + "-" + node }
 
