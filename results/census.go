@@ -30,6 +30,9 @@ const DefaultCensusWindow = 8
 // answer.
 type BlockStat struct {
 	Vantage string
+	// Method is the method the census probed with: "icmp" or "tcp:80"; empty
+	// means icmp.
+	Method string
 	// Block is the /24 (IPv4) or /48 (IPv6), or the host's /32 or /128 when Host
 	// is set.
 	Block netip.Prefix
