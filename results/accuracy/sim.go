@@ -92,29 +92,34 @@ func FullConfig() Config {
 	return c
 }
 
-// Measurability of a block in the truth model. A block is measurable when one
-// round can tell its state: an up block is almost never silent to every probe
-// a round may send it, and a down block's silences are evidence enough to
-// read it down within the round. With n the distinct addresses a round can
-// probe (min(|E|, results.ProbeBudget) for adaptive ICMP, |E| for a sweep)
-// and a the chance that one of them answers (A·(1 − the worst vantage loss)),
-// that is (1 − a)^n ≤ SilentUp: then n silences also carry Trinocular from
-// B(U) = 0.99 to below 0.1 (which needs (1 − a)^n < 1/891). MinMeasurableE
-// asks for a few addresses besides: one or two hosts going away alone must
-// not read as the block's outage. Blocks darkwatch could judge only with more
-// rounds than one, or not at all (ICMP-filtered blocks no tcp sweep covers),
-// are unmeasurable: counted, not scored. This rule is looser than
-// Trinocular's |E| ≥ 15 (results.SparseMinE) and stricter on A than its
-// A ≥ 0.1: it asks what one round can see, not what Trinocular chose to probe.
-const (
-	SilentUp       = 1e-3
-	MinMeasurableE = 3
-)
+// Measurability of a block. A block is measurable when darkwatch judges it
+// by design and one round can tell its state:
+//
+//   - by design: for some method that reaches the block (icmp unless the block
+//     filters it; tcp:80 where its target set is swept with it), the census
+//     of that method is not sparse from any vantage point (|E| ≥
+//     results.SparseMinE and A ≥ results.SparseMinA): Trinocular does not
+//     judge sparse blocks, and the analysis reports them uncertain;
+//   - one round: with n the distinct addresses of that method's true E a
+//     round can probe (min(|E|, results.ProbeBudget) for adaptive ICMP,
+//     |E| for a sweep) and a the chance that one of them answers
+//     (A·(1 − the worst vantage loss)), (1 − a)^n ≤ SilentUp. Then an up
+//     block is almost never silent to a whole round, and the n silences
+//     of a down block carry Trinocular from B(U) = 0.99 to below 0.1
+//     (which needs (1 − a)^n < 1/891), so the outage is read in its
+//     first round. With n = 15 that asks for A ≥ 0.39.
+//
+// Blocks darkwatch could judge only after several rounds, or not at all
+// (ICMP-filtered blocks no tcp sweep covers), are unmeasurable: counted, not
+// scored. A looser rule (say |E| ≥ 3 with the same bound on silence) would
+// count blocks the analysis declines to judge; Result.OneRoundSparse counts
+// those.
+const SilentUp = 1e-3
 
-// measurable applies the rule above to n addresses answering at a, probed at
-// most budget of them a round (0: all).
-func measurable(n int, a float64, budget int) bool {
-	if n < MinMeasurableE {
+// oneRound is the second condition above for n addresses answering at a,
+// at most budget of them probed a round (0: all).
+func oneRound(n int, a float64, budget int) bool {
+	if n == 0 {
 		return false
 	}
 	if budget > 0 {
@@ -133,19 +138,28 @@ type Table struct {
 type Result struct {
 	Truth Truth
 	// Tables holds the scores: all entities over the whole run, then the
-	// rounds of the uplink cut, then the tcp-swept blocks alone.
+	// rounds of the uplink cut, then the tcp-swept blocks alone; and last
+	// the reference (see seen), which says what the records allow.
 	Tables []Table
 	// Verdicts holds the block, prefix, AS and country verdicts whose data
 	// plane is down or partial: the ones the scores count.
 	Verdicts []results.Verdict
+	// MethodPartials counts the healthy block-rounds of measurable blocks
+	// read partial because their methods disagree (the verdict's Methods is
+	// set). Row.FalsePartial counts these and the partials of vantage
+	// points that disagree: one vantage point's own false down, or its
+	// lag in seeing a block come back, which DESIGN.md's merge reads
+	// partial.
+	MethodPartials int
 	// VantageDown counts each vantage point's vantage-down rounds;
 	// UplinkVantage is the one whose uplink was cut, for UplinkRounds.
 	VantageDown   map[string]int
 	UplinkVantage string
 	UplinkRounds  int
-	// Blocks counts the blocks; Measurable those measurable, of which
-	// MeasurableSparse have |E| < results.SparseMinE or A < results.SparseMinA.
-	Blocks, Measurable, MeasurableSparse int
+	// Blocks counts the blocks, Measurable those measurable, and
+	// OneRoundSparse those that one round could judge (|E| ≥ 3) but whose
+	// census is sparse.
+	Blocks, Measurable, OneRoundSparse int
 	// CensusEmpty counts the (vantage, block) pairs whose ICMP census found
 	// no address: `run` sweeps those blocks.
 	CensusEmpty int
@@ -154,13 +168,16 @@ type Result struct {
 	// PeakRSS is the process's peak resident set during the run in bytes
 	// (0 where /proc does not tell).
 	PeakRSS int64
+
+	reference []results.Verdict
 }
 
 // Print writes every table of the result, with a line of figures on top.
 func (r Result) Print(w io.Writer) {
-	fmt.Fprintf(w, "%d blocks (%d measurable, %d of them sparse by Trinocular's rule), %d census-empty (vantage, block) pairs, %d records, %s, peak RSS %d MiB\n",
-		r.Blocks, r.Measurable, r.MeasurableSparse, r.CensusEmpty, r.Records, r.Elapsed.Round(time.Millisecond), r.PeakRSS>>20)
-	fmt.Fprintf(w, "vantage-down rounds: %v (uplink of %s cut for %d rounds)\n", r.VantageDown, r.UplinkVantage, r.UplinkRounds)
+	fmt.Fprintf(w, "%d blocks (%d measurable; %d more one round could judge have a sparse census), %d census-empty (vantage, block) pairs, %d records, %s, peak RSS %d MiB\n",
+		r.Blocks, r.Measurable, r.OneRoundSparse, r.CensusEmpty, r.Records, r.Elapsed.Round(time.Millisecond), r.PeakRSS>>20)
+	fmt.Fprintf(w, "vantage-down rounds: %v (uplink of %s cut for %d rounds); healthy block-rounds read partial because methods disagree: %d\n",
+		r.VantageDown, r.UplinkVantage, r.UplinkRounds, r.MethodPartials)
 	for _, t := range r.Tables {
 		Print(w, t.Title, t.Rows)
 	}
@@ -173,21 +190,31 @@ func Simulate(cfg Config) Result {
 	began := time.Now()
 	resetPeakRSS()
 	m := newModel(cfg)
-	res := Result{Truth: m.truth, VantageDown: map[string]int{}, Blocks: len(m.blocks),
+	res := Result{VantageDown: map[string]int{}, Blocks: len(m.blocks),
 		UplinkVantage: m.vantages[len(m.vantages)-1].name, UplinkRounds: cfg.UplinkRounds}
-	for i := range m.blocks {
-		b := &m.blocks[i]
-		if b.measurable {
-			res.Measurable++
-			if len(b.e) < results.SparseMinE || b.a < results.SparseMinA {
-				res.MeasurableSparse++
+	// Every country's census and record count first, so that one buffer
+	// the size of the largest country holds each country's records in
+	// turn: fresh memory is slow to come by, and a buffer that grows
+	// holds the old one and the new at once.
+	runs := make([]countryRun, len(m.countries))
+	most := 0
+	for c := range m.countries {
+		runs[c] = m.prepare(c)
+		most = max(most, runs[c].records)
+		for v := range runs[c].icmp {
+			for _, s := range runs[c].icmp[v] {
+				if len(s.E) == 0 {
+					res.CensusEmpty++
+				}
 			}
 		}
 	}
+	buf := make([]results.Record, 0, most)
 	for c := range m.countries {
-		vs, n, empty := m.analyzeCountry(c)
-		res.Records += n
-		res.CensusEmpty += empty
+		vs, ref := m.analyzeCountry(c, runs[c], buf)
+		res.reference = append(res.reference, ref...)
+		runs[c].census, runs[c].icmp, runs[c].tcp = nil, nil, nil
+		res.Records += runs[c].records
 		for _, v := range vs {
 			switch {
 			case v.Level == results.LevelVantage:
@@ -196,10 +223,26 @@ func Simulate(cfg Config) Result {
 				}
 			case v.DataPlane == results.PlaneDown || v.DataPlane == results.PlanePartial:
 				res.Verdicts = append(res.Verdicts, results.Verdict{Time: v.Time, Level: v.Level, Entity: v.Entity,
-					Verdict: v.Verdict, DataPlane: v.DataPlane, ControlPlane: v.ControlPlane})
+					Verdict: v.Verdict, DataPlane: v.DataPlane, ControlPlane: v.ControlPlane, Methods: v.Methods})
 			}
 		}
 	}
+	// Measurability needs the census, which each country ran.
+	for i := range m.blocks {
+		b := &m.blocks[i]
+		a := b.a * (1 - cfg.LossMax)
+		b.measurable = !b.filtered && !b.sparseICMP && oneRound(len(b.e), a, results.ProbeBudget) ||
+			m.sets[b.set].tcp && !b.sparseTCP && oneRound(b.nTCP, a, 0)
+		switch {
+		case b.measurable:
+			res.Measurable++
+		case !b.filtered && len(b.e) >= 3 && oneRound(len(b.e), a, results.ProbeBudget):
+			res.OneRoundSparse++
+		}
+	}
+	m.makeTruth()
+	res.Truth = m.truth
+	res.MethodPartials = methodPartials(m.truth, res.Verdicts)
 	res.Tables = append(res.Tables, Table{"all entities, all rounds", Score(m.truth, res.Verdicts)})
 	if cfg.UplinkRounds > 0 {
 		cut := m.truth
@@ -215,6 +258,15 @@ func Simulate(cfg Config) Result {
 		}
 	}
 	res.Tables = append(res.Tables, Table{"blocks swept with tcp:80 besides icmp", Score(mixed, res.Verdicts)})
+	blocks := m.truth
+	blocks.Entities = nil
+	for _, e := range m.truth.Entities {
+		if e.Level == results.LevelBlock {
+			blocks.Entities = append(blocks.Entities, e)
+		}
+	}
+	res.Tables = append(res.Tables, Table{"reference, no analysis: the run's own Trinocular states, merged", Score(blocks, res.reference)})
+	res.reference = nil
 	res.Elapsed = time.Since(began)
 	res.PeakRSS = peakRSS()
 	return res
@@ -257,15 +309,18 @@ type simBlock struct {
 	// e lists the host numbers of the ever-responsive addresses; icmp and tcp
 	// are those that answer each method (icmp is empty for an ICMP-filtered
 	// block), open those of tcp whose port 80 is open.
-	e          []int
-	icmp, tcp  addrSet
-	open       addrSet
-	nTCP       int
-	a          float64
-	filtered   bool
-	down       []span
-	measurable bool
-	addrs      *[256]string // the addresses as text, made while the block's country runs
+	e         []int
+	icmp, tcp addrSet
+	open      addrSet
+	nTCP      int
+	a         float64
+	filtered  bool
+	down      []span
+	// sparseICMP and sparseTCP say that the census of the method was
+	// sparse from some vantage point.
+	sparseICMP, sparseTCP bool
+	measurable            bool
+	addrs                 *[256]string // the addresses as text, made while the block's country runs
 }
 
 func (b *simBlock) addr(h int) string {
@@ -321,9 +376,6 @@ type model struct {
 	vantages  []simVantage
 	canaries  []netip.Addr
 	truth     Truth
-	// buf holds one country's records; it is reused from country to
-	// country, which spares the kernel faulting a gigabyte in each time.
-	buf []results.Record
 }
 
 // at is the start of relative round r.
@@ -458,13 +510,8 @@ func newModel(cfg Config) *model {
 				}
 			}
 		}
-		a := b.a * (1 - cfg.LossMax)
-		b.measurable = !b.filtered && measurable(len(b.e), a, results.ProbeBudget) ||
-			tcp && measurable(b.nTCP, a, 0)
 	}
-
 	m.outages(rng)
-	m.makeTruth()
 	return m
 }
 
@@ -486,9 +533,11 @@ func (m *model) outages(rng *rand.Rand) {
 	for i, b := range rng.Perm(len(m.blocks))[:nb] {
 		m.blocks[b].down = append(m.blocks[b].down, place(i))
 	}
+	// Whole prefixes and ASes that go dark are big enough to hold measurable
+	// blocks (about a third of all blocks are).
 	var multi []int
 	for s := range m.sets {
-		if len(m.sets[s].blocks) > 1 {
+		if len(m.sets[s].blocks) >= 4 {
 			multi = append(multi, s)
 		}
 	}
@@ -504,7 +553,17 @@ func (m *model) outages(rng *rand.Rand) {
 			m.sets[s].withdrawn = append(m.sets[s].withdrawn, sp)
 		}
 	}
-	for i, as := range rng.Perm(len(m.ases))[:min(cfg.ASOutages, len(m.ases))] {
+	var big []int
+	for as := range m.ases {
+		n := 0
+		for _, s := range m.ases[as].sets {
+			n += len(m.sets[s].blocks)
+		}
+		if n >= 8 {
+			big = append(big, as)
+		}
+	}
+	for i, as := range shuffled(rng, big)[:min(cfg.ASOutages, len(big))] {
 		sp := place(i + 1)
 		for _, s := range m.ases[as].sets {
 			for _, b := range m.sets[s].blocks {
@@ -618,14 +677,16 @@ func (m *model) controlPlane(p netip.Prefix, t time.Time) string {
 // address of a block, but an address that never answers adds nothing to
 // E or A, so only the ever-responsive ones are simulated. It returns the
 // stats for Analysis.Census and, per vantage point and block of the
-// country, the ICMP stat `run` probes from.
-func (m *model) census(c int) (all []results.BlockStat, icmp [][]results.BlockStat) {
+// country, the ICMP stat `run` probes from and the tcp:80 one.
+func (m *model) census(c int) (all []results.BlockStat, icmp, tcp [][]results.BlockStat) {
 	cfg := m.cfg
 	blocks := m.countries[c].blocks
 	icmp = make([][]results.BlockStat, len(m.vantages))
+	tcp = make([][]results.BlockStat, len(m.vantages))
 	for v := range m.vantages {
 		vp := &m.vantages[v]
 		icmp[v] = make([]results.BlockStat, len(blocks))
+		tcp[v] = make([]results.BlockStat, len(blocks))
 		for j, bi := range blocks {
 			b := &m.blocks[bi]
 			rng := rand.New(rand.NewPCG(cfg.Seed^0xc3a5c85c97cb3127, uint64(v)<<32|uint64(bi)))
@@ -671,42 +732,47 @@ func (m *model) census(c int) (all []results.BlockStat, icmp [][]results.BlockSt
 				if method == results.MethodICMP {
 					s.Method = results.MethodICMP
 					icmp[v][j] = s
+					b.sparseICMP = b.sparseICMP || s.Sparse
 				} else {
 					s.Method = "tcp:80"
+					tcp[v][j] = s
+					b.sparseTCP = b.sparseTCP || s.Sparse
 				}
 				all = append(all, s)
 			}
 		}
 	}
-	return all, icmp
+	return all, icmp, tcp
+}
+
+// countryRun is what a country's run needs before its records are made: its
+// census and how many records it makes.
+type countryRun struct {
+	census    []results.BlockStat
+	icmp, tcp [][]results.BlockStat
+	records   int
+	took      time.Duration
+}
+
+// prepare runs country c's census and counts its records.
+func (m *model) prepare(c int) countryRun {
+	t0 := time.Now()
+	var cr countryRun
+	cr.census, cr.icmp, cr.tcp = m.census(c)
+	count := recordSink{}
+	m.records(c, &cr, &count)
+	cr.records, cr.took = count.n, time.Since(t0)
+	return cr
 }
 
 // analyzeCountry generates the records of country c's blocks and of every
-// vantage point's canaries for the whole run, analyses them, and returns the
-// verdicts, the number of records and of census-empty (vantage, block) pairs.
-func (m *model) analyzeCountry(c int) (verdicts []results.Verdict, records, empty int) {
+// vantage point's canaries for the whole run into buf (which must have room
+// for them all), analyses them, and returns the verdicts.
+func (m *model) analyzeCountry(c int, cr countryRun, buf []results.Record) (verdicts, reference []results.Verdict) {
 	t0 := time.Now()
-	census, icmp := m.census(c)
-	t1 := time.Now()
-	for v := range icmp {
-		for _, s := range icmp[v] {
-			if len(s.E) == 0 {
-				empty++
-			}
-		}
-	}
-	count := recordSink{}
-	m.records(c, icmp, &count)
-	if cap(m.buf) < count.n {
-		// Room for a somewhat larger country next: fresh memory is slow
-		// to come by.
-		m.buf = nil
-		m.buf = make([]results.Record, 0, count.n+count.n/4)
-	}
-	fill := recordSink{fill: true, recs: m.buf[:0]}
-	m.records(c, icmp, &fill)
+	fill := recordSink{fill: true, recs: buf[:0], seen: newSeen(len(m.vantages), len(m.countries[c].blocks), m.cfg.Rounds)}
+	m.records(c, &cr, &fill)
 	recs := fill.recs
-
 	var sets []results.TargetSet
 	for _, as := range m.countries[c].ases {
 		for _, s := range m.ases[as].sets {
@@ -714,18 +780,18 @@ func (m *model) analyzeCountry(c int) (verdicts []results.Verdict, records, empt
 				ASN: m.ases[as].asn, Country: m.countries[c].code})
 		}
 	}
-	an := results.Analysis{Sets: sets, Canaries: m.canaries, Census: census, Round: m.cfg.Round, ControlPlane: m.controlPlane}
-	t2 := time.Now()
+	an := results.Analysis{Sets: sets, Canaries: m.canaries, Census: cr.census, Round: m.cfg.Round, ControlPlane: m.controlPlane}
+	t1 := time.Now()
 	verdicts, _ = an.Analyze(recs)
 	if m.cfg.Progress != nil {
-		m.cfg.Progress("country %s: %d blocks, %d records; census %v, records %v, analysis %v",
-			m.countries[c].code, len(m.countries[c].blocks), len(recs), t1.Sub(t0).Round(time.Millisecond),
-			t2.Sub(t1).Round(time.Millisecond), time.Since(t2).Round(time.Millisecond))
+		m.cfg.Progress("country %s: %d blocks, %d records; census and count %v, records %v, analysis %v",
+			m.countries[c].code, len(m.countries[c].blocks), len(recs), cr.took.Round(time.Millisecond),
+			t1.Sub(t0).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
 	}
 	for _, b := range m.countries[c].blocks {
 		m.blocks[b].addrs = nil
 	}
-	return verdicts, len(recs), empty
+	return verdicts, fill.seen.verdicts(m, c)
 }
 
 // recordSink takes the records of a country: it counts them, or, with fill
@@ -734,6 +800,7 @@ type recordSink struct {
 	fill bool
 	n    int
 	recs []results.Record
+	seen *seen // when filling
 }
 
 func (s *recordSink) add(r *results.Record) {
@@ -751,12 +818,13 @@ func (s *recordSink) add(r *results.Record) {
 // set has that method. It is deterministic, so it can be played twice: once
 // to count (sweeps, of a known size and with random draws of their own, are
 // then only counted), once to fill.
-func (m *model) records(c int, icmp [][]results.BlockStat, sink *recordSink) {
+func (m *model) records(c int, cr *countryRun, sink *recordSink) {
 	cfg := m.cfg
 	blocks := m.countries[c].blocks
 	type state struct {
 		rng, sweep *rand.Rand // adaptive probing, sweeps
 		belief     results.Belief
+		tcp        results.Belief // the reference's, of the tcp:80 sweeps
 	}
 	states := make([][]state, len(m.vantages))
 	vrng := make([]*rand.Rand, len(m.vantages))
@@ -770,6 +838,7 @@ func (m *model) records(c int, icmp [][]results.BlockStat, sink *recordSink) {
 	}
 	spread := cfg.Round * 3 / 4 / time.Duration(max(len(blocks), 1))
 	var rec results.Record
+	var replied [256]bool
 	for r := range cfg.Rounds {
 		k := m.start + int64(r)
 		for v := range m.vantages {
@@ -783,6 +852,7 @@ func (m *model) records(c int, icmp [][]results.BlockStat, sink *recordSink) {
 					rec.Outcome = results.OutcomeReply
 				}
 				sink.add(&rec)
+				sink.seen.canary(v, r, rec.Answered())
 			}
 			for j, bi := range blocks {
 				b := &m.blocks[bi]
@@ -792,7 +862,7 @@ func (m *model) records(c int, icmp [][]results.BlockStat, sink *recordSink) {
 				answers := func(rng *rand.Rand, set *addrSet, h int) bool {
 					return !down && set.has(h) && rng.Float64() < b.a*(1-vp.loss)
 				}
-				if s := &icmp[v][j]; len(s.E) > 0 {
+				if s := &cr.icmp[v][j]; len(s.E) > 0 {
 					seq := 0
 					res := results.BlockRound{A: s.A, E: s.E, Prior: st.belief, Rand: st.rng}.Run(func(addr netip.Addr) bool {
 						seq++
@@ -807,6 +877,7 @@ func (m *model) records(c int, icmp [][]results.BlockStat, sink *recordSink) {
 						return ok
 					})
 					st.belief = res.Belief
+					sink.seen.saw(v, j, r, res.State)
 				} else if !sink.fill {
 					sink.n += 256
 				} else {
@@ -815,6 +886,9 @@ func (m *model) records(c int, icmp [][]results.BlockStat, sink *recordSink) {
 							Method: results.MethodICMP, Target: b.addr(h), Outcome: results.OutcomeTimeout}
 						if answers(st.sweep, &b.icmp, h) {
 							rec.Outcome = results.OutcomeReply
+							// A block without a census is up when
+							// anything answers, else uncertain.
+							sink.seen.saw(v, j, r, results.PlaneUp)
 						}
 						sink.add(&rec)
 					}
@@ -830,7 +904,8 @@ func (m *model) records(c int, icmp [][]results.BlockStat, sink *recordSink) {
 				for h := range 256 {
 					rec = results.Record{Time: tb.Add(time.Duration(256+h) * time.Millisecond), Vantage: vp.name, Round: k,
 						Method: results.MethodTCP, Target: b.addr(h), Port: 80, Outcome: results.OutcomeTimeout}
-					if answers(st.sweep, &b.tcp, h) {
+					replied[h] = answers(st.sweep, &b.tcp, h)
+					if replied[h] {
 						rec.Outcome = results.OutcomeClosed
 						if b.open.has(h) {
 							rec.Outcome = results.OutcomeOpen
@@ -838,6 +913,8 @@ func (m *model) records(c int, icmp [][]results.BlockStat, sink *recordSink) {
 					}
 					sink.add(&rec)
 				}
+				st.tcp = sweepBelief(st.tcp, &cr.tcp[v][j], &replied)
+				sink.seen.saw(v, j, r, st.tcp.State())
 			}
 		}
 	}
@@ -903,4 +980,155 @@ func peakRSS() int64 {
 		}
 	}
 	return 0
+}
+
+// seen is the reference: what the run itself saw, before any analysis. Per
+// vantage point and round it keeps how many canaries answered; per vantage
+// point, block and round, whether a method read the block up or down:
+// adaptive ICMP by BlockRound's state, a sweep by sweepBelief, an ICMP sweep
+// of a block the census found nothing in as up when anything answered.
+// Merged as DESIGN.md says (vantage points where most canaries answered;
+// one up → up, partial when another read down; at least
+// results.DefaultQuorum down → down), the reference shows what the records
+// allow: the targets are within reach of an analysis that reads them right.
+type seen struct {
+	rounds            int
+	canaryN, canaryOK [][]uint8 // [vantage][round]
+	views             [][]uint8 // [vantage][block*rounds+round]: seenUp|seenDown
+}
+
+const (
+	seenUp = 1 << iota
+	seenDown
+)
+
+func newSeen(vantages, blocks, rounds int) *seen {
+	s := &seen{rounds: rounds}
+	for range vantages {
+		s.canaryN = append(s.canaryN, make([]uint8, rounds))
+		s.canaryOK = append(s.canaryOK, make([]uint8, rounds))
+		s.views = append(s.views, make([]uint8, blocks*rounds))
+	}
+	return s
+}
+
+// canary notes one canary probe of vantage point v in round r.
+func (s *seen) canary(v, r int, answered bool) {
+	if s == nil {
+		return
+	}
+	s.canaryN[v][r]++
+	if answered {
+		s.canaryOK[v][r]++
+	}
+}
+
+// saw notes that vantage point v read block j state in round r.
+func (s *seen) saw(v, j, r int, state string) {
+	if s == nil {
+		return
+	}
+	switch state {
+	case results.PlaneUp:
+		s.views[v][j*s.rounds+r] |= seenUp
+	case results.PlaneDown:
+		s.views[v][j*s.rounds+r] |= seenDown
+	}
+}
+
+// verdicts merges what was seen of country c's blocks into block verdicts,
+// the down and partial ones only.
+func (s *seen) verdicts(m *model, c int) []results.Verdict {
+	var out []results.Verdict
+	for j, bi := range m.countries[c].blocks {
+		for r := range s.rounds {
+			up, down := 0, 0
+			for v := range s.views {
+				if 2*int(s.canaryOK[v][r]) <= int(s.canaryN[v][r]) {
+					continue // vantage-down: a gap
+				}
+				switch x := s.views[v][j*s.rounds+r]; {
+				case x&seenUp != 0:
+					up++
+				case x&seenDown != 0:
+					down++
+				}
+			}
+			plane := ""
+			switch {
+			case up > 0 && down > 0:
+				plane = results.PlanePartial
+			case up == 0 && down >= results.DefaultQuorum:
+				plane = results.PlaneDown
+			}
+			if plane != "" {
+				out = append(out, results.Verdict{Time: m.at(r), Level: results.LevelBlock,
+					Entity: m.blocks[bi].prefix.String(), DataPlane: plane})
+			}
+		}
+	}
+	return out
+}
+
+// sweepBelief is the reference's reading of one sweep of every address of a
+// block whose census for the method is s: Trinocular's update for each
+// address of E(b), and for no other, from the belief the last round ended
+// with, capped once at the end of the round (a sweep does not stop when it is
+// sure, so capping probe by probe would let its last probes decide alone).
+// Without a census the block is up when anything answered, else uncertain.
+func sweepBelief(prior results.Belief, s *results.BlockStat, replied *[256]bool) results.Belief {
+	if len(s.E) == 0 {
+		for _, ok := range replied {
+			if ok {
+				return results.Belief{BU: results.BeliefMax}
+			}
+		}
+		return results.Belief{BU: 0.5}
+	}
+	a := min(max(s.A, results.BeliefMin), results.BeliefMax)
+	u := prior.Value()
+	odds := math.Log(u / (1 - u))
+	for _, addr := range s.E {
+		if replied[addr.As4()[3]] {
+			odds += math.Log(a / results.ReplyWhenDown)
+		} else {
+			odds += math.Log((1 - a) / (1 - results.ReplyWhenDown))
+		}
+	}
+	return results.Belief{BU: min(max(1/(1+math.Exp(-odds)), results.BeliefMin), results.BeliefMax)}
+}
+
+// methodPartials counts the healthy block-rounds of measurable blocks in t
+// that verdicts read partial with a method disagreement (Methods set).
+func methodPartials(t Truth, verdicts []results.Verdict) int {
+	outages := map[string][]Outage{}
+	for _, o := range t.Outages {
+		if o.Level == results.LevelBlock {
+			outages[o.Entity] = append(outages[o.Entity], o)
+		}
+	}
+	seen := map[results.EntityRef]map[int64]bool{}
+	n := 0
+	for _, v := range verdicts {
+		ref := results.EntityRef{Level: v.Level, Entity: v.Entity}
+		if v.Level != results.LevelBlock || v.DataPlane != results.PlanePartial || len(v.Methods) == 0 ||
+			t.Unmeasurable[ref] || v.Time.Before(t.From) || !v.Time.Before(t.Until) {
+			continue
+		}
+		k := roundOf(v.Time, t.Round)
+		bin := time.Unix(0, k*int64(t.Round))
+		out := false
+		for _, o := range outages[v.Entity] {
+			out = out || !bin.Before(o.Start) && bin.Before(o.End)
+		}
+		if out || seen[ref][k] {
+			continue
+		}
+		if seen[ref] == nil {
+			seen[ref] = map[int64]bool{}
+		}
+		seen[ref][k] = true
+		n++
+	}
+	return n
 }

@@ -11,9 +11,13 @@ import (
 
 // The targets the analysis must meet on measurable blocks.
 const (
-	minRecall        = 0.99
-	maxFalseOutage   = 1e-4 // false outage block-rounds per healthy block-round
-	maxFalsePartials = 0    // healthy block-rounds read partial
+	minRecall      = 0.99
+	maxFalseOutage = 1e-4 // false outage block-rounds per healthy block-round
+	// No healthy block-round may read partial because its methods
+	// disagree. Partials of vantage points that disagree (FalsePartial
+	// counts those too) are reported, not bounded: see
+	// Result.MethodPartials.
+	maxMethodPartials = 0
 )
 
 func TestSimulation(t *testing.T) {
@@ -45,6 +49,15 @@ func checkSimulation(t *testing.T, res Result) {
 	res.Print(&out)
 	t.Logf("\n%s", out.String())
 
+	// The reference reads the records as a correct analysis would, so when
+	// it misses the targets the records lack the evidence: the run's
+	// probing (results.BlockRound) is at fault, or the simulation.
+	ref := rowOf(t, res.Tables[len(res.Tables)-1].Rows, results.LevelBlock)
+	if ref.Recall < minRecall || float64(ref.FalseOutage) > maxFalseOutage*float64(ref.HealthyRounds) {
+		t.Errorf("the reference misses the targets (recall %.4f, latency %.2f rounds, %d false outage block-rounds of %d): "+
+			"the records lack the evidence, whatever the analysis does", ref.Recall, ref.LatencyMean, ref.FalseOutage, ref.HealthyRounds)
+	}
+
 	block := rowOf(t, res.Tables[0].Rows, results.LevelBlock)
 	if block.Recall < minRecall {
 		t.Errorf("block recall %.4f (%d of %d outage rounds of measurable blocks), want ≥ %.2f",
@@ -54,11 +67,9 @@ func checkSimulation(t *testing.T, res Result) {
 		t.Errorf("%d false outage block-rounds of %d healthy ones (%.2g), want ≤ %.0f (%.0g)",
 			block.FalseOutage, block.HealthyRounds, float64(block.FalseOutage)/float64(max(block.HealthyRounds, 1)), limit, maxFalseOutage)
 	}
-	if block.FalsePartial > maxFalsePartials {
-		t.Errorf("%d healthy block-rounds read partial, want %d", block.FalsePartial, maxFalsePartials)
-	}
-	if mixed := rowOf(t, res.Tables[len(res.Tables)-1].Rows, results.LevelBlock); mixed.FalsePartial > 0 {
-		t.Errorf("%d healthy block-rounds of tcp-swept blocks read partial (their methods differ by design)", mixed.FalsePartial)
+	if res.MethodPartials > maxMethodPartials {
+		t.Errorf("%d healthy block-rounds read partial because their methods disagree, want %d (%d read partial in all)",
+			res.MethodPartials, maxMethodPartials, block.FalsePartial)
 	}
 	if res.UplinkRounds > 0 {
 		if n := res.VantageDown[res.UplinkVantage]; n < res.UplinkRounds {
