@@ -9,7 +9,7 @@ PKGS      := ./...
 
 export CGO_ENABLED = 0
 
-.PHONY: all build test test-race lint fuzz fuzz-short bench lab-up lab-down demo clean
+.PHONY: all build test test-race lint fuzz fuzz-short bench accuracy lab-up lab-down demo clean
 
 all: build
 
@@ -55,6 +55,11 @@ fuzz:
 ## bench: Go benchmarks and, as root, scripts/bench.sh's comparison with zmap, masscan, nmap, fping and scamper
 bench:
 	@if [ "$$(id -u)" = 0 ]; then scripts/bench.sh; else echo "bench: comparisons need root (network namespaces): sudo make bench; Go benchmarks only:"; $(GO) test -run='^$$' -bench=. -benchmem $(PKGS); fi
+
+## accuracy: the accuracy benchmark, its tables printed: the simulation at full size (5,000
+## blocks, seven days of 11-minute rounds, three vantage points) and the December 2014 replay
+accuracy:
+	DARKWATCH_ACCURACY=full $(GO) test -count=1 -timeout 60m -v -run '^(TestSimulationFull|TestReplay2014)$$' ./results/accuracy/
 
 ## lab-up / lab-down: the network-namespace lab (root)
 lab-up:

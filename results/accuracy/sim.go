@@ -523,8 +523,8 @@ func (m *model) outages(rng *rand.Rand) {
 		d := 1 + rng.IntN(cfg.MaxOutage)
 		d = min(d, cfg.Rounds-warmup)
 		from := warmup + rng.IntN(cfg.Rounds-warmup-d+1)
-		if i%4 == 0 && cfg.UplinkRounds > 0 {
-			// A quarter of them start while a vantage point is cut off.
+		if i%8 == 0 && cfg.UplinkRounds > 0 {
+			// An eighth of them start while a vantage point is cut off.
 			from = min(cfg.UplinkFrom+rng.IntN(cfg.UplinkRounds), cfg.Rounds-d)
 		}
 		return span{int64(from), int64(from + d)}
