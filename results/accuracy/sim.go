@@ -87,7 +87,7 @@ func FullConfig() Config {
 	c := SmallConfig()
 	c.Rounds = 7 * 24 * 60 / 11
 	c.UplinkFrom, c.UplinkRounds = 400, 40
-	c.TCPBlocks, c.Filtered, c.FilteredOutside = 30, 20, 4
+	c.TCPBlocks, c.Filtered, c.FilteredOutside = 20, 12, 2
 	c.PrefixOutages, c.ASOutages, c.Withdrawals = 12, 2, 16
 	return c
 }
