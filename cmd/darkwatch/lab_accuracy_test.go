@@ -202,6 +202,7 @@ serve:
   tokens: [{name: test, file: %s/api.token}]
   nats:
     listen: %s:4222
+    insecure_plaintext: true
     store_dir: %s
     nodes:
       - {user: vp1, password_file: %s/vp1.pass}
@@ -214,7 +215,7 @@ bgp: {local_asn: %d, listen: "%s:179", peers: [{addr: %s, asn: %d}], full_feed: 
 	nodeCfg := map[string]string{}
 	for _, v := range vantages {
 		nodeCfg[v] = writeFile(t, filepath.Join(dir, v+".yaml"), base+fmt.Sprintf(`store: %s
-collector: {url: "nats://%s:4222", user: %s, password_file: %s/%s.pass, heartbeat: 1s}
+collector: {url: "nats://%s:4222", user: %s, password_file: %s/%s.pass, heartbeat: 1s, insecure_plaintext: true}
 `, nodeDB(v), lab.Collector4, v, dir, v))
 	}
 

@@ -1,157 +1,301 @@
-// Package accuracy scores verdicts against a ground truth of outages.
-//
-// STUB, to be dropped at merge: the package itself is written elsewhere; this
-// file only gives its API, with a small scoring, so that the lab layer of the
-// accuracy benchmark (cmd/darkwatch/lab_accuracy_test.go) compiles and prints.
+// Package accuracy holds darkwatch's accuracy benchmark: a ground truth of what
+// really happened to blocks, prefixes, ASes and countries (Truth), the scoring of
+// verdicts against it (Score, Print), and a simulation that turns a truth model
+// into the probe records `run` writes and feeds them through the real analysis
+// (Simulate, Replay2014). It knows nothing of sockets or stores: no packet is
+// sent, nothing is kept on disk.
 package accuracy
 
 import (
+	"cmp"
 	"fmt"
 	"io"
-	"text/tabwriter"
+	"math"
+	"slices"
 	"time"
 
 	"darkwatch/results"
 )
 
-// Outage is an entity out in the rounds whose bins start in [Start, End).
+// Outage is a ground-truth outage of one entity: the rounds whose bins start in [Start, End).
 type Outage struct {
 	Level, Entity string
 	Start, End    time.Time
 }
 
-// Truth is what really happened: the entities, which were out when, and which
-// cannot be measured, over the rounds of [From, Until).
+// Truth is what really happened in an experiment.
 type Truth struct {
-	Round        time.Duration
-	From, Until  time.Time
-	Entities     []results.EntityRef
-	Outages      []Outage
+	Round time.Duration
+	// From and Until bound the scored bins: [From, Until), on the Unix-epoch
+	// round grid.
+	From, Until time.Time
+	// Entities lists every scored entity (healthy ones too), any level.
+	Entities []results.EntityRef
+	Outages  []Outage
+	// Unmeasurable holds the blocks not judged by design: they are left out
+	// of recall and precision, and counted.
 	Unmeasurable map[results.EntityRef]bool
 }
 
-// Row is the score of one level.
+// Row is one level's scores.
 type Row struct {
-	Level                      string
-	Entities, Unmeasurable     int
-	OutageRounds, Detected     int
-	Recall, Precision          float64
+	Level                  string
+	Entities, Unmeasurable int
+	// OutageRounds counts the true outage entity-rounds of measurable
+	// entities; Detected those of them whose verdict's data plane is down.
+	OutageRounds, Detected int
+	// Recall is Detected / OutageRounds; Precision is Detected over all the
+	// down entity-rounds of measurable entities. Each is 1 when its
+	// denominator is 0 (nothing to find, nothing claimed).
+	Recall, Precision float64
+	// HealthyRounds counts the healthy entity-rounds of measurable entities;
+	// FalseOutage those of them read down, FalsePartial those read partial.
 	HealthyRounds, FalseOutage int
 	FalsePartial               int
-	Outages, Missed            int
-	LatencyMean, LatencyMax    float64
-	DurationErr                float64
+	// Outages counts the true outages of measurable entities (overlapping or
+	// touching outages of one entity are one), Missed those never read down.
+	Outages, Missed int
+	// LatencyMean and LatencyMax are, over detected outages, the rounds from
+	// an outage's first round to its first down verdict.
+	LatencyMean, LatencyMax float64
+	// DurationErr is the mean |detected length − true length| in rounds over
+	// detected outages. The detected length runs from the first down round
+	// inside the outage to the last down round of the run it starts, a run
+	// that may go on past the outage's end and bridges single non-down
+	// rounds, as outage events do.
+	DurationErr float64
 }
 
-// down reports whether a verdict says the entity's data plane is down.
-func down(v results.Verdict) bool {
-	switch v.Verdict {
-	case results.VerdictOutage, results.VerdictDataPlaneOutage, results.VerdictControlPlaneOutage:
-		return true
+// levelOrder is the order of rows: the smallest entity first.
+var levelOrder = []string{results.LevelHost, results.LevelBlock, results.LevelPrefix, results.LevelASN, results.LevelCountry}
+
+func levelIndex(level string) int {
+	if i := slices.Index(levelOrder, level); i >= 0 {
+		return i
 	}
-	return v.DataPlane == results.PlaneDown
+	return len(levelOrder)
 }
 
-// Score compares verdicts with the truth, per level, over the measurable
-// entities.
+// roundOf is the number of the epoch-aligned round bin holding t.
+func roundOf(t time.Time, round time.Duration) int64 {
+	ns, r := t.UnixNano(), int64(round)
+	q := ns / r
+	if ns%r < 0 {
+		q--
+	}
+	return q
+}
+
+// firstRoundAtOrAfter is the number of the first round bin starting at or
+// after t.
+func firstRoundAtOrAfter(t time.Time, round time.Duration) int64 {
+	k := roundOf(t, round)
+	if time.Unix(0, k*int64(round)).Before(t) {
+		k++
+	}
+	return k
+}
+
+// reading is what the verdicts say of one entity-round.
+type reading uint8
+
+const (
+	readNone reading = iota // no verdict, or one neither down nor partial
+	readPartial
+	readDown
+)
+
+// span is a half-open range of round numbers [from, to).
+type span struct{ from, to int64 }
+
+// Score scores verdicts against the truth t: one Row per level present in
+// t.Entities, hosts first, then blocks, prefixes, ASes and countries (other
+// levels after, by name). Only the round bins in [t.From, t.Until) count; a
+// verdict's bin is the epoch-aligned round holding its Time. A verdict reads
+// outage when its data plane is down (verdicts outage, data-plane-outage and
+// control-plane-outage); an entity-round without a verdict reads not down.
+// When several verdicts speak of one entity-round, down wins over partial.
 func Score(t Truth, verdicts []results.Verdict) []Row {
-	bin := func(x time.Time) time.Time { return time.Unix(0, x.UnixNano()-x.UnixNano()%int64(t.Round)).UTC() }
-	got := map[results.EntityRef]map[time.Time]results.Verdict{}
-	for _, v := range verdicts {
-		e := results.EntityRef{Level: v.Level, Entity: v.Entity}
-		if got[e] == nil {
-			got[e] = map[time.Time]results.Verdict{}
-		}
-		got[e][bin(v.Time)] = v
+	if t.Round <= 0 {
+		return nil
 	}
-	rows := map[string]*Row{}
-	var order []string
-	row := func(level string) *Row {
-		if rows[level] == nil {
-			rows[level] = &Row{Level: level}
-			order = append(order, level)
-		}
-		return rows[level]
+	lo, hi := firstRoundAtOrAfter(t.From, t.Round), firstRoundAtOrAfter(t.Until, t.Round)
+	if hi < lo {
+		hi = lo
 	}
+	n := int(hi - lo)
+
+	// Each scored entity's readings, round by round.
+	index := make(map[results.EntityRef]int, len(t.Entities))
+	var ents []results.EntityRef
 	for _, e := range t.Entities {
-		r := row(e.Level)
-		r.Entities++
-		if t.Unmeasurable[e] {
-			r.Unmeasurable++
+		if _, ok := index[e]; !ok {
+			index[e] = len(ents)
+			ents = append(ents, e)
+		}
+	}
+	reads := make([][]reading, len(ents))
+	for i := range reads {
+		reads[i] = make([]reading, n)
+	}
+	for i := range verdicts {
+		v := &verdicts[i]
+		e, ok := index[results.EntityRef{Level: v.Level, Entity: v.Entity}]
+		if !ok {
 			continue
 		}
-		out := map[time.Time]bool{}
-		for _, o := range t.Outages {
-			if o.Level != e.Level || o.Entity != e.Entity {
+		k := roundOf(v.Time, t.Round)
+		if k < lo || k >= hi {
+			continue
+		}
+		r := readNone
+		switch v.DataPlane {
+		case results.PlaneDown:
+			r = readDown
+		case results.PlanePartial:
+			r = readPartial
+		}
+		reads[e][k-lo] = max(reads[e][k-lo], r)
+	}
+
+	// Each entity's true outages, clipped to the scored rounds and merged.
+	outages := make([][]span, len(ents))
+	for _, o := range t.Outages {
+		e, ok := index[results.EntityRef{Level: o.Level, Entity: o.Entity}]
+		if !ok {
+			continue
+		}
+		s := span{max(firstRoundAtOrAfter(o.Start, t.Round), lo) - lo, min(firstRoundAtOrAfter(o.End, t.Round), hi) - lo}
+		if s.from < s.to {
+			outages[e] = append(outages[e], s)
+		}
+	}
+	for e, ss := range outages {
+		slices.SortFunc(ss, func(a, b span) int { return cmp.Compare(a.from, b.from) })
+		merged := ss[:0]
+		for _, s := range ss {
+			if m := len(merged); m > 0 && s.from <= merged[m-1].to {
+				merged[m-1].to = max(merged[m-1].to, s.to)
 				continue
 			}
-			r.Outages++
-			first, n := -1, 0
-			for b, i := bin(o.Start), 0; b.Before(o.End); b, i = b.Add(t.Round), i+1 {
-				if b.Before(t.From) || !b.Before(t.Until) {
-					continue
+			merged = append(merged, s)
+		}
+		outages[e] = merged
+	}
+
+	rows := map[string]*Row{}
+	latency := map[string][]float64{}
+	durErr := map[string][]float64{}
+	for e, ref := range ents {
+		row := rows[ref.Level]
+		if row == nil {
+			row = &Row{Level: ref.Level}
+			rows[ref.Level] = row
+		}
+		row.Entities++
+		if t.Unmeasurable[ref] {
+			row.Unmeasurable++
+			continue
+		}
+		rd := reads[e]
+		out := make([]bool, n)
+		for _, s := range outages[e] {
+			for k := s.from; k < s.to; k++ {
+				out[k] = true
+			}
+		}
+		for k := range n {
+			switch {
+			case out[k]:
+				row.OutageRounds++
+				if rd[k] == readDown {
+					row.Detected++
 				}
-				out[b] = true
-				if v, ok := got[e][b]; ok && down(v) {
-					n++
-					if first < 0 {
-						first = i
-					}
+			default:
+				row.HealthyRounds++
+				switch rd[k] {
+				case readDown:
+					row.FalseOutage++
+				case readPartial:
+					row.FalsePartial++
+				}
+			}
+		}
+		for _, s := range outages[e] {
+			row.Outages++
+			first := int64(-1)
+			for k := s.from; k < s.to; k++ {
+				if rd[k] == readDown {
+					first = k
+					break
 				}
 			}
 			if first < 0 {
-				r.Missed++
+				row.Missed++
 				continue
 			}
-			r.LatencyMean += float64(first)
-			r.LatencyMax = max(r.LatencyMax, float64(first))
-			r.DurationErr += float64(int(o.End.Sub(o.Start)/t.Round) - n)
-		}
-		for b := bin(t.From); b.Before(t.Until); b = b.Add(t.Round) {
-			v, ok := got[e][b]
-			switch {
-			case out[b]:
-				r.OutageRounds++
-				if ok && down(v) {
-					r.Detected++
+			last := first
+			for k := first + 1; k < int64(n); k++ {
+				if rd[k] == readDown {
+					last = k
+					continue
 				}
-			default:
-				r.HealthyRounds++
-				if ok && down(v) {
-					r.FalseOutage++
-				} else if ok && v.DataPlane == results.PlanePartial {
-					r.FalsePartial++
+				if k+1 < int64(n) && rd[k+1] == readDown {
+					continue // a single non-down round does not end the run
 				}
+				break
 			}
+			latency[ref.Level] = append(latency[ref.Level], float64(first-s.from))
+			durErr[ref.Level] = append(durErr[ref.Level], math.Abs(float64(last-first+1)-float64(s.to-s.from)))
 		}
 	}
-	var out []Row
-	for _, l := range order {
-		r := rows[l]
-		if r.OutageRounds > 0 {
-			r.Recall = float64(r.Detected) / float64(r.OutageRounds)
+
+	out := make([]Row, 0, len(rows))
+	for level, row := range rows {
+		row.Recall = ratio(row.Detected, row.OutageRounds)
+		row.Precision = ratio(row.Detected, row.Detected+row.FalseOutage)
+		if ls := latency[level]; len(ls) > 0 {
+			row.LatencyMean = meanOf(ls)
+			row.LatencyMax = slices.Max(ls)
+			row.DurationErr = meanOf(durErr[level])
 		}
-		if r.Detected+r.FalseOutage > 0 {
-			r.Precision = float64(r.Detected) / float64(r.Detected+r.FalseOutage)
-		}
-		if d := r.Outages - r.Missed; d > 0 {
-			r.LatencyMean /= float64(d)
-			r.DurationErr /= float64(d)
-		}
-		out = append(out, *r)
+		out = append(out, *row)
 	}
+	slices.SortFunc(out, func(a, b Row) int {
+		if c := cmp.Compare(levelIndex(a.Level), levelIndex(b.Level)); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Level, b.Level)
+	})
 	return out
 }
 
-// Print writes rows as a table under title.
-func Print(w io.Writer, title string, rows []Row) {
-	fmt.Fprintf(w, "== %s\n", title)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "LEVEL\tENTITIES\tUNMEAS\tOUT-ROUNDS\tDETECTED\tRECALL\tPRECISION\tHEALTHY\tFALSE-OUT\tFALSE-PART\tOUTAGES\tMISSED\tLAT-MEAN\tLAT-MAX\tDUR-ERR")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.3f\t%.3f\t%d\t%d\t%d\t%d\t%d\t%.2f\t%.0f\t%.2f\n", r.Level, r.Entities, r.Unmeasurable,
-			r.OutageRounds, r.Detected, r.Recall, r.Precision, r.HealthyRounds, r.FalseOutage, r.FalsePartial,
-			r.Outages, r.Missed, r.LatencyMean, r.LatencyMax, r.DurationErr)
+// ratio is num/den, 1 when den is 0.
+func ratio(num, den int) float64 {
+	if den == 0 {
+		return 1
 	}
-	tw.Flush()
+	return float64(num) / float64(den)
+}
+
+func meanOf(xs []float64) float64 {
+	s := 0.0
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
+}
+
+// Print writes rows as a fixed-width table under title.
+func Print(w io.Writer, title string, rows []Row) {
+	fmt.Fprintf(w, "%s\n", title)
+	fmt.Fprintf(w, "%-8s %8s %6s %9s %9s %8s %9s %10s %8s %8s %7s %6s %8s %7s %7s\n",
+		"level", "entities", "unmeas", "out-rnds", "detected", "recall", "precision",
+		"ok-rnds", "false-dn", "false-pt", "outages", "missed", "lat-mean", "lat-max", "dur-err")
+	for _, r := range rows {
+		fmt.Fprintf(w, "%-8s %8d %6d %9d %9d %8.4f %9.4f %10d %8d %8d %7d %6d %8.2f %7.0f %7.2f\n",
+			r.Level, r.Entities, r.Unmeasurable, r.OutageRounds, r.Detected, r.Recall, r.Precision,
+			r.HealthyRounds, r.FalseOutage, r.FalsePartial, r.Outages, r.Missed,
+			r.LatencyMean, r.LatencyMax, r.DurationErr)
+	}
 }
