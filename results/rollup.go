@@ -148,9 +148,21 @@ func (r *Rollup) window(level, entity string) *window {
 	return w
 }
 
-// Add ingests entity's bin at t with up blocks up of total, and returns the
-// bin compared with the baseline. Bins of one entity must come in time order.
+// MinRollupDrop is the smallest drop, in usual up blocks, that alerts on
+// uncertain blocks alone: an entity whose baseline is fewer blocks alerts
+// only when one of them is confirmed down. One or two sparse blocks silent
+// for a round is noise; three at once, or one proven dark, is not.
+const MinRollupDrop = 3
+
+// Add ingests entity's bin at t with up blocks up of total (the others taken
+// as down), and returns the bin compared with the baseline. Bins of one
+// entity must come in time order.
 func (r *Rollup) Add(level, entity string, t time.Time, up, total int) RollupBin {
+	return r.add(EntityCount{Time: t, Level: level, Entity: entity, Up: up, Total: total, Down: total - up})
+}
+
+func (r *Rollup) add(c EntityCount) RollupBin {
+	level, entity, t, up, total := c.Level, c.Entity, c.Time, c.Up, c.Total
 	warning, critical := cmp.Or(r.Warning, DefaultWarning), cmp.Or(r.Critical, DefaultCritical)
 	w := r.window(level, entity)
 	b := RollupBin{Time: t, Level: level, Entity: entity, Up: up, Total: total, Baseline: float64(up), Ratio: 1}
@@ -173,6 +185,9 @@ func (r *Rollup) Add(level, entity string, t time.Time, up, total int) RollupBin
 	if b.Alert == AlertNormal || b.Alert == AlertUnknown && total > 0 {
 		w.add(up, r.windowLen())
 	}
+	if (b.Alert == AlertWarning || b.Alert == AlertCritical) && c.Down == 0 && b.Baseline-float64(up) < MinRollupDrop {
+		b.Alert = AlertUnknown // too small a drop to tell from noise: not an alert, not the norm
+	}
 	return b
 }
 
@@ -181,7 +196,7 @@ func (r *Rollup) Add(level, entity string, t time.Time, up, total int) RollupBin
 func (r *Rollup) AddCounts(counts []EntityCount) []RollupBin {
 	bins := make([]RollupBin, len(counts))
 	for i, c := range counts {
-		bins[i] = r.Add(c.Level, c.Entity, c.Time, c.Up, c.Total)
+		bins[i] = r.add(c)
 	}
 	return bins
 }
@@ -338,6 +353,9 @@ type EntityCount struct {
 	Entity string
 	Up     int
 	Total  int
+	// Down counts the blocks whose data plane is down: confirmed dark, not
+	// merely uncertain.
+	Down int
 }
 
 // Count counts block verdicts (other levels are ignored) per time bin and
@@ -379,6 +397,9 @@ func (h *Hierarchy) Count(blocks []Verdict, bin time.Duration) []EntityCount {
 			wasUp, dup := seen[k]
 			if !dup {
 				c.Total++
+				if v.DataPlane == PlaneDown {
+					c.Down++
+				}
 			}
 			if up && !wasUp {
 				c.Up++

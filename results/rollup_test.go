@@ -179,6 +179,31 @@ func TestHierarchyContains(t *testing.T) {
 	}
 }
 
+// A drop of fewer than MinRollupDrop usual blocks, none confirmed down, is
+// not an alert; one proven dark, or three silent at once, is.
+func TestRollupSmallDrops(t *testing.T) {
+	for _, c := range []struct {
+		name           string
+		base, up, down int
+		want           string
+	}{
+		{"one sparse block silent", 1, 0, 0, AlertUnknown},
+		{"two of two silent", 2, 0, 0, AlertUnknown},
+		{"one of one confirmed dark", 1, 0, 1, AlertCritical},
+		{"three of four silent", 4, 1, 0, AlertCritical},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := &Rollup{}
+			for range 5 {
+				r.add(EntityCount{Time: t0, Level: LevelPrefix, Entity: "p", Up: c.base, Total: c.base})
+			}
+			if b := r.add(EntityCount{Time: t0, Level: LevelPrefix, Entity: "p", Up: c.up, Total: c.base, Down: c.down}); b.Alert != c.want {
+				t.Errorf("%+v, want %s", b, c.want)
+			}
+		})
+	}
+}
+
 func TestHierarchyCount(t *testing.T) {
 	h := kpHierarchy()
 	round := 11 * time.Minute
@@ -199,14 +224,14 @@ func TestHierarchyCount(t *testing.T) {
 	}, round)
 	r1 := r0.Add(round)
 	want := []EntityCount{
-		{r0, LevelPrefix, "198.18.0.0/22", 3, 4},
-		{r0, LevelPrefix, "198.18.4.0/23", 1, 1},
-		{r0, LevelASN, "AS131279", 3, 4},
-		{r0, LevelASN, "AS64500", 1, 1},
-		{r0, LevelCountry, "KP", 4, 5},
-		{r1, LevelPrefix, "198.18.0.0/22", 0, 1},
-		{r1, LevelASN, "AS131279", 0, 1},
-		{r1, LevelCountry, "KP", 0, 1},
+		{r0, LevelPrefix, "198.18.0.0/22", 3, 4, 1},
+		{r0, LevelPrefix, "198.18.4.0/23", 1, 1, 0},
+		{r0, LevelASN, "AS131279", 3, 4, 1},
+		{r0, LevelASN, "AS64500", 1, 1, 0},
+		{r0, LevelCountry, "KP", 4, 5, 1},
+		{r1, LevelPrefix, "198.18.0.0/22", 0, 1, 1},
+		{r1, LevelASN, "AS131279", 0, 1, 1},
+		{r1, LevelCountry, "KP", 0, 1, 1},
 	}
 	if !slices.Equal(counts, want) {
 		t.Errorf("got\n%v\nwant\n%v", counts, want)

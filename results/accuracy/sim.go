@@ -613,7 +613,9 @@ func (m *model) outages(rng *rand.Rand) {
 // fewer than half of their usual blocks are up (IODA's critical level: the
 // roll-up compares the blocks seen up with the median of earlier rounds, so
 // a block counts when, up, it answers more rounds than not: weight ≥ 0.5).
-// A roll-up entity with no such block is unmeasurable.
+// A roll-up entity with no such block is unmeasurable, and so is one with
+// fewer than results.MinRollupDrop of them unless all are measurable: its
+// drop is too small to tell from noise unless a block is proven dark.
 func (m *model) makeTruth() {
 	t := Truth{Round: m.cfg.Round, From: m.at(0), Until: m.at(m.cfg.Rounds), Unmeasurable: map[results.EntityRef]bool{}}
 	for i := range m.blocks {
@@ -631,19 +633,20 @@ func (m *model) makeTruth() {
 		ref := results.EntityRef{Level: level, Entity: entity}
 		t.Entities = append(t.Entities, ref)
 		dark := make([]int, m.cfg.Rounds)
-		n := 0
+		n, measurable := 0, true
 		for _, b := range blocks {
 			if m.blocks[b].weight < 0.5 {
 				continue
 			}
 			n++
+			measurable = measurable && m.blocks[b].measurable
 			for _, s := range m.blocks[b].down {
 				for r := s.from; r < s.to; r++ {
 					dark[r]++
 				}
 			}
 		}
-		if n == 0 {
+		if n == 0 || n < results.MinRollupDrop && !measurable {
 			t.Unmeasurable[ref] = true
 			return
 		}
