@@ -75,7 +75,7 @@ accuracy-sim:
 ## accuracy-lab: the benchmark's lab layer: three nodes and a collector on the realistic
 ## target space (configs/lab-space-realistic.txt), scored against the faults' ground truth
 accuracy-lab:
-	$(GO) test -count=1 -timeout 10m -run '^TestLabAccuracy$$' -v ./cmd/darkwatch
+	DARKWATCH_ACCURACY=lab $(GO) test -count=1 -timeout 10m -run '^TestLabAccuracy$$' -v ./cmd/darkwatch
 
 ## demo: build, start the lab, probe it with every method (the README's first command)
 demo:

@@ -167,6 +167,27 @@ type RoundResult struct {
 // Trinocular's does. A block with an empty E cannot be probed: it is
 // uncertain, with no probe sent and its belief unchanged.
 func (r BlockRound) Run(probe func(addr netip.Addr) bool) RoundResult {
+	return r.play(false, func(addrs []netip.Addr) []bool {
+		out := make([]bool, len(addrs))
+		for i, a := range addrs {
+			out[i] = probe(a)
+		}
+		return out
+	})
+}
+
+// RunBatch plays the round as Run does, with the same rules for going on and
+// stopping, but sends the follow-up probes in batches, so that a round takes a
+// few probe timeouts rather than one a probe: after the periodic probe, batches
+// of 2, 4, 8 … addresses, each no larger than the silences that would still
+// confirm a down (or the recovery probes still due) and the budget left. probe
+// sends one probe to every address of a batch at once and reports, in order,
+// which answered. A block that answers costs at most the rest of its batch.
+func (r BlockRound) RunBatch(probe func(addrs []netip.Addr) []bool) RoundResult {
+	return r.play(true, probe)
+}
+
+func (r BlockRound) play(batched bool, probe func(addrs []netip.Addr) []bool) RoundResult {
 	b := r.Prior
 	b.BU = b.Value()
 	if len(r.E) == 0 {
@@ -184,16 +205,33 @@ func (r BlockRound) Run(probe func(addr netip.Addr) bool) RoundResult {
 	res := RoundResult{}
 	pick := addrPicker{e: r.E, rng: r.Rand}
 	silent := map[netip.Addr]bool{} // distinct addresses silent in the round
+	size := 1
 	for res.Probes < budget {
-		addr := pick.next()
-		reply := probe(addr)
-		res.Probes++
-		if reply {
-			res.Replies++
-		} else {
-			silent[addr] = true
+		n := 1
+		if batched && res.Probes > 0 {
+			size *= 2
+			n = min(size, budget-res.Probes, pick.left())
+			if b.State() == PlaneDown && startedDown {
+				n = min(n, max(1, recovery-res.Probes))
+			} else {
+				n = min(n, silencesToConfirm(res.Replies, len(silent), len(r.E)-len(silent), r.A, budget-res.Probes))
+			}
 		}
-		b.Update(reply, r.A)
+		addrs := make([]netip.Addr, n)
+		for i := range addrs {
+			addrs[i] = pick.next()
+		}
+		replies := probe(addrs)
+		for i, addr := range addrs {
+			reply := i < len(replies) && replies[i]
+			res.Probes++
+			if reply {
+				res.Replies++
+			} else {
+				silent[addr] = true
+			}
+			b.Update(reply, r.A)
+		}
 		switch s := b.State(); {
 		case s == PlaneUncertain,
 			s == PlaneUp && b.BU < start,
@@ -219,6 +257,18 @@ func (r BlockRound) Run(probe func(addr netip.Addr) bool) RoundResult {
 	return res
 }
 
+// silencesToConfirm is how many more silences of distinct addresses, of the
+// fresh ones still unprobed, would confirm a down after replies and silences at
+// availability a: at least 1, limit when fresh addresses cannot.
+func silencesToConfirm(replies, silences, fresh int, a float64, limit int) int {
+	for n := 1; n < limit && n <= fresh; n++ {
+		if confirmedDown(replies, silences+n, a) {
+			return n
+		}
+	}
+	return max(1, limit)
+}
+
 // confirmedDown reports whether a round's replies and silences of distinct
 // addresses of E(b), at availability a, are evidence enough to call a block down that began the
 // round up: a likelihood ratio, up to down, of at most DownEvidence.
@@ -235,6 +285,14 @@ type addrPicker struct {
 	rng *rand.Rand
 	idx []int
 	n   int // idx[:n] are still to be drawn
+}
+
+// left is how many addresses next draws before it starts over.
+func (p *addrPicker) left() int {
+	if p.n == 0 {
+		return len(p.e)
+	}
+	return p.n
 }
 
 func (p *addrPicker) next() netip.Addr {

@@ -236,6 +236,58 @@ func TestBlockRound(t *testing.T) {
 	}
 }
 
+// TestBlockRoundBatch checks that sending follow-ups in batches reaches the
+// verdicts that probe-by-probe rounds reach, in a few batches.
+func TestBlockRoundBatch(t *testing.T) {
+	never := func(netip.Addr) bool { return false }
+	always := func(netip.Addr) bool { return true }
+	for _, c := range []struct {
+		name       string
+		round      BlockRound
+		probe      func() func(netip.Addr) bool
+		state      string
+		maxBatches int
+	}{
+		{"up block answers at once", BlockRound{A: 0.8, E: block(0, 20)}, func() func(netip.Addr) bool { return always }, PlaneUp, 1},
+		{"dark block of A 0.9 confirmed down", BlockRound{A: 0.9, E: block(0, 20), Prior: Belief{BU: 0.95}}, func() func(netip.Addr) bool { return never }, PlaneDown, 3},
+		{"dark block of A 0.5 confirmed down", BlockRound{A: 0.5, E: block(0, 40), Prior: Belief{BU: 0.95}}, func() func(netip.Addr) bool { return never }, PlaneDown, 4},
+		{"dark block of A 0.3 confirmed down", BlockRound{A: 0.3, E: block(0, 40), Prior: Belief{BU: 0.95}}, func() func(netip.Addr) bool { return never }, PlaneUncertain, 4},
+		{"up block with one silence", BlockRound{A: 0.5, E: block(0, 20), Prior: Belief{BU: 0.95}}, alternate, PlaneUp, 2},
+		{"low A silent ends uncertain at budget", BlockRound{A: 0.1, E: block(0, 20), Prior: Belief{BU: 0.5}}, func() func(netip.Addr) bool { return never }, PlaneUncertain, 4},
+		{"down block recovers", BlockRound{A: 0.8, E: block(0, 20), Prior: Belief{BU: 0.01, DownRounds: 3}}, func() func(netip.Addr) bool { return always }, PlaneUp, 2},
+		{"down block not due: periodic probe only", BlockRound{A: 0.3, E: block(0, 20), Prior: Belief{BU: 0.01, DownRounds: 3}}, func() func(netip.Addr) bool { return never }, PlaneDown, 1},
+		{"E of three cannot confirm", BlockRound{A: 0.9, E: block(0, 3), Prior: Belief{BU: 0.95}}, func() func(netip.Addr) bool { return never }, PlaneUncertain, 6},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			seq := c.round.Run(c.probe())
+			p := c.probe()
+			batches := 0
+			res := c.round.RunBatch(func(addrs []netip.Addr) []bool {
+				batches++
+				seen := map[netip.Addr]bool{}
+				out := make([]bool, len(addrs))
+				for i, a := range addrs {
+					if seen[a] {
+						t.Errorf("batch %d sends to %s twice", batches, a)
+					}
+					seen[a] = true
+					out[i] = p(a)
+				}
+				return out
+			})
+			if res.State != c.state || seq.State != c.state {
+				t.Errorf("batched %s after %d probes, one by one %s after %d; want %s", res.State, res.Probes, seq.State, seq.Probes, c.state)
+			}
+			if batches > c.maxBatches || res.Probes > ProbeBudget {
+				t.Errorf("%d probes in %d batches, want at most %d batches and %d probes", res.Probes, batches, c.maxBatches, ProbeBudget)
+			}
+			if res.Belief.DownRounds != seq.Belief.DownRounds {
+				t.Errorf("down rounds %d, one by one %d", res.Belief.DownRounds, seq.Belief.DownRounds)
+			}
+		})
+	}
+}
+
 func TestBlockRoundRecoveryProbes(t *testing.T) {
 	for i := 1; i <= 9; i++ {
 		a := float64(i) / 10

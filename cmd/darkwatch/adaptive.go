@@ -88,14 +88,23 @@ func (ad *adaptive) round(ctx context.Context, a *app, st store.Store, k int64, 
 			prior := ad.beliefs[b.Prefix]
 			ad.mu.Unlock()
 			seq := 0
-			res := results.BlockRound{A: b.A, E: b.E, Prior: prior}.Run(func(addr netip.Addr) bool {
-				recs := icmp.Probe(context.WithoutCancel(ctx), probe.Target{Addr: addr})
-				answered := false
-				for _, r := range recs {
-					seq++
-					r.Seq = seq
-					sink.write(r)
-					answered = answered || r.Answered()
+			// A batch of follow-ups goes out at once: a round costs a
+			// few probe timeouts, not one a probe.
+			res := results.BlockRound{A: b.A, E: b.E, Prior: prior}.RunBatch(func(addrs []netip.Addr) []bool {
+				recs := make([][]results.Record, len(addrs))
+				var pw sync.WaitGroup
+				for i, addr := range addrs {
+					pw.Go(func() { recs[i] = icmp.Probe(context.WithoutCancel(ctx), probe.Target{Addr: addr}) })
+				}
+				pw.Wait()
+				answered := make([]bool, len(addrs))
+				for i := range addrs {
+					for _, r := range recs[i] {
+						seq++
+						r.Seq = seq
+						sink.write(r)
+						answered[i] = answered[i] || r.Answered()
+					}
 				}
 				return answered
 			})

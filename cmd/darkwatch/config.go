@@ -594,3 +594,17 @@ func localSource(ad netip.Addr) error {
 	}
 	return fmt.Errorf("source %s is not an address of a local interface (see ip addr): darkwatch does not send packets from an address that is not its own", ad)
 }
+
+// v4 and v6 are the set's prefixes of each family, masked.
+func (ts TargetSet) v4() []netip.Prefix { return ts.family(true) }
+func (ts TargetSet) v6() []netip.Prefix { return ts.family(false) }
+
+func (ts TargetSet) family(v4 bool) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range ts.Prefixes {
+		if p := netip.MustParsePrefix(s).Masked(); p.Addr().Is4() == v4 {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -167,7 +167,14 @@ func (a *app) runDaemon(cmd *cobra.Command, f *runFlags) error {
 		a.log.Info("round", "round", k, "vantage", cfg.Vantage)
 		began := time.Now()
 		a.doRound(ctx, k, pick(f.cooldown, cfg.Probe.Timeout), sink, m, st, ad)
-		m.roundDuration.Observe(time.Since(began).Seconds())
+		took := time.Since(began)
+		m.roundDuration.Observe(took.Seconds())
+		if took > rounds.Length {
+			a.log.Warn("round took longer than the round length: the next starts late or is skipped",
+				"round", k, "took", took.Round(time.Millisecond), "length", rounds.Length)
+		} else {
+			a.log.Debug("round done", "round", k, "took", took.Round(time.Millisecond))
+		}
 		m.rounds.Inc()
 		if err := save(); err != nil {
 			return &exitError{code: exitFailure, err: err}
@@ -251,24 +258,52 @@ func (a *app) doRound(ctx context.Context, k int64, cooldown time.Duration, sink
 			m.hitRate.WithLabelValues(set, method.Name).Set(float64(hits) / float64(targets))
 		}
 	}
+	// The census blocks of every set that probes ICMP this round are probed
+	// adaptively in one go, beside the canaries; the sweeps and the hosts
+	// follow, set by set.
+	var adaptiveBlocks []store.Block
+	census := map[string][]store.Block{}
 	for _, ts := range cfg.Targets {
-		var v4, v6 []netip.Prefix
-		for _, s := range ts.Prefixes {
-			p := netip.MustParsePrefix(s).Masked()
-			if p.Addr().Is4() {
-				v4 = append(v4, p)
-			} else {
-				v6 = append(v6, p)
+		if !slices.Contains(schedule.MethodMix(ts.Methods, ts.TraceEvery, k), results.MethodICMP) {
+			continue
+		}
+		census[ts.Name] = censusBlocks(ctx, st, cfg.Vantage, cfg.assigned(ts.v4()))
+		for _, b := range census[ts.Name] {
+			if !slices.ContainsFunc(adaptiveBlocks, func(o store.Block) bool { return o.Prefix == b.Prefix }) {
+				adaptiveBlocks = append(adaptiveBlocks, b)
 			}
 		}
-		v4 = cfg.assigned(v4)
+	}
+	var beside sync.WaitGroup
+	if len(adaptiveBlocks) > 0 {
+		beside.Go(func() {
+			n := ad.round(ctx, a, st, k, adaptiveBlocks, sink)
+			a.log.Debug("adaptive round", "blocks", n)
+		})
+	}
+	beside.Go(func() {
+		for _, c := range cfg.Canaries {
+			methods := c.Methods
+			if len(methods) == 0 {
+				methods = []string{"icmp"}
+			}
+			for _, name := range methods {
+				meth, _ := ParseMethod(name)
+				a.probeHosts(ctx, k, meth, []netip.Addr{netip.MustParseAddr(c.Addr)}, sink)
+			}
+		}
+	})
+	defer beside.Wait()
+	for _, ts := range cfg.Targets {
+		v4 := cfg.assigned(ts.v4())
+		v6 := ts.v6()
 		space4, err := schedule.NewSpace(v4, cfg.BlocklistSet())
 		if err != nil {
 			a.log.Error("target set skipped", "set", ts.Name, "err", err)
 			continue
 		}
 		// Census blocks are probed adaptively for icmp; the sweep covers the rest.
-		blocks := censusBlocks(ctx, st, cfg.Vantage, v4)
+		blocks := census[ts.Name]
 		icmpSpace := space4
 		if len(blocks) > 0 {
 			// Not through the blocklist: allow would let the census
@@ -285,8 +320,6 @@ func (a *app) doRound(ctx context.Context, k int64, cooldown time.Duration, sink
 			}
 			space := space4
 			if meth.Name == results.MethodICMP && len(blocks) > 0 {
-				n := ad.round(ctx, a, st, k, blocks, sink)
-				a.log.Debug("adaptive round", "set", ts.Name, "blocks", n)
 				space = icmpSpace
 			}
 			if space.Size() > 0 {
@@ -329,16 +362,6 @@ func (a *app) doRound(ctx context.Context, k int64, cooldown time.Duration, sink
 				meth, _ := ParseMethod(name)
 				a.probeHosts(ctx, k, meth, []netip.Addr{netip.MustParseAddr(h.Addr)}, sink)
 			}
-		}
-	}
-	for _, c := range cfg.Canaries {
-		methods := c.Methods
-		if len(methods) == 0 {
-			methods = []string{"icmp"}
-		}
-		for _, name := range methods {
-			meth, _ := ParseMethod(name)
-			a.probeHosts(ctx, k, meth, []netip.Addr{netip.MustParseAddr(c.Addr)}, sink)
 		}
 	}
 }

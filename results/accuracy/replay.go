@@ -176,13 +176,13 @@ func Replay2014(census bool) ReplayResult {
 				}
 				s := stats[[2]int{v, b}]
 				seq := 0
-				res := results.BlockRound{A: s.A, E: s.E, Prior: beliefs[[2]int{v, b}], Rand: rng}.Run(func(a netip.Addr) bool {
+				res := results.BlockRound{A: s.A, E: s.E, Prior: beliefs[[2]int{v, b}], Rand: rng}.RunBatch(each(func(a netip.Addr) bool {
 					seq++
 					ok := answers(b, int(a.As4()[3]), r)
 					recs = append(recs, results.Record{Time: tb.Add(time.Duration(seq) * 10 * time.Millisecond), Vantage: vp.name,
 						Round: k, Method: results.MethodICMP, Target: a.String(), Seq: seq, Outcome: outcome(ok)})
 					return ok
-				})
+				}))
 				beliefs[[2]int{v, b}] = res.Belief
 			}
 		}
@@ -225,4 +225,17 @@ func DownRounds(verdicts []results.Verdict, level, entity string, from time.Time
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// each turns a probe of one address into the probe of a batch that
+// BlockRound.RunBatch sends, as a node does: the batch's addresses one after
+// the other, in order.
+func each(probe func(netip.Addr) bool) func([]netip.Addr) []bool {
+	return func(addrs []netip.Addr) []bool {
+		out := make([]bool, len(addrs))
+		for i, a := range addrs {
+			out[i] = probe(a)
+		}
+		return out
+	}
 }

@@ -35,6 +35,10 @@ type Truth struct {
 	// Unmeasurable holds the blocks not judged by design: they are left out
 	// of recall and precision, and counted.
 	Unmeasurable map[results.EntityRef]bool
+	// Sampled, when set, says which entity-rounds a reader looked at (a live
+	// view read now and then): the others are left out of every count, and
+	// no duration error is given.
+	Sampled func(e results.EntityRef, bin time.Time) bool
 }
 
 // Row is one level's scores.
@@ -204,8 +208,12 @@ func Score(t Truth, verdicts []results.Verdict) []Row {
 				out[k] = true
 			}
 		}
+		seen := func(k int64) bool {
+			return t.Sampled == nil || t.Sampled(ref, time.Unix(0, (lo+k)*int64(t.Round)).UTC())
+		}
 		for k := range n {
 			switch {
+			case !seen(int64(k)):
 			case out[k]:
 				row.OutageRounds++
 				if rd[k] == readDown {
@@ -224,14 +232,24 @@ func Score(t Truth, verdicts []results.Verdict) []Row {
 		for _, s := range outages[e] {
 			row.Outages++
 			first := int64(-1)
+			looked := false
 			for k := s.from; k < s.to; k++ {
-				if rd[k] == readDown {
+				looked = looked || seen(k)
+				if rd[k] == readDown && seen(k) {
 					first = k
 					break
 				}
 			}
+			if !looked {
+				row.Outages--
+				continue
+			}
 			if first < 0 {
 				row.Missed++
+				continue
+			}
+			latency[ref.Level] = append(latency[ref.Level], float64(first-s.from))
+			if t.Sampled != nil {
 				continue
 			}
 			last := first
@@ -245,7 +263,6 @@ func Score(t Truth, verdicts []results.Verdict) []Row {
 				}
 				break
 			}
-			latency[ref.Level] = append(latency[ref.Level], float64(first-s.from))
 			durErr[ref.Level] = append(durErr[ref.Level], math.Abs(float64(last-first+1)-float64(s.to-s.from)))
 		}
 	}
@@ -257,7 +274,9 @@ func Score(t Truth, verdicts []results.Verdict) []Row {
 		if ls := latency[level]; len(ls) > 0 {
 			row.LatencyMean = meanOf(ls)
 			row.LatencyMax = slices.Max(ls)
-			row.DurationErr = meanOf(durErr[level])
+		}
+		if ds := durErr[level]; len(ds) > 0 {
+			row.DurationErr = meanOf(ds)
 		}
 		out = append(out, *row)
 	}

@@ -117,6 +117,20 @@ func TestScore(t *testing.T) {
 		want: []Row{{Level: results.LevelBlock, Entities: 3, OutageRounds: 7, Detected: 3, Recall: 3.0 / 7, Precision: 0.6,
 			HealthyRounds: 23, FalseOutage: 2, FalsePartial: 1, Outages: 3, Missed: 1,
 			LatencyMean: 0.5, LatencyMax: 1}},
+	}, {
+		name: "a reader that looked at every other round is scored on those only",
+		truth: func() Truth {
+			tr := with([]results.EntityRef{blk("a"), blk("b")},
+				[]Outage{{results.LevelBlock, "a", at(2), at(6)}, {results.LevelBlock, "b", at(5), at(6)}})
+			tr.Sampled = func(_ results.EntityRef, bin time.Time) bool { return bin.Sub(at(0))/round%2 == 0 }
+			return tr
+		}(),
+		verdicts: join(
+			//                               0123456789
+			series(results.LevelBlock, "a", "uuuddd?uuu"),
+			series(results.LevelBlock, "b", "uuuuuduuuu")),
+		want: []Row{{Level: results.LevelBlock, Entities: 2, OutageRounds: 2, Detected: 1, Recall: 0.5, Precision: 1,
+			HealthyRounds: 8, Outages: 1, LatencyMean: 2, LatencyMax: 2}},
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -888,7 +888,7 @@ func (m *model) records(c int, cr *countryRun, sink *recordSink) {
 				}
 				if s := &cr.icmp[v][j]; len(s.E) > 0 {
 					seq := 0
-					res := results.BlockRound{A: s.A, E: s.E, Prior: st.belief, Rand: st.rng}.Run(func(addr netip.Addr) bool {
+					res := results.BlockRound{A: s.A, E: s.E, Prior: st.belief, Rand: st.rng}.RunBatch(each(func(addr netip.Addr) bool {
 						seq++
 						h := int(addr.As4()[3])
 						rec = results.Record{Time: tb.Add(time.Duration(seq) * 10 * time.Millisecond), Vantage: vp.name,
@@ -899,7 +899,7 @@ func (m *model) records(c int, cr *countryRun, sink *recordSink) {
 						}
 						sink.add(&rec)
 						return ok
-					})
+					}))
 					st.belief = res.Belief
 					sink.seen.saw(v, j, r, res.State)
 				} else if !sink.fill {
