@@ -260,6 +260,10 @@ type blockSeries struct {
 	// E(b) and A are then learnt from the rounds (learnt, probes, answers).
 	census *BlockStat
 	host   bool
+	// answered is set once the series has seen a reply: a known host that
+	// never answered a method (it filters ICMP, say) is no evidence of an
+	// outage by that method.
+	answered bool
 
 	belief  Belief
 	learnt  map[netip.Addr]bool
@@ -316,7 +320,10 @@ func (s *blockSeries) round(recs []*Record) (state string, carried bool) {
 	// and over are not independent witnesses.
 	distinct := len(silent)
 	prior := s.belief
+	s.answered = s.answered || replies > 0
 	switch {
+	case s.host && !s.answered && prior.State() != PlaneDown:
+		state = PlaneUncertain // never answered this method: it may filter it
 	case size == 0 || a == 0:
 		switch {
 		case replies > 0:

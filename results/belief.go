@@ -40,6 +40,14 @@ const (
 	// low A) is never called down on silence: it reads uncertain, and its
 	// prefix's roll-up judges it with its neighbours.
 	DownEvidence = 1e-4
+	// ConfirmMaxA is the most availability a round's silences are weighed
+	// with when they confirm a down. A path can lose a third of the probes
+	// for a while (congestion, a lossy link) with the block alive: at its
+	// census A of 0.99, two silences would confirm a down that such a path
+	// gives in one round of four. Capped, a down needs at least 8 distinct
+	// silent addresses of E(b), which a lossy path to a live block almost
+	// never gives in one round.
+	ConfirmMaxA = 0.7
 	// RecoveryMaxGap is the longest interval, in rounds, between two rounds of
 	// recovery probing of a block that stays down (see RecoveryDue).
 	RecoveryMaxGap = 16
@@ -271,10 +279,11 @@ func silencesToConfirm(replies, silences, fresh int, a float64, limit int) int {
 
 // confirmedDown reports whether a round's replies and silences of distinct
 // addresses of E(b), at availability a, are evidence enough to call a block down that began the
-// round up: a likelihood ratio, up to down, of at most DownEvidence.
+// round up: a likelihood ratio, up to down, of at most DownEvidence, the
+// silences weighed at no more than ConfirmMaxA.
 func confirmedDown(replies, silences int, a float64) bool {
 	a = clampA(a)
-	lr := float64(replies)*math.Log(a/ReplyWhenDown) + float64(silences)*math.Log((1-a)/(1-ReplyWhenDown))
+	lr := float64(replies)*math.Log(a/ReplyWhenDown) + float64(silences)*math.Log((1-min(a, ConfirmMaxA))/(1-ReplyWhenDown))
 	return lr <= math.Log(DownEvidence)
 }
 

@@ -212,10 +212,14 @@ func TestBlockRound(t *testing.T) {
 		downRounds int
 	}{
 		{"new block answers", BlockRound{A: 0.8, E: block(0, 20)}, always, PlaneUp, 1, 0},
-		{"new block silent is followed up and goes down in the round", BlockRound{A: 0.8, E: block(0, 20)}, never, PlaneDown, 6, 1},
+		{"new block silent is followed up and goes down in the round", BlockRound{A: 0.8, E: block(0, 20)}, never, PlaneDown, 8, 1},
 		{"up block with one silence is probed until it answers", BlockRound{A: 0.5, E: block(0, 20)}, alternate(), PlaneUp, 2, 0},
 		{"falling low-A block spends its budget and resets to 0.5", BlockRound{A: 0.2, E: block(0, 20)}, never, PlaneUncertain, 15, 0},
-		{"silent from 0.95 goes down once confirmed", BlockRound{A: 0.8, E: block(0, 20), Prior: Belief{BU: 0.95}}, never, PlaneDown, 6, 1},
+		{"silent from 0.95 goes down once confirmed", BlockRound{A: 0.8, E: block(0, 20), Prior: Belief{BU: 0.95}}, never, PlaneDown, 8, 1},
+		{"two silences of an A 0.99 block are not an outage", BlockRound{A: 0.99, E: block(0, 20), Prior: Belief{BU: 0.95}}, func() func(netip.Addr) bool {
+			n := 0
+			return func(netip.Addr) bool { n++; return n > 2 }
+		}(), PlaneUp, 4, 0},
 		{"low A silent ends uncertain at budget", BlockRound{A: 0.1, E: block(0, 20), Prior: Belief{BU: 0.5}}, never, PlaneUncertain, 15, 0},
 		{"ambiguous answers end uncertain at budget", BlockRound{A: 0.02, E: block(0, 20), Prior: Belief{BU: 0.5}}, oddsProbe(0.5, 0.02), PlaneUncertain, 15, 0},
 		{"ambiguous with a smaller budget", BlockRound{A: 0.02, E: block(0, 20), Prior: Belief{BU: 0.5}, Budget: 5}, oddsProbe(0.5, 0.02), PlaneUncertain, 5, 0},
@@ -249,7 +253,7 @@ func TestBlockRoundBatch(t *testing.T) {
 		maxBatches int
 	}{
 		{"up block answers at once", BlockRound{A: 0.8, E: block(0, 20)}, func() func(netip.Addr) bool { return always }, PlaneUp, 1},
-		{"dark block of A 0.9 confirmed down", BlockRound{A: 0.9, E: block(0, 20), Prior: Belief{BU: 0.95}}, func() func(netip.Addr) bool { return never }, PlaneDown, 3},
+		{"dark block of A 0.9 confirmed down", BlockRound{A: 0.9, E: block(0, 20), Prior: Belief{BU: 0.95}}, func() func(netip.Addr) bool { return never }, PlaneDown, 4},
 		{"dark block of A 0.5 confirmed down", BlockRound{A: 0.5, E: block(0, 40), Prior: Belief{BU: 0.95}}, func() func(netip.Addr) bool { return never }, PlaneDown, 4},
 		{"dark block of A 0.3 confirmed down", BlockRound{A: 0.3, E: block(0, 40), Prior: Belief{BU: 0.95}}, func() func(netip.Addr) bool { return never }, PlaneUncertain, 4},
 		{"up block with one silence", BlockRound{A: 0.5, E: block(0, 20), Prior: Belief{BU: 0.95}}, alternate, PlaneUp, 2},

@@ -327,6 +327,48 @@ func TestMixedMethodsNotPartial(t *testing.T) {
 	}
 }
 
+// A known host that filters one of its methods (ICMP, say) and answers the
+// other is up, not partial: a method that never answered it is no evidence.
+// Once it has answered, its silence is.
+func TestHostFilteringAMethodNotPartial(t *testing.T) {
+	host := netip.MustParseAddr("175.45.176.80")
+	w := truth{rounds: 20}
+	var recs []Record
+	for k := kpFirst; k < kpFirst+20; k++ {
+		for _, v := range kpVantages {
+			recs = w.canaries(k, v, recs)
+			icmp := OutcomeTimeout
+			if k-kpFirst >= 10 && k-kpFirst < 15 {
+				icmp = OutcomeReply // the filter is lifted for five rounds
+			}
+			recs = append(recs,
+				Record{Time: kpAt(k).Add(2 * time.Second), Vantage: v, Round: k, Method: MethodICMP, Target: host.String(), Outcome: icmp},
+				Record{Time: kpAt(k).Add(3 * time.Second), Vantage: v, Round: k, Method: MethodTCP, Port: 80, Target: host.String(), Outcome: OutcomeReply})
+		}
+	}
+	an := kpAnalysis(nil)
+	an.Hosts = []netip.Addr{host}
+	vs, _ := an.Analyze(recs)
+	got := map[int64]string{}
+	for _, v := range vs {
+		if v.Level == LevelHost {
+			got[v.Time.Unix()/int64(kpRound/time.Second)-kpFirst] = v.DataPlane
+		}
+	}
+	for k := range int64(20) {
+		want := PlaneUp
+		switch {
+		case k == 15 || k == 16:
+			continue // a host's belief takes a few silent rounds to fall
+		case k >= 17:
+			want = PlanePartial // ICMP answered, and then stopped
+		}
+		if got[k] != want {
+			t.Errorf("round %d: host %s, want %s", k, got[k], want)
+		}
+	}
+}
+
 // Sparse blocks (|E(b)| < 15 or A < 0.1) are not judged down by the belief
 // when healthy: their silence is no evidence.
 func TestSparseBlocksNeverFalselyDown(t *testing.T) {

@@ -107,7 +107,8 @@ func FullConfig() Config {
 //     block is almost never silent to a whole round, and the n silences
 //     of a down block carry Trinocular from B(U) = 0.99 to below 0.1
 //     (which needs (1 − a)^n < 1/891), so the outage is read in its
-//     first round. With n = 15 that asks for A ≥ 0.39.
+//     first round. a is taken at most results.ConfirmMaxA, as the
+//     analysis weighs silences, so n ≥ 8; with n = 15 it asks for A ≥ 0.46.
 //
 // Blocks darkwatch could judge only after several rounds, or not at all
 // (ICMP-filtered blocks no tcp sweep covers), are unmeasurable: counted, not
@@ -125,7 +126,7 @@ func oneRound(n int, a float64, budget int) bool {
 	if budget > 0 {
 		n = min(n, budget)
 	}
-	return math.Pow((1-a)/(1-results.ReplyWhenDown), float64(n)) <= SilentUp
+	return math.Pow((1-min(a, results.ConfirmMaxA))/(1-results.ReplyWhenDown), float64(n)) <= SilentUp
 }
 
 // answersRound is the chance that n addresses answering at a, at most
