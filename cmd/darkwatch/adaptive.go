@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"sync"
 
 	"darkwatch/probe"
@@ -20,10 +21,10 @@ type adaptive struct {
 	loaded  bool
 }
 
-// censusBlocks returns this vantage's icmp census blocks inside ps, from the
-// store: a census taken with another method says nothing of what an ICMP
+// vantageCensus loads this vantage's icmp census blocks from the store, once
+// a round: a census taken with another method says nothing of what an ICMP
 // probe can expect.
-func censusBlocks(ctx context.Context, st store.Store, vantage string, ps []netip.Prefix) []store.Block {
+func vantageCensus(ctx context.Context, st store.Store, vantage string) []store.Block {
 	if st == nil {
 		return nil
 	}
@@ -33,14 +34,19 @@ func censusBlocks(ctx context.Context, st store.Store, vantage string, ps []neti
 	}
 	var out []store.Block
 	for _, b := range all {
-		if b.Vantage != vantage || b.Method != results.MethodICMP || b.Prefix.IsSingleIP() || len(b.E) == 0 {
-			continue
+		if b.Vantage == vantage && b.Method == results.MethodICMP && !b.Prefix.IsSingleIP() && len(b.E) > 0 {
+			out = append(out, b)
 		}
-		for _, p := range ps {
-			if p.Overlaps(b.Prefix) {
-				out = append(out, b)
-				break
-			}
+	}
+	return out
+}
+
+// censusBlocks returns the blocks of census inside ps.
+func censusBlocks(census []store.Block, ps []netip.Prefix) []store.Block {
+	var out []store.Block
+	for _, b := range census {
+		if slices.ContainsFunc(ps, b.Prefix.Overlaps) {
+			out = append(out, b)
 		}
 	}
 	return out

@@ -263,11 +263,12 @@ func (a *app) doRound(ctx context.Context, k int64, cooldown time.Duration, sink
 	// follow, set by set.
 	var adaptiveBlocks []store.Block
 	census := map[string][]store.Block{}
+	stored := vantageCensus(ctx, st, cfg.Vantage)
 	for _, ts := range cfg.Targets {
-		if !slices.Contains(schedule.MethodMix(ts.Methods, ts.TraceEvery, k), results.MethodICMP) {
+		if len(stored) == 0 || !slices.Contains(schedule.MethodMix(ts.Methods, ts.TraceEvery, k), results.MethodICMP) {
 			continue
 		}
-		census[ts.Name] = censusBlocks(ctx, st, cfg.Vantage, cfg.assigned(ts.v4()))
+		census[ts.Name] = censusBlocks(stored, cfg.assigned(ts.v4()))
 		for _, b := range census[ts.Name] {
 			if !slices.ContainsFunc(adaptiveBlocks, func(o store.Block) bool { return o.Prefix == b.Prefix }) {
 				adaptiveBlocks = append(adaptiveBlocks, b)

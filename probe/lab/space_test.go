@@ -43,7 +43,7 @@ func TestProfileCheck(t *testing.T) {
 
 	dir := t.TempDir()
 	for _, c := range []struct{ name, text, want string }{
-		{"outside", "10.0.0.0/24 responders=3 a=1", "'10.0.0.0/24' is not a /24 of the target space"},
+		{"outside", "192.0.2.0/24 responders=3 a=1", "'192.0.2.0/24' is not a /24 of the target space"},
 		{"octet", "198.18.256.0/24 responders=3 a=1", "'198.18.256.0/24' is not a /24"},
 		{"leading zero", "198.18.01.0/24 responders=3 a=1", "'198.18.01.0/24' is not a /24"},
 		{"not a slash-24", "198.18.4.0/23 responders=3 a=1", "'198.18.4.0/23' is not a /24"},
