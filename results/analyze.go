@@ -56,178 +56,46 @@ const HostA = 0.9
 // healthy vantages' observations; the hierarchy rolls blocks up against a
 // sliding-median baseline.
 func (an Analysis) Analyze(recs []Record) (verdicts []Verdict, events []Event) {
-	canary := map[netip.Addr]bool{}
-	for _, a := range an.Canaries {
-		canary[a] = true
+	order := make([]int, len(recs))
+	for i := range order {
+		order[i] = i
 	}
-	host := map[netip.Addr]bool{}
-	for _, a := range an.Hosts {
-		host[a] = true
+	slices.SortStableFunc(order, func(i, j int) int { return recs[i].Time.Compare(recs[j].Time) })
+	var c collector
+	st := an.NewStream(c.add)
+	for _, i := range order {
+		_ = st.Add(&recs[i]) // c.add never fails
 	}
-	census := map[seriesKey]*BlockStat{}
-	for i := range an.Census {
-		b := &an.Census[i]
-		if !b.Host {
-			census[seriesKey{b.Vantage, LevelBlock, b.Block.String(), CensusMethod(b.Method)}] = b
-		}
-	}
-
-	var canaryRecs, traces []Record
-	type group struct {
-		round int64
-		first time.Time
-		recs  []*Record
-	}
-	groups := map[seriesKey]map[int64]*group{}
-	add := func(k seriesKey, r *Record) {
-		if groups[k] == nil {
-			groups[k] = map[int64]*group{}
-		}
-		g := groups[k][r.Round]
-		if g == nil {
-			g = &group{round: r.Round, first: r.Time}
-			groups[k][r.Round] = g
-		}
-		if r.Time.Before(g.first) {
-			g.first = r.Time
-		}
-		g.recs = append(g.recs, r)
-	}
-	for i := range recs {
-		r := &recs[i]
-		addr, err := netip.ParseAddr(r.Target)
-		if err != nil || r.Outcome == OutcomeError {
-			continue
-		}
-		addr = addr.Unmap()
-		switch {
-		case canary[addr]:
-			canaryRecs = append(canaryRecs, *r)
-			continue
-		case r.Method == MethodTrace:
-			traces = append(traces, *r)
-			continue
-		}
-		m := RecordMethod(r)
-		add(seriesKey{r.Vantage, LevelBlock, CensusBlock(addr).String(), m}, r)
-		if host[addr] {
-			add(seriesKey{r.Vantage, LevelHost, addr.String(), m}, r)
-		}
-	}
-
-	// Beliefs carry over from round to round, so each series runs in order.
-	var obs []Observation
-	for k, byRound := range groups {
-		rounds := make([]int64, 0, len(byRound))
-		for n := range byRound {
-			rounds = append(rounds, n)
-		}
-		slices.Sort(rounds)
-		s := blockSeries{census: census[k], host: k.level == LevelHost}
-		if an.Before[k.entity] == PlaneDown {
-			s.belief = Belief{BU: BeliefMin, DownRounds: 1}
-		}
-		for _, n := range rounds {
-			g := byRound[n]
-			state, carried := s.round(g.recs)
-			obs = append(obs, Observation{Vantage: k.vantage, Level: k.level, Entity: k.entity, Round: n,
-				Time: binStart(g.first, an.Round), State: state, Method: k.method, Belief: s.belief.Value(), Carried: carried})
-		}
-	}
-
-	obs = unaskedMethods(obs)
-	health := VantageHealth(canaryRecs)
-	for vr, st := range health {
-		st.Time = binStart(st.Time, an.Round)
-		health[vr] = st
-	}
-	if len(an.Canaries) > 0 {
-		// A vantage with no canary record in a round is unknown: a gap.
-		for _, o := range obs {
-			vr := VantageRound{o.Vantage, o.Round}
-			if _, ok := health[vr]; !ok {
-				health[vr] = VantageStatus{Vantage: o.Vantage, Round: o.Round, Time: o.Time}
-			}
-		}
-	}
-	merged := Merge(obs, health, an.Quorum)
-	for i := range merged {
-		v := &merged[i]
-		v.ControlPlane = an.controlPlane(v.Entity, v.Time)
-		v.Verdict = Combine(v.DataPlane, v.ControlPlane)
-	}
-	verdicts = append(verdicts, merged...)
-
-	var bins []Bin
-	bins = append(bins, VerdictBins(merged)...)
-	h := NewHierarchy(an.Sets)
-	roll := an.Rollup
-	if roll.Window <= 0 {
-		roll.Window = RollupWindow(an.Round)
-	}
-	for _, rb := range roll.AddCounts(h.Count(merged, an.Round)) {
-		cp := ControlUnknown
-		switch rb.Level {
-		case LevelPrefix:
-			cp = an.controlPlane(rb.Entity, rb.Time)
-		case LevelASN, LevelCountry:
-			cp = an.setsControlPlane(rb.Level, rb.Entity, rb.Time)
-		}
-		bins = append(bins, rb.Bin(cp))
-		verdicts = append(verdicts, rb.Verdict(cp))
-	}
-	verdicts = append(verdicts, health.Verdicts()...)
-	events = Events(bins, an.Round)
-	AttachLastHops(events, traces, h)
-	return verdicts, events
+	events, _ = st.Close()
+	return c.verdicts(), events
 }
 
-// unaskedMethods drops a vantage's down observations of an entity in a round
-// where a method that had seen the entity up in an earlier round was not
-// asked (a round cut short by SIGTERM, a method mix that skips a round):
-// ICMP silent while TCP, which answers there, went unasked is no evidence of
-// an outage. It returns the observations kept.
-func unaskedMethods(obs []Observation) []Observation {
-	type entityRound struct {
-		vantage, level, entity string
-		round                  int64
+// collector gathers a Stream's verdicts.
+type collector struct{ entities, rollups, vantages []Verdict }
+
+func (c *collector) add(v Verdict) error {
+	switch v.Level {
+	case LevelVantage:
+		c.vantages = append(c.vantages, v)
+	case LevelPrefix, LevelASN, LevelCountry:
+		c.rollups = append(c.rollups, v)
+	default:
+		c.entities = append(c.entities, v)
 	}
-	type methodRound struct {
-		method string
-		round  int64
-	}
-	asked := map[entityRound][]int{}
-	var order []entityRound
-	for i := range obs {
-		o := &obs[i]
-		k := entityRound{o.Vantage, o.Level, o.Entity, o.Round}
-		if _, ok := asked[k]; !ok {
-			order = append(order, k)
-		}
-		asked[k] = append(asked[k], i)
-	}
-	slices.SortFunc(order, func(a, b entityRound) int { return cmp.Compare(a.round, b.round) })
-	firstUp := map[entityRound][]methodRound{} // round 0: per vantage and entity
-	for _, k := range order {
-		ek := entityRound{k.vantage, k.level, k.entity, 0}
-		missing := false
-		for _, m := range firstUp[ek] {
-			if m.round < k.round && !slices.ContainsFunc(asked[k], func(i int) bool { return obs[i].Method == m.method }) {
-				missing = true
-			}
-		}
-		for _, i := range asked[k] {
-			o := &obs[i]
-			if missing && o.State == PlaneDown {
-				o.State = "" // dropped below
-				continue
-			}
-			if o.State == PlaneUp && !slices.ContainsFunc(firstUp[ek], func(m methodRound) bool { return m.method == o.Method }) {
-				firstUp[ek] = append(firstUp[ek], methodRound{o.Method, k.round})
-			}
-		}
-	}
-	return slices.DeleteFunc(obs, func(o Observation) bool { return o.State == "" })
+	return nil
+}
+
+// verdicts returns what was gathered in Analyze's order: blocks and hosts by
+// level, entity and time (Merge's order), roll-ups by time, level and entity
+// (Count's), vantage points by name and time (Health's).
+func (c *collector) verdicts() []Verdict {
+	slices.SortStableFunc(c.entities, func(a, b Verdict) int {
+		return cmp.Or(cmp.Compare(a.Level, b.Level), cmp.Compare(a.Entity, b.Entity), a.Time.Compare(b.Time))
+	})
+	slices.SortStableFunc(c.vantages, func(a, b Verdict) int {
+		return cmp.Or(cmp.Compare(a.Entity, b.Entity), a.Time.Compare(b.Time))
+	})
+	return slices.Concat(c.entities, c.rollups, c.vantages)
 }
 
 // seriesKey names one vantage's series of rounds of one entity by one method.
@@ -299,26 +167,23 @@ func (s *blockSeries) evidence() (inE func(netip.Addr) bool, a float64, size int
 // down only when the round's own evidence is enough (DownEvidence);
 // otherwise it is uncertain, and its belief starts the next round at 0.5, as
 // Trinocular's does when a round's probe budget is spent.
-func (s *blockSeries) round(recs []*Record) (state string, carried bool) {
+func (s *blockSeries) round(probes []probe) (state string, carried bool) {
 	inE, a, size := s.evidence()
 	replies, silences := 0, 0
-	var addrs []netip.Addr
-	silent := map[netip.Addr]bool{} // E(b)'s addresses silent in the round
-	for _, r := range recs {
-		addr, _ := netip.ParseAddr(r.Target)
-		addr = addr.Unmap()
-		addrs = append(addrs, addr)
+	var silent []netip.Addr // E(b)'s addresses silent in the round
+	for _, p := range probes {
 		switch {
-		case r.Answered():
+		case p.answered:
 			replies++
-		case inE(addr):
+		case inE(p.addr):
 			silences++
-			silent[addr] = true
+			silent = append(silent, p.addr)
 		}
 	}
 	// Only distinct addresses confirm a down: a few addresses probed over
 	// and over are not independent witnesses.
-	distinct := len(silent)
+	slices.SortFunc(silent, netip.Addr.Compare)
+	distinct := len(slices.Compact(silent))
 	prior := s.belief
 	s.answered = s.answered || replies > 0
 	switch {
@@ -345,7 +210,7 @@ func (s *blockSeries) round(recs []*Record) (state string, carried bool) {
 		}
 	}
 	if s.census == nil && !s.host {
-		s.learn(recs, addrs, state)
+		s.learn(probes, state)
 	}
 	if state == PlaneDown {
 		s.belief.DownRounds++
@@ -360,24 +225,24 @@ func (s *blockSeries) round(recs []*Record) (state string, carried bool) {
 // join E(b), and the round's probes of E(b) count towards A when something
 // in the block answered and the round was not down (a dark round must not
 // teach that the block answers less).
-func (s *blockSeries) learn(recs []*Record, addrs []netip.Addr, state string) {
+func (s *blockSeries) learn(probes []probe, state string) {
 	if s.learnt == nil {
 		s.learnt = map[netip.Addr]bool{}
 	}
 	answered := false
-	for i, r := range recs {
-		if r.Answered() {
-			s.learnt[addrs[i]] = true
+	for _, p := range probes {
+		if p.answered {
+			s.learnt[p.addr] = true
 			answered = true
 		}
 	}
 	if !answered || state == PlaneDown {
 		return
 	}
-	for i, r := range recs {
-		if s.learnt[addrs[i]] {
+	for _, p := range probes {
+		if s.learnt[p.addr] {
 			s.probes++
-			if r.Answered() {
+			if p.answered {
 				s.answers++
 			}
 		}

@@ -80,15 +80,7 @@ func Events(bins []Bin, round time.Duration) []Event {
 		slices.SortStableFunc(s, func(a, b Bin) int { return a.Time.Compare(b.Time) })
 		events = append(events, seriesEvents(s, round)...)
 	}
-	slices.SortFunc(events, func(a, b Event) int {
-		if c := cmp.Compare(a.Level, b.Level); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.Entity, b.Entity); c != 0 {
-			return c
-		}
-		return a.Start.Compare(b.Start)
-	})
+	sortEvents(events)
 	return events
 }
 
@@ -106,58 +98,95 @@ type openEvent struct {
 
 // seriesEvents finds the events of one entity's time-sorted bins.
 func seriesEvents(s []Bin, round time.Duration) []Event {
-	var events []Event
-	var cur *openEvent
-	finish := func(split bool) {
-		e := cur.ev
-		switch {
-		case !cur.firstGood.IsZero():
-			e.End = cur.firstGood
-		case split && round > 0:
-			e.End = cur.lastBad.Add(round)
-		case split:
-			e.End = cur.afterBad
+	es := eventSeries{round: round}
+	for _, b := range s {
+		es.add(b)
+	}
+	return es.close()
+}
+
+// eventSeries finds the events of one entity's bins, given one at a time in
+// time order: the state of seriesEvents, kept between bins so that a stream
+// of bins needs no more than the events open.
+type eventSeries struct {
+	round  time.Duration
+	cur    *openEvent
+	events []Event
+}
+
+// add takes the entity's next bin.
+func (es *eventSeries) add(b Bin) {
+	cur := es.cur
+	rank := eventRank(b.Verdict.Verdict)
+	if rank == 0 {
+		if cur != nil {
+			cur.since++
+			if cur.afterBad.IsZero() {
+				cur.afterBad = b.Time
+			}
+			if cur.firstGood.IsZero() && reachable(b.Verdict.Verdict) {
+				cur.firstGood = b.Time
+			}
 		}
-		stop := e.End
-		if stop.IsZero() {
-			stop = cur.lastBad.Add(max(round, 0))
-		}
-		e.Minutes = stop.Sub(e.Start).Minutes()
-		e.Severity = cur.drops / float64(cur.bad) * e.Minutes
-		events = append(events, e)
+		return
+	}
+	if cur != nil && gapBetween(cur.lastBad, b.Time, cur.since, es.round) > 1 {
+		es.finish(true)
 		cur = nil
 	}
-	for _, b := range s {
-		rank := eventRank(b.Verdict.Verdict)
-		if rank == 0 {
-			if cur != nil {
-				cur.since++
-				if cur.afterBad.IsZero() {
-					cur.afterBad = b.Time
-				}
-				if cur.firstGood.IsZero() && reachable(b.Verdict.Verdict) {
-					cur.firstGood = b.Time
-				}
-			}
-			continue
-		}
-		if cur != nil && gapBetween(cur.lastBad, b.Time, cur.since, round) > 1 {
-			finish(true)
-		}
-		if cur == nil {
-			cur = &openEvent{ev: Event{Level: b.Level, Entity: b.Entity, Kind: b.Verdict.Verdict, Start: b.Time}}
-		}
-		if rank > cur.rank {
-			cur.rank, cur.ev.Kind = rank, b.Verdict.Verdict
-		}
-		cur.lastBad, cur.since, cur.afterBad, cur.firstGood = b.Time, 0, time.Time{}, time.Time{}
-		cur.drops += min(max(b.Drop, 0), 1)
-		cur.bad++
+	if cur == nil {
+		cur = &openEvent{ev: Event{Level: b.Level, Entity: b.Entity, Kind: b.Verdict.Verdict, Start: b.Time}}
+		es.cur = cur
 	}
-	if cur != nil {
-		finish(false)
+	if rank > cur.rank {
+		cur.rank, cur.ev.Kind = rank, b.Verdict.Verdict
 	}
-	return events
+	cur.lastBad, cur.since, cur.afterBad, cur.firstGood = b.Time, 0, time.Time{}, time.Time{}
+	cur.drops += min(max(b.Drop, 0), 1)
+	cur.bad++
+}
+
+// finish ends the open event: split says that a later bad bin starts a new one.
+func (es *eventSeries) finish(split bool) {
+	cur := es.cur
+	e := cur.ev
+	switch {
+	case !cur.firstGood.IsZero():
+		e.End = cur.firstGood
+	case split && es.round > 0:
+		e.End = cur.lastBad.Add(es.round)
+	case split:
+		e.End = cur.afterBad
+	}
+	stop := e.End
+	if stop.IsZero() {
+		stop = cur.lastBad.Add(max(es.round, 0))
+	}
+	e.Minutes = stop.Sub(e.Start).Minutes()
+	e.Severity = cur.drops / float64(cur.bad) * e.Minutes
+	es.events = append(es.events, e)
+	es.cur = nil
+}
+
+// close ends the series and returns its events.
+func (es *eventSeries) close() []Event {
+	if es.cur != nil {
+		es.finish(false)
+	}
+	return es.events
+}
+
+// sortEvents sorts events by level, entity, then start.
+func sortEvents(events []Event) {
+	slices.SortFunc(events, func(a, b Event) int {
+		if c := cmp.Compare(a.Level, b.Level); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.Entity, b.Entity); c != 0 {
+			return c
+		}
+		return a.Start.Compare(b.Start)
+	})
 }
 
 // gapBetween is how many rounds lie between a bad bin at last and the next one

@@ -50,22 +50,42 @@ func (w Window) Trusted(round time.Duration) time.Time {
 	return w.Until.Add(-round)
 }
 
-// AnalyzeWindow reads the window's records from src, seeds the roll-up
-// baselines with the normal bins stored for the DefaultRollupSpan before
-// them and the blocks' beliefs with the last verdicts stored before the span
-// asked for (Analysis.Before: a block that an earlier analysis, with more
-// history, found down starts down), and analyses them. It returns every verdict of what it read (the
-// caller keeps those from Window.Trusted on) and the events.
+// AnalyzeWindow is StreamWindow with every verdict collected, in Analyze's
+// order.
 func (an Analysis) AnalyzeWindow(ctx context.Context, src Source, w Window) ([]Verdict, []Event, error) {
-	from := w.Read(an.Round)
-	var recs []Record
-	err := src.EachRecord(ctx, from, w.Until, func(r Record) error {
-		recs = append(recs, r)
-		return nil
-	})
+	var c collector
+	evs, err := an.StreamWindow(ctx, src, w, c.add)
 	if err != nil {
 		return nil, nil, err
 	}
+	return c.verdicts(), evs, nil
+}
+
+// StreamWindow reads the window's records from src into a Stream, which
+// gives emit every verdict of what it read, round by round (the caller keeps
+// those from Window.Trusted on), and returns the events. The roll-up
+// baselines start from the normal bins stored for the DefaultRollupSpan
+// before the records, and the blocks' beliefs from the last verdicts stored
+// before the span asked for (Analysis.Before: a block that an earlier
+// analysis, with more history, found down starts down). Neither the records
+// nor the verdicts are held: memory stays flat however long the window.
+func (an Analysis) StreamWindow(ctx context.Context, src Source, w Window, emit func(Verdict) error) ([]Event, error) {
+	an, err := an.seeded(ctx, src, w)
+	if err != nil {
+		return nil, err
+	}
+	st := an.NewStream(emit)
+	err = src.EachRecord(ctx, w.Read(an.Round), w.Until, func(r Record) error { return st.Add(&r) })
+	if err != nil {
+		return nil, err
+	}
+	return st.Close()
+}
+
+// seeded returns an with its roll-up baselines and Before read from src for
+// the window w.
+func (an Analysis) seeded(ctx context.Context, src Source, w Window) (Analysis, error) {
+	from := w.Read(an.Round)
 	if an.Rollup.Window <= 0 {
 		an.Rollup.Window = RollupWindow(an.Round)
 	}
@@ -73,7 +93,7 @@ func (an Analysis) AnalyzeWindow(ctx context.Context, src Source, w Window) ([]V
 	for _, level := range []string{LevelPrefix, LevelASN, LevelCountry} {
 		vs, err := src.StoredVerdicts(ctx, level, from.Add(-span), from)
 		if err != nil {
-			return nil, nil, err
+			return an, err
 		}
 		SeedRollup(&an.Rollup, vs)
 	}
@@ -81,14 +101,13 @@ func (an Analysis) AnalyzeWindow(ctx context.Context, src Source, w Window) ([]V
 	for _, level := range []string{LevelBlock, LevelHost} {
 		vs, err := src.StoredVerdicts(ctx, level, from.Add(-2*an.Round), w.Trusted(an.Round))
 		if err != nil {
-			return nil, nil, err
+			return an, err
 		}
 		for _, v := range vs {
 			an.Before[v.Entity] = v.DataPlane // oldest first: the last one stays
 		}
 	}
-	vs, evs := an.Analyze(recs)
-	return vs, evs, nil
+	return an, nil
 }
 
 // SeedRollup puts the normal bins of stored roll-up verdicts vs (oldest

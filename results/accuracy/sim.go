@@ -173,6 +173,10 @@ type Result struct {
 	// OneRoundSparse those that one round could judge (|E| ≥ 3) but whose
 	// census is sparse.
 	Blocks, Measurable, OneRoundSparse int
+	// Misses describes the outages of measurable blocks that were not read
+	// down in every round: the block, the outage's rounds, how many were
+	// read down, and what the block and each census were.
+	Misses []string
 	// CensusEmpty counts the (vantage, block) pairs whose ICMP census found
 	// no address: `run` sweeps those blocks.
 	CensusEmpty int
@@ -193,6 +197,16 @@ func (r Result) Print(w io.Writer) {
 		r.VantageDown, r.UplinkVantage, r.UplinkRounds, r.MethodPartials)
 	for _, t := range r.Tables {
 		Print(w, t.Title, t.Rows)
+	}
+	if len(r.Misses) > 0 {
+		fmt.Fprintf(w, "outages of measurable blocks not read down in every round: %d\n", len(r.Misses))
+		for i, line := range r.Misses {
+			if i == 20 {
+				fmt.Fprintf(w, "  … %d more\n", len(r.Misses)-i)
+				break
+			}
+			fmt.Fprintf(w, "  %s\n", line)
+		}
 	}
 }
 
@@ -261,6 +275,7 @@ func Simulate(cfg Config) Result {
 	}
 	m.makeTruth()
 	res.Truth = m.truth
+	res.Misses = m.misses(res.Verdicts)
 	res.MethodPartials = methodPartials(m.truth, res.Verdicts)
 	res.Tables = append(res.Tables, Table{"all entities, all rounds", Score(m.truth, res.Verdicts)})
 	if cfg.UplinkRounds > 0 {
@@ -341,6 +356,8 @@ type simBlock struct {
 	measurable            bool
 	// weight is the chance that the block, up, answers a round.
 	weight float64
+	// census notes what each vantage point's census found, for Result.Misses.
+	census []string
 	addrs  *[256]string // the addresses as text, made while the block's country runs
 }
 
@@ -754,6 +771,7 @@ func (m *model) census(c int) (all []results.BlockStat, icmp, tcp [][]results.Bl
 				}
 				s := merged[0]
 				s.History = nil
+				b.census = append(b.census, fmt.Sprintf("%s %s |E|=%d A=%.2f", vp.name, method, len(s.E), s.A))
 				if method == results.MethodICMP {
 					s.Method = results.MethodICMP
 					icmp[v][j] = s
@@ -943,6 +961,43 @@ func (m *model) records(c int, cr *countryRun, sink *recordSink) {
 			}
 		}
 	}
+}
+
+// misses describes the outages of measurable blocks that verdicts do not
+// read down in every round (see Result.Misses).
+func (m *model) misses(verdicts []results.Verdict) []string {
+	down := map[string]map[int64]bool{}
+	for _, v := range verdicts {
+		if v.Level == results.LevelBlock && v.DataPlane == results.PlaneDown {
+			if down[v.Entity] == nil {
+				down[v.Entity] = map[int64]bool{}
+			}
+			down[v.Entity][roundOf(v.Time, m.cfg.Round)-m.start] = true
+		}
+	}
+	var out []string
+	for i := range m.blocks {
+		b := &m.blocks[i]
+		if !b.measurable {
+			continue
+		}
+		for _, s := range b.down {
+			n := 0
+			var missed []int64
+			for r := s.from; r < s.to; r++ {
+				if down[b.prefix.String()][r] {
+					n++
+				} else {
+					missed = append(missed, r)
+				}
+			}
+			if n < int(s.to-s.from) {
+				out = append(out, fmt.Sprintf("%s rounds [%d, %d): %d read down, missed %v; |E|=%d A=%.2f tcp=%d filtered=%v swept=%v; %s",
+					b.prefix, s.from, s.to, n, missed, len(b.e), b.a, b.nTCP, b.filtered, m.sets[b.set].tcp, strings.Join(b.census, "; ")))
+			}
+		}
+	}
+	return out
 }
 
 // pick draws an index with the given weights (summing to 1).

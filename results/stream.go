@@ -1,0 +1,366 @@
+package results
+
+import (
+	"math"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// Stream is the analysis fed one record at a time, oldest first. It keeps,
+// per vantage point, entity and method, the belief and rolling census that
+// carry from round to round, and the records of the few rounds still open;
+// it emits each round's verdicts once no record of that round can still
+// come, and holds no verdict. A window of any length is analysed in memory
+// that grows with the entities, not with the records: Analyze and
+// AnalyzeWindow are built on it.
+//
+// Records may come out of order by less than StreamLag rounds (a store
+// merges its chunks into time order; nodes' clocks differ by seconds).
+type Stream struct {
+	an   Analysis
+	emit func(Verdict) error
+	err  error
+
+	canary, host map[netip.Addr]bool
+	census       map[seriesKey]*BlockStat
+	series       map[streamKey]*entitySeries
+	open         []*openRound // by first record's time: the order they close in
+	closed       int          // open[:closed] are closed
+	health       Health
+	bins         map[int64][]Observation // by bin start, Unix nanoseconds
+	h            *Hierarchy
+	events       map[entityKey]*eventSeries
+	traces       []Record
+	now          time.Time
+}
+
+// StreamLag is how many rounds after a round's first record a Stream waits
+// for more of its records before it judges the round; its verdicts come one
+// round later still, once every vantage point's round is judged.
+const StreamLag = 3
+
+// streamKey names one vantage point's view of one entity: a block, or a
+// known host (a single-address prefix).
+type streamKey struct {
+	vantage string
+	host    bool
+	prefix  netip.Prefix
+}
+
+// entitySeries is one vantage point's series of rounds of one entity, one
+// blockSeries per method.
+type entitySeries struct {
+	vantage, level, entity string
+	methods                []*methodSeries
+	open                   []*openRound
+	// firstUp lists, per method, the round in which it first saw the
+	// entity up (see closeRound).
+	firstUp []methodRound
+}
+
+type methodSeries struct {
+	method string
+	blockSeries
+}
+
+type methodRound struct {
+	method string
+	round  int64
+}
+
+// openRound is one round of an entity series whose records are still coming.
+type openRound struct {
+	s       *entitySeries
+	round   int64
+	first   time.Time
+	methods []openMethod
+}
+
+type openMethod struct {
+	m      *methodSeries
+	first  time.Time
+	probes []probe
+}
+
+// probe is what a round's judgement needs of a record.
+type probe struct {
+	addr     netip.Addr
+	answered bool
+}
+
+// NewStream starts an analysis that gives every verdict it makes to emit, in
+// round order (within a round: blocks and hosts, then roll-ups, then vantage
+// points). An error from emit stops the stream: Add and Close return it.
+func (an Analysis) NewStream(emit func(Verdict) error) *Stream {
+	s := &Stream{an: an, emit: emit, canary: map[netip.Addr]bool{}, host: map[netip.Addr]bool{},
+		census: map[seriesKey]*BlockStat{}, series: map[streamKey]*entitySeries{}, health: Health{},
+		bins: map[int64][]Observation{}, h: NewHierarchy(an.Sets), events: map[entityKey]*eventSeries{}}
+	if s.an.Rollup.Window <= 0 {
+		s.an.Rollup.Window = RollupWindow(an.Round)
+	}
+	for _, a := range an.Canaries {
+		s.canary[a] = true
+	}
+	for _, a := range an.Hosts {
+		s.host[a] = true
+	}
+	for i := range an.Census {
+		b := &an.Census[i]
+		if !b.Host {
+			s.census[seriesKey{b.Vantage, LevelBlock, b.Block.String(), CensusMethod(b.Method)}] = b
+		}
+	}
+	return s
+}
+
+// Add takes the next record. Records that name no address, and errors of
+// the prober, are no evidence and are skipped.
+func (s *Stream) Add(r *Record) error {
+	if s.err != nil {
+		return s.err
+	}
+	if r.Time.After(s.now) {
+		s.now = r.Time
+		s.closeBefore(s.now)
+	}
+	addr, err := netip.ParseAddr(r.Target)
+	if err != nil || r.Outcome == OutcomeError {
+		return s.err
+	}
+	addr = addr.Unmap()
+	switch {
+	case s.canary[addr]:
+		s.addCanary(r)
+		return s.err
+	case r.Method == MethodTrace:
+		s.traces = append(s.traces, *r)
+		return s.err
+	}
+	m := RecordMethod(r)
+	p := probe{addr, r.Answered()}
+	s.add(streamKey{r.Vantage, false, CensusBlock(addr)}, m, r, p)
+	if s.host[addr] {
+		s.add(streamKey{r.Vantage, true, hostPrefix(addr)}, m, r, p)
+	}
+	return s.err
+}
+
+// Close judges the rounds still open, emits their verdicts, and returns the
+// outage events of everything analysed, with the last responsive hop of the
+// traces taken during each, sorted by level, entity, then start.
+func (s *Stream) Close() ([]Event, error) {
+	s.closeBefore(time.Time{})
+	if s.err != nil {
+		return nil, s.err
+	}
+	var events []Event
+	for _, es := range s.events {
+		events = append(events, es.close()...)
+	}
+	sortEvents(events)
+	AttachLastHops(events, s.traces, s.h)
+	return events, nil
+}
+
+// addCanary counts a canary probe toward its vantage point's round, as
+// VantageHealth does.
+func (s *Stream) addCanary(r *Record) {
+	k := VantageRound{r.Vantage, r.Round}
+	st, ok := s.health[k]
+	if !ok || r.Time.Before(st.Time) {
+		st.Time = r.Time
+	}
+	st.Vantage, st.Round = r.Vantage, r.Round
+	st.Probes++
+	if r.Answered() {
+		st.Answered++
+	}
+	s.health[k] = st
+}
+
+// add files a probe of method m into its series' open round.
+func (s *Stream) add(k streamKey, m string, r *Record, p probe) {
+	es := s.series[k]
+	if es == nil {
+		es = &entitySeries{vantage: k.vantage, level: LevelBlock, entity: k.prefix.String()}
+		if k.host {
+			es.level, es.entity = LevelHost, k.prefix.Addr().String()
+		}
+		s.series[k] = es
+	}
+	var ms *methodSeries
+	for _, x := range es.methods {
+		if x.method == m {
+			ms = x
+		}
+	}
+	if ms == nil {
+		ms = &methodSeries{method: m, blockSeries: blockSeries{host: k.host,
+			census: s.census[seriesKey{es.vantage, es.level, es.entity, m}]}}
+		if s.an.Before[es.entity] == PlaneDown {
+			ms.belief = Belief{BU: BeliefMin, DownRounds: 1}
+		}
+		es.methods = append(es.methods, ms)
+	}
+	var o *openRound
+	for _, x := range es.open {
+		if x.round == r.Round {
+			o = x
+		}
+	}
+	if o == nil {
+		o = &openRound{s: es, round: r.Round, first: r.Time}
+		es.open = append(es.open, o)
+		s.open = append(s.open, o)
+	}
+	o.first = minTime(o.first, r.Time)
+	for i := range o.methods {
+		if om := &o.methods[i]; om.m == ms {
+			om.first = minTime(om.first, r.Time)
+			om.probes = append(om.probes, p)
+			return
+		}
+	}
+	o.methods = append(o.methods, openMethod{m: ms, first: r.Time, probes: []probe{p}})
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// closeBefore judges the open rounds whose first record is StreamLag rounds
+// older than now, and emits the verdicts of the bins a round older still;
+// a zero now closes everything.
+func (s *Stream) closeBefore(now time.Time) {
+	all := now.IsZero()
+	lag := time.Duration(StreamLag) * s.an.Round
+	if s.an.Round <= 0 && !now.IsZero() {
+		return // no round length: nothing is known closed until the end
+	}
+	for s.closed < len(s.open) && (all || !s.open[s.closed].first.Add(lag).After(now)) {
+		s.closeRound(s.open[s.closed])
+		s.open[s.closed] = nil
+		s.closed++
+	}
+	if s.closed > 1024 && 2*s.closed > len(s.open) {
+		s.open = append(s.open[:0], s.open[s.closed:]...)
+		s.closed = 0
+	}
+	for s.err == nil && len(s.bins) > 0 {
+		bin := int64(math.MaxInt64)
+		for b := range s.bins {
+			bin = min(bin, b)
+		}
+		if !all && bin+int64(lag+s.an.Round) > now.UnixNano() {
+			break
+		}
+		s.closeBin(bin)
+	}
+}
+
+// closeRound judges one round of an entity series by each of its methods and
+// files the observations under their bin. A down observation is dropped in a
+// round where a method that had seen the entity up in an earlier round was
+// not asked (a round cut short by SIGTERM, a method mix that skips a round):
+// ICMP silent while TCP, which answers there, went unasked is no evidence of
+// an outage.
+func (s *Stream) closeRound(o *openRound) {
+	es := o.s
+	es.open = slices.DeleteFunc(es.open, func(x *openRound) bool { return x == o })
+	missing := false
+	for _, m := range es.firstUp {
+		if m.round < o.round && !slices.ContainsFunc(o.methods, func(om openMethod) bool { return om.m.method == m.method }) {
+			missing = true
+		}
+	}
+	for _, om := range o.methods {
+		state, carried := om.m.round(om.probes)
+		if missing && state == PlaneDown {
+			continue // a method that saw the entity up was not asked: no evidence
+		}
+		if state == PlaneUp && !slices.ContainsFunc(es.firstUp, func(m methodRound) bool { return m.method == om.m.method }) {
+			es.firstUp = append(es.firstUp, methodRound{om.m.method, o.round})
+		}
+		t := binStart(om.first, s.an.Round)
+		s.bins[t.UnixNano()] = append(s.bins[t.UnixNano()], Observation{Vantage: es.vantage, Level: es.level,
+			Entity: es.entity, Round: o.round, Time: t, State: state, Method: om.m.method,
+			Belief: om.m.belief.Value(), Carried: carried})
+	}
+}
+
+// closeBin merges the observations of one bin into block and host verdicts,
+// rolls them up, and emits those and the vantage points' verdicts of the
+// bin.
+func (s *Stream) closeBin(bin int64) {
+	obs := s.bins[bin]
+	delete(s.bins, bin)
+	if len(s.an.Canaries) > 0 {
+		// A vantage with no canary record in a round is unknown: a gap.
+		for _, o := range obs {
+			vr := VantageRound{o.Vantage, o.Round}
+			if _, ok := s.health[vr]; !ok {
+				s.health[vr] = VantageStatus{Vantage: o.Vantage, Round: o.Round, Time: o.Time}
+			}
+		}
+	}
+	merged := Merge(obs, s.health, s.an.Quorum)
+	for i := range merged {
+		v := &merged[i]
+		v.ControlPlane = s.an.controlPlane(v.Entity, v.Time)
+		v.Verdict = Combine(v.DataPlane, v.ControlPlane)
+		s.put(v, 1)
+	}
+	for _, rb := range s.an.Rollup.AddCounts(s.h.Count(merged, s.an.Round)) {
+		cp := ControlUnknown
+		switch rb.Level {
+		case LevelPrefix:
+			cp = s.an.controlPlane(rb.Entity, rb.Time)
+		case LevelASN, LevelCountry:
+			cp = s.an.setsControlPlane(rb.Level, rb.Entity, rb.Time)
+		}
+		v := rb.Verdict(cp)
+		s.put(&v, rb.Drop())
+	}
+	end := bin + int64(max(s.an.Round, 1))
+	var done Health
+	for vr, st := range s.health {
+		if st.Time.UnixNano() < end {
+			st.Time = binStart(st.Time, s.an.Round)
+			if done == nil {
+				done = Health{}
+			}
+			done[vr] = st
+			delete(s.health, vr)
+		}
+	}
+	for _, v := range done.Verdicts() {
+		if s.err == nil {
+			s.err = s.emit(v)
+		}
+	}
+}
+
+// put emits a verdict and adds its bin, of weight drop, to its entity's
+// events.
+func (s *Stream) put(v *Verdict, drop float64) {
+	if s.err != nil {
+		return
+	}
+	if s.err = s.emit(*v); s.err != nil {
+		return
+	}
+	k := entityKey{v.Level, v.Entity}
+	es := s.events[k]
+	if es == nil {
+		if eventRank(v.Verdict) == 0 {
+			return // nothing open, nothing to open
+		}
+		es = &eventSeries{round: s.an.Round}
+		s.events[k] = es
+	}
+	es.add(Bin{Verdict: *v, Drop: drop})
+}
