@@ -16,10 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/net/icmp"
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
-
 	"darkwatch/results"
 )
 
@@ -155,25 +151,12 @@ func pingGroupRange() string {
 	return fmt.Sprintf("%q", strings.Join(strings.Fields(string(b)), " "))
 }
 
-// isPermission reports whether err says the process may not open the socket.
-func isPermission(err error) bool {
-	return errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES)
-}
-
 // adopt makes c the socket of its family and starts its receive goroutine.
 // The caller holds p.mu or has not shared p yet.
 func (p *ICMP) adopt(c echoConn, v6 bool) {
 	p.socks[family(v6)] = c
 	p.wg.Add(1)
 	go p.receive(c, v6)
-}
-
-// family indexes per-family arrays: 0 IPv4, 1 IPv6.
-func family(v6 bool) int {
-	if v6 {
-		return 1
-	}
-	return 0
 }
 
 // socket returns the socket of a family, opening it on first use.
@@ -437,147 +420,7 @@ func echoRequest(v6 bool, id, seq uint16, token [echoTokenLen]byte, contact stri
 	copy(b[8:], token[:])
 	copy(b[8+echoTokenLen:], contact)
 	if !v6 {
-		binary.BigEndian.PutUint16(b[2:4], echoChecksum(b))
+		binary.BigEndian.PutUint16(b[2:4], checksum(0, b))
 	}
 	return b
 }
-
-// echoChecksum is the Internet checksum (RFC 1071) of b.
-func echoChecksum(b []byte) uint16 {
-	var s uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	if len(b)%2 == 1 {
-		s += uint32(b[len(b)-1]) << 8
-	}
-	for s > 0xffff {
-		s = s>>16 + s&0xffff
-	}
-	return ^uint16(s)
-}
-
-// echoConn is the socket under an ICMP prober, reduced to what the prober needs
-// so that tests can replay recorded packets through the matching logic.
-type echoConn interface {
-	// ReadFrom reads one ICMP message, without its IP header, with its sender
-	// and its TTL or hop limit (0 when unknown).
-	ReadFrom(b []byte) (n, ttl int, src netip.Addr, err error)
-	WriteTo(b []byte, dst netip.Addr) error
-	Close() error
-}
-
-// echoSocket is a raw or ping ICMP socket of one family.
-type echoSocket struct {
-	c       *icmp.PacketConn
-	v6, raw bool
-}
-
-// openEcho opens a raw (ip4:icmp, ip6:ipv6-icmp) or ping (udp4, udp6) ICMP
-// socket, bound to src when src is of its family, sending with the given TTL
-// (0: the system default) and reporting the TTL of what it receives.
-func openEcho(v6, raw bool, src netip.Addr, ttl int) (echoConn, error) {
-	network, addr := "udp4", "0.0.0.0"
-	switch {
-	case v6 && raw:
-		network, addr = "ip6:ipv6-icmp", "::"
-	case v6:
-		network, addr = "udp6", "::"
-	case raw:
-		network = "ip4:icmp"
-	}
-	if src = src.Unmap(); src.IsValid() && src.Is6() == v6 {
-		addr = src.String()
-	}
-	c, err := icmp.ListenPacket(network, addr)
-	if err != nil {
-		return nil, err
-	}
-	if err := setupEcho(c, v6, raw, ttl); err != nil {
-		c.Close()
-		return nil, err
-	}
-	return &echoSocket{c: c, v6: v6, raw: raw}, nil
-}
-
-// setupEcho asks for the TTL of received packets, sets the TTL of sent ones and,
-// on raw sockets, lets only echo replies and errors through the kernel's filter.
-func setupEcho(c *icmp.PacketConn, v6, raw bool, ttl int) error {
-	if v6 {
-		p := c.IPv6PacketConn()
-		if err := p.SetControlMessage(ipv6.FlagHopLimit, true); err != nil {
-			return err
-		}
-		if ttl > 0 {
-			if err := p.SetHopLimit(ttl); err != nil {
-				return err
-			}
-		}
-		if raw {
-			var f ipv6.ICMPFilter
-			f.SetAll(true)
-			for _, t := range []ipv6.ICMPType{ipv6.ICMPTypeEchoReply, ipv6.ICMPTypeDestinationUnreachable,
-				ipv6.ICMPTypeTimeExceeded, ipv6.ICMPTypePacketTooBig} {
-				f.Accept(t)
-			}
-			return p.SetICMPFilter(&f)
-		}
-		return nil
-	}
-	p := c.IPv4PacketConn()
-	if err := p.SetControlMessage(ipv4.FlagTTL, true); err != nil {
-		return err
-	}
-	if ttl > 0 {
-		if err := p.SetTTL(ttl); err != nil {
-			return err
-		}
-	}
-	if raw {
-		var f ipv4.ICMPFilter
-		f.SetAll(true)
-		for _, t := range []ipv4.ICMPType{ipv4.ICMPTypeEchoReply, ipv4.ICMPTypeDestinationUnreachable,
-			ipv4.ICMPTypeTimeExceeded} {
-			f.Accept(t)
-		}
-		return p.SetICMPFilter(&f)
-	}
-	return nil
-}
-
-func (s *echoSocket) ReadFrom(b []byte) (n, ttl int, src netip.Addr, err error) {
-	var a net.Addr
-	if s.v6 {
-		var cm *ipv6.ControlMessage
-		n, cm, a, err = s.c.IPv6PacketConn().ReadFrom(b)
-		if cm != nil {
-			ttl = cm.HopLimit
-		}
-	} else {
-		var cm *ipv4.ControlMessage
-		n, cm, a, err = s.c.IPv4PacketConn().ReadFrom(b)
-		if cm != nil {
-			ttl = cm.TTL
-		}
-	}
-	var ip net.IP
-	switch a := a.(type) {
-	case *net.IPAddr:
-		ip = a.IP
-	case *net.UDPAddr:
-		ip = a.IP
-	}
-	src, _ = netip.AddrFromSlice(ip)
-	return n, ttl, src.Unmap(), err
-}
-
-func (s *echoSocket) WriteTo(b []byte, dst netip.Addr) error {
-	var a net.Addr = &net.UDPAddr{IP: dst.AsSlice(), Zone: dst.Zone()}
-	if s.raw {
-		a = &net.IPAddr{IP: dst.AsSlice(), Zone: dst.Zone()}
-	}
-	_, err := s.c.WriteTo(b, a)
-	return err
-}
-
-func (s *echoSocket) Close() error { return s.c.Close() }

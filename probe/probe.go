@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"syscall"
 	"time"
 
 	"darkwatch/results"
@@ -148,29 +147,6 @@ func blockedRecord(c *Config, method string, t Target, err error) results.Record
 		Target: t.Addr.String(), Outcome: results.OutcomeError,
 		Error: fmt.Sprintf("not sent: %v", err),
 	}
-}
-
-// sendPath is what a raw-socket probe needs before it sends: a context still
-// live, the socket of dst's family, and the source address the kernel would
-// use. On failure it returns the probe's outcome (unreachable when there is no
-// route, else error) and why nothing was sent.
-func sendPath[C any](ctx context.Context, open func(v6 bool) (C, error), source, dst netip.Addr) (C, netip.Addr, string, error) {
-	var c C
-	if err := ctx.Err(); err != nil {
-		return c, netip.Addr{}, results.OutcomeError, fmt.Errorf("not sent: %w", err)
-	}
-	c, err := open(dst.Is6())
-	if err != nil {
-		return c, netip.Addr{}, results.OutcomeError, fmt.Errorf("not sent: %w", err)
-	}
-	src, err := routeSource(source, dst)
-	if err != nil {
-		if errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTUNREACH) {
-			return c, netip.Addr{}, results.OutcomeUnreachable, err
-		}
-		return c, netip.Addr{}, results.OutcomeError, fmt.Errorf("not sent: %w", err)
-	}
-	return c, src, "", nil
 }
 
 // shutdown marks a prober closed and closes its done channel, once; the caller

@@ -4,11 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 	"unsafe"
 
@@ -136,13 +134,6 @@ func NewSweep(cfg SweepConfig) (*Sweep, error) {
 	tv := unix.NsecToTimeval(int64(50 * time.Millisecond))
 	_ = unix.SetsockoptTimeval(s.recv, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 	return s, nil
-}
-
-func sweepSocketErr(err error) error {
-	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-		return ErrPermission
-	}
-	return fmt.Errorf("probe: sweep socket: %w", err)
 }
 
 // Close releases the sockets.
@@ -433,8 +424,6 @@ func (b *ProbeBuilder) Init(cfg SweepConfig, key Key, src netip.Addr, epoch time
 // sweep probe layout: IPv4 header (20) + ICMP echo (8) + 8-byte send time +
 // contact, or IPv4 header + TCP SYN (20, no options).
 const (
-	ipv4Len    = 20
-	tcpLen     = 20
 	maxContact = 64
 )
 
@@ -470,7 +459,7 @@ func (b *ProbeBuilder) Build(buf []byte, dst netip.Addr) int {
 		t[13] = 0x02 // SYN
 		binary.BigEndian.PutUint16(t[14:16], 65535)
 		binary.BigEndian.PutUint32(t[16:20], 0) // checksum, urgent
-		binary.BigEndian.PutUint16(t[16:18], transportChecksum(b.src4, d, protoTCP, t))
+		binary.BigEndian.PutUint16(t[16:18], checksum(pseudoSum(b.src, dst, protoTCP, len(t)), t))
 	} else {
 		c := b.contact
 		if len(c) > maxContact {
@@ -483,22 +472,13 @@ func (b *ProbeBuilder) Build(buf []byte, dst netip.Addr) int {
 		binary.BigEndian.PutUint16(m[6:8], uint16(h))
 		binary.BigEndian.PutUint64(m[8:16], b.stamp)
 		copy(m[16:], c)
-		binary.BigEndian.PutUint16(m[2:4], echoChecksum(m))
+		binary.BigEndian.PutUint16(m[2:4], checksum(0, m))
 	}
-	ip := buf[:ipv4Len]
-	ip[0], ip[1] = 0x45, 0
-	binary.BigEndian.PutUint16(ip[2:4], uint16(l))
-	binary.BigEndian.PutUint16(ip[4:6], uint16(h>>48)) // IP ID
-	ip[6], ip[7] = 0x40, 0                             // don't fragment
-	ip[8] = b.ttl
-	ip[9] = protoICMP
+	proto := uint8(protoICMP)
 	if b.tcp {
-		ip[9] = protoTCP
+		proto = protoTCP
 	}
-	ip[10], ip[11] = 0, 0
-	copy(ip[12:16], b.src4[:])
-	copy(ip[16:20], d[:])
-	binary.BigEndian.PutUint16(ip[10:12], echoChecksum(ip))
+	putIPv4(buf, ipHeader{src: b.src, dst: dst, ttl: b.ttl, proto: proto, id: uint16(h >> 48)}, l, true)
 	return l
 }
 
@@ -506,21 +486,14 @@ func (b *ProbeBuilder) Build(buf []byte, dst netip.Addr) int {
 // reply to one of this builder's probes and says from whom and what it says.
 func (b *ProbeBuilder) Validate(pkt []byte) (Reply, bool) {
 	var r Reply
-	if len(pkt) < ipv4Len || pkt[0]>>4 != 4 {
+	ip, p, err := parseIPv4(pkt)
+	if err != nil || len(p) < 8 || ip.dst != b.src {
 		return r, false
 	}
-	ihl := int(pkt[0]&0x0f) * 4
-	if ihl < ipv4Len || len(pkt) < ihl+8 {
-		return r, false
-	}
-	if [4]byte(pkt[16:20]) != b.src4 {
-		return r, false
-	}
-	r.From = netip.AddrFrom4([4]byte(pkt[12:16]))
-	r.TTL = pkt[8]
-	p := pkt[ihl:]
+	r.From, r.TTL = ip.src, ip.ttl
+
 	switch {
-	case b.tcp && pkt[9] == protoTCP:
+	case b.tcp && ip.proto == protoTCP:
 		if len(p) < 20 {
 			return r, false
 		}
@@ -544,7 +517,7 @@ func (b *ProbeBuilder) Validate(pkt []byte) (Reply, bool) {
 			return r, false
 		}
 		return r, true
-	case !b.tcp && pkt[9] == protoICMP:
+	case !b.tcp && ip.proto == protoICMP:
 		if p[0] != icmp4EchoReply || p[1] != 0 {
 			return r, false
 		}
@@ -559,38 +532,6 @@ func (b *ProbeBuilder) Validate(pkt []byte) (Reply, bool) {
 		return r, true
 	}
 	return r, false
-}
-
-// transportChecksum is the TCP/UDP checksum of seg over the IPv4 pseudo-header.
-func transportChecksum(src, dst [4]byte, proto uint8, seg []byte) uint16 {
-	var s uint32
-	s += uint32(src[0])<<8 | uint32(src[1])
-	s += uint32(src[2])<<8 | uint32(src[3])
-	s += uint32(dst[0])<<8 | uint32(dst[1])
-	s += uint32(dst[2])<<8 | uint32(dst[3])
-	s += uint32(proto)
-	s += uint32(len(seg))
-	for i := 0; i+1 < len(seg); i += 2 {
-		s += uint32(seg[i])<<8 | uint32(seg[i+1])
-	}
-	if len(seg)%2 == 1 {
-		s += uint32(seg[len(seg)-1]) << 8
-	}
-	for s > 0xffff {
-		s = s>>16 + s&0xffff
-	}
-	return ^uint16(s)
-}
-
-// RouteSource returns the source address the kernel would use towards dst,
-// found with a connected UDP socket (which sends nothing).
-func RouteSource(dst netip.Addr) (netip.Addr, error) {
-	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, 9)))
-	if err != nil {
-		return netip.Addr{}, fmt.Errorf("probe: no route to %s: %w", dst, err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap(), nil
 }
 
 // seenSet is a bitmap of IPv4 addresses, paged by /16 (8 KiB a page), so that
@@ -725,30 +666,4 @@ func (h *deferred) pop() netip.Addr {
 	}
 	*h = q
 	return top
-}
-
-// mmsghdr is struct mmsghdr of sendmmsg(2).
-type mmsghdr struct {
-	hdr unix.Msghdr
-	len uint32
-	_   [4]byte
-}
-
-// recvmmsg reads up to len(msgs) datagrams with one system call, waiting for
-// the first only (MSG_WAITFORONE), and returns how many it read.
-func recvmmsg(fd int, msgs []mmsghdr) (int, error) {
-	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)), unix.MSG_WAITFORONE, 0, 0)
-	if errno != 0 {
-		return 0, syscall.Errno(errno)
-	}
-	return int(n), nil
-}
-
-// sendmmsg sends msgs with one system call and returns how many went.
-func sendmmsg(fd int, msgs []mmsghdr) (int, error) {
-	n, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)), 0, 0, 0)
-	if errno != 0 {
-		return int(n), syscall.Errno(errno)
-	}
-	return int(n), nil
 }

@@ -15,21 +15,8 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"golang.org/x/net/bpf"
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
-	"golang.org/x/sys/unix"
 
 	"darkwatch/results"
-)
-
-// TCP flag bits (RFC 9293) as TCPSegment.Flags holds them.
-const (
-	TCPFlagFIN = 0x01
-	TCPFlagSYN = 0x02
-	TCPFlagRST = 0x04
-	TCPFlagPSH = 0x08
-	TCPFlagACK = 0x10
 )
 
 // SYN header values: a plain window and an MSS option, as an ordinary stack sends.
@@ -123,18 +110,18 @@ func NewTCP(cfg Config) (*TCP, error) {
 	for _, v6 := range []bool{false, true} {
 		s, err := openTCPSockets(v6, cfg.Source, cfg.TTL, sport)
 		if err != nil {
-			if isRawPermission(err) || !v6 {
+			if isPermission(err) || !v6 {
 				for _, s := range socks {
 					s.close()
 				}
-				if isRawPermission(err) {
+				if isPermission(err) {
 					return nil, fmt.Errorf("%w (tcp: %v)", ErrPermission, err)
 				}
 				return nil, fmt.Errorf("probe: tcp: ipv4 sockets: %w", err)
 			}
 			s.err = fmt.Errorf("probe: tcp: ipv6 sockets: %w", err)
 		}
-		socks[familyIndex(v6)] = s
+		socks[family(v6)] = s
 	}
 	return newTCP(cfg, NewKey(), sport, socks), nil
 }
@@ -186,24 +173,6 @@ func openTCPSockets(v6 bool, src netip.Addr, ttl int, sport uint16) (tcpSockets,
 		return tcpSockets{}, err
 	}
 	return tcpSockets{tcp: t, icmp: i}, nil
-}
-
-// dstPortFilter is a classic BPF program that accepts the TCP or UDP packets
-// to port and drops the rest. An IPv4 raw socket filters the packet from its
-// IP header on, an IPv6 one from the transport header.
-func dstPortFilter(v6 bool, port uint16) []bpf.Instruction {
-	load := []bpf.Instruction{
-		bpf.LoadMemShift{Off: 0},          // X = IPv4 header length
-		bpf.LoadIndirect{Off: 2, Size: 2}, // A = destination port
-	}
-	if v6 {
-		load = []bpf.Instruction{bpf.LoadAbsolute{Off: 2, Size: 2}}
-	}
-	return append(load,
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(port), SkipFalse: 1},
-		bpf.RetConstant{Val: 1 << 16},
-		bpf.RetConstant{Val: 0},
-	)
 }
 
 // Probe sends cfg.Count SYNs to t.Addr port t.Port, cfg.Interval apart, and
@@ -297,7 +266,7 @@ func (p *TCP) socket(v6 bool) (rawConn, error) {
 	if p.closed {
 		return nil, net.ErrClosed
 	}
-	s := p.socks[familyIndex(v6)]
+	s := p.socks[family(v6)]
 	if s.err != nil {
 		return nil, s.err
 	}
@@ -355,30 +324,6 @@ func (p *TCP) receive(c rawConn, v6, icmp bool) {
 			p.dispatchTCP(b, v6, src, ttl, at)
 		}
 	})
-}
-
-// readLoop reads packets from c and hands each to handle, with its arrival
-// time, until done is closed or c is: the receive loop of every raw-socket
-// prober. A transient read error is retried after a pause, never spun on.
-func readLoop(c rawConn, done <-chan struct{}, handle func(b []byte, src netip.Addr, ttl int, at time.Time)) {
-	buf := make([]byte, 4096)
-	for {
-		n, src, ttl, err := c.ReadFrom(buf)
-		at := time.Now()
-		if err != nil {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
-		handle(buf[:n], src, ttl, at)
-	}
 }
 
 // dispatchTCP hands a TCP segment read from the raw socket to the SYN it
@@ -497,269 +442,3 @@ func pseudoHeader(src, dst netip.Addr, proto layers.IPProtocol) gopacket.Network
 	}
 	return &layers.IPv6{Version: 6, SrcIP: src.AsSlice(), DstIP: dst.AsSlice(), NextHeader: proto}
 }
-
-// TCPSegment is what a reply check needs of a TCP segment read from a raw
-// socket.
-type TCPSegment struct {
-	// Src and Dst come from the IPv4 header; an IPv6 raw socket delivers no
-	// header, so for IPv6 they are left invalid and the caller knows Src from
-	// the socket.
-	Src, Dst netip.Addr
-	TTL      uint8 // IPv4 only
-	SrcPort  uint16
-	DstPort  uint16
-	Seq, Ack uint32
-	Flags    uint8 // TCPFlag bits
-}
-
-// ParseTCP parses a TCP segment as a raw socket delivers it: with its IPv4
-// header (v6 false), or bare (v6 true: IPv6 raw sockets strip the header).
-// It never panics; malformed input, IPv4 fragments past the first and other
-// protocols give an error.
-func ParseTCP(b []byte, v6 bool) (TCPSegment, error) {
-	var s TCPSegment
-	if !v6 {
-		if len(b) < 20 {
-			return s, ErrShort
-		}
-		if b[0]>>4 != 4 {
-			return s, ErrNotIP
-		}
-		ihl := int(b[0]&0x0f) * 4
-		if ihl < 20 || len(b) < ihl {
-			return s, ErrShort
-		}
-		if b[9] != protoTCP {
-			return s, ErrUnhandled
-		}
-		if binary.BigEndian.Uint16(b[6:8])&0x1fff != 0 {
-			return s, ErrUnhandled // a later fragment: no TCP header here
-		}
-		s.TTL = b[8]
-		s.Src = netip.AddrFrom4([4]byte(b[12:16]))
-		s.Dst = netip.AddrFrom4([4]byte(b[16:20]))
-		b = b[ihl:]
-	}
-	if len(b) < 20 {
-		return s, ErrShort
-	}
-	if off := int(b[12]>>4) * 4; off < 20 || off > len(b) {
-		return s, ErrShort
-	}
-	s.SrcPort = binary.BigEndian.Uint16(b[0:2])
-	s.DstPort = binary.BigEndian.Uint16(b[2:4])
-	s.Seq = binary.BigEndian.Uint32(b[4:8])
-	s.Ack = binary.BigEndian.Uint32(b[8:12])
-	s.Flags = b[13]
-	return s, nil
-}
-
-// routeSource returns src if it is valid, else the address the kernel would
-// send from to reach dst, learnt from a UDP socket connected to dst: connecting
-// a UDP socket sends nothing.
-func routeSource(src, dst netip.Addr) (netip.Addr, error) {
-	if src.IsValid() {
-		src = src.Unmap()
-		if src.Is4() != dst.Is4() {
-			return netip.Addr{}, fmt.Errorf("source %s and target %s are of different families", src, dst)
-		}
-		return src, nil
-	}
-	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, 9)))
-	if err != nil {
-		return netip.Addr{}, err
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap().WithZone(""), nil
-}
-
-// familyIndex indexes per-family arrays: 0 IPv4, 1 IPv6.
-func familyIndex(v6 bool) int {
-	if v6 {
-		return 1
-	}
-	return 0
-}
-
-// isRawPermission reports whether err says the process may not open a raw
-// socket.
-func isRawPermission(err error) bool {
-	return errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES)
-}
-
-// rawConn is a raw IP socket reduced to what the TCP and trace probers need, so
-// that tests can replay recorded packets through their matching logic.
-type rawConn interface {
-	// ReadFrom reads one packet as the socket delivers it (IPv4 with its IP
-	// header, IPv6 without), its sender and, for IPv6, its hop limit (0 when
-	// unknown).
-	ReadFrom(b []byte) (n int, src netip.Addr, hopLimit int, err error)
-	// WriteTo sends b to dst. On IPv6 sockets src (when valid) is the source
-	// address and hopLimit (when > 0) the hop limit of this packet only.
-	WriteTo(b []byte, dst, src netip.Addr, hopLimit int) error
-	Close() error
-}
-
-// rawSocket is a raw IP socket of one family and protocol.
-type rawSocket struct {
-	c  *net.IPConn
-	rc syscall.RawConn
-	p6 *ipv6.PacketConn // IPv6: per-packet options
-	v6 bool
-}
-
-// openRaw opens a raw socket for IP protocol proto, bound to bind when it is of
-// the socket's family. IPv6 sockets report the hop limit of what they read.
-func openRaw(v6 bool, proto int, bind netip.Addr) (*rawSocket, error) {
-	network, addr := fmt.Sprintf("ip4:%d", proto), "0.0.0.0"
-	if v6 {
-		network, addr = fmt.Sprintf("ip6:%d", proto), "::"
-	}
-	if bind = bind.Unmap(); bind.IsValid() && bind.Is6() == v6 {
-		addr = bind.String()
-	}
-	pc, err := net.ListenPacket(network, addr)
-	if err != nil {
-		return nil, err
-	}
-	c := pc.(*net.IPConn)
-	rc, err := c.SyscallConn()
-	if err != nil {
-		c.Close()
-		return nil, err
-	}
-	// Many probers in flight answer in bursts: a small buffer drops replies.
-	_ = rc.Control(func(fd uintptr) {
-		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20)
-	})
-	s := &rawSocket{c: c, rc: rc, v6: v6}
-	if v6 {
-		s.p6 = ipv6.NewPacketConn(c)
-		if err := s.p6.SetControlMessage(ipv6.FlagHopLimit, true); err != nil {
-			c.Close()
-			return nil, err
-		}
-	}
-	return s, nil
-}
-
-// openRawICMP opens a raw ICMP (ICMPv6) socket whose kernel filter lets only
-// echo replies and errors through.
-func openRawICMP(v6 bool) (*rawSocket, error) {
-	if v6 {
-		s, err := openRaw(true, protoICMPv6, netip.Addr{})
-		if err != nil {
-			return nil, err
-		}
-		var f ipv6.ICMPFilter
-		f.SetAll(true)
-		for _, t := range []ipv6.ICMPType{ipv6.ICMPTypeEchoReply, ipv6.ICMPTypeDestinationUnreachable,
-			ipv6.ICMPTypeTimeExceeded, ipv6.ICMPTypePacketTooBig} {
-			f.Accept(t)
-		}
-		if err := s.p6.SetICMPFilter(&f); err != nil {
-			s.Close()
-			return nil, err
-		}
-		return s, nil
-	}
-	s, err := openRaw(false, protoICMP, netip.Addr{})
-	if err != nil {
-		return nil, err
-	}
-	var f ipv4.ICMPFilter
-	f.SetAll(true)
-	for _, t := range []ipv4.ICMPType{ipv4.ICMPTypeEchoReply, ipv4.ICMPTypeDestinationUnreachable,
-		ipv4.ICMPTypeTimeExceeded} {
-		f.Accept(t)
-	}
-	if err := ipv4.NewPacketConn(s.c).SetICMPFilter(&f); err != nil {
-		s.Close()
-		return nil, err
-	}
-	return s, nil
-}
-
-// setTTL sets the TTL (hop limit) of everything the socket sends; 0 keeps the
-// system default.
-func (s *rawSocket) setTTL(ttl int) error {
-	if ttl <= 0 {
-		return nil
-	}
-	if s.v6 {
-		return s.p6.SetHopLimit(ttl)
-	}
-	return ipv4.NewConn(s.c).SetTTL(ttl)
-}
-
-// setBPF attaches a classic BPF filter to the socket.
-func (s *rawSocket) setBPF(prog []bpf.Instruction) error {
-	raw, err := bpf.Assemble(prog)
-	if err != nil {
-		return err
-	}
-	if s.v6 {
-		return s.p6.SetBPF(raw)
-	}
-	return ipv4.NewPacketConn(s.c).SetBPF(raw)
-}
-
-// ReadFrom reads one packet with recvmsg, which, unlike net.IPConn.ReadFrom,
-// keeps the IPv4 header.
-func (s *rawSocket) ReadFrom(b []byte) (int, netip.Addr, int, error) {
-	var (
-		n, oobn int
-		from    unix.Sockaddr
-		rerr    error
-		oob     [64]byte
-	)
-	err := s.rc.Read(func(fd uintptr) bool {
-		for {
-			n, oobn, _, from, rerr = unix.Recvmsg(int(fd), b, oob[:], unix.MSG_DONTWAIT)
-			if rerr != unix.EINTR {
-				return rerr != unix.EAGAIN
-			}
-		}
-	})
-	if err == nil {
-		err = rerr
-	}
-	if err != nil {
-		return 0, netip.Addr{}, 0, err
-	}
-	var src netip.Addr
-	switch sa := from.(type) {
-	case *unix.SockaddrInet4:
-		src = netip.AddrFrom4(sa.Addr)
-	case *unix.SockaddrInet6:
-		src = netip.AddrFrom16(sa.Addr).Unmap()
-	}
-	hopLimit := 0
-	if s.v6 && oobn > 0 {
-		if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
-			for _, m := range msgs {
-				if m.Header.Level == unix.IPPROTO_IPV6 && m.Header.Type == unix.IPV6_HOPLIMIT && len(m.Data) >= 4 {
-					hopLimit = int(binary.NativeEndian.Uint32(m.Data))
-				}
-			}
-		}
-	}
-	return n, src, hopLimit, nil
-}
-
-// WriteTo sends b to dst.
-func (s *rawSocket) WriteTo(b []byte, dst, src netip.Addr, hopLimit int) error {
-	a := &net.IPAddr{IP: dst.AsSlice()}
-	if s.v6 && (src.IsValid() || hopLimit > 0) {
-		cm := &ipv6.ControlMessage{HopLimit: hopLimit}
-		if src.IsValid() {
-			cm.Src = src.AsSlice()
-		}
-		_, err := s.p6.WriteTo(b, cm, a)
-		return err
-	}
-	_, err := s.c.WriteTo(b, a)
-	return err
-}
-
-func (s *rawSocket) Close() error { return s.c.Close() }

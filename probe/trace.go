@@ -2,7 +2,6 @@ package probe
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -153,18 +152,18 @@ func NewTrace(cfg Config) (*Trace, error) {
 	for _, v6 := range []bool{false, true} {
 		s, err := openTraceSockets(v6, proto, cfg.Source)
 		if err != nil {
-			if isRawPermission(err) || !v6 {
+			if isPermission(err) || !v6 {
 				for i := range socks {
 					socks[i].close()
 				}
-				if isRawPermission(err) {
+				if isPermission(err) {
 					return nil, fmt.Errorf("%w (trace: %v)", ErrPermission, err)
 				}
 				return nil, fmt.Errorf("probe: trace: ipv4 sockets: %w", err)
 			}
 			s.err = fmt.Errorf("probe: trace: ipv6 sockets: %w", err)
 		}
-		socks[familyIndex(v6)] = s
+		socks[family(v6)] = s
 	}
 	return newTrace(cfg, proto, NewKey(), socks), nil
 }
@@ -463,7 +462,7 @@ func (t *Trace) socket(v6 bool) (rawConn, error) {
 	if t.closed {
 		return nil, net.ErrClosed
 	}
-	s := t.socks[familyIndex(v6)]
+	s := t.socks[family(v6)]
 	if s.err != nil {
 		return nil, s.err
 	}
@@ -658,16 +657,10 @@ func (f *traceFlow) packet(idx, ttl int) ([]byte, error) {
 	if err != nil || f.dst.Is6() {
 		return tp, err
 	}
-	ip := &layers.IPv4{
-		Version: 4, IHL: 5, TTL: uint8(ttl), Id: uint16(f.base>>16) + uint16(idx),
-		Protocol: layers.IPProtocol(f.proto), SrcIP: f.src.AsSlice(), DstIP: f.dst.AsSlice(),
-	}
-	buf := gopacket.NewSerializeBuffer()
-	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
-	if err := gopacket.SerializeLayers(buf, opts, ip, gopacket.Payload(tp)); err != nil {
-		return nil, fmt.Errorf("probe: trace: building the IPv4 header: %w", err)
-	}
-	return buf.Bytes(), nil
+	b := make([]byte, ipv4Len+len(tp))
+	copy(b[ipv4Len:], tp)
+	putIPv4(b, ipHeader{src: f.src, dst: f.dst, ttl: uint8(ttl), proto: f.proto, id: uint16(f.base>>16) + uint16(idx)}, len(b), false)
+	return b, nil
 }
 
 // echo returns the ICMP echo request of probe idx: constant identifier and
@@ -865,55 +858,4 @@ func traceReplyFromTCP(s TCPSegment) (TraceReply, error) {
 	r.SrcPort, r.DstPort = s.DstPort, s.SrcPort
 	r.Ident = s.Ack - 1
 	return r, nil
-}
-
-// setChecksum makes the Internet checksum (RFC 1071) of b, with pseudo the sum
-// of its pseudo-header, equal want: it writes a compensating 16-bit word at
-// b[fill:] (an even offset, zero until now) and want at b[at:]. want must not be
-// 0xffff.
-func setChecksum(b []byte, pseudo uint32, at, fill int, want uint16) {
-	b[at], b[at+1], b[fill], b[fill+1] = 0, 0, 0, 0
-	s := foldSum(sumWords(pseudo, b))
-	// The sum must become ^want; adding ^s cancels the sum so far (to ones'
-	// complement zero), adding ^want then gives it.
-	w := foldSum(uint32(^want) + uint32(^s))
-	binary.BigEndian.PutUint16(b[fill:], w)
-	binary.BigEndian.PutUint16(b[at:], want)
-}
-
-// sumWords adds b as big-endian 16-bit words (odd length padded with a zero
-// byte) to sum.
-func sumWords(sum uint32, b []byte) uint32 {
-	for i := 0; i+1 < len(b); i += 2 {
-		sum += uint32(b[i])<<8 | uint32(b[i+1])
-		if sum > 0xffff0000 {
-			sum = sum&0xffff + sum>>16
-		}
-	}
-	if len(b)%2 == 1 {
-		sum += uint32(b[len(b)-1]) << 8
-	}
-	return sum
-}
-
-// foldSum folds a 32-bit sum into 16-bit ones' complement.
-func foldSum(sum uint32) uint16 {
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
-	}
-	return uint16(sum)
-}
-
-// pseudoSum is the sum of the IPv4 or IPv6 pseudo-header of a transport
-// message of the given length.
-func pseudoSum(src, dst netip.Addr, proto uint8, length int) uint32 {
-	var sum uint32
-	if dst.Is4() {
-		s, d := src.As4(), dst.As4()
-		sum = sumWords(sumWords(0, s[:]), d[:])
-	} else {
-		s, d := src.As16(), dst.As16()
-		sum = sumWords(sumWords(0, s[:]), d[:])
-	}
-	return sum + uint32(proto) + uint32(length&0xffff) + uint32(length>>16)
 }
