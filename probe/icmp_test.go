@@ -260,7 +260,7 @@ func TestICMPMatching(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeEcho(tc.respond)
-			p := fakeICMP(t, Config{Timeout: 150 * time.Millisecond, Unprivileged: tc.ping, Vantage: "vp1", Round: 7}, f, nil)
+			p := fakeICMP(t, Config{Timeout: 150 * time.Millisecond, ICMP: ICMPOptions{Unprivileged: tc.ping}, Vantage: "vp1", Round: 7}, f, nil)
 			if p.raw == tc.ping {
 				t.Fatalf("raw = %v with Unprivileged %v", p.raw, tc.ping)
 			}
@@ -463,7 +463,7 @@ func TestICMPStart(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := newICMP(Config{Unprivileged: tc.unprivileged}.WithDefaults())
+			p := newICMP(Config{ICMP: ICMPOptions{Unprivileged: tc.unprivileged}}.WithDefaults())
 			var tried []string
 			p.open = func(v6, raw bool) (echoConn, error) {
 				if raw {
@@ -838,7 +838,7 @@ func TestICMPUnprivilegedChild(t *testing.T) {
 	if mode != "forced" && (os.Getuid() == 0 || !strings.Contains(grepLine(string(status), "CapEff"), "0000000000000000")) {
 		t.Fatal("child still has privileges: the test would prove nothing")
 	}
-	cfg := Config{Count: 2, Interval: 20 * time.Millisecond, Timeout: 2 * time.Second, Unprivileged: mode == "forced"}
+	cfg := Config{Count: 2, Interval: 20 * time.Millisecond, Timeout: 2 * time.Second, ICMP: ICMPOptions{Unprivileged: mode == "forced"}}
 	p, err := NewICMP(cfg)
 	if mode == "refused" {
 		if err == nil {

@@ -467,3 +467,26 @@ func family(v6 bool) int {
 func isPermission(err error) bool {
 	return errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES)
 }
+
+// openSweepSockets opens the sockets of a sweep: an IPPROTO_RAW socket that
+// sends packets with our own IPv4 header, and a raw socket of IP protocol
+// proto that reads replies, both with big buffers (a sweep at line rate must
+// not drop replies in the kernel) and reads that time out every 50 ms.
+func openSweepSockets(proto int) (send, recv int, err error) {
+	send, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
+	if err != nil {
+		return -1, -1, sweepSocketErr(err)
+	}
+	recv, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto)
+	if err != nil {
+		unix.Close(send)
+		return -1, -1, sweepSocketErr(err)
+	}
+	for _, fd := range []int{send, recv} {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 8<<20)
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20)
+	}
+	tv := unix.NsecToTimeval(int64(50 * time.Millisecond))
+	_ = unix.SetsockoptTimeval(recv, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	return send, recv, nil
+}

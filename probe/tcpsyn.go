@@ -10,11 +10,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
-
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
 
 	"darkwatch/results"
 )
@@ -100,8 +96,8 @@ type synAnswer struct {
 // has it, IPv6. The error wraps ErrPermission without CAP_NET_RAW.
 func NewTCP(cfg Config) (*TCP, error) {
 	cfg = cfg.WithDefaults()
-	if cfg.TTL < 0 || cfg.TTL > 255 {
-		return nil, fmt.Errorf("probe: tcp: ttl %d is not in 1..255", cfg.TTL)
+	if err := cfg.checkTTL(results.MethodTCP); err != nil {
+		return nil, err
 	}
 	var r [2]byte
 	_, _ = rand.Read(r[:])
@@ -183,29 +179,15 @@ func (p *TCP) Probe(ctx context.Context, t Target) []results.Record {
 		rec.Port = int(t.Port)
 		return []results.Record{rec}
 	}
-	recs := make([]results.Record, p.cfg.Count)
-	var wg sync.WaitGroup
-	for i := range recs {
-		if i > 0 {
-			timer := time.NewTimer(p.cfg.Interval)
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-				timer.Stop()
-			}
-		}
-		wg.Go(func() { recs[i] = p.syn(ctx, t, i+1) })
-	}
-	wg.Wait()
-	return recs
+	return spacedProbes(ctx, p.cfg.Count, p.cfg.Interval, func(n int) results.Record {
+		return p.syn(ctx, t, n)
+	})
 }
 
 // syn sends the n-th SYN of a probe of t and waits for its answer.
 func (p *TCP) syn(ctx context.Context, t Target, n int) results.Record {
-	rec := results.Record{
-		Time: time.Now().UTC(), Vantage: p.cfg.Vantage, Round: p.cfg.Round,
-		Method: results.MethodTCP, Target: t.Addr.String(), Port: int(t.Port), Seq: n,
-	}
+	rec := newRecord(&p.cfg, results.MethodTCP, t, n)
+	rec.Port = int(t.Port)
 	fail := func(outcome string, err error) results.Record {
 		rec.Outcome, rec.Error = outcome, err.Error()
 		return rec
@@ -227,36 +209,25 @@ func (p *TCP) syn(ctx context.Context, t Target, n int) results.Record {
 	}
 	defer p.forget(synKey{dst, t.Port, seq + 1}, w)
 
-	b, err := buildSYN(src, dst, p.sport, t.Port, seq)
-	if err != nil {
-		return fail(results.OutcomeError, fmt.Errorf("not sent: %w", err))
-	}
+	b := buildSYN(src, dst, p.sport, t.Port, seq)
 	sent := time.Now()
 	rec.Time = sent.UTC()
 	if err := c.WriteTo(b, dst, src, 0); err != nil {
-		if errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTUNREACH) {
-			return fail(results.OutcomeUnreachable, err)
-		}
-		return fail(results.OutcomeError, err)
+		return fail(sendFailure(err), err)
 	}
-
-	timer := time.NewTimer(p.cfg.Timeout)
-	defer timer.Stop()
-	select {
-	case a := <-w.got:
+	a, err := await(ctx, w.got, p.cfg.Timeout, p.done)
+	switch {
+	case errors.Is(err, errTimeout):
+		rec.Outcome = results.OutcomeTimeout
+	case err != nil:
+		return fail(results.OutcomeError, err)
+	default:
 		rec.RTTms = rttMillis(a.at.Sub(sent))
 		rec.ReplyTTL = a.ttl
 		rec.Outcome = a.outcome
 		rec.ICMP = a.icmp
-		return rec
-	case <-timer.C:
-		rec.Outcome = results.OutcomeTimeout
-		return rec
-	case <-ctx.Done():
-		return fail(results.OutcomeError, ctx.Err())
-	case <-p.done:
-		return fail(results.OutcomeError, net.ErrClosed)
 	}
+	return rec
 }
 
 // socket returns the raw TCP socket of a family.
@@ -337,25 +308,8 @@ func (p *TCP) dispatchTCP(b []byte, v6 bool, src netip.Addr, hopLimit int, at ti
 	if v6 {
 		s.Src, ttl = src, hopLimit
 	}
-	var outcome string
-	switch {
-	case s.Flags&TCPFlagACK == 0:
-	case s.Flags&(TCPFlagSYN|TCPFlagRST) == TCPFlagSYN:
-		outcome = results.OutcomeOpen
-	case s.Flags&TCPFlagRST != 0:
-		outcome = results.OutcomeClosed
-	}
-	var w *synWait
-	if outcome != "" {
-		w = p.take(synKey{s.Src.Unmap(), s.SrcPort, s.Ack}, s.Dst)
-	}
-	if w == nil {
-		p.foreign.Add(1)
-		return false
-	}
-	p.matched.Add(1)
-	w.got <- synAnswer{at: at, ttl: ttl, outcome: outcome}
-	return true
+	a, ok := readSYNReply(&s)
+	return p.deliver(a, ok, synAnswer{at: at, ttl: ttl, outcome: a.outcome})
 }
 
 // dispatchICMP hands an ICMP error that quotes one of our SYNs to that SYN.
@@ -371,20 +325,29 @@ func (p *TCP) dispatchICMP(b []byte, v6 bool, src netip.Addr, hopLimit int, at t
 		ttl = int(t)
 	}
 	m, err := ParseICMP(b, v6)
-	if err != nil || !m.IsError() {
+	if err != nil {
 		return false
 	}
-	q := &m.Quoted
-	if q.Proto != protoTCP || q.SrcPort != p.sport {
+	a, ok := readSYNError(&m)
+	if !ok || a.sport != p.sport {
 		return false
 	}
-	w := p.take(synKey{q.Dst.Unmap(), q.DstPort, q.TCPSeq + 1}, q.Src.Unmap())
+	return p.deliver(a, true, synAnswer{at: at, ttl: ttl, outcome: a.outcome, icmp: a.kind})
+}
+
+// deliver hands ans to the SYN that a answers, if a is an answer (ok) and that
+// SYN is waiting; anything else is counted as foreign.
+func (p *TCP) deliver(a synReply, ok bool, ans synAnswer) bool {
+	var w *synWait
+	if ok {
+		w = p.take(synKey{a.target, a.port, a.seq + 1}, a.local)
+	}
 	if w == nil {
 		p.foreign.Add(1)
 		return false
 	}
 	p.matched.Add(1)
-	w.got <- synAnswer{at: at, ttl: ttl, outcome: results.OutcomeUnreachable, icmp: m.Name()}
+	w.got <- ans
 	return true
 }
 
@@ -406,39 +369,120 @@ func (p *TCP) Close() error {
 	return errors.Join(errs...)
 }
 
-// buildSYN returns the TCP segment of a SYN from src:sport to dst:dport with
-// initial sequence number seq and an MSS option, its checksum computed over
-// the IPv4 or IPv6 pseudo-header. The kernel adds the IP header (and with it
-// the TTL, a socket option).
-func buildSYN(src, dst netip.Addr, sport, dport uint16, seq uint32) ([]byte, error) {
+// The tcp method module: the SYN, what answers it, its record. The prober
+// above, the sweep (tcpSweep) and trace all use these.
+
+// writeSYN writes into b (at least 24 bytes) a SYN from src:sport to dst:dport
+// with initial sequence number seq and, when mss > 0, an MSS option, its
+// checksum computed over the IPv4 or IPv6 pseudo-header, and returns its
+// length. Whoever sends it adds the IP header.
+func writeSYN(b []byte, src, dst netip.Addr, sport, dport uint16, seq uint32, mss uint16) int {
+	n := tcpLen
+	if mss > 0 {
+		n += 4
+		b[20], b[21] = 2, 4 // MSS option (RFC 9293), length 4
+		binary.BigEndian.PutUint16(b[22:24], mss)
+	}
+	t := b[:n]
+	binary.BigEndian.PutUint16(t[0:2], sport)
+	binary.BigEndian.PutUint16(t[2:4], dport)
+	binary.BigEndian.PutUint32(t[4:8], seq)
+	binary.BigEndian.PutUint32(t[8:12], 0)
+	t[12], t[13] = byte(n/4)<<4, TCPFlagSYN
+	binary.BigEndian.PutUint16(t[14:16], synWindow)
+	binary.BigEndian.PutUint32(t[16:20], 0) // checksum, urgent pointer
+	binary.BigEndian.PutUint16(t[16:18], checksum(pseudoSum(src, dst, protoTCP, n), t))
+	return n
+}
+
+// buildSYN returns the SYN of the prober and of trace: with the MSS of a
+// 1500-byte link, as an ordinary stack sends.
+func buildSYN(src, dst netip.Addr, sport, dport uint16, seq uint32) []byte {
 	mss := uint16(synMSS4)
 	if dst.Is6() {
 		mss = synMSS6
 	}
-	tcp := &layers.TCP{
-		SrcPort: layers.TCPPort(sport), DstPort: layers.TCPPort(dport),
-		Seq: seq, SYN: true, Window: synWindow,
-		Options: []layers.TCPOption{{
-			OptionType: layers.TCPOptionKindMSS, OptionLength: 4,
-			OptionData: []byte{byte(mss >> 8), byte(mss)},
-		}},
-	}
-	if err := tcp.SetNetworkLayerForChecksum(pseudoHeader(src, dst, layers.IPProtocolTCP)); err != nil {
-		return nil, err
-	}
-	buf := gopacket.NewSerializeBuffer()
-	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
-	if err := gopacket.SerializeLayers(buf, opts, tcp); err != nil {
-		return nil, fmt.Errorf("probe: building a SYN: %w", err)
-	}
-	return buf.Bytes(), nil
+	b := make([]byte, tcpLen+4)
+	return b[:writeSYN(b, src, dst, sport, dport, seq, mss)]
 }
 
-// pseudoHeader returns the network layer whose addresses a transport checksum
-// covers.
-func pseudoHeader(src, dst netip.Addr, proto layers.IPProtocol) gopacket.NetworkLayer {
-	if dst.Is4() {
-		return &layers.IPv4{Version: 4, SrcIP: src.AsSlice(), DstIP: dst.AsSlice(), Protocol: proto}
+// Names of TCP answers, as a trace hop shows them (ICMP answers use
+// ICMPReply.Name).
+const (
+	hopSYNACK = "syn-ack"
+	hopRST    = "rst"
+)
+
+// synReply is what an answer tells of the SYN it answers, and what it says.
+type synReply struct {
+	target netip.Addr // where the SYN went
+	local  netip.Addr // where it came from (invalid when the socket does not tell)
+	port   uint16     // the target's port
+	sport  uint16     // our port
+	seq    uint32     // the SYN's sequence number
+	// outcome is open (SYN-ACK), closed (RST) or unreachable (an ICMP error).
+	outcome string
+	// kind is "syn-ack", "rst" or the ICMP error's name.
+	kind string
+}
+
+// readSYNReply reads a TCP segment as an answer to a SYN: a SYN-ACK or a RST
+// that acknowledges it. Anything else gives false.
+func readSYNReply(s *TCPSegment) (synReply, bool) {
+	a := synReply{target: s.Src.Unmap(), local: s.Dst, port: s.SrcPort, sport: s.DstPort, seq: s.Ack - 1}
+	switch {
+	case s.Flags&TCPFlagACK == 0:
+		return a, false
+	case s.Flags&(TCPFlagSYN|TCPFlagRST) == TCPFlagSYN:
+		a.outcome, a.kind = results.OutcomeOpen, hopSYNACK
+	case s.Flags&TCPFlagRST != 0:
+		a.outcome, a.kind = results.OutcomeClosed, hopRST
+	default:
+		return a, false
 	}
-	return &layers.IPv6{Version: 6, SrcIP: src.AsSlice(), DstIP: dst.AsSlice(), NextHeader: proto}
+	return a, true
+}
+
+// readSYNError reads an ICMP message as an answer to a SYN: an error that
+// quotes it. Anything else gives false.
+func readSYNError(m *ICMPReply) (synReply, bool) {
+	q := &m.Quoted
+	if !m.IsError() || q.Proto != protoTCP {
+		return synReply{}, false
+	}
+	return synReply{target: q.Dst.Unmap(), local: q.Src.Unmap(), port: q.DstPort, sport: q.SrcPort, seq: q.TCPSeq,
+		outcome: results.OutcomeUnreachable, kind: m.Name()}, true
+}
+
+// tcpSweep is the sweep module of tcp: an IPv4 SYN without options whose
+// source port and sequence number are the keyed hash of the probe. A SYN-ACK
+// or RST that acknowledges it counts.
+type tcpSweep struct{}
+
+func (tcpSweep) proto() uint8 { return protoTCP }
+
+// sweepPort is the source port a sweep SYN with hash h comes from.
+func sweepPort(h uint64) uint16 {
+	return ephemeralFirst + uint16(h>>32)%(ephemeralLast-ephemeralFirst+1)
+}
+
+func (tcpSweep) build(b *ProbeBuilder, buf []byte, dst netip.Addr, h uint64) int {
+	return writeSYN(buf, b.src, dst, sweepPort(h), b.port, uint32(h), 0)
+}
+
+func (tcpSweep) validate(b *ProbeBuilder, ip ipHeader, p []byte) (Reply, bool) {
+	s, err := ParseTCP(p, true)
+	if err != nil {
+		return Reply{}, false
+	}
+	s.Src, s.Dst = ip.src, ip.dst
+	a, ok := readSYNReply(&s)
+	if !ok || a.port != b.port {
+		return Reply{}, false
+	}
+	h := b.hash(ip.src)
+	if a.sport != sweepPort(h) || a.seq != uint32(h) {
+		return Reply{}, false
+	}
+	return Reply{From: ip.src, Outcome: a.outcome, TTL: ip.ttl, Port: a.port}, true
 }

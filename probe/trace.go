@@ -37,12 +37,6 @@ const (
 	traceModulus = 0xfffe
 )
 
-// Hop names of TCP answers (ICMP answers use ICMPReply.Name).
-const (
-	hopSYNACK = "syn-ack"
-	hopRST    = "rst"
-)
-
 // Trace is a Paris traceroute (Augustin et al., "Avoiding traceroute anomalies
 // with Paris traceroute", IMC 2006) with ICMP echo, UDP or TCP SYN probes, IPv4
 // and IPv6.
@@ -62,7 +56,7 @@ const (
 // message. Probes for TTLs first..max are sent in windows of 16, one or
 // cfg.Count per TTL, and each window waits up to cfg.Timeout. The trace ends
 // when the destination answers (hops past it are dropped), when a destination
-// unreachable ends it, or after cfg.GapLimit silent hops in a row.
+// unreachable ends it, or after cfg.Trace.GapLimit silent hops in a row.
 //
 // Many traces of different targets run at once over the same sockets; one
 // receiver per socket hands each reply to its trace.
@@ -142,10 +136,10 @@ func NewTrace(cfg Config) (*Trace, error) {
 	default:
 		return nil, fmt.Errorf("probe: trace: proto %q: use icmp, udp or tcp", cfg.Proto)
 	}
-	if cfg.FirstTTL > 255 || cfg.MaxTTL > 255 || cfg.FirstTTL > cfg.MaxTTL {
-		return nil, fmt.Errorf("probe: trace: first ttl %d and max ttl %d must satisfy 1 <= first <= max <= 255", cfg.FirstTTL, cfg.MaxTTL)
+	if cfg.Trace.FirstTTL > 255 || cfg.Trace.MaxTTL > 255 || cfg.Trace.FirstTTL > cfg.Trace.MaxTTL {
+		return nil, fmt.Errorf("probe: trace: first ttl %d and max ttl %d must satisfy 1 <= first <= max <= 255", cfg.Trace.FirstTTL, cfg.Trace.MaxTTL)
 	}
-	if (cfg.MaxTTL-cfg.FirstTTL+1)*cfg.Count > traceModulus {
+	if (cfg.Trace.MaxTTL-cfg.Trace.FirstTTL+1)*cfg.Count > traceModulus {
 		return nil, fmt.Errorf("probe: trace: %d probes per hop are too many", cfg.Count)
 	}
 	var socks [2]traceSockets
@@ -287,7 +281,7 @@ func (t *Trace) Probe(ctx context.Context, target Target) []results.Record {
 	if err != nil {
 		return fail(outcome, err)
 	}
-	first, last, count := t.cfg.FirstTTL, t.cfg.MaxTTL, t.cfg.Count
+	first, last, count := t.cfg.Trace.FirstTTL, t.cfg.Trace.MaxTTL, t.cfg.Count
 	total := (last - first + 1) * count
 	run, key, err := t.register(src, dst, dport, total)
 	if err != nil {
@@ -305,8 +299,8 @@ func (t *Trace) Probe(ctx context.Context, target Target) []results.Record {
 				if err != nil {
 					return fail(results.OutcomeError, err)
 				}
-				if t.cfg.Pace != nil {
-					t.cfg.Pace(dst)
+				if t.cfg.Trace.Pace != nil {
+					t.cfg.Trace.Pace(dst)
 				}
 				t.mu.Lock()
 				run.sent[idx] = time.Now()
@@ -324,14 +318,14 @@ func (t *Trace) Probe(ctx context.Context, target Target) []results.Record {
 			return fail(results.OutcomeError, err)
 		}
 		t.mu.Lock()
-		s := summarizeTrace(run.answers, first, lastSent, count, t.cfg.GapLimit)
+		s := summarizeTrace(run.answers, first, lastSent, count, t.cfg.Trace.GapLimit)
 		t.mu.Unlock()
-		if s.end != 0 || lastSent-s.lastAnswered >= t.cfg.GapLimit {
+		if s.end != 0 || lastSent-s.lastAnswered >= t.cfg.Trace.GapLimit {
 			break
 		}
 	}
 	t.mu.Lock()
-	s := summarizeTrace(run.answers, first, lastSent, count, t.cfg.GapLimit)
+	s := summarizeTrace(run.answers, first, lastSent, count, t.cfg.Trace.GapLimit)
 	t.mu.Unlock()
 	rec.Hops = s.hops
 	rec.Reached = results.Bool(s.reached)
@@ -648,7 +642,7 @@ func (f *traceFlow) packet(idx, ttl int) ([]byte, error) {
 	)
 	switch f.proto {
 	case protoTCP:
-		tp, err = buildSYN(f.src, f.dst, f.sport, f.dport, f.ident(idx))
+		tp = buildSYN(f.src, f.dst, f.sport, f.dport, f.ident(idx))
 	case protoUDP:
 		tp, err = f.udp(idx)
 	default:
@@ -667,23 +661,8 @@ func (f *traceFlow) packet(idx, ttl int) ([]byte, error) {
 // checksum, sequence number ident(idx), payload two compensating bytes and the
 // contact string.
 func (f *traceFlow) echo(idx int) ([]byte, error) {
-	payload := gopacket.Payload(append([]byte{0, 0}, f.contact...))
-	seq := uint16(f.ident(idx))
-	var ls []gopacket.SerializableLayer
-	if f.dst.Is6() {
-		ls = []gopacket.SerializableLayer{
-			&layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(layers.ICMPv6TypeEchoRequest, 0)},
-			&layers.ICMPv6Echo{Identifier: f.id, SeqNumber: seq}, payload}
-	} else {
-		ls = []gopacket.SerializableLayer{
-			&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: f.id, Seq: seq},
-			payload}
-	}
-	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{}, ls...); err != nil {
-		return nil, fmt.Errorf("probe: trace: building an echo request: %w", err)
-	}
-	b := buf.Bytes()
+	b := make([]byte, 8+2+len(f.contact))
+	writeEcho(b, f.dst.Is6(), f.id, uint16(f.ident(idx)), []byte{0, 0}, f.contact)
 	var pseudo uint32
 	if f.dst.Is6() {
 		pseudo = pseudoSum(f.src, f.dst, protoICMPv6, len(b))
@@ -844,18 +823,13 @@ func ParseTraceICMP(b []byte, v6 bool, from netip.Addr, hopLimit int) (TraceRepl
 // may be; other segments are an error.
 func traceReplyFromTCP(s TCPSegment) (TraceReply, error) {
 	r := TraceReply{From: s.Src.Unmap(), TTL: s.TTL, V6: s.Src.Is6() && !s.Src.Is4In6(), Proto: protoTCP}
-	switch {
-	case s.Flags&TCPFlagACK == 0:
-		return r, ErrUnhandled
-	case s.Flags&(TCPFlagSYN|TCPFlagRST) == TCPFlagSYN:
-		r.Kind = hopSYNACK
-	case s.Flags&TCPFlagRST != 0:
-		r.Kind = hopRST
-	default:
+	a, ok := readSYNReply(&s)
+	if !ok {
 		return r, ErrUnhandled
 	}
-	r.Src, r.Dst = s.Dst.Unmap(), r.From
-	r.SrcPort, r.DstPort = s.DstPort, s.SrcPort
-	r.Ident = s.Ack - 1
+	r.Kind = a.kind
+	r.Src, r.Dst = a.local.Unmap(), a.target
+	r.SrcPort, r.DstPort = a.sport, a.port
+	r.Ident = a.seq
 	return r, nil
 }
