@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -248,10 +247,8 @@ func (s *traceSockets) close() []error {
 
 // Probe traces the path to t and returns one record.
 func (t *Trace) Probe(ctx context.Context, target Target) []results.Record {
-	rec := results.Record{
-		Time: time.Now().UTC(), Vantage: t.cfg.Vantage, Round: t.cfg.Round,
-		Method: results.MethodTrace, Proto: t.cfg.Proto, Target: target.Addr.String(),
-	}
+	rec := newRecord(&t.cfg, results.MethodTrace, target, 0)
+	rec.Proto = t.cfg.Proto
 	fail := func(outcome string, err error) []results.Record {
 		rec.Outcome, rec.Error = outcome, err.Error()
 		return []results.Record{rec}
@@ -265,15 +262,7 @@ func (t *Trace) Probe(ctx context.Context, target Target) []results.Record {
 	if !dst.IsValid() {
 		return fail(results.OutcomeError, errors.New("not sent: invalid address"))
 	}
-	dport := target.Port
-	switch {
-	case t.proto == protoUDP && dport == 0:
-		dport = DefaultTraceUDPPort
-	case t.proto == protoTCP && dport == 0:
-		dport = DefaultTraceTCPPort
-	case t.proto == protoICMP:
-		dport = 0
-	}
+	dport := t.port(target)
 	if dport != 0 {
 		rec.Port = int(dport)
 	}
@@ -281,52 +270,16 @@ func (t *Trace) Probe(ctx context.Context, target Target) []results.Record {
 	if err != nil {
 		return fail(outcome, err)
 	}
-	first, last, count := t.cfg.Trace.FirstTTL, t.cfg.Trace.MaxTTL, t.cfg.Count
-	total := (last - first + 1) * count
+	total := (t.cfg.Trace.MaxTTL - t.cfg.Trace.FirstTTL + 1) * t.cfg.Count
 	run, key, err := t.register(src, dst, dport, total)
 	if err != nil {
 		return fail(results.OutcomeError, fmt.Errorf("not sent: %w", err))
 	}
 	defer t.unregister(key, run)
-
-	lastSent := first - 1
-	for start, w := first, firstTraceWindow; start <= last; start, w = start+w, min(2*w, traceWindow) {
-		end := min(start+w-1, last)
-		for ttl := start; ttl <= end; ttl++ {
-			for q := range count {
-				idx := (ttl-first)*count + q
-				b, err := run.flow.packet(idx, ttl)
-				if err != nil {
-					return fail(results.OutcomeError, err)
-				}
-				if t.cfg.Trace.Pace != nil {
-					t.cfg.Trace.Pace(dst)
-				}
-				t.mu.Lock()
-				run.sent[idx] = time.Now()
-				t.mu.Unlock()
-				if err := send.WriteTo(b, dst, src, ttl); err != nil {
-					if errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTUNREACH) {
-						return fail(results.OutcomeUnreachable, err)
-					}
-					return fail(results.OutcomeError, err)
-				}
-			}
-		}
-		lastSent = end
-		if err := t.wait(ctx, run, first, start, end, count); err != nil {
-			return fail(results.OutcomeError, err)
-		}
-		t.mu.Lock()
-		s := summarizeTrace(run.answers, first, lastSent, count, t.cfg.Trace.GapLimit)
-		t.mu.Unlock()
-		if s.end != 0 || lastSent-s.lastAnswered >= t.cfg.Trace.GapLimit {
-			break
-		}
+	s, outcome, err := t.trace(ctx, run, send)
+	if err != nil {
+		return fail(outcome, err)
 	}
-	t.mu.Lock()
-	s := summarizeTrace(run.answers, first, lastSent, count, t.cfg.Trace.GapLimit)
-	t.mu.Unlock()
 	rec.Hops = s.hops
 	rec.Reached = results.Bool(s.reached)
 	switch {
@@ -341,6 +294,75 @@ func (t *Trace) Probe(ctx context.Context, target Target) []results.Record {
 		rec.Outcome = results.OutcomeTimeout
 	}
 	return []results.Record{rec}
+}
+
+// port is the destination port of a trace of target: its own, else the
+// protocol's default; none for ICMP.
+func (t *Trace) port(target Target) uint16 {
+	switch {
+	case t.proto == protoICMP:
+		return 0
+	case target.Port != 0:
+		return target.Port
+	case t.proto == protoUDP:
+		return DefaultTraceUDPPort
+	}
+	return DefaultTraceTCPPort
+}
+
+// trace sends the probes of run window by window, each window waiting for its
+// answers, until the trace ends, and returns what the answers add up to. On
+// failure it returns the outcome of the record and why.
+func (t *Trace) trace(ctx context.Context, run *traceRun, send rawConn) (traceSummary, string, error) {
+	o := &t.cfg.Trace
+	first, last, count := o.FirstTTL, o.MaxTTL, t.cfg.Count
+	lastSent := first - 1
+	for start, w := first, firstTraceWindow; start <= last; start, w = start+w, min(2*w, traceWindow) {
+		end := min(start+w-1, last)
+		if err := t.sendWindow(run, send, start, end); err != nil {
+			return traceSummary{}, sendFailure(err), err
+		}
+		lastSent = end
+		if err := t.wait(ctx, run, first, start, end, count); err != nil {
+			return traceSummary{}, results.OutcomeError, err
+		}
+		if s := t.summary(run, lastSent); s.end != 0 || lastSent-s.lastAnswered >= o.GapLimit {
+			break
+		}
+	}
+	return t.summary(run, lastSent), "", nil
+}
+
+// sendWindow sends the probes of TTLs start..end, cfg.Count per TTL, each when
+// Pace lets it go.
+func (t *Trace) sendWindow(run *traceRun, send rawConn, start, end int) error {
+	first, count, f := t.cfg.Trace.FirstTTL, t.cfg.Count, &run.flow
+	for ttl := start; ttl <= end; ttl++ {
+		for q := range count {
+			idx := (ttl-first)*count + q
+			b, err := f.packet(idx, ttl)
+			if err != nil {
+				return err
+			}
+			if t.cfg.Trace.Pace != nil {
+				t.cfg.Trace.Pace(f.dst)
+			}
+			t.mu.Lock()
+			run.sent[idx] = time.Now()
+			t.mu.Unlock()
+			if err := send.WriteTo(b, f.dst, f.src, ttl); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// summary is what the answers of run to the probes up to TTL lastSent add up to.
+func (t *Trace) summary(run *traceRun, lastSent int) traceSummary {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return summarizeTrace(run.answers, t.cfg.Trace.FirstTTL, lastSent, t.cfg.Count, t.cfg.Trace.GapLimit)
 }
 
 // wait waits until the window start..end is answered (every probe up to the
