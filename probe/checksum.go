@@ -1,5 +1,8 @@
 package probe
 
+// This file is the package's one Internet checksum (RFC 1071), with the
+// pseudo-header sums of TCP, UDP and ICMPv6.
+
 import (
 	"encoding/binary"
 	"net/netip"

@@ -1,5 +1,9 @@
 package probe
 
+// This file is the icmp method: its module (the echo request, writeEcho; what
+// answers it, readEcho; its record, echoOutcome), the one-shot prober ICMP and
+// the sweep module icmpSweep.
+
 import (
 	"bytes"
 	"context"

@@ -1,5 +1,10 @@
 package probe
 
+// This file is the socket layer every prober shares: raw IP sockets (TCP, ICMP,
+// IPPROTO_RAW), the ICMP echo sockets (raw or the kernel's ping sockets), the
+// batched sendmmsg/recvmmsg calls of the sweep, the receive loop, and how a
+// probe finds its source address.
+
 import (
 	"context"
 	"encoding/binary"
@@ -19,11 +24,6 @@ import (
 
 	"darkwatch/results"
 )
-
-// This file is the socket layer every prober shares: raw IP sockets (TCP, ICMP,
-// IPPROTO_RAW), the ICMP echo sockets (raw or the kernel's ping sockets), the
-// batched sendmmsg/recvmmsg calls of the sweep, the receive loop, and how a
-// probe finds its source address.
 
 // routeSource returns src if it is valid, else the address the kernel would
 // send from to reach dst, learnt from a UDP socket connected to dst: connecting
@@ -103,38 +103,47 @@ func openRaw(v6 bool, proto int, bind netip.Addr) (*rawSocket, error) {
 // openRawICMP opens a raw ICMP (ICMPv6) socket whose kernel filter lets only
 // echo replies and errors through.
 func openRawICMP(v6 bool) (*rawSocket, error) {
+	proto := protoICMP
 	if v6 {
-		s, err := openRaw(true, protoICMPv6, netip.Addr{})
-		if err != nil {
-			return nil, err
-		}
-		var f ipv6.ICMPFilter
-		f.SetAll(true)
-		for _, t := range []ipv6.ICMPType{ipv6.ICMPTypeEchoReply, ipv6.ICMPTypeDestinationUnreachable,
-			ipv6.ICMPTypeTimeExceeded, ipv6.ICMPTypePacketTooBig} {
-			f.Accept(t)
-		}
-		if err := s.p6.SetICMPFilter(&f); err != nil {
-			s.Close()
-			return nil, err
-		}
-		return s, nil
+		proto = protoICMPv6
 	}
-	s, err := openRaw(false, protoICMP, netip.Addr{})
+	s, err := openRaw(v6, proto, netip.Addr{})
 	if err != nil {
 		return nil, err
 	}
+	if v6 {
+		err = s.p6.SetICMPFilter(answerFilter6())
+	} else {
+		err = ipv4.NewPacketConn(s.c).SetICMPFilter(answerFilter4())
+	}
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// answerFilter4 and answerFilter6 are the kernel ICMP filters of raw ICMP
+// sockets: they let through only what can answer a probe, echo replies and
+// errors.
+func answerFilter4() *ipv4.ICMPFilter {
 	var f ipv4.ICMPFilter
 	f.SetAll(true)
 	for _, t := range []ipv4.ICMPType{ipv4.ICMPTypeEchoReply, ipv4.ICMPTypeDestinationUnreachable,
 		ipv4.ICMPTypeTimeExceeded} {
 		f.Accept(t)
 	}
-	if err := ipv4.NewPacketConn(s.c).SetICMPFilter(&f); err != nil {
-		s.Close()
-		return nil, err
+	return &f
+}
+
+func answerFilter6() *ipv6.ICMPFilter {
+	var f ipv6.ICMPFilter
+	f.SetAll(true)
+	for _, t := range []ipv6.ICMPType{ipv6.ICMPTypeEchoReply, ipv6.ICMPTypeDestinationUnreachable,
+		ipv6.ICMPTypeTimeExceeded, ipv6.ICMPTypePacketTooBig} {
+		f.Accept(t)
 	}
-	return s, nil
+	return &f
 }
 
 // setTTL sets the TTL (hop limit) of everything the socket sends; 0 keeps the
@@ -387,13 +396,7 @@ func setupEcho(c *icmp.PacketConn, v6, raw bool, ttl int) error {
 			}
 		}
 		if raw {
-			var f ipv6.ICMPFilter
-			f.SetAll(true)
-			for _, t := range []ipv6.ICMPType{ipv6.ICMPTypeEchoReply, ipv6.ICMPTypeDestinationUnreachable,
-				ipv6.ICMPTypeTimeExceeded, ipv6.ICMPTypePacketTooBig} {
-				f.Accept(t)
-			}
-			return p.SetICMPFilter(&f)
+			return p.SetICMPFilter(answerFilter6())
 		}
 		return nil
 	}
@@ -407,13 +410,7 @@ func setupEcho(c *icmp.PacketConn, v6, raw bool, ttl int) error {
 		}
 	}
 	if raw {
-		var f ipv4.ICMPFilter
-		f.SetAll(true)
-		for _, t := range []ipv4.ICMPType{ipv4.ICMPTypeEchoReply, ipv4.ICMPTypeDestinationUnreachable,
-			ipv4.ICMPTypeTimeExceeded} {
-			f.Accept(t)
-		}
-		return p.SetICMPFilter(&f)
+		return p.SetICMPFilter(answerFilter4())
 	}
 	return nil
 }

@@ -1,5 +1,9 @@
 package probe
 
+// This file is the stateless sweep engine: one sender, one receiver, batches of
+// packets per system call, and no table of what was sent. What a probe is and
+// what a valid reply is, the method's sweep module (icmpSweep, tcpSweep) says.
+
 import (
 	"encoding/binary"
 	"errors"

@@ -1,5 +1,9 @@
 package probe
 
+// This file is the tcp method: its module (the SYN, writeSYN; what answers it,
+// readSYNReply and readSYNError), the one-shot half-open prober TCP and the
+// sweep module tcpSweep.
+
 import (
 	"context"
 	"crypto/rand"

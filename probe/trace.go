@@ -1,5 +1,8 @@
 package probe
 
+// This file is the trace method: Paris traceroute with ICMP echo, UDP or TCP
+// SYN probes. Its ICMP and TCP probes are the icmp and tcp modules' packets.
+
 import (
 	"context"
 	"errors"
