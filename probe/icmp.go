@@ -399,21 +399,27 @@ type echoed struct {
 // Anything else gives false. Which request, and whose, the caller checks.
 func readEcho(b []byte, v6 bool, from netip.Addr) (echoed, bool) {
 	m, err := ParseICMP(b, v6)
-	switch {
-	case err != nil:
+	if err != nil {
 		return echoed{}, false
+	}
+	return answersEcho(&m, from)
+}
+
+// answersEcho is readEcho of a parsed message.
+func answersEcho(m *ICMPReply, from netip.Addr) (echoed, bool) {
+	switch {
 	case m.IsEchoReply():
-		return echoed{target: from.Unmap().WithZone(""), id: m.ID, seq: m.Seq, payload: m.Data, msg: m}, true
+		return echoed{target: from.Unmap().WithZone(""), id: m.ID, seq: m.Seq, payload: m.Data, msg: *m}, true
 	case m.IsError():
 		q := &m.Quoted
 		proto, typ := uint8(protoICMP), uint8(icmp4Echo)
-		if v6 {
+		if m.V6 {
 			proto, typ = protoICMPv6, icmp6Echo
 		}
 		if q.Proto != proto || q.ICMPType != typ {
 			return echoed{}, false
 		}
-		return echoed{target: q.Dst.Unmap(), id: q.ICMPID, seq: q.ICMPSeq, payload: q.Payload, msg: m}, true
+		return echoed{target: q.Dst.Unmap(), id: q.ICMPID, seq: q.ICMPSeq, payload: q.Payload, msg: *m}, true
 	}
 	return echoed{}, false
 }

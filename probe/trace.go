@@ -813,32 +813,22 @@ func ParseTraceICMP(b []byte, v6 bool, from netip.Addr, hopLimit int) (TraceRepl
 		return r, err
 	}
 	r.Kind, r.ICMPType, r.ICMPCode = m.Name(), m.Type, m.Code
-	switch {
-	case m.IsEchoReply():
-		r.Proto, r.Src, r.Dst = protoICMP, netip.Addr{}, r.From
-		r.ID, r.Ident = m.ID, uint32(m.Seq)
-		return r, nil
-	case m.IsError():
-		q := &m.Quoted
-		r.Quoted = true
-		r.Src, r.Dst = q.Src.Unmap(), q.Dst.Unmap()
-		switch q.Proto {
-		case protoICMP, protoICMPv6:
-			proto, echo := uint8(protoICMP), uint8(icmp4Echo)
-			if v6 {
-				proto, echo = protoICMPv6, icmp6Echo
-			}
-			if q.Proto != proto || q.ICMPType != echo {
-				return r, ErrUnhandled
-			}
-			r.Proto, r.ID, r.Sum, r.Ident = protoICMP, q.ICMPID, q.ICMPSum, uint32(q.ICMPSeq)
-		case protoUDP:
-			r.Proto, r.SrcPort, r.DstPort, r.Ident = protoUDP, q.SrcPort, q.DstPort, uint32(q.UDPSum)
-		case protoTCP:
-			r.Proto, r.SrcPort, r.DstPort, r.Ident = protoTCP, q.SrcPort, q.DstPort, q.TCPSeq
-		default:
-			return r, ErrUnhandled
+	if r.Quoted = m.IsError(); r.Quoted {
+		r.Src, r.Dst = m.Quoted.Src.Unmap(), m.Quoted.Dst.Unmap()
+	}
+	if e, ok := answersEcho(&m, r.From); ok { // the icmp module's echo request
+		r.Proto, r.Dst, r.ID, r.Ident = protoICMP, e.target, e.id, uint32(e.seq)
+		if r.Quoted {
+			r.Sum = m.Quoted.ICMPSum
 		}
+		return r, nil
+	}
+	if a, ok := readSYNError(&m); ok { // the tcp module's SYN
+		r.Proto, r.SrcPort, r.DstPort, r.Ident = protoTCP, a.sport, a.port, a.seq
+		return r, nil
+	}
+	if q := &m.Quoted; r.Quoted && q.Proto == protoUDP {
+		r.Proto, r.SrcPort, r.DstPort, r.Ident = protoUDP, q.SrcPort, q.DstPort, uint32(q.UDPSum)
 		return r, nil
 	}
 	return r, ErrUnhandled
