@@ -1,5 +1,8 @@
 package probe
 
+// This file is the dns method: queries over UDP (TCP when truncated) with
+// miekg/dns, each on its own socket.
+
 import (
 	"context"
 	"errors"

@@ -1,5 +1,9 @@
 package probe
 
+// This file is the icmp method: its module (the echo request, writeEcho; what
+// answers it, readEcho; its record, echoOutcome), the one-shot prober ICMP and
+// the sweep module icmpSweep.
+
 import (
 	"bytes"
 	"context"
@@ -13,21 +17,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
-
-	"golang.org/x/net/icmp"
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 
 	"darkwatch/results"
 )
 
 // echoTokenLen is the length of the random token that starts every echo payload.
 const echoTokenLen = 8
-
-// errClosed is the error of a probe made on (or cut short by) a closed prober.
-var errClosed = errors.New("probe: prober closed")
 
 // ICMP probes targets with ICMP echo requests (ping), IPv4 and IPv6.
 //
@@ -91,8 +87,8 @@ type echoAnswer struct {
 // allowed.
 func NewICMP(cfg Config) (*ICMP, error) {
 	cfg = cfg.WithDefaults()
-	if cfg.TTL < 0 || cfg.TTL > 255 {
-		return nil, fmt.Errorf("probe: icmp: ttl %d is not in 1..255", cfg.TTL)
+	if err := cfg.checkTTL(results.MethodICMP); err != nil {
+		return nil, err
 	}
 	p := newICMP(cfg)
 	p.open = func(v6, raw bool) (echoConn, error) { return openEcho(v6, raw, cfg.Source, cfg.TTL) }
@@ -117,7 +113,7 @@ func newICMP(cfg Config) *ICMP {
 // start opens the first socket: raw if allowed and not declined, else ping.
 func (p *ICMP) start(v6 bool) error {
 	var rawErr error
-	if !p.cfg.Unprivileged {
+	if !p.cfg.ICMP.Unprivileged {
 		c, err := p.open(v6, true)
 		if err == nil {
 			p.raw = true
@@ -155,25 +151,12 @@ func pingGroupRange() string {
 	return fmt.Sprintf("%q", strings.Join(strings.Fields(string(b)), " "))
 }
 
-// isPermission reports whether err says the process may not open the socket.
-func isPermission(err error) bool {
-	return errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES)
-}
-
 // adopt makes c the socket of its family and starts its receive goroutine.
 // The caller holds p.mu or has not shared p yet.
 func (p *ICMP) adopt(c echoConn, v6 bool) {
 	p.socks[family(v6)] = c
 	p.wg.Add(1)
 	go p.receive(c, v6)
-}
-
-// family indexes per-family arrays: 0 IPv4, 1 IPv6.
-func family(v6 bool) int {
-	if v6 {
-		return 1
-	}
-	return 0
 }
 
 // socket returns the socket of a family, opening it on first use.
@@ -215,33 +198,9 @@ func (p *ICMP) Probe(ctx context.Context, t Target) []results.Record {
 	})
 }
 
-// spacedProbes calls probe(1) … probe(count), each interval after the one
-// before, concurrently, and returns their records in order. After ctx is done
-// the remaining calls start at once; probe must then return without sending.
-func spacedProbes(ctx context.Context, count int, interval time.Duration, probe func(n int) results.Record) []results.Record {
-	recs := make([]results.Record, count)
-	var wg sync.WaitGroup
-	for i := range count {
-		if i > 0 {
-			t := time.NewTimer(interval)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-			}
-		}
-		wg.Go(func() { recs[i] = probe(i + 1) })
-	}
-	wg.Wait()
-	return recs
-}
-
 // echo sends the n-th echo request of a probe to t and waits for its answer.
 func (p *ICMP) echo(ctx context.Context, t Target, n int) results.Record {
-	rec := results.Record{
-		Time: time.Now().UTC(), Vantage: p.cfg.Vantage, Round: p.cfg.Round,
-		Method: results.MethodICMP, Target: t.Addr.String(), Seq: n,
-	}
+	rec := newRecord(&p.cfg, results.MethodICMP, t, n)
 	fail := func(outcome string, err error) results.Record {
 		rec.Outcome, rec.Error = outcome, err.Error()
 		return rec
@@ -267,33 +226,20 @@ func (p *ICMP) echo(ctx context.Context, t Target, n int) results.Record {
 	sent := time.Now()
 	rec.Time = sent.UTC()
 	if err := c.WriteTo(b, dst); err != nil {
-		if errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTUNREACH) {
-			return fail(results.OutcomeUnreachable, err)
-		}
-		return fail(results.OutcomeError, err)
+		return fail(sendFailure(err), err)
 	}
-
-	timer := time.NewTimer(p.cfg.Timeout)
-	defer timer.Stop()
-	select {
-	case a := <-w.got:
+	a, err := await(ctx, w.got, p.cfg.Timeout, p.done)
+	switch {
+	case errors.Is(err, errTimeout):
+		rec.Outcome = results.OutcomeTimeout
+	case err != nil:
+		return fail(results.OutcomeError, err)
+	default:
 		rec.RTTms = rttMillis(a.at.Sub(sent))
 		rec.ReplyTTL = a.ttl
-		if a.msg.IsEchoReply() {
-			rec.Outcome = results.OutcomeReply
-		} else {
-			rec.Outcome = results.OutcomeUnreachable
-			rec.ICMP = a.msg.Name()
-		}
-		return rec
-	case <-timer.C:
-		rec.Outcome = results.OutcomeTimeout
-		return rec
-	case <-ctx.Done():
-		return fail(results.OutcomeError, ctx.Err())
-	case <-p.done:
-		return fail(results.OutcomeError, errClosed)
+		rec.Outcome, rec.ICMP = echoOutcome(&a.msg)
 	}
+	return rec
 }
 
 // register hands out the next free sequence number and records that an echo
@@ -362,44 +308,29 @@ func (p *ICMP) receive(c echoConn, v6 bool) {
 // dispatch hands one message read from a socket to the probe it answers and
 // reports whether there was one. Anything else is counted and dropped.
 func (p *ICMP) dispatch(b []byte, v6 bool, src netip.Addr, ttl int, at time.Time) bool {
-	m, err := ParseICMP(b, v6)
 	var w *echoWait
-	switch {
-	case err != nil:
-	case m.IsEchoReply():
-		if (!p.raw || m.ID == p.id) && bytes.HasPrefix(m.Data, p.token[:]) {
-			w = p.take(m.Seq, src)
-		}
-	case m.IsError():
-		if p.quotesOurs(&m.Quoted, v6) {
-			w = p.take(m.Quoted.ICMPSeq, m.Quoted.Dst)
-		}
+	e, ok := readEcho(b, v6, src)
+	if ok && (!p.raw || e.id == p.id) && p.carriesToken(&e) {
+		w = p.take(e.seq, e.target)
 	}
 	if w == nil {
 		p.ignored.Add(1)
 		return false
 	}
-	m.Data = nil // b is the receive buffer, about to be reused
-	m.Quoted.Payload = nil
-	w.got <- echoAnswer{at: at, ttl: ttl, msg: m}
+	e.msg.Data = nil // b is the receive buffer, about to be reused
+	e.msg.Quoted.Payload = nil
+	w.got <- echoAnswer{at: at, ttl: ttl, msg: e.msg}
 	return true
 }
 
-// quotesOurs reports whether an ICMP error quotes one of our echo requests. RFC
-// 792 routers quote only 8 bytes past the IP header; when more is quoted, the
-// token must be there too.
-func (p *ICMP) quotesOurs(q *Quoted, v6 bool) bool {
-	proto, typ := uint8(protoICMP), uint8(icmp4Echo)
-	if v6 {
-		proto, typ = protoICMPv6, icmp6Echo
+// carriesToken reports whether the request an answer echoes carried the
+// prober's token. RFC 792 routers quote only 8 bytes past the IP header; an
+// error that quotes no payload is taken on its identifier and sequence number.
+func (p *ICMP) carriesToken(e *echoed) bool {
+	if e.msg.IsError() && len(e.payload) < echoTokenLen {
+		return true
 	}
-	if q.Proto != proto || q.ICMPType != typ || (p.raw && q.ICMPID != p.id) {
-		return false
-	}
-	if len(q.Payload) >= echoTokenLen && !bytes.Equal(q.Payload[:echoTokenLen], p.token[:]) {
-		return false
-	}
-	return true
+	return bytes.HasPrefix(e.payload, p.token[:])
 }
 
 // Close stops the receive goroutines and closes the sockets. Probes still
@@ -422,162 +353,117 @@ func (p *ICMP) Close() error {
 	return errors.Join(errs...)
 }
 
-// echoRequest returns an ICMP (v6 false) or ICMPv6 echo request with identifier
-// id, sequence number seq and the payload token followed by contact. The ICMPv4
-// checksum is filled in; the ICMPv6 checksum is left zero for the kernel, which
-// computes it over the IPv6 pseudo-header on raw and ping sockets alike.
-func echoRequest(v6 bool, id, seq uint16, token [echoTokenLen]byte, contact string) []byte {
-	b := make([]byte, 8+echoTokenLen+len(contact))
-	b[0] = icmp4Echo
+// The icmp method module: the echo request, what answers it, its record. The
+// prober above, the sweep (icmpSweep) and trace all use these.
+
+// writeEcho writes into b an ICMP (v6 false) or ICMPv6 echo request with
+// identifier id, sequence number seq and payload head followed by tail, and
+// returns its length. The ICMPv4 checksum is filled in; the ICMPv6 checksum is
+// left zero for the kernel, which computes it over the IPv6 pseudo-header on
+// raw and ping sockets alike. b must hold 8+len(head)+len(tail) bytes.
+func writeEcho(b []byte, v6 bool, id, seq uint16, head []byte, tail string) int {
+	n := 8 + copy(b[8:], head)
+	n += copy(b[n:], tail)
+	b[0], b[1], b[2], b[3] = icmp4Echo, 0, 0, 0
 	if v6 {
 		b[0] = icmp6Echo
 	}
 	binary.BigEndian.PutUint16(b[4:6], id)
 	binary.BigEndian.PutUint16(b[6:8], seq)
-	copy(b[8:], token[:])
-	copy(b[8+echoTokenLen:], contact)
 	if !v6 {
-		binary.BigEndian.PutUint16(b[2:4], echoChecksum(b))
+		binary.BigEndian.PutUint16(b[2:4], checksum(0, b[:n]))
 	}
-	return b
+	return n
 }
 
-// echoChecksum is the Internet checksum (RFC 1071) of b.
-func echoChecksum(b []byte) uint16 {
-	var s uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	if len(b)%2 == 1 {
-		s += uint32(b[len(b)-1]) << 8
-	}
-	for s > 0xffff {
-		s = s>>16 + s&0xffff
-	}
-	return ^uint16(s)
+// echoRequest returns the echo request of the prober: the token, then the
+// contact string.
+func echoRequest(v6 bool, id, seq uint16, token [echoTokenLen]byte, contact string) []byte {
+	b := make([]byte, 8+echoTokenLen+len(contact))
+	return b[:writeEcho(b, v6, id, seq, token[:], contact)]
 }
 
-// echoConn is the socket under an ICMP prober, reduced to what the prober needs
-// so that tests can replay recorded packets through the matching logic.
-type echoConn interface {
-	// ReadFrom reads one ICMP message, without its IP header, with its sender
-	// and its TTL or hop limit (0 when unknown).
-	ReadFrom(b []byte) (n, ttl int, src netip.Addr, err error)
-	WriteTo(b []byte, dst netip.Addr) error
-	Close() error
+// echoed is what an answer tells of the echo request it answers.
+type echoed struct {
+	target  netip.Addr // where the request went
+	id, seq uint16
+	// payload is the request's payload as the answer echoes or quotes it:
+	// whole in an echo reply, cut short or missing in an error.
+	payload []byte
+	msg     ICMPReply
 }
 
-// echoSocket is a raw or ping ICMP socket of one family.
-type echoSocket struct {
-	c       *icmp.PacketConn
-	v6, raw bool
-}
-
-// openEcho opens a raw (ip4:icmp, ip6:ipv6-icmp) or ping (udp4, udp6) ICMP
-// socket, bound to src when src is of its family, sending with the given TTL
-// (0: the system default) and reporting the TTL of what it receives.
-func openEcho(v6, raw bool, src netip.Addr, ttl int) (echoConn, error) {
-	network, addr := "udp4", "0.0.0.0"
-	switch {
-	case v6 && raw:
-		network, addr = "ip6:ipv6-icmp", "::"
-	case v6:
-		network, addr = "udp6", "::"
-	case raw:
-		network = "ip4:icmp"
-	}
-	if src = src.Unmap(); src.IsValid() && src.Is6() == v6 {
-		addr = src.String()
-	}
-	c, err := icmp.ListenPacket(network, addr)
+// readEcho reads an ICMP (v6 false) or ICMPv6 message, without its IP header,
+// that from sent, as an answer to an echo request: an echo reply, or an error
+// (unreachable, time exceeded, packet too big) that quotes an echo request.
+// Anything else gives false. Which request, and whose, the caller checks.
+func readEcho(b []byte, v6 bool, from netip.Addr) (echoed, bool) {
+	m, err := ParseICMP(b, v6)
 	if err != nil {
-		return nil, err
+		return echoed{}, false
 	}
-	if err := setupEcho(c, v6, raw, ttl); err != nil {
-		c.Close()
-		return nil, err
-	}
-	return &echoSocket{c: c, v6: v6, raw: raw}, nil
+	return answersEcho(&m, from)
 }
 
-// setupEcho asks for the TTL of received packets, sets the TTL of sent ones and,
-// on raw sockets, lets only echo replies and errors through the kernel's filter.
-func setupEcho(c *icmp.PacketConn, v6, raw bool, ttl int) error {
-	if v6 {
-		p := c.IPv6PacketConn()
-		if err := p.SetControlMessage(ipv6.FlagHopLimit, true); err != nil {
-			return err
+// answersEcho is readEcho of a parsed message.
+func answersEcho(m *ICMPReply, from netip.Addr) (echoed, bool) {
+	switch {
+	case m.IsEchoReply():
+		return echoed{target: from.Unmap().WithZone(""), id: m.ID, seq: m.Seq, payload: m.Data, msg: *m}, true
+	case m.IsError():
+		q := &m.Quoted
+		proto, typ := uint8(protoICMP), uint8(icmp4Echo)
+		if m.V6 {
+			proto, typ = protoICMPv6, icmp6Echo
 		}
-		if ttl > 0 {
-			if err := p.SetHopLimit(ttl); err != nil {
-				return err
-			}
+		if q.Proto != proto || q.ICMPType != typ {
+			return echoed{}, false
 		}
-		if raw {
-			var f ipv6.ICMPFilter
-			f.SetAll(true)
-			for _, t := range []ipv6.ICMPType{ipv6.ICMPTypeEchoReply, ipv6.ICMPTypeDestinationUnreachable,
-				ipv6.ICMPTypeTimeExceeded, ipv6.ICMPTypePacketTooBig} {
-				f.Accept(t)
-			}
-			return p.SetICMPFilter(&f)
-		}
-		return nil
+		return echoed{target: q.Dst.Unmap(), id: q.ICMPID, seq: q.ICMPSeq, payload: q.Payload, msg: *m}, true
 	}
-	p := c.IPv4PacketConn()
-	if err := p.SetControlMessage(ipv4.FlagTTL, true); err != nil {
-		return err
-	}
-	if ttl > 0 {
-		if err := p.SetTTL(ttl); err != nil {
-			return err
-		}
-	}
-	if raw {
-		var f ipv4.ICMPFilter
-		f.SetAll(true)
-		for _, t := range []ipv4.ICMPType{ipv4.ICMPTypeEchoReply, ipv4.ICMPTypeDestinationUnreachable,
-			ipv4.ICMPTypeTimeExceeded} {
-			f.Accept(t)
-		}
-		return p.SetICMPFilter(&f)
-	}
-	return nil
+	return echoed{}, false
 }
 
-func (s *echoSocket) ReadFrom(b []byte) (n, ttl int, src netip.Addr, err error) {
-	var a net.Addr
-	if s.v6 {
-		var cm *ipv6.ControlMessage
-		n, cm, a, err = s.c.IPv6PacketConn().ReadFrom(b)
-		if cm != nil {
-			ttl = cm.HopLimit
-		}
-	} else {
-		var cm *ipv4.ControlMessage
-		n, cm, a, err = s.c.IPv4PacketConn().ReadFrom(b)
-		if cm != nil {
-			ttl = cm.TTL
-		}
+// echoOutcome is the outcome of an echo request answered by m, and the ICMP
+// name its record shows: reply for an echo reply, else unreachable and the
+// error's name.
+func echoOutcome(m *ICMPReply) (outcome, icmp string) {
+	if m.IsEchoReply() {
+		return results.OutcomeReply, ""
 	}
-	var ip net.IP
-	switch a := a.(type) {
-	case *net.IPAddr:
-		ip = a.IP
-	case *net.UDPAddr:
-		ip = a.IP
-	}
-	src, _ = netip.AddrFromSlice(ip)
-	return n, ttl, src.Unmap(), err
+	return results.OutcomeUnreachable, m.Name()
 }
 
-func (s *echoSocket) WriteTo(b []byte, dst netip.Addr) error {
-	var a net.Addr = &net.UDPAddr{IP: dst.AsSlice(), Zone: dst.Zone()}
-	if s.raw {
-		a = &net.IPAddr{IP: dst.AsSlice(), Zone: dst.Zone()}
+// icmpSweep is the sweep module of icmp: an IPv4 echo request whose identifier
+// and sequence number are the keyed hash of the probe, and whose payload is
+// its send time and the contact string. Only echo replies count.
+type icmpSweep struct{}
+
+func (icmpSweep) proto() uint8 { return protoICMP }
+
+func (icmpSweep) build(b *ProbeBuilder, buf []byte, _ netip.Addr, h uint64) int {
+	var stamp [8]byte
+	binary.BigEndian.PutUint64(stamp[:], b.stamp)
+	c := b.contact
+	if len(c) > maxContact {
+		c = c[:maxContact]
 	}
-	_, err := s.c.WriteTo(b, a)
-	return err
+	return writeEcho(buf, false, uint16(h>>16), uint16(h), stamp[:], c)
 }
 
-func (s *echoSocket) Close() error { return s.c.Close() }
+func (icmpSweep) validate(b *ProbeBuilder, ip ipHeader, p []byte) (Reply, bool) {
+	e, ok := readEcho(p, false, ip.src)
+	if !ok || !e.msg.IsEchoReply() || e.msg.Code != 0 {
+		return Reply{}, false
+	}
+	h := b.hash(ip.src)
+	if e.id != uint16(h>>16) || e.seq != uint16(h) {
+		return Reply{}, false
+	}
+	r := Reply{From: ip.src, TTL: ip.ttl}
+	r.Outcome, _ = echoOutcome(&e.msg)
+	if len(e.payload) >= 8 {
+		r.SentNanos = int64(binary.BigEndian.Uint64(e.payload[:8]))
+	}
+	return r, true
+}

@@ -72,8 +72,8 @@ func TestEchoRequestGolden(t *testing.T) {
 			if !bytes.Equal(b, want) {
 				t.Errorf("echoRequest\n%x\nx/net/icmp\n%x", b, want)
 			}
-			if !tc.v6 && echoChecksum(b) != 0 {
-				t.Errorf("ICMPv4 checksum does not verify: %#04x", echoChecksum(b))
+			if !tc.v6 && checksum(0, b) != 0 {
+				t.Errorf("ICMPv4 checksum does not verify: %#04x", checksum(0, b))
 			}
 			m, err := ParseICMP(b, tc.v6)
 			if err != nil || m.ID != 0x1234 || m.Seq != 1 || !bytes.HasPrefix(m.Data, testToken[:]) {
@@ -85,10 +85,10 @@ func TestEchoRequestGolden(t *testing.T) {
 
 func TestEchoChecksum(t *testing.T) {
 	// RFC 1071 section 3 example: 0001 f203 f4f5 f6f7 sums to ddf2.
-	if got := echoChecksum([]byte{0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7}); got != ^uint16(0xddf2) {
+	if got := checksum(0, []byte{0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7}); got != ^uint16(0xddf2) {
 		t.Errorf("checksum = %#04x, want %#04x", got, ^uint16(0xddf2))
 	}
-	if got := echoChecksum([]byte{0xff}); got != ^uint16(0xff00) {
+	if got := checksum(0, []byte{0xff}); got != ^uint16(0xff00) {
 		t.Errorf("odd length: checksum = %#04x", got)
 	}
 }
@@ -181,7 +181,7 @@ func echoReplyTo(req []byte, v6 bool) []byte {
 	}
 	b[2], b[3] = 0, 0
 	if !v6 {
-		binary.BigEndian.PutUint16(b[2:4], echoChecksum(b))
+		binary.BigEndian.PutUint16(b[2:4], checksum(0, b))
 	}
 	return b
 }
@@ -260,7 +260,7 @@ func TestICMPMatching(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeEcho(tc.respond)
-			p := fakeICMP(t, Config{Timeout: 150 * time.Millisecond, Unprivileged: tc.ping, Vantage: "vp1", Round: 7}, f, nil)
+			p := fakeICMP(t, Config{Timeout: 150 * time.Millisecond, ICMP: ICMPOptions{Unprivileged: tc.ping}, Vantage: "vp1", Round: 7}, f, nil)
 			if p.raw == tc.ping {
 				t.Fatalf("raw = %v with Unprivileged %v", p.raw, tc.ping)
 			}
@@ -463,7 +463,7 @@ func TestICMPStart(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := newICMP(Config{Unprivileged: tc.unprivileged}.WithDefaults())
+			p := newICMP(Config{ICMP: ICMPOptions{Unprivileged: tc.unprivileged}}.WithDefaults())
 			var tried []string
 			p.open = func(v6, raw bool) (echoConn, error) {
 				if raw {
@@ -838,7 +838,7 @@ func TestICMPUnprivilegedChild(t *testing.T) {
 	if mode != "forced" && (os.Getuid() == 0 || !strings.Contains(grepLine(string(status), "CapEff"), "0000000000000000")) {
 		t.Fatal("child still has privileges: the test would prove nothing")
 	}
-	cfg := Config{Count: 2, Interval: 20 * time.Millisecond, Timeout: 2 * time.Second, Unprivileged: mode == "forced"}
+	cfg := Config{Count: 2, Interval: 20 * time.Millisecond, Timeout: 2 * time.Second, ICMP: ICMPOptions{Unprivileged: mode == "forced"}}
 	p, err := NewICMP(cfg)
 	if mode == "refused" {
 		if err == nil {

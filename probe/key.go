@@ -1,5 +1,8 @@
 package probe
 
+// This file is the keyed hash (SipHash-2-4) that stateless probes hide in the
+// fields their replies must echo.
+
 import (
 	"crypto/rand"
 	"encoding/binary"

@@ -1,7 +1,15 @@
-// Package probe puts packets on the wire and turns replies into results.Records:
-// one file per method (icmp.go, tcpsyn.go, trace.go, dns.go) and the reply parsers
-// they share. It knows nothing of rounds, stores, verdicts or configuration files:
-// callers hand it typed values.
+// Package probe puts packets on the wire and turns replies into results.Records.
+//
+// Each method is one file and one entry in the registry (modules, probe.go):
+// icmp.go, tcpsyn.go, trace.go and dns.go. A method's file holds, like a zmap
+// probe module, how its probe is built, how a reply is matched to it and what
+// record it makes, and the one-shot prober (Methods) that uses them; icmp and
+// tcp also give the stateless Sweep (sweep.go) its sweep module, so each of
+// their packets is written and read in one place. The files they share: reply.go
+// (the one packet parser), checksum.go (the one Internet checksum), rawsock.go
+// (raw sockets and the receive loop) and key.go (the keyed hash replies echo).
+// It knows nothing of rounds, stores, verdicts or configuration files: callers
+// hand it typed values.
 //
 // Raw sockets see every packet on the host, so every reply is validated against
 // what it must echo (ICMP id/seq and payload token, TCP seq/ack, the header quoted
@@ -14,6 +22,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
+	"sync"
 	"syscall"
 	"time"
 
@@ -33,7 +43,8 @@ type Target struct {
 
 func (t Target) String() string { return t.Addr.String() }
 
-// Config is what every method needs. Zero values mean the defaults below.
+// Config is what every method needs, with each method's own options in its
+// own field. Zero values mean the defaults below.
 type Config struct {
 	Vantage string
 	Round   int64
@@ -49,24 +60,34 @@ type Config struct {
 	Source netip.Addr
 	// Contact is carried in probe payloads where the protocol allows.
 	Contact string
-
-	// Trace settings.
-	Proto    string // icmp (default), udp or tcp
-	FirstTTL int    // default 1
-	MaxTTL   int    // default 30
-	// GapLimit ends a trace after this many silent hops in a row (default 5).
-	GapLimit int
-
-	// Unprivileged forces the ICMP ping socket instead of a raw socket.
-	Unprivileged bool
-
-	// Pace, when set, is called before each packet a trace sends and returns
-	// when it may go: the caller's rate cap.
-	Pace func(netip.Addr)
+	// Proto is the transport of a method that offers a choice: trace's probes
+	// are icmp (default), udp or tcp.
+	Proto string
 
 	// Permit is asked before any packet is sent to an address; a non-nil error
 	// means the address must not be probed. Nil permits everything.
 	Permit func(netip.Addr) error
+
+	ICMP  ICMPOptions  // icmp only
+	Trace TraceOptions // trace only
+}
+
+// ICMPOptions are the options of the icmp method.
+type ICMPOptions struct {
+	// Unprivileged forces the ICMP ping socket instead of a raw socket.
+	Unprivileged bool
+}
+
+// TraceOptions are the options of the trace method.
+type TraceOptions struct {
+	FirstTTL int // default 1
+	MaxTTL   int // default DefaultMaxTTL
+	// GapLimit ends a trace after this many silent hops in a row (default
+	// DefaultGapLimit).
+	GapLimit int
+	// Pace, when set, is called before each packet a trace sends and returns
+	// when it may go: the caller's rate cap.
+	Pace func(netip.Addr)
 }
 
 // Defaults used where Config leaves a field zero.
@@ -90,22 +111,36 @@ func (c Config) WithDefaults() Config {
 	if c.Interval <= 0 {
 		c.Interval = DefaultInterval
 	}
-	if c.FirstTTL <= 0 {
-		c.FirstTTL = 1
-	}
-	if c.MaxTTL <= 0 {
-		c.MaxTTL = DefaultMaxTTL
-	}
-	if c.GapLimit <= 0 {
-		c.GapLimit = DefaultGapLimit
-	}
 	if c.Proto == "" {
 		c.Proto = "icmp"
 	}
 	if c.Contact == "" {
 		c.Contact = DefaultContact
 	}
+	c.Trace = c.Trace.withDefaults()
 	return c
+}
+
+// withDefaults returns o with every zero field set to its default.
+func (o TraceOptions) withDefaults() TraceOptions {
+	if o.FirstTTL <= 0 {
+		o.FirstTTL = 1
+	}
+	if o.MaxTTL <= 0 {
+		o.MaxTTL = DefaultMaxTTL
+	}
+	if o.GapLimit <= 0 {
+		o.GapLimit = DefaultGapLimit
+	}
+	return o
+}
+
+// checkTTL rejects a TTL outside 0..255, naming the method.
+func (c *Config) checkTTL(method string) error {
+	if c.TTL < 0 || c.TTL > 255 {
+		return fmt.Errorf("probe: %s: ttl %d is not in 1..255", method, c.TTL)
+	}
+	return nil
 }
 
 // permit applies c.Permit.
@@ -125,13 +160,46 @@ type Prober interface {
 	Close() error
 }
 
-// Methods maps a method name to its constructor; adding a method is one file and
-// one entry here.
-var Methods = map[string]func(Config) (Prober, error){
-	results.MethodICMP:  func(c Config) (Prober, error) { return NewICMP(c) },
-	results.MethodTCP:   func(c Config) (Prober, error) { return NewTCP(c) },
-	results.MethodTrace: func(c Config) (Prober, error) { return NewTrace(c) },
-	results.MethodDNS:   func(c Config) (Prober, error) { return NewDNS(c) },
+// module is one probe method: its one-shot prober and, when a stateless sweep
+// can send its probes, its sweep module. The two share the method's packet
+// building, reply matching and record making, which live in the method's file.
+type module struct {
+	newProber func(Config) (Prober, error)
+	sweep     sweepModule // nil: the method cannot sweep
+}
+
+// modules is the registry of methods by name. Adding a method is one file (its
+// prober and, if it can sweep, its sweep module) and one entry here.
+var modules = map[string]module{
+	results.MethodICMP:  {func(c Config) (Prober, error) { return NewICMP(c) }, icmpSweep{}},
+	results.MethodTCP:   {func(c Config) (Prober, error) { return NewTCP(c) }, tcpSweep{}},
+	results.MethodTrace: {func(c Config) (Prober, error) { return NewTrace(c) }, nil},
+	results.MethodDNS:   {func(c Config) (Prober, error) { return NewDNS(c) }, nil},
+}
+
+// Methods maps a method name to its prober's constructor, as the registry
+// (modules) has them.
+var Methods = proberConstructors()
+
+// proberConstructors is Methods, read from the registry.
+func proberConstructors() map[string]func(Config) (Prober, error) {
+	m := make(map[string]func(Config) (Prober, error), len(modules))
+	for name, mod := range modules {
+		m[name] = mod.newProber
+	}
+	return m
+}
+
+// SweepMethods returns the names of the methods a Sweep can send, sorted.
+func SweepMethods() []string {
+	var names []string
+	for name, mod := range modules {
+		if mod.sweep != nil {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 // ErrPermission is returned when a raw socket cannot be opened for lack of
@@ -141,36 +209,71 @@ var ErrPermission = errors.New("probe: raw sockets need CAP_NET_RAW: run as root
 // ErrBlocked wraps a refusal by Config.Permit.
 var ErrBlocked = errors.New("probe: address is blocklisted")
 
-// blockedRecord is the record of a probe that Permit refused: nothing was sent.
-func blockedRecord(c *Config, method string, t Target, err error) results.Record {
+// newRecord is the record of the n-th probe (0 for one that has no number) of
+// t by method, before anything is sent.
+func newRecord(c *Config, method string, t Target, n int) results.Record {
 	return results.Record{
 		Time: time.Now().UTC(), Vantage: c.Vantage, Round: c.Round, Method: method,
-		Target: t.Addr.String(), Outcome: results.OutcomeError,
-		Error: fmt.Sprintf("not sent: %v", err),
+		Target: t.Addr.String(), Seq: n,
 	}
 }
 
-// sendPath is what a raw-socket probe needs before it sends: a context still
-// live, the socket of dst's family, and the source address the kernel would
-// use. On failure it returns the probe's outcome (unreachable when there is no
-// route, else error) and why nothing was sent.
-func sendPath[C any](ctx context.Context, open func(v6 bool) (C, error), source, dst netip.Addr) (C, netip.Addr, string, error) {
-	var c C
-	if err := ctx.Err(); err != nil {
-		return c, netip.Addr{}, results.OutcomeError, fmt.Errorf("not sent: %w", err)
+// blockedRecord is the record of a probe that Permit refused: nothing was sent.
+func blockedRecord(c *Config, method string, t Target, err error) results.Record {
+	rec := newRecord(c, method, t, 0)
+	rec.Outcome, rec.Error = results.OutcomeError, fmt.Sprintf("not sent: %v", err)
+	return rec
+}
+
+// errTimeout is await's error when no answer came in time.
+var errTimeout = errors.New("probe: no answer in time")
+
+// await waits up to timeout for the answer on got. It fails with errTimeout,
+// the context's error, or errClosed when done is closed first.
+func await[A any](ctx context.Context, got <-chan A, timeout time.Duration, done <-chan struct{}) (A, error) {
+	var zero A
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case a := <-got:
+		return a, nil
+	case <-timer.C:
+		return zero, errTimeout
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	case <-done:
+		return zero, errClosed
 	}
-	c, err := open(dst.Is6())
-	if err != nil {
-		return c, netip.Addr{}, results.OutcomeError, fmt.Errorf("not sent: %w", err)
+}
+
+// sendFailure is the outcome of a probe whose packet the kernel would not send:
+// unreachable when there is no route, else error.
+func sendFailure(err error) string {
+	if errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTUNREACH) {
+		return results.OutcomeUnreachable
 	}
-	src, err := routeSource(source, dst)
-	if err != nil {
-		if errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTUNREACH) {
-			return c, netip.Addr{}, results.OutcomeUnreachable, err
+	return results.OutcomeError
+}
+
+// spacedProbes calls probe(1) … probe(count), each interval after the one
+// before, concurrently, and returns their records in order. After ctx is done
+// the remaining calls start at once; probe must then return without sending.
+func spacedProbes(ctx context.Context, count int, interval time.Duration, probe func(n int) results.Record) []results.Record {
+	recs := make([]results.Record, count)
+	var wg sync.WaitGroup
+	for i := range count {
+		if i > 0 {
+			t := time.NewTimer(interval)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
 		}
-		return c, netip.Addr{}, results.OutcomeError, fmt.Errorf("not sent: %w", err)
+		wg.Go(func() { recs[i] = probe(i + 1) })
 	}
-	return c, src, "", nil
+	wg.Wait()
+	return recs
 }
 
 // shutdown marks a prober closed and closes its done channel, once; the caller
@@ -188,3 +291,6 @@ func shutdown(closed *bool, done chan struct{}) bool {
 func rttMillis(d time.Duration) float64 {
 	return float64(d.Microseconds()) / 1000
 }
+
+// errClosed is the error of a probe made on (or cut short by) a closed prober.
+var errClosed = errors.New("probe: prober closed")

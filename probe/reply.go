@@ -1,5 +1,11 @@
 package probe
 
+// This file is the package's one packet parser: IPv4 and IPv6 headers, ICMP and
+// ICMPv6 messages, the probe an ICMP error quotes, and TCP segments, as raw
+// sockets deliver them. Every prober and the sweep read replies through it;
+// nothing else in the package reads a header by hand. It also writes the one
+// IPv4 header the package builds itself (sweep and IPv4 trace probes).
+
 import (
 	"encoding/binary"
 	"errors"
@@ -13,6 +19,13 @@ const (
 	protoTCP    = 6
 	protoUDP    = 17
 	protoICMPv6 = 58
+)
+
+// Header lengths without options.
+const (
+	ipv4Len = 20
+	ipv6Len = 40
+	tcpLen  = 20
 )
 
 // ICMP types darkwatch reads (RFC 792, RFC 4443).
@@ -149,58 +162,96 @@ func ParseICMP(b []byte, v6 bool) (ICMPReply, error) {
 	return r, ErrUnhandled
 }
 
+// ipHeader is what the parsers read of an IPv4 or IPv6 header.
+type ipHeader struct {
+	src, dst netip.Addr
+	ttl      uint8  // TTL or hop limit
+	proto    uint8  // protocol or next header
+	id       uint16 // IPv4 only
+	// later is true for an IPv4 fragment past the first: no transport header.
+	later bool
+}
+
+// parseIPv4 parses the IPv4 header at the start of b and returns it and what
+// follows it. It checks the version and the header length, nothing else.
+func parseIPv4(b []byte) (ipHeader, []byte, error) {
+	var h ipHeader
+	if len(b) < ipv4Len {
+		return h, nil, ErrShort
+	}
+	if b[0]>>4 != 4 {
+		return h, nil, ErrNotIP
+	}
+	ihl := int(b[0]&0x0f) * 4
+	if ihl < ipv4Len || len(b) < ihl {
+		return h, nil, ErrShort
+	}
+	h.id = binary.BigEndian.Uint16(b[4:6])
+	h.later = binary.BigEndian.Uint16(b[6:8])&0x1fff != 0
+	h.ttl, h.proto = b[8], b[9]
+	h.src = netip.AddrFrom4([4]byte(b[12:16]))
+	h.dst = netip.AddrFrom4([4]byte(b[16:20]))
+	return h, b[ihl:], nil
+}
+
+// parseIPv6 parses the fixed IPv6 header at the start of b (extension headers
+// are not followed) and returns it and what follows it.
+func parseIPv6(b []byte) (ipHeader, []byte, error) {
+	var h ipHeader
+	if len(b) < ipv6Len {
+		return h, nil, ErrShort
+	}
+	if b[0]>>4 != 6 {
+		return h, nil, ErrNotIP
+	}
+	h.proto, h.ttl = b[6], b[7]
+	h.src = netip.AddrFrom16([16]byte(b[8:24]))
+	h.dst = netip.AddrFrom16([16]byte(b[24:40]))
+	return h, b[ipv6Len:], nil
+}
+
+// putIPv4 writes a 20-byte IPv4 header for a packet of length bytes in all
+// into b, checksum included; df sets don't fragment.
+func putIPv4(b []byte, h ipHeader, length int, df bool) {
+	ip := b[:ipv4Len]
+	ip[0], ip[1] = 0x45, 0
+	binary.BigEndian.PutUint16(ip[2:4], uint16(length))
+	binary.BigEndian.PutUint16(ip[4:6], h.id)
+	ip[6], ip[7] = 0, 0
+	if df {
+		ip[6] = 0x40
+	}
+	ip[8], ip[9] = h.ttl, h.proto
+	ip[10], ip[11] = 0, 0
+	s, d := h.src.As4(), h.dst.As4()
+	copy(ip[12:16], s[:])
+	copy(ip[16:20], d[:])
+	binary.BigEndian.PutUint16(ip[10:12], checksum(0, ip))
+}
+
 // StripIPv4 returns the payload of an IPv4 packet (as an IPv4 raw socket delivers
 // it), its source address and its TTL.
 func StripIPv4(b []byte) (payload []byte, src netip.Addr, ttl uint8, err error) {
-	if len(b) < 20 {
-		return nil, src, 0, ErrShort
+	h, payload, err := parseIPv4(b)
+	if err != nil {
+		return nil, netip.Addr{}, 0, err
 	}
-	if b[0]>>4 != 4 {
-		return nil, src, 0, ErrNotIP
-	}
-	ihl := int(b[0]&0x0f) * 4
-	if ihl < 20 || len(b) < ihl {
-		return nil, src, 0, ErrShort
-	}
-	src = netip.AddrFrom4([4]byte(b[12:16]))
-	return b[ihl:], src, b[8], nil
+	return payload, h.src, h.ttl, nil
 }
 
 // ParseQuoted parses the packet an ICMP error quotes: an IPv4 (v6 false) or IPv6
 // header and the transport bytes that follow (at least 8 are required).
 func ParseQuoted(b []byte, v6 bool) (Quoted, error) {
 	var q Quoted
-	var rest []byte
+	parse := parseIPv4
 	if v6 {
-		if len(b) < 40 {
-			return q, ErrShort
-		}
-		if b[0]>>4 != 6 {
-			return q, ErrNotIP
-		}
-		q.Proto = b[6]
-		q.TTL = b[7]
-		q.Src = netip.AddrFrom16([16]byte(b[8:24]))
-		q.Dst = netip.AddrFrom16([16]byte(b[24:40]))
-		rest = b[40:]
-	} else {
-		if len(b) < 20 {
-			return q, ErrShort
-		}
-		if b[0]>>4 != 4 {
-			return q, ErrNotIP
-		}
-		ihl := int(b[0]&0x0f) * 4
-		if ihl < 20 || len(b) < ihl {
-			return q, ErrShort
-		}
-		q.IPID = binary.BigEndian.Uint16(b[4:6])
-		q.TTL = b[8]
-		q.Proto = b[9]
-		q.Src = netip.AddrFrom4([4]byte(b[12:16]))
-		q.Dst = netip.AddrFrom4([4]byte(b[16:20]))
-		rest = b[ihl:]
+		parse = parseIPv6
 	}
+	h, rest, err := parse(b)
+	if err != nil {
+		return q, err
+	}
+	q.Src, q.Dst, q.TTL, q.Proto, q.IPID = h.src, h.dst, h.ttl, h.proto, h.id
 	if len(rest) < 8 {
 		return q, ErrShort
 	}
@@ -222,4 +273,57 @@ func ParseQuoted(b []byte, v6 bool) (Quoted, error) {
 	}
 	q.Payload = rest[8:]
 	return q, nil
+}
+
+// TCP flag bits (RFC 9293) as TCPSegment.Flags holds them.
+const (
+	TCPFlagFIN = 0x01
+	TCPFlagSYN = 0x02
+	TCPFlagRST = 0x04
+	TCPFlagPSH = 0x08
+	TCPFlagACK = 0x10
+)
+
+// TCPSegment is what a reply check needs of a TCP segment read from a raw
+// socket.
+type TCPSegment struct {
+	// Src and Dst come from the IPv4 header; an IPv6 raw socket delivers no
+	// header, so for IPv6 they are left invalid and the caller knows Src from
+	// the socket.
+	Src, Dst netip.Addr
+	TTL      uint8 // IPv4 only
+	SrcPort  uint16
+	DstPort  uint16
+	Seq, Ack uint32
+	Flags    uint8 // TCPFlag bits
+}
+
+// ParseTCP parses a TCP segment as a raw socket delivers it: with its IPv4
+// header (v6 false), or bare (v6 true: IPv6 raw sockets strip the header).
+// It never panics; malformed input, IPv4 fragments past the first and other
+// protocols give an error.
+func ParseTCP(b []byte, v6 bool) (TCPSegment, error) {
+	var s TCPSegment
+	if !v6 {
+		h, rest, err := parseIPv4(b)
+		switch {
+		case err != nil:
+			return s, err
+		case h.proto != protoTCP || h.later:
+			return s, ErrUnhandled
+		}
+		s.Src, s.Dst, s.TTL, b = h.src, h.dst, h.ttl, rest
+	}
+	if len(b) < tcpLen {
+		return s, ErrShort
+	}
+	if off := int(b[12]>>4) * 4; off < tcpLen || off > len(b) {
+		return s, ErrShort
+	}
+	s.SrcPort = binary.BigEndian.Uint16(b[0:2])
+	s.DstPort = binary.BigEndian.Uint16(b[2:4])
+	s.Seq = binary.BigEndian.Uint32(b[4:8])
+	s.Ack = binary.BigEndian.Uint32(b[8:12])
+	s.Flags = b[13]
+	return s, nil
 }

@@ -1,14 +1,17 @@
 package probe
 
+// This file is the stateless sweep engine: one sender, one receiver, batches of
+// packets per system call, and no table of what was sent. What a probe is and
+// what a valid reply is, the method's sweep module (icmpSweep, tcpSweep) says.
+
 import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 	"unsafe"
 
@@ -95,10 +98,11 @@ type Sweep struct {
 
 // NewSweep opens the raw sockets of a sweep. It needs CAP_NET_RAW.
 func NewSweep(cfg SweepConfig) (*Sweep, error) {
-	if cfg.Method != results.MethodICMP && cfg.Method != results.MethodTCP {
-		return nil, fmt.Errorf("probe: sweep method %q: use icmp or tcp", cfg.Method)
-	}
-	if cfg.Method == results.MethodTCP && cfg.Port == 0 {
+	mod := modules[cfg.Method].sweep
+	switch {
+	case mod == nil:
+		return nil, fmt.Errorf("probe: sweep method %q: use %s", cfg.Method, strings.Join(SweepMethods(), " or "))
+	case cfg.Method == results.MethodTCP && cfg.Port == 0:
 		return nil, errors.New("probe: a tcp sweep needs a port")
 	}
 	if cfg.TTL <= 0 {
@@ -115,34 +119,10 @@ func NewSweep(cfg SweepConfig) (*Sweep, error) {
 		s.key = NewKey()
 	}
 	var err error
-	s.send, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
-	if err != nil {
-		return nil, sweepSocketErr(err)
+	if s.send, s.recv, err = openSweepSockets(int(mod.proto())); err != nil {
+		return nil, err
 	}
-	proto := unix.IPPROTO_ICMP
-	if cfg.Method == results.MethodTCP {
-		proto = unix.IPPROTO_TCP
-	}
-	s.recv, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto)
-	if err != nil {
-		unix.Close(s.send)
-		return nil, sweepSocketErr(err)
-	}
-	// Big buffers: a sweep at line rate must not drop replies in the kernel.
-	for _, fd := range []int{s.send, s.recv} {
-		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 8<<20)
-		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20)
-	}
-	tv := unix.NsecToTimeval(int64(50 * time.Millisecond))
-	_ = unix.SetsockoptTimeval(s.recv, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 	return s, nil
-}
-
-func sweepSocketErr(err error) error {
-	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-		return ErrPermission
-	}
-	return fmt.Errorf("probe: sweep socket: %w", err)
 }
 
 // Close releases the sockets.
@@ -192,118 +172,164 @@ func (s *Sweep) Run(stop <-chan struct{}, pass func() AddrIter, emit func(result
 	return st, err
 }
 
-// sendAll is the sender: it fills batches of packets and hands each batch to
-// the kernel with one sendmmsg.
+// sendAll is the sender: it makes 1+Retries passes over the targets and hands
+// their probes to the kernel in batches.
 func (s *Sweep) sendAll(stop <-chan struct{}, pass func() AddrIter) error {
-	n := s.cfg.Batch
-	// Batches are filled here and handed to senders on their own threads: the
-	// kernel does a packet's routing and transmit work in the sender's system
-	// call, so two senders use two cores.
-	free := make(chan *batch, sweepSenders+2)
-	full := make(chan *batch, sweepSenders+2)
-	for range sweepSenders + 2 {
-		free <- newBatch(n)
-	}
-	var senders sync.WaitGroup
-	for range sweepSenders {
-		senders.Add(1)
-		go func() {
-			defer senders.Done()
-			for bt := range full {
-				s.sendBatch(bt)
-				free <- bt
-			}
-		}()
-	}
-	defer func() {
-		close(full)
-		senders.Wait()
-	}()
+	q := s.startSenders()
+	defer q.close()
 	var b ProbeBuilder
 	b.Init(s.cfg, s.key, s.src, s.epoch)
-	cur := <-free
-	fill := 0
-	flush := func() error {
-		if fill > 0 {
-			cur.fill = fill
-			full <- cur
-			cur = <-free
-			fill = 0
-		}
-		return nil
-	}
 	var later deferred
-	batchStart := time.Now()
 	for range s.cfg.Retries + 1 {
-		next := pass()
-		exhausted := false
+		next, exhausted := pass(), false
 		for {
 			select {
 			case <-stop:
-				return flush()
+				q.flush()
+				return nil
 			default:
 			}
-			var dst netip.Addr
-			now := time.Time{}
-			if s.cfg.BlockAllow != nil || s.cfg.Wait != nil {
-				now = time.Now()
-			}
-			switch {
-			case later.ready(now):
-				dst = later.pop()
-			case !exhausted && len(later) < maxDeferred:
-				var ok bool
-				if dst, ok = next(); !ok {
-					exhausted = true
-					continue
-				}
-				if !dst.Is4() || (s.cfg.Permit != nil && s.cfg.Permit(dst) != nil) {
-					s.blocked.Add(1)
-					continue
-				}
-			case len(later) > 0:
-				flush()
-				time.Sleep(time.Until(later[0].at))
-				continue
-			default:
-				exhausted = true
-			}
-			if exhausted && !dst.IsValid() {
+			dst, now, what := s.pick(next, &later, &exhausted, q)
+			if what == pickDone {
 				break
 			}
-			if s.cfg.BlockAllow != nil {
-				if at, ok := s.cfg.BlockAllow(dst, now); !ok {
-					later.push(at, dst)
-					continue
-				}
+			if what == pickAgain {
+				continue
 			}
-			if !b.src.IsValid() {
-				src, err := RouteSource(dst)
-				if err != nil {
-					return err
-				}
-				b.Init(s.cfg, s.key, src, s.epoch)
-				s.setSource(src)
-			}
-			if s.cfg.Wait != nil {
-				s.cfg.Wait(1)
-			}
-			if fill == 0 {
-				b.Stamp()
-				batchStart = now
-			}
-			l := b.Build(cur.bufs[fill], dst)
-			cur.iovs[fill].SetLen(l)
-			cur.addrs[fill].Addr = dst.As4()
-			fill++
-			// A full batch goes at once; a slow one (low rates) within 2 ms.
-			if fill == n || (!now.IsZero() && now.Sub(batchStart) > 2*time.Millisecond) {
-				flush()
+			if err := s.sendTo(&b, q, dst, now, &later); err != nil {
+				return err
 			}
 		}
-		flush()
+		q.flush()
 	}
 	return nil
+}
+
+// pickResult says what the sender does with what pick returns.
+type pickResult int
+
+const (
+	pickSend  pickResult = iota // send a probe to the address
+	pickAgain                   // nothing to send yet: pick again
+	pickDone                    // the pass is over
+)
+
+// pick chooses the next target of a pass: a target set aside for its block's
+// cap whose time has come, else the next address of the pass (refused ones are
+// counted as blocked), else, when only set-aside targets remain, it sends what
+// is batched and sleeps until the earliest is due. now is the time of the
+// choice when a rate hook needs it, else zero.
+func (s *Sweep) pick(next AddrIter, later *deferred, exhausted *bool, q *batcher) (netip.Addr, time.Time, pickResult) {
+	var now time.Time
+	if s.cfg.BlockAllow != nil || s.cfg.Wait != nil {
+		now = time.Now()
+	}
+	switch {
+	case later.ready(now):
+		return later.pop(), now, pickSend
+	case !*exhausted && len(*later) < maxDeferred:
+		dst, ok := next()
+		if !ok {
+			*exhausted = true
+			return dst, now, pickAgain
+		}
+		if !dst.Is4() || (s.cfg.Permit != nil && s.cfg.Permit(dst) != nil) {
+			s.blocked.Add(1)
+			return dst, now, pickAgain
+		}
+		return dst, now, pickSend
+	case len(*later) > 0:
+		q.flush()
+		time.Sleep(time.Until((*later)[0].at))
+		return netip.Addr{}, now, pickAgain
+	}
+	return netip.Addr{}, now, pickDone
+}
+
+// sendTo books dst with the per-block cap (or sets it aside until its block may
+// take one more), learns the source address on the first probe, waits for the
+// global rate and adds the probe to the batch.
+func (s *Sweep) sendTo(b *ProbeBuilder, q *batcher, dst netip.Addr, now time.Time, later *deferred) error {
+	if s.cfg.BlockAllow != nil {
+		if at, ok := s.cfg.BlockAllow(dst, now); !ok {
+			later.push(at, dst)
+			return nil
+		}
+	}
+	if !b.src.IsValid() {
+		src, err := RouteSource(dst)
+		if err != nil {
+			return err
+		}
+		b.Init(s.cfg, s.key, src, s.epoch)
+		s.setSource(src)
+	}
+	if s.cfg.Wait != nil {
+		s.cfg.Wait(1)
+	}
+	q.add(b, dst, now)
+	return nil
+}
+
+// batcher fills batches of probes and hands them to sender goroutines, each
+// on its own thread: the kernel does a packet's routing and transmit work in
+// the sender's system call, so two senders use two cores.
+type batcher struct {
+	s          *Sweep
+	free, full chan *batch
+	senders    sync.WaitGroup
+	cur        *batch    // the batch being filled
+	start      time.Time // when its first probe was added
+}
+
+// startSenders starts the sender goroutines and returns their batcher.
+func (s *Sweep) startSenders() *batcher {
+	q := &batcher{s: s, free: make(chan *batch, sweepSenders+2), full: make(chan *batch, sweepSenders+2)}
+	for range sweepSenders + 2 {
+		q.free <- newBatch(s.cfg.Batch)
+	}
+	for range sweepSenders {
+		q.senders.Go(func() {
+			for bt := range q.full {
+				s.sendBatch(bt)
+				q.free <- bt
+			}
+		})
+	}
+	q.cur = <-q.free
+	return q
+}
+
+// add builds the probe to dst into the batch. A full batch goes at once; a
+// slow one (low rates) within 2 ms.
+func (q *batcher) add(b *ProbeBuilder, dst netip.Addr, now time.Time) {
+	bt := q.cur
+	if bt.fill == 0 {
+		b.Stamp()
+		q.start = now
+	}
+	l := b.Build(bt.bufs[bt.fill], dst)
+	bt.iovs[bt.fill].SetLen(l)
+	bt.addrs[bt.fill].Addr = dst.As4()
+	bt.fill++
+	if bt.fill == len(bt.msgs) || (!now.IsZero() && now.Sub(q.start) > 2*time.Millisecond) {
+		q.flush()
+	}
+}
+
+// flush hands the batch being filled, if it holds anything, to a sender.
+func (q *batcher) flush() {
+	if q.cur.fill > 0 {
+		q.full <- q.cur
+		q.cur = <-q.free
+		q.cur.fill = 0
+	}
+}
+
+// close waits for the senders to send what they were handed.
+func (q *batcher) close() {
+	close(q.full)
+	q.senders.Wait()
 }
 
 func (s *Sweep) setSource(src netip.Addr) {
@@ -371,10 +397,7 @@ func (s *Sweep) receive(done <-chan struct{}, start time.Time, emit func(results
 		}
 		rec := results.Record{
 			Time: at.UTC(), Vantage: s.cfg.Vantage, Round: s.cfg.Round, Method: s.cfg.Method,
-			Target: rep.From.String(), Outcome: rep.Outcome, ReplyTTL: int(rep.TTL),
-		}
-		if s.cfg.Method == results.MethodTCP {
-			rec.Port = int(s.cfg.Port)
+			Target: rep.From.String(), Outcome: rep.Outcome, ReplyTTL: int(rep.TTL), Port: int(rep.Port),
 		}
 		if rep.SentNanos != 0 {
 			rec.RTTms = rttMillis(at.Sub(s.epoch.Add(time.Duration(rep.SentNanos))))
@@ -388,21 +411,38 @@ type Reply struct {
 	From    netip.Addr
 	Outcome string // reply (icmp), open or closed (tcp)
 	TTL     uint8
+	Port    uint16 // the port that answered (tcp)
 	// SentNanos is when the probe was sent, relative to the builder's epoch,
 	// where the reply echoes it (ICMP payload); 0 when unknown.
 	SentNanos int64
 }
 
+// sweepModule is a method's part in a stateless sweep, zmap's probe module:
+// it writes the transport part of the probe to a target, hiding the probe's
+// keyed hash in fields the reply must echo, and checks a reply against the
+// hash of its sender. Neither may allocate. The registry (modules) holds one
+// per method that can sweep; the engine writes the IPv4 header.
+type sweepModule interface {
+	// proto is the IP protocol of probes and replies.
+	proto() uint8
+	// build writes the probe to dst, whose hash is h, into buf (at least 108
+	// bytes) and returns its length.
+	build(b *ProbeBuilder, buf []byte, dst netip.Addr, h uint64) int
+	// validate reads p, what follows the IPv4 header ip of a packet to us, as
+	// a reply to one of b's probes; false when it is not one.
+	validate(b *ProbeBuilder, ip ipHeader, p []byte) (Reply, bool)
+}
+
 // ProbeBuilder builds sweep probes into caller buffers and validates replies,
-// without allocating. The zero value is unusable; call Init.
+// without allocating, with the sweep module of its method. The zero value is
+// unusable; call Init.
 type ProbeBuilder struct {
-	tcp     bool
+	mod     sweepModule
 	port    uint16
 	ttl     uint8
 	src     netip.Addr
-	src4    [4]byte
 	key     Key
-	contact []byte
+	contact string
 	epoch   time.Time
 	// now is the clock of send times; tests fix it.
 	now   func() time.Time
@@ -411,18 +451,15 @@ type ProbeBuilder struct {
 
 // Init prepares b for a sweep from src.
 func (b *ProbeBuilder) Init(cfg SweepConfig, key Key, src netip.Addr, epoch time.Time) {
-	b.tcp = cfg.Method == results.MethodTCP
+	b.mod = modules[cfg.Method].sweep
 	b.port = cfg.Port
 	b.ttl = uint8(cfg.TTL)
 	if b.ttl == 0 {
 		b.ttl = 64
 	}
 	b.src = src
-	if src.Is4() {
-		b.src4 = src.As4()
-	}
 	b.key = key
-	b.contact = []byte(cfg.Contact)
+	b.contact = cfg.Contact
 	b.epoch = epoch
 	if b.now == nil {
 		b.now = time.Now
@@ -430,20 +467,17 @@ func (b *ProbeBuilder) Init(cfg SweepConfig, key Key, src netip.Addr, epoch time
 	b.Stamp()
 }
 
-// sweep probe layout: IPv4 header (20) + ICMP echo (8) + 8-byte send time +
-// contact, or IPv4 header + TCP SYN (20, no options).
-const (
-	ipv4Len    = 20
-	tcpLen     = 20
-	maxContact = 64
-)
+// maxContact bounds the contact string a sweep probe carries, so that a probe
+// fits the 128-byte buffers of a batch.
+const maxContact = 64
 
 // hash is the keyed hash a probe to (or reply from) dst carries: SipHash-2-4 of
 // the 10 bytes source, destination and port, one block and a tail.
-func (b *ProbeBuilder) hash(dst [4]byte) uint64 {
+func (b *ProbeBuilder) hash(dst netip.Addr) uint64 {
 	var m [10]byte
-	copy(m[0:4], b.src4[:])
-	copy(m[4:8], dst[:])
+	s, d := b.src.As4(), dst.As4()
+	copy(m[0:4], s[:])
+	copy(m[4:8], d[:])
 	binary.BigEndian.PutUint16(m[8:10], b.port)
 	return sipHash24(b.key.k0, b.key.k1, m[:])
 }
@@ -452,145 +486,23 @@ func (b *ProbeBuilder) hash(dst [4]byte) uint64 {
 // calls it once a batch, not once a packet.
 func (b *ProbeBuilder) Stamp() { b.stamp = uint64(b.now().Sub(b.epoch)) }
 
-// Build writes the probe for dst into buf (at least 128 bytes) and returns its
-// length.
+// Build writes the probe for dst into buf (at least 128 bytes): the IPv4
+// header, then the method's part, and returns its length.
 func (b *ProbeBuilder) Build(buf []byte, dst netip.Addr) int {
-	d := dst.As4()
-	h := b.hash(d)
-	var l int
-	if b.tcp {
-		l = ipv4Len + tcpLen
-		t := buf[ipv4Len:l]
-		sport := 32768 + uint16(h>>32)%28232
-		binary.BigEndian.PutUint16(t[0:2], sport)
-		binary.BigEndian.PutUint16(t[2:4], b.port)
-		binary.BigEndian.PutUint32(t[4:8], uint32(h))
-		binary.BigEndian.PutUint32(t[8:12], 0)
-		t[12] = 5 << 4
-		t[13] = 0x02 // SYN
-		binary.BigEndian.PutUint16(t[14:16], 65535)
-		binary.BigEndian.PutUint32(t[16:20], 0) // checksum, urgent
-		binary.BigEndian.PutUint16(t[16:18], transportChecksum(b.src4, d, protoTCP, t))
-	} else {
-		c := b.contact
-		if len(c) > maxContact {
-			c = c[:maxContact]
-		}
-		l = ipv4Len + 8 + 8 + len(c)
-		m := buf[ipv4Len:l]
-		m[0], m[1], m[2], m[3] = icmp4Echo, 0, 0, 0
-		binary.BigEndian.PutUint16(m[4:6], uint16(h>>16))
-		binary.BigEndian.PutUint16(m[6:8], uint16(h))
-		binary.BigEndian.PutUint64(m[8:16], b.stamp)
-		copy(m[16:], c)
-		binary.BigEndian.PutUint16(m[2:4], echoChecksum(m))
-	}
-	ip := buf[:ipv4Len]
-	ip[0], ip[1] = 0x45, 0
-	binary.BigEndian.PutUint16(ip[2:4], uint16(l))
-	binary.BigEndian.PutUint16(ip[4:6], uint16(h>>48)) // IP ID
-	ip[6], ip[7] = 0x40, 0                             // don't fragment
-	ip[8] = b.ttl
-	ip[9] = protoICMP
-	if b.tcp {
-		ip[9] = protoTCP
-	}
-	ip[10], ip[11] = 0, 0
-	copy(ip[12:16], b.src4[:])
-	copy(ip[16:20], d[:])
-	binary.BigEndian.PutUint16(ip[10:12], echoChecksum(ip))
+	h := b.hash(dst)
+	l := ipv4Len + b.mod.build(b, buf[ipv4Len:], dst, h)
+	putIPv4(buf, ipHeader{src: b.src, dst: dst, ttl: b.ttl, proto: b.mod.proto(), id: uint16(h >> 48)}, l, true)
 	return l
 }
 
 // Validate checks that pkt (an IPv4 packet as a raw socket delivers it) is a
 // reply to one of this builder's probes and says from whom and what it says.
 func (b *ProbeBuilder) Validate(pkt []byte) (Reply, bool) {
-	var r Reply
-	if len(pkt) < ipv4Len || pkt[0]>>4 != 4 {
-		return r, false
+	ip, p, err := parseIPv4(pkt)
+	if err != nil || ip.dst != b.src || ip.proto != b.mod.proto() || !ip.src.Is4() {
+		return Reply{}, false
 	}
-	ihl := int(pkt[0]&0x0f) * 4
-	if ihl < ipv4Len || len(pkt) < ihl+8 {
-		return r, false
-	}
-	if [4]byte(pkt[16:20]) != b.src4 {
-		return r, false
-	}
-	r.From = netip.AddrFrom4([4]byte(pkt[12:16]))
-	r.TTL = pkt[8]
-	p := pkt[ihl:]
-	switch {
-	case b.tcp && pkt[9] == protoTCP:
-		if len(p) < 20 {
-			return r, false
-		}
-		sport := binary.BigEndian.Uint16(p[0:2])
-		dport := binary.BigEndian.Uint16(p[2:4])
-		ack := binary.BigEndian.Uint32(p[8:12])
-		flags := p[13]
-		if sport != b.port || flags&0x10 == 0 { // must ACK our SYN
-			return r, false
-		}
-		h := b.hash(r.From.As4())
-		if dport != 32768+uint16(h>>32)%28232 || ack != uint32(h)+1 {
-			return r, false
-		}
-		switch {
-		case flags&0x04 != 0:
-			r.Outcome = results.OutcomeClosed
-		case flags&0x12 == 0x12:
-			r.Outcome = results.OutcomeOpen
-		default:
-			return r, false
-		}
-		return r, true
-	case !b.tcp && pkt[9] == protoICMP:
-		if p[0] != icmp4EchoReply || p[1] != 0 {
-			return r, false
-		}
-		h := b.hash(r.From.As4())
-		if binary.BigEndian.Uint16(p[4:6]) != uint16(h>>16) || binary.BigEndian.Uint16(p[6:8]) != uint16(h) {
-			return r, false
-		}
-		if len(p) >= 16 {
-			r.SentNanos = int64(binary.BigEndian.Uint64(p[8:16]))
-		}
-		r.Outcome = results.OutcomeReply
-		return r, true
-	}
-	return r, false
-}
-
-// transportChecksum is the TCP/UDP checksum of seg over the IPv4 pseudo-header.
-func transportChecksum(src, dst [4]byte, proto uint8, seg []byte) uint16 {
-	var s uint32
-	s += uint32(src[0])<<8 | uint32(src[1])
-	s += uint32(src[2])<<8 | uint32(src[3])
-	s += uint32(dst[0])<<8 | uint32(dst[1])
-	s += uint32(dst[2])<<8 | uint32(dst[3])
-	s += uint32(proto)
-	s += uint32(len(seg))
-	for i := 0; i+1 < len(seg); i += 2 {
-		s += uint32(seg[i])<<8 | uint32(seg[i+1])
-	}
-	if len(seg)%2 == 1 {
-		s += uint32(seg[len(seg)-1]) << 8
-	}
-	for s > 0xffff {
-		s = s>>16 + s&0xffff
-	}
-	return ^uint16(s)
-}
-
-// RouteSource returns the source address the kernel would use towards dst,
-// found with a connected UDP socket (which sends nothing).
-func RouteSource(dst netip.Addr) (netip.Addr, error) {
-	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, 9)))
-	if err != nil {
-		return netip.Addr{}, fmt.Errorf("probe: no route to %s: %w", dst, err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap(), nil
+	return b.mod.validate(b, ip, p)
 }
 
 // seenSet is a bitmap of IPv4 addresses, paged by /16 (8 KiB a page), so that
@@ -725,30 +637,4 @@ func (h *deferred) pop() netip.Addr {
 	}
 	*h = q
 	return top
-}
-
-// mmsghdr is struct mmsghdr of sendmmsg(2).
-type mmsghdr struct {
-	hdr unix.Msghdr
-	len uint32
-	_   [4]byte
-}
-
-// recvmmsg reads up to len(msgs) datagrams with one system call, waiting for
-// the first only (MSG_WAITFORONE), and returns how many it read.
-func recvmmsg(fd int, msgs []mmsghdr) (int, error) {
-	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)), unix.MSG_WAITFORONE, 0, 0)
-	if errno != 0 {
-		return 0, syscall.Errno(errno)
-	}
-	return int(n), nil
-}
-
-// sendmmsg sends msgs with one system call and returns how many went.
-func sendmmsg(fd int, msgs []mmsghdr) (int, error) {
-	n, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)), 0, 0, 0)
-	if errno != 0 {
-		return int(n), syscall.Errno(errno)
-	}
-	return int(n), nil
 }

@@ -57,7 +57,7 @@ func TestSweepProbeGolden(t *testing.T) {
 			if ip == nil || ip.SrcIP.String() != sweepSrc.String() || ip.DstIP.String() != sweepDst.String() || ip.TTL != 64 {
 				t.Fatalf("IPv4 header wrong: %v", pkt)
 			}
-			if echoChecksum(got[:20]) != 0 {
+			if checksum(0, got[:20]) != 0 {
 				t.Error("IPv4 header checksum does not verify")
 			}
 			if method == results.MethodTCP {
@@ -65,7 +65,7 @@ func TestSweepProbeGolden(t *testing.T) {
 				if tcp == nil || !tcp.SYN || tcp.ACK || tcp.DstPort != 80 {
 					t.Fatalf("not a SYN to port 80: %v", pkt)
 				}
-				if transportChecksum(sweepSrc.As4(), sweepDst.As4(), protoTCP, got[20:]) != 0 {
+				if checksum(pseudoSum(sweepSrc, sweepDst, protoTCP, len(got)-20), got[20:]) != 0 {
 					t.Error("TCP checksum does not verify")
 				}
 			} else {
@@ -73,7 +73,7 @@ func TestSweepProbeGolden(t *testing.T) {
 				if ic == nil || ic.TypeCode.Type() != layers.ICMPv4TypeEchoRequest {
 					t.Fatalf("not an echo request: %v", pkt)
 				}
-				if echoChecksum(got[20:]) != 0 {
+				if checksum(0, got[20:]) != 0 {
 					t.Error("ICMP checksum does not verify")
 				}
 			}

@@ -1,5 +1,9 @@
 package probe
 
+// This file is the tcp method: its module (the SYN, writeSYN; what answers it,
+// readSYNReply and readSYNError), the one-shot half-open prober TCP and the
+// sweep module tcpSweep.
+
 import (
 	"context"
 	"crypto/rand"
@@ -10,26 +14,9 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"golang.org/x/net/bpf"
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
-	"golang.org/x/sys/unix"
-
 	"darkwatch/results"
-)
-
-// TCP flag bits (RFC 9293) as TCPSegment.Flags holds them.
-const (
-	TCPFlagFIN = 0x01
-	TCPFlagSYN = 0x02
-	TCPFlagRST = 0x04
-	TCPFlagPSH = 0x08
-	TCPFlagACK = 0x10
 )
 
 // SYN header values: a plain window and an MSS option, as an ordinary stack sends.
@@ -113,8 +100,8 @@ type synAnswer struct {
 // has it, IPv6. The error wraps ErrPermission without CAP_NET_RAW.
 func NewTCP(cfg Config) (*TCP, error) {
 	cfg = cfg.WithDefaults()
-	if cfg.TTL < 0 || cfg.TTL > 255 {
-		return nil, fmt.Errorf("probe: tcp: ttl %d is not in 1..255", cfg.TTL)
+	if err := cfg.checkTTL(results.MethodTCP); err != nil {
+		return nil, err
 	}
 	var r [2]byte
 	_, _ = rand.Read(r[:])
@@ -123,18 +110,18 @@ func NewTCP(cfg Config) (*TCP, error) {
 	for _, v6 := range []bool{false, true} {
 		s, err := openTCPSockets(v6, cfg.Source, cfg.TTL, sport)
 		if err != nil {
-			if isRawPermission(err) || !v6 {
+			if isPermission(err) || !v6 {
 				for _, s := range socks {
 					s.close()
 				}
-				if isRawPermission(err) {
+				if isPermission(err) {
 					return nil, fmt.Errorf("%w (tcp: %v)", ErrPermission, err)
 				}
 				return nil, fmt.Errorf("probe: tcp: ipv4 sockets: %w", err)
 			}
 			s.err = fmt.Errorf("probe: tcp: ipv6 sockets: %w", err)
 		}
-		socks[familyIndex(v6)] = s
+		socks[family(v6)] = s
 	}
 	return newTCP(cfg, NewKey(), sport, socks), nil
 }
@@ -188,24 +175,6 @@ func openTCPSockets(v6 bool, src netip.Addr, ttl int, sport uint16) (tcpSockets,
 	return tcpSockets{tcp: t, icmp: i}, nil
 }
 
-// dstPortFilter is a classic BPF program that accepts the TCP or UDP packets
-// to port and drops the rest. An IPv4 raw socket filters the packet from its
-// IP header on, an IPv6 one from the transport header.
-func dstPortFilter(v6 bool, port uint16) []bpf.Instruction {
-	load := []bpf.Instruction{
-		bpf.LoadMemShift{Off: 0},          // X = IPv4 header length
-		bpf.LoadIndirect{Off: 2, Size: 2}, // A = destination port
-	}
-	if v6 {
-		load = []bpf.Instruction{bpf.LoadAbsolute{Off: 2, Size: 2}}
-	}
-	return append(load,
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(port), SkipFalse: 1},
-		bpf.RetConstant{Val: 1 << 16},
-		bpf.RetConstant{Val: 0},
-	)
-}
-
 // Probe sends cfg.Count SYNs to t.Addr port t.Port, cfg.Interval apart, and
 // returns one record per SYN (Seq 1..Count).
 func (p *TCP) Probe(ctx context.Context, t Target) []results.Record {
@@ -214,29 +183,15 @@ func (p *TCP) Probe(ctx context.Context, t Target) []results.Record {
 		rec.Port = int(t.Port)
 		return []results.Record{rec}
 	}
-	recs := make([]results.Record, p.cfg.Count)
-	var wg sync.WaitGroup
-	for i := range recs {
-		if i > 0 {
-			timer := time.NewTimer(p.cfg.Interval)
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-				timer.Stop()
-			}
-		}
-		wg.Go(func() { recs[i] = p.syn(ctx, t, i+1) })
-	}
-	wg.Wait()
-	return recs
+	return spacedProbes(ctx, p.cfg.Count, p.cfg.Interval, func(n int) results.Record {
+		return p.syn(ctx, t, n)
+	})
 }
 
 // syn sends the n-th SYN of a probe of t and waits for its answer.
 func (p *TCP) syn(ctx context.Context, t Target, n int) results.Record {
-	rec := results.Record{
-		Time: time.Now().UTC(), Vantage: p.cfg.Vantage, Round: p.cfg.Round,
-		Method: results.MethodTCP, Target: t.Addr.String(), Port: int(t.Port), Seq: n,
-	}
+	rec := newRecord(&p.cfg, results.MethodTCP, t, n)
+	rec.Port = int(t.Port)
 	fail := func(outcome string, err error) results.Record {
 		rec.Outcome, rec.Error = outcome, err.Error()
 		return rec
@@ -258,36 +213,25 @@ func (p *TCP) syn(ctx context.Context, t Target, n int) results.Record {
 	}
 	defer p.forget(synKey{dst, t.Port, seq + 1}, w)
 
-	b, err := buildSYN(src, dst, p.sport, t.Port, seq)
-	if err != nil {
-		return fail(results.OutcomeError, fmt.Errorf("not sent: %w", err))
-	}
+	b := buildSYN(src, dst, p.sport, t.Port, seq)
 	sent := time.Now()
 	rec.Time = sent.UTC()
 	if err := c.WriteTo(b, dst, src, 0); err != nil {
-		if errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTUNREACH) {
-			return fail(results.OutcomeUnreachable, err)
-		}
-		return fail(results.OutcomeError, err)
+		return fail(sendFailure(err), err)
 	}
-
-	timer := time.NewTimer(p.cfg.Timeout)
-	defer timer.Stop()
-	select {
-	case a := <-w.got:
+	a, err := await(ctx, w.got, p.cfg.Timeout, p.done)
+	switch {
+	case errors.Is(err, errTimeout):
+		rec.Outcome = results.OutcomeTimeout
+	case err != nil:
+		return fail(results.OutcomeError, err)
+	default:
 		rec.RTTms = rttMillis(a.at.Sub(sent))
 		rec.ReplyTTL = a.ttl
 		rec.Outcome = a.outcome
 		rec.ICMP = a.icmp
-		return rec
-	case <-timer.C:
-		rec.Outcome = results.OutcomeTimeout
-		return rec
-	case <-ctx.Done():
-		return fail(results.OutcomeError, ctx.Err())
-	case <-p.done:
-		return fail(results.OutcomeError, net.ErrClosed)
 	}
+	return rec
 }
 
 // socket returns the raw TCP socket of a family.
@@ -297,7 +241,7 @@ func (p *TCP) socket(v6 bool) (rawConn, error) {
 	if p.closed {
 		return nil, net.ErrClosed
 	}
-	s := p.socks[familyIndex(v6)]
+	s := p.socks[family(v6)]
 	if s.err != nil {
 		return nil, s.err
 	}
@@ -357,30 +301,6 @@ func (p *TCP) receive(c rawConn, v6, icmp bool) {
 	})
 }
 
-// readLoop reads packets from c and hands each to handle, with its arrival
-// time, until done is closed or c is: the receive loop of every raw-socket
-// prober. A transient read error is retried after a pause, never spun on.
-func readLoop(c rawConn, done <-chan struct{}, handle func(b []byte, src netip.Addr, ttl int, at time.Time)) {
-	buf := make([]byte, 4096)
-	for {
-		n, src, ttl, err := c.ReadFrom(buf)
-		at := time.Now()
-		if err != nil {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
-		handle(buf[:n], src, ttl, at)
-	}
-}
-
 // dispatchTCP hands a TCP segment read from the raw socket to the SYN it
 // answers, if any, and reports whether there was one.
 func (p *TCP) dispatchTCP(b []byte, v6 bool, src netip.Addr, hopLimit int, at time.Time) bool {
@@ -392,25 +312,8 @@ func (p *TCP) dispatchTCP(b []byte, v6 bool, src netip.Addr, hopLimit int, at ti
 	if v6 {
 		s.Src, ttl = src, hopLimit
 	}
-	var outcome string
-	switch {
-	case s.Flags&TCPFlagACK == 0:
-	case s.Flags&(TCPFlagSYN|TCPFlagRST) == TCPFlagSYN:
-		outcome = results.OutcomeOpen
-	case s.Flags&TCPFlagRST != 0:
-		outcome = results.OutcomeClosed
-	}
-	var w *synWait
-	if outcome != "" {
-		w = p.take(synKey{s.Src.Unmap(), s.SrcPort, s.Ack}, s.Dst)
-	}
-	if w == nil {
-		p.foreign.Add(1)
-		return false
-	}
-	p.matched.Add(1)
-	w.got <- synAnswer{at: at, ttl: ttl, outcome: outcome}
-	return true
+	a, ok := readSYNReply(&s)
+	return p.deliver(a, ok, synAnswer{at: at, ttl: ttl, outcome: a.outcome})
 }
 
 // dispatchICMP hands an ICMP error that quotes one of our SYNs to that SYN.
@@ -426,20 +329,29 @@ func (p *TCP) dispatchICMP(b []byte, v6 bool, src netip.Addr, hopLimit int, at t
 		ttl = int(t)
 	}
 	m, err := ParseICMP(b, v6)
-	if err != nil || !m.IsError() {
+	if err != nil {
 		return false
 	}
-	q := &m.Quoted
-	if q.Proto != protoTCP || q.SrcPort != p.sport {
+	a, ok := readSYNError(&m)
+	if !ok || a.sport != p.sport {
 		return false
 	}
-	w := p.take(synKey{q.Dst.Unmap(), q.DstPort, q.TCPSeq + 1}, q.Src.Unmap())
+	return p.deliver(a, true, synAnswer{at: at, ttl: ttl, outcome: a.outcome, icmp: a.kind})
+}
+
+// deliver hands ans to the SYN that a answers, if a is an answer (ok) and that
+// SYN is waiting; anything else is counted as foreign.
+func (p *TCP) deliver(a synReply, ok bool, ans synAnswer) bool {
+	var w *synWait
+	if ok {
+		w = p.take(synKey{a.target, a.port, a.seq + 1}, a.local)
+	}
 	if w == nil {
 		p.foreign.Add(1)
 		return false
 	}
 	p.matched.Add(1)
-	w.got <- synAnswer{at: at, ttl: ttl, outcome: results.OutcomeUnreachable, icmp: m.Name()}
+	w.got <- ans
 	return true
 }
 
@@ -461,305 +373,120 @@ func (p *TCP) Close() error {
 	return errors.Join(errs...)
 }
 
-// buildSYN returns the TCP segment of a SYN from src:sport to dst:dport with
-// initial sequence number seq and an MSS option, its checksum computed over
-// the IPv4 or IPv6 pseudo-header. The kernel adds the IP header (and with it
-// the TTL, a socket option).
-func buildSYN(src, dst netip.Addr, sport, dport uint16, seq uint32) ([]byte, error) {
+// The tcp method module: the SYN, what answers it, its record. The prober
+// above, the sweep (tcpSweep) and trace all use these.
+
+// writeSYN writes into b (at least 24 bytes) a SYN from src:sport to dst:dport
+// with initial sequence number seq and, when mss > 0, an MSS option, its
+// checksum computed over the IPv4 or IPv6 pseudo-header, and returns its
+// length. Whoever sends it adds the IP header.
+func writeSYN(b []byte, src, dst netip.Addr, sport, dport uint16, seq uint32, mss uint16) int {
+	n := tcpLen
+	if mss > 0 {
+		n += 4
+		b[20], b[21] = 2, 4 // MSS option (RFC 9293), length 4
+		binary.BigEndian.PutUint16(b[22:24], mss)
+	}
+	t := b[:n]
+	binary.BigEndian.PutUint16(t[0:2], sport)
+	binary.BigEndian.PutUint16(t[2:4], dport)
+	binary.BigEndian.PutUint32(t[4:8], seq)
+	binary.BigEndian.PutUint32(t[8:12], 0)
+	t[12], t[13] = byte(n/4)<<4, TCPFlagSYN
+	binary.BigEndian.PutUint16(t[14:16], synWindow)
+	binary.BigEndian.PutUint32(t[16:20], 0) // checksum, urgent pointer
+	binary.BigEndian.PutUint16(t[16:18], checksum(pseudoSum(src, dst, protoTCP, n), t))
+	return n
+}
+
+// buildSYN returns the SYN of the prober and of trace: with the MSS of a
+// 1500-byte link, as an ordinary stack sends.
+func buildSYN(src, dst netip.Addr, sport, dport uint16, seq uint32) []byte {
 	mss := uint16(synMSS4)
 	if dst.Is6() {
 		mss = synMSS6
 	}
-	tcp := &layers.TCP{
-		SrcPort: layers.TCPPort(sport), DstPort: layers.TCPPort(dport),
-		Seq: seq, SYN: true, Window: synWindow,
-		Options: []layers.TCPOption{{
-			OptionType: layers.TCPOptionKindMSS, OptionLength: 4,
-			OptionData: []byte{byte(mss >> 8), byte(mss)},
-		}},
-	}
-	if err := tcp.SetNetworkLayerForChecksum(pseudoHeader(src, dst, layers.IPProtocolTCP)); err != nil {
-		return nil, err
-	}
-	buf := gopacket.NewSerializeBuffer()
-	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
-	if err := gopacket.SerializeLayers(buf, opts, tcp); err != nil {
-		return nil, fmt.Errorf("probe: building a SYN: %w", err)
-	}
-	return buf.Bytes(), nil
+	b := make([]byte, tcpLen+4)
+	return b[:writeSYN(b, src, dst, sport, dport, seq, mss)]
 }
 
-// pseudoHeader returns the network layer whose addresses a transport checksum
-// covers.
-func pseudoHeader(src, dst netip.Addr, proto layers.IPProtocol) gopacket.NetworkLayer {
-	if dst.Is4() {
-		return &layers.IPv4{Version: 4, SrcIP: src.AsSlice(), DstIP: dst.AsSlice(), Protocol: proto}
-	}
-	return &layers.IPv6{Version: 6, SrcIP: src.AsSlice(), DstIP: dst.AsSlice(), NextHeader: proto}
+// Names of TCP answers, as a trace hop shows them (ICMP answers use
+// ICMPReply.Name).
+const (
+	hopSYNACK = "syn-ack"
+	hopRST    = "rst"
+)
+
+// synReply is what an answer tells of the SYN it answers, and what it says.
+type synReply struct {
+	target netip.Addr // where the SYN went
+	local  netip.Addr // where it came from (invalid when the socket does not tell)
+	port   uint16     // the target's port
+	sport  uint16     // our port
+	seq    uint32     // the SYN's sequence number
+	// outcome is open (SYN-ACK), closed (RST) or unreachable (an ICMP error).
+	outcome string
+	// kind is "syn-ack", "rst" or the ICMP error's name.
+	kind string
 }
 
-// TCPSegment is what a reply check needs of a TCP segment read from a raw
-// socket.
-type TCPSegment struct {
-	// Src and Dst come from the IPv4 header; an IPv6 raw socket delivers no
-	// header, so for IPv6 they are left invalid and the caller knows Src from
-	// the socket.
-	Src, Dst netip.Addr
-	TTL      uint8 // IPv4 only
-	SrcPort  uint16
-	DstPort  uint16
-	Seq, Ack uint32
-	Flags    uint8 // TCPFlag bits
+// readSYNReply reads a TCP segment as an answer to a SYN: a SYN-ACK or a RST
+// that acknowledges it. Anything else gives false.
+func readSYNReply(s *TCPSegment) (synReply, bool) {
+	a := synReply{target: s.Src.Unmap(), local: s.Dst, port: s.SrcPort, sport: s.DstPort, seq: s.Ack - 1}
+	switch {
+	case s.Flags&TCPFlagACK == 0:
+		return a, false
+	case s.Flags&(TCPFlagSYN|TCPFlagRST) == TCPFlagSYN:
+		a.outcome, a.kind = results.OutcomeOpen, hopSYNACK
+	case s.Flags&TCPFlagRST != 0:
+		a.outcome, a.kind = results.OutcomeClosed, hopRST
+	default:
+		return a, false
+	}
+	return a, true
 }
 
-// ParseTCP parses a TCP segment as a raw socket delivers it: with its IPv4
-// header (v6 false), or bare (v6 true: IPv6 raw sockets strip the header).
-// It never panics; malformed input, IPv4 fragments past the first and other
-// protocols give an error.
-func ParseTCP(b []byte, v6 bool) (TCPSegment, error) {
-	var s TCPSegment
-	if !v6 {
-		if len(b) < 20 {
-			return s, ErrShort
-		}
-		if b[0]>>4 != 4 {
-			return s, ErrNotIP
-		}
-		ihl := int(b[0]&0x0f) * 4
-		if ihl < 20 || len(b) < ihl {
-			return s, ErrShort
-		}
-		if b[9] != protoTCP {
-			return s, ErrUnhandled
-		}
-		if binary.BigEndian.Uint16(b[6:8])&0x1fff != 0 {
-			return s, ErrUnhandled // a later fragment: no TCP header here
-		}
-		s.TTL = b[8]
-		s.Src = netip.AddrFrom4([4]byte(b[12:16]))
-		s.Dst = netip.AddrFrom4([4]byte(b[16:20]))
-		b = b[ihl:]
+// readSYNError reads an ICMP message as an answer to a SYN: an error that
+// quotes it. Anything else gives false.
+func readSYNError(m *ICMPReply) (synReply, bool) {
+	q := &m.Quoted
+	if !m.IsError() || q.Proto != protoTCP {
+		return synReply{}, false
 	}
-	if len(b) < 20 {
-		return s, ErrShort
-	}
-	if off := int(b[12]>>4) * 4; off < 20 || off > len(b) {
-		return s, ErrShort
-	}
-	s.SrcPort = binary.BigEndian.Uint16(b[0:2])
-	s.DstPort = binary.BigEndian.Uint16(b[2:4])
-	s.Seq = binary.BigEndian.Uint32(b[4:8])
-	s.Ack = binary.BigEndian.Uint32(b[8:12])
-	s.Flags = b[13]
-	return s, nil
+	return synReply{target: q.Dst.Unmap(), local: q.Src.Unmap(), port: q.DstPort, sport: q.SrcPort, seq: q.TCPSeq,
+		outcome: results.OutcomeUnreachable, kind: m.Name()}, true
 }
 
-// routeSource returns src if it is valid, else the address the kernel would
-// send from to reach dst, learnt from a UDP socket connected to dst: connecting
-// a UDP socket sends nothing.
-func routeSource(src, dst netip.Addr) (netip.Addr, error) {
-	if src.IsValid() {
-		src = src.Unmap()
-		if src.Is4() != dst.Is4() {
-			return netip.Addr{}, fmt.Errorf("source %s and target %s are of different families", src, dst)
-		}
-		return src, nil
-	}
-	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, 9)))
+// tcpSweep is the sweep module of tcp: an IPv4 SYN without options whose
+// source port and sequence number are the keyed hash of the probe. A SYN-ACK
+// or RST that acknowledges it counts.
+type tcpSweep struct{}
+
+func (tcpSweep) proto() uint8 { return protoTCP }
+
+// sweepPort is the source port a sweep SYN with hash h comes from.
+func sweepPort(h uint64) uint16 {
+	return ephemeralFirst + uint16(h>>32)%(ephemeralLast-ephemeralFirst+1)
+}
+
+func (tcpSweep) build(b *ProbeBuilder, buf []byte, dst netip.Addr, h uint64) int {
+	return writeSYN(buf, b.src, dst, sweepPort(h), b.port, uint32(h), 0)
+}
+
+func (tcpSweep) validate(b *ProbeBuilder, ip ipHeader, p []byte) (Reply, bool) {
+	s, err := ParseTCP(p, true)
 	if err != nil {
-		return netip.Addr{}, err
+		return Reply{}, false
 	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap().WithZone(""), nil
+	s.Src, s.Dst = ip.src, ip.dst
+	a, ok := readSYNReply(&s)
+	if !ok || a.port != b.port {
+		return Reply{}, false
+	}
+	h := b.hash(ip.src)
+	if a.sport != sweepPort(h) || a.seq != uint32(h) {
+		return Reply{}, false
+	}
+	return Reply{From: ip.src, Outcome: a.outcome, TTL: ip.ttl, Port: a.port}, true
 }
-
-// familyIndex indexes per-family arrays: 0 IPv4, 1 IPv6.
-func familyIndex(v6 bool) int {
-	if v6 {
-		return 1
-	}
-	return 0
-}
-
-// isRawPermission reports whether err says the process may not open a raw
-// socket.
-func isRawPermission(err error) bool {
-	return errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES)
-}
-
-// rawConn is a raw IP socket reduced to what the TCP and trace probers need, so
-// that tests can replay recorded packets through their matching logic.
-type rawConn interface {
-	// ReadFrom reads one packet as the socket delivers it (IPv4 with its IP
-	// header, IPv6 without), its sender and, for IPv6, its hop limit (0 when
-	// unknown).
-	ReadFrom(b []byte) (n int, src netip.Addr, hopLimit int, err error)
-	// WriteTo sends b to dst. On IPv6 sockets src (when valid) is the source
-	// address and hopLimit (when > 0) the hop limit of this packet only.
-	WriteTo(b []byte, dst, src netip.Addr, hopLimit int) error
-	Close() error
-}
-
-// rawSocket is a raw IP socket of one family and protocol.
-type rawSocket struct {
-	c  *net.IPConn
-	rc syscall.RawConn
-	p6 *ipv6.PacketConn // IPv6: per-packet options
-	v6 bool
-}
-
-// openRaw opens a raw socket for IP protocol proto, bound to bind when it is of
-// the socket's family. IPv6 sockets report the hop limit of what they read.
-func openRaw(v6 bool, proto int, bind netip.Addr) (*rawSocket, error) {
-	network, addr := fmt.Sprintf("ip4:%d", proto), "0.0.0.0"
-	if v6 {
-		network, addr = fmt.Sprintf("ip6:%d", proto), "::"
-	}
-	if bind = bind.Unmap(); bind.IsValid() && bind.Is6() == v6 {
-		addr = bind.String()
-	}
-	pc, err := net.ListenPacket(network, addr)
-	if err != nil {
-		return nil, err
-	}
-	c := pc.(*net.IPConn)
-	rc, err := c.SyscallConn()
-	if err != nil {
-		c.Close()
-		return nil, err
-	}
-	// Many probers in flight answer in bursts: a small buffer drops replies.
-	_ = rc.Control(func(fd uintptr) {
-		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20)
-	})
-	s := &rawSocket{c: c, rc: rc, v6: v6}
-	if v6 {
-		s.p6 = ipv6.NewPacketConn(c)
-		if err := s.p6.SetControlMessage(ipv6.FlagHopLimit, true); err != nil {
-			c.Close()
-			return nil, err
-		}
-	}
-	return s, nil
-}
-
-// openRawICMP opens a raw ICMP (ICMPv6) socket whose kernel filter lets only
-// echo replies and errors through.
-func openRawICMP(v6 bool) (*rawSocket, error) {
-	if v6 {
-		s, err := openRaw(true, protoICMPv6, netip.Addr{})
-		if err != nil {
-			return nil, err
-		}
-		var f ipv6.ICMPFilter
-		f.SetAll(true)
-		for _, t := range []ipv6.ICMPType{ipv6.ICMPTypeEchoReply, ipv6.ICMPTypeDestinationUnreachable,
-			ipv6.ICMPTypeTimeExceeded, ipv6.ICMPTypePacketTooBig} {
-			f.Accept(t)
-		}
-		if err := s.p6.SetICMPFilter(&f); err != nil {
-			s.Close()
-			return nil, err
-		}
-		return s, nil
-	}
-	s, err := openRaw(false, protoICMP, netip.Addr{})
-	if err != nil {
-		return nil, err
-	}
-	var f ipv4.ICMPFilter
-	f.SetAll(true)
-	for _, t := range []ipv4.ICMPType{ipv4.ICMPTypeEchoReply, ipv4.ICMPTypeDestinationUnreachable,
-		ipv4.ICMPTypeTimeExceeded} {
-		f.Accept(t)
-	}
-	if err := ipv4.NewPacketConn(s.c).SetICMPFilter(&f); err != nil {
-		s.Close()
-		return nil, err
-	}
-	return s, nil
-}
-
-// setTTL sets the TTL (hop limit) of everything the socket sends; 0 keeps the
-// system default.
-func (s *rawSocket) setTTL(ttl int) error {
-	if ttl <= 0 {
-		return nil
-	}
-	if s.v6 {
-		return s.p6.SetHopLimit(ttl)
-	}
-	return ipv4.NewConn(s.c).SetTTL(ttl)
-}
-
-// setBPF attaches a classic BPF filter to the socket.
-func (s *rawSocket) setBPF(prog []bpf.Instruction) error {
-	raw, err := bpf.Assemble(prog)
-	if err != nil {
-		return err
-	}
-	if s.v6 {
-		return s.p6.SetBPF(raw)
-	}
-	return ipv4.NewPacketConn(s.c).SetBPF(raw)
-}
-
-// ReadFrom reads one packet with recvmsg, which, unlike net.IPConn.ReadFrom,
-// keeps the IPv4 header.
-func (s *rawSocket) ReadFrom(b []byte) (int, netip.Addr, int, error) {
-	var (
-		n, oobn int
-		from    unix.Sockaddr
-		rerr    error
-		oob     [64]byte
-	)
-	err := s.rc.Read(func(fd uintptr) bool {
-		for {
-			n, oobn, _, from, rerr = unix.Recvmsg(int(fd), b, oob[:], unix.MSG_DONTWAIT)
-			if rerr != unix.EINTR {
-				return rerr != unix.EAGAIN
-			}
-		}
-	})
-	if err == nil {
-		err = rerr
-	}
-	if err != nil {
-		return 0, netip.Addr{}, 0, err
-	}
-	var src netip.Addr
-	switch sa := from.(type) {
-	case *unix.SockaddrInet4:
-		src = netip.AddrFrom4(sa.Addr)
-	case *unix.SockaddrInet6:
-		src = netip.AddrFrom16(sa.Addr).Unmap()
-	}
-	hopLimit := 0
-	if s.v6 && oobn > 0 {
-		if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
-			for _, m := range msgs {
-				if m.Header.Level == unix.IPPROTO_IPV6 && m.Header.Type == unix.IPV6_HOPLIMIT && len(m.Data) >= 4 {
-					hopLimit = int(binary.NativeEndian.Uint32(m.Data))
-				}
-			}
-		}
-	}
-	return n, src, hopLimit, nil
-}
-
-// WriteTo sends b to dst.
-func (s *rawSocket) WriteTo(b []byte, dst, src netip.Addr, hopLimit int) error {
-	a := &net.IPAddr{IP: dst.AsSlice()}
-	if s.v6 && (src.IsValid() || hopLimit > 0) {
-		cm := &ipv6.ControlMessage{HopLimit: hopLimit}
-		if src.IsValid() {
-			cm.Src = src.AsSlice()
-		}
-		_, err := s.p6.WriteTo(b, cm, a)
-		return err
-	}
-	_, err := s.c.WriteTo(b, a)
-	return err
-}
-
-func (s *rawSocket) Close() error { return s.c.Close() }

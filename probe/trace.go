@@ -1,15 +1,16 @@
 package probe
 
+// This file is the trace method: Paris traceroute with ICMP echo, UDP or TCP
+// SYN probes. Its ICMP and TCP probes are the icmp and tcp modules' packets.
+
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -38,12 +39,6 @@ const (
 	traceModulus = 0xfffe
 )
 
-// Hop names of TCP answers (ICMP answers use ICMPReply.Name).
-const (
-	hopSYNACK = "syn-ack"
-	hopRST    = "rst"
-)
-
 // Trace is a Paris traceroute (Augustin et al., "Avoiding traceroute anomalies
 // with Paris traceroute", IMC 2006) with ICMP echo, UDP or TCP SYN probes, IPv4
 // and IPv6.
@@ -63,7 +58,7 @@ const (
 // message. Probes for TTLs first..max are sent in windows of 16, one or
 // cfg.Count per TTL, and each window waits up to cfg.Timeout. The trace ends
 // when the destination answers (hops past it are dropped), when a destination
-// unreachable ends it, or after cfg.GapLimit silent hops in a row.
+// unreachable ends it, or after cfg.Trace.GapLimit silent hops in a row.
 //
 // Many traces of different targets run at once over the same sockets; one
 // receiver per socket hands each reply to its trace.
@@ -143,28 +138,28 @@ func NewTrace(cfg Config) (*Trace, error) {
 	default:
 		return nil, fmt.Errorf("probe: trace: proto %q: use icmp, udp or tcp", cfg.Proto)
 	}
-	if cfg.FirstTTL > 255 || cfg.MaxTTL > 255 || cfg.FirstTTL > cfg.MaxTTL {
-		return nil, fmt.Errorf("probe: trace: first ttl %d and max ttl %d must satisfy 1 <= first <= max <= 255", cfg.FirstTTL, cfg.MaxTTL)
+	if cfg.Trace.FirstTTL > 255 || cfg.Trace.MaxTTL > 255 || cfg.Trace.FirstTTL > cfg.Trace.MaxTTL {
+		return nil, fmt.Errorf("probe: trace: first ttl %d and max ttl %d must satisfy 1 <= first <= max <= 255", cfg.Trace.FirstTTL, cfg.Trace.MaxTTL)
 	}
-	if (cfg.MaxTTL-cfg.FirstTTL+1)*cfg.Count > traceModulus {
+	if (cfg.Trace.MaxTTL-cfg.Trace.FirstTTL+1)*cfg.Count > traceModulus {
 		return nil, fmt.Errorf("probe: trace: %d probes per hop are too many", cfg.Count)
 	}
 	var socks [2]traceSockets
 	for _, v6 := range []bool{false, true} {
 		s, err := openTraceSockets(v6, proto, cfg.Source)
 		if err != nil {
-			if isRawPermission(err) || !v6 {
+			if isPermission(err) || !v6 {
 				for i := range socks {
 					socks[i].close()
 				}
-				if isRawPermission(err) {
+				if isPermission(err) {
 					return nil, fmt.Errorf("%w (trace: %v)", ErrPermission, err)
 				}
 				return nil, fmt.Errorf("probe: trace: ipv4 sockets: %w", err)
 			}
 			s.err = fmt.Errorf("probe: trace: ipv6 sockets: %w", err)
 		}
-		socks[familyIndex(v6)] = s
+		socks[family(v6)] = s
 	}
 	return newTrace(cfg, proto, NewKey(), socks), nil
 }
@@ -255,10 +250,8 @@ func (s *traceSockets) close() []error {
 
 // Probe traces the path to t and returns one record.
 func (t *Trace) Probe(ctx context.Context, target Target) []results.Record {
-	rec := results.Record{
-		Time: time.Now().UTC(), Vantage: t.cfg.Vantage, Round: t.cfg.Round,
-		Method: results.MethodTrace, Proto: t.cfg.Proto, Target: target.Addr.String(),
-	}
+	rec := newRecord(&t.cfg, results.MethodTrace, target, 0)
+	rec.Proto = t.cfg.Proto
 	fail := func(outcome string, err error) []results.Record {
 		rec.Outcome, rec.Error = outcome, err.Error()
 		return []results.Record{rec}
@@ -272,15 +265,7 @@ func (t *Trace) Probe(ctx context.Context, target Target) []results.Record {
 	if !dst.IsValid() {
 		return fail(results.OutcomeError, errors.New("not sent: invalid address"))
 	}
-	dport := target.Port
-	switch {
-	case t.proto == protoUDP && dport == 0:
-		dport = DefaultTraceUDPPort
-	case t.proto == protoTCP && dport == 0:
-		dport = DefaultTraceTCPPort
-	case t.proto == protoICMP:
-		dport = 0
-	}
+	dport := t.port(target)
 	if dport != 0 {
 		rec.Port = int(dport)
 	}
@@ -288,52 +273,16 @@ func (t *Trace) Probe(ctx context.Context, target Target) []results.Record {
 	if err != nil {
 		return fail(outcome, err)
 	}
-	first, last, count := t.cfg.FirstTTL, t.cfg.MaxTTL, t.cfg.Count
-	total := (last - first + 1) * count
+	total := (t.cfg.Trace.MaxTTL - t.cfg.Trace.FirstTTL + 1) * t.cfg.Count
 	run, key, err := t.register(src, dst, dport, total)
 	if err != nil {
 		return fail(results.OutcomeError, fmt.Errorf("not sent: %w", err))
 	}
 	defer t.unregister(key, run)
-
-	lastSent := first - 1
-	for start, w := first, firstTraceWindow; start <= last; start, w = start+w, min(2*w, traceWindow) {
-		end := min(start+w-1, last)
-		for ttl := start; ttl <= end; ttl++ {
-			for q := range count {
-				idx := (ttl-first)*count + q
-				b, err := run.flow.packet(idx, ttl)
-				if err != nil {
-					return fail(results.OutcomeError, err)
-				}
-				if t.cfg.Pace != nil {
-					t.cfg.Pace(dst)
-				}
-				t.mu.Lock()
-				run.sent[idx] = time.Now()
-				t.mu.Unlock()
-				if err := send.WriteTo(b, dst, src, ttl); err != nil {
-					if errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTUNREACH) {
-						return fail(results.OutcomeUnreachable, err)
-					}
-					return fail(results.OutcomeError, err)
-				}
-			}
-		}
-		lastSent = end
-		if err := t.wait(ctx, run, first, start, end, count); err != nil {
-			return fail(results.OutcomeError, err)
-		}
-		t.mu.Lock()
-		s := summarizeTrace(run.answers, first, lastSent, count, t.cfg.GapLimit)
-		t.mu.Unlock()
-		if s.end != 0 || lastSent-s.lastAnswered >= t.cfg.GapLimit {
-			break
-		}
+	s, outcome, err := t.trace(ctx, run, send)
+	if err != nil {
+		return fail(outcome, err)
 	}
-	t.mu.Lock()
-	s := summarizeTrace(run.answers, first, lastSent, count, t.cfg.GapLimit)
-	t.mu.Unlock()
 	rec.Hops = s.hops
 	rec.Reached = results.Bool(s.reached)
 	switch {
@@ -348,6 +297,75 @@ func (t *Trace) Probe(ctx context.Context, target Target) []results.Record {
 		rec.Outcome = results.OutcomeTimeout
 	}
 	return []results.Record{rec}
+}
+
+// port is the destination port of a trace of target: its own, else the
+// protocol's default; none for ICMP.
+func (t *Trace) port(target Target) uint16 {
+	switch {
+	case t.proto == protoICMP:
+		return 0
+	case target.Port != 0:
+		return target.Port
+	case t.proto == protoUDP:
+		return DefaultTraceUDPPort
+	}
+	return DefaultTraceTCPPort
+}
+
+// trace sends the probes of run window by window, each window waiting for its
+// answers, until the trace ends, and returns what the answers add up to. On
+// failure it returns the outcome of the record and why.
+func (t *Trace) trace(ctx context.Context, run *traceRun, send rawConn) (traceSummary, string, error) {
+	o := &t.cfg.Trace
+	first, last, count := o.FirstTTL, o.MaxTTL, t.cfg.Count
+	lastSent := first - 1
+	for start, w := first, firstTraceWindow; start <= last; start, w = start+w, min(2*w, traceWindow) {
+		end := min(start+w-1, last)
+		if err := t.sendWindow(run, send, start, end); err != nil {
+			return traceSummary{}, sendFailure(err), err
+		}
+		lastSent = end
+		if err := t.wait(ctx, run, first, start, end, count); err != nil {
+			return traceSummary{}, results.OutcomeError, err
+		}
+		if s := t.summary(run, lastSent); s.end != 0 || lastSent-s.lastAnswered >= o.GapLimit {
+			break
+		}
+	}
+	return t.summary(run, lastSent), "", nil
+}
+
+// sendWindow sends the probes of TTLs start..end, cfg.Count per TTL, each when
+// Pace lets it go.
+func (t *Trace) sendWindow(run *traceRun, send rawConn, start, end int) error {
+	first, count, f := t.cfg.Trace.FirstTTL, t.cfg.Count, &run.flow
+	for ttl := start; ttl <= end; ttl++ {
+		for q := range count {
+			idx := (ttl-first)*count + q
+			b, err := f.packet(idx, ttl)
+			if err != nil {
+				return err
+			}
+			if t.cfg.Trace.Pace != nil {
+				t.cfg.Trace.Pace(f.dst)
+			}
+			t.mu.Lock()
+			run.sent[idx] = time.Now()
+			t.mu.Unlock()
+			if err := send.WriteTo(b, f.dst, f.src, ttl); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// summary is what the answers of run to the probes up to TTL lastSent add up to.
+func (t *Trace) summary(run *traceRun, lastSent int) traceSummary {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return summarizeTrace(run.answers, t.cfg.Trace.FirstTTL, lastSent, t.cfg.Count, t.cfg.Trace.GapLimit)
 }
 
 // wait waits until the window start..end is answered (every probe up to the
@@ -463,7 +481,7 @@ func (t *Trace) socket(v6 bool) (rawConn, error) {
 	if t.closed {
 		return nil, net.ErrClosed
 	}
-	s := t.socks[familyIndex(v6)]
+	s := t.socks[family(v6)]
 	if s.err != nil {
 		return nil, s.err
 	}
@@ -649,7 +667,7 @@ func (f *traceFlow) packet(idx, ttl int) ([]byte, error) {
 	)
 	switch f.proto {
 	case protoTCP:
-		tp, err = buildSYN(f.src, f.dst, f.sport, f.dport, f.ident(idx))
+		tp = buildSYN(f.src, f.dst, f.sport, f.dport, f.ident(idx))
 	case protoUDP:
 		tp, err = f.udp(idx)
 	default:
@@ -658,39 +676,18 @@ func (f *traceFlow) packet(idx, ttl int) ([]byte, error) {
 	if err != nil || f.dst.Is6() {
 		return tp, err
 	}
-	ip := &layers.IPv4{
-		Version: 4, IHL: 5, TTL: uint8(ttl), Id: uint16(f.base>>16) + uint16(idx),
-		Protocol: layers.IPProtocol(f.proto), SrcIP: f.src.AsSlice(), DstIP: f.dst.AsSlice(),
-	}
-	buf := gopacket.NewSerializeBuffer()
-	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
-	if err := gopacket.SerializeLayers(buf, opts, ip, gopacket.Payload(tp)); err != nil {
-		return nil, fmt.Errorf("probe: trace: building the IPv4 header: %w", err)
-	}
-	return buf.Bytes(), nil
+	b := make([]byte, ipv4Len+len(tp))
+	copy(b[ipv4Len:], tp)
+	putIPv4(b, ipHeader{src: f.src, dst: f.dst, ttl: uint8(ttl), proto: f.proto, id: uint16(f.base>>16) + uint16(idx)}, len(b), false)
+	return b, nil
 }
 
 // echo returns the ICMP echo request of probe idx: constant identifier and
 // checksum, sequence number ident(idx), payload two compensating bytes and the
 // contact string.
 func (f *traceFlow) echo(idx int) ([]byte, error) {
-	payload := gopacket.Payload(append([]byte{0, 0}, f.contact...))
-	seq := uint16(f.ident(idx))
-	var ls []gopacket.SerializableLayer
-	if f.dst.Is6() {
-		ls = []gopacket.SerializableLayer{
-			&layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(layers.ICMPv6TypeEchoRequest, 0)},
-			&layers.ICMPv6Echo{Identifier: f.id, SeqNumber: seq}, payload}
-	} else {
-		ls = []gopacket.SerializableLayer{
-			&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: f.id, Seq: seq},
-			payload}
-	}
-	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{}, ls...); err != nil {
-		return nil, fmt.Errorf("probe: trace: building an echo request: %w", err)
-	}
-	b := buf.Bytes()
+	b := make([]byte, 8+2+len(f.contact))
+	writeEcho(b, f.dst.Is6(), f.id, uint16(f.ident(idx)), []byte{0, 0}, f.contact)
 	var pseudo uint32
 	if f.dst.Is6() {
 		pseudo = pseudoSum(f.src, f.dst, protoICMPv6, len(b))
@@ -816,32 +813,22 @@ func ParseTraceICMP(b []byte, v6 bool, from netip.Addr, hopLimit int) (TraceRepl
 		return r, err
 	}
 	r.Kind, r.ICMPType, r.ICMPCode = m.Name(), m.Type, m.Code
-	switch {
-	case m.IsEchoReply():
-		r.Proto, r.Src, r.Dst = protoICMP, netip.Addr{}, r.From
-		r.ID, r.Ident = m.ID, uint32(m.Seq)
-		return r, nil
-	case m.IsError():
-		q := &m.Quoted
-		r.Quoted = true
-		r.Src, r.Dst = q.Src.Unmap(), q.Dst.Unmap()
-		switch q.Proto {
-		case protoICMP, protoICMPv6:
-			proto, echo := uint8(protoICMP), uint8(icmp4Echo)
-			if v6 {
-				proto, echo = protoICMPv6, icmp6Echo
-			}
-			if q.Proto != proto || q.ICMPType != echo {
-				return r, ErrUnhandled
-			}
-			r.Proto, r.ID, r.Sum, r.Ident = protoICMP, q.ICMPID, q.ICMPSum, uint32(q.ICMPSeq)
-		case protoUDP:
-			r.Proto, r.SrcPort, r.DstPort, r.Ident = protoUDP, q.SrcPort, q.DstPort, uint32(q.UDPSum)
-		case protoTCP:
-			r.Proto, r.SrcPort, r.DstPort, r.Ident = protoTCP, q.SrcPort, q.DstPort, q.TCPSeq
-		default:
-			return r, ErrUnhandled
+	if r.Quoted = m.IsError(); r.Quoted {
+		r.Src, r.Dst = m.Quoted.Src.Unmap(), m.Quoted.Dst.Unmap()
+	}
+	if e, ok := answersEcho(&m, r.From); ok { // the icmp module's echo request
+		r.Proto, r.Dst, r.ID, r.Ident = protoICMP, e.target, e.id, uint32(e.seq)
+		if r.Quoted {
+			r.Sum = m.Quoted.ICMPSum
 		}
+		return r, nil
+	}
+	if a, ok := readSYNError(&m); ok { // the tcp module's SYN
+		r.Proto, r.SrcPort, r.DstPort, r.Ident = protoTCP, a.sport, a.port, a.seq
+		return r, nil
+	}
+	if q := &m.Quoted; r.Quoted && q.Proto == protoUDP {
+		r.Proto, r.SrcPort, r.DstPort, r.Ident = protoUDP, q.SrcPort, q.DstPort, uint32(q.UDPSum)
 		return r, nil
 	}
 	return r, ErrUnhandled
@@ -851,69 +838,13 @@ func ParseTraceICMP(b []byte, v6 bool, from netip.Addr, hopLimit int) (TraceRepl
 // may be; other segments are an error.
 func traceReplyFromTCP(s TCPSegment) (TraceReply, error) {
 	r := TraceReply{From: s.Src.Unmap(), TTL: s.TTL, V6: s.Src.Is6() && !s.Src.Is4In6(), Proto: protoTCP}
-	switch {
-	case s.Flags&TCPFlagACK == 0:
-		return r, ErrUnhandled
-	case s.Flags&(TCPFlagSYN|TCPFlagRST) == TCPFlagSYN:
-		r.Kind = hopSYNACK
-	case s.Flags&TCPFlagRST != 0:
-		r.Kind = hopRST
-	default:
+	a, ok := readSYNReply(&s)
+	if !ok {
 		return r, ErrUnhandled
 	}
-	r.Src, r.Dst = s.Dst.Unmap(), r.From
-	r.SrcPort, r.DstPort = s.DstPort, s.SrcPort
-	r.Ident = s.Ack - 1
+	r.Kind = a.kind
+	r.Src, r.Dst = a.local.Unmap(), a.target
+	r.SrcPort, r.DstPort = a.sport, a.port
+	r.Ident = a.seq
 	return r, nil
-}
-
-// setChecksum makes the Internet checksum (RFC 1071) of b, with pseudo the sum
-// of its pseudo-header, equal want: it writes a compensating 16-bit word at
-// b[fill:] (an even offset, zero until now) and want at b[at:]. want must not be
-// 0xffff.
-func setChecksum(b []byte, pseudo uint32, at, fill int, want uint16) {
-	b[at], b[at+1], b[fill], b[fill+1] = 0, 0, 0, 0
-	s := foldSum(sumWords(pseudo, b))
-	// The sum must become ^want; adding ^s cancels the sum so far (to ones'
-	// complement zero), adding ^want then gives it.
-	w := foldSum(uint32(^want) + uint32(^s))
-	binary.BigEndian.PutUint16(b[fill:], w)
-	binary.BigEndian.PutUint16(b[at:], want)
-}
-
-// sumWords adds b as big-endian 16-bit words (odd length padded with a zero
-// byte) to sum.
-func sumWords(sum uint32, b []byte) uint32 {
-	for i := 0; i+1 < len(b); i += 2 {
-		sum += uint32(b[i])<<8 | uint32(b[i+1])
-		if sum > 0xffff0000 {
-			sum = sum&0xffff + sum>>16
-		}
-	}
-	if len(b)%2 == 1 {
-		sum += uint32(b[len(b)-1]) << 8
-	}
-	return sum
-}
-
-// foldSum folds a 32-bit sum into 16-bit ones' complement.
-func foldSum(sum uint32) uint16 {
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
-	}
-	return uint16(sum)
-}
-
-// pseudoSum is the sum of the IPv4 or IPv6 pseudo-header of a transport
-// message of the given length.
-func pseudoSum(src, dst netip.Addr, proto uint8, length int) uint32 {
-	var sum uint32
-	if dst.Is4() {
-		s, d := src.As4(), dst.As4()
-		sum = sumWords(sumWords(0, s[:]), d[:])
-	} else {
-		s, d := src.As16(), dst.As16()
-		sum = sumWords(sumWords(0, s[:]), d[:])
-	}
-	return sum + uint32(proto) + uint32(length&0xffff) + uint32(length>>16)
 }

@@ -598,7 +598,7 @@ func TestTraceFakePaths(t *testing.T) {
 				if v6 {
 					src = synSrc6
 				}
-				cfg := Config{Proto: p.name, Source: src, Timeout: 150 * time.Millisecond, GapLimit: 3, MaxTTL: 20, Vantage: "vp1"}
+				cfg := Config{Proto: p.name, Source: src, Timeout: 150 * time.Millisecond, Trace: TraceOptions{GapLimit: 3, MaxTTL: 20}, Vantage: "vp1"}
 				for _, tc := range []struct {
 					name    string
 					fp      fakePath
@@ -687,7 +687,7 @@ func TestTracePermitSendsNothing(t *testing.T) {
 }
 
 func TestNewTraceRejectsBadConfig(t *testing.T) {
-	for _, c := range []Config{{Proto: "sctp"}, {FirstTTL: 9, MaxTTL: 3}, {MaxTTL: 300}} {
+	for _, c := range []Config{{Proto: "sctp"}, {Trace: TraceOptions{FirstTTL: 9, MaxTTL: 3}}, {Trace: TraceOptions{MaxTTL: 300}}} {
 		if _, err := NewTrace(c); err == nil || errors.Is(err, ErrPermission) {
 			t.Errorf("NewTrace(%+v) = %v, want a configuration error", c, err)
 		}

@@ -187,17 +187,15 @@ func (a *app) parallel(f *probeFlags) int {
 func (a *app) probeConfig(method string, f *probeFlags) (probe.Config, error) {
 	c := a.cfg
 	pc := probe.Config{
-		Vantage:      c.Vantage,
-		Count:        pick(f.count, c.Probe.Count),
-		Timeout:      pick(f.timeout, c.Probe.Timeout),
-		Interval:     pick(f.interval, c.Probe.Interval),
-		TTL:          pick(f.ttl, c.Probe.TTL),
-		Contact:      c.Contact,
-		Proto:        f.proto,
-		FirstTTL:     f.firstTTL,
-		MaxTTL:       f.maxTTL,
-		GapLimit:     f.gapLimit,
-		Unprivileged: f.unprivileged,
+		Vantage:  c.Vantage,
+		Count:    pick(f.count, c.Probe.Count),
+		Timeout:  pick(f.timeout, c.Probe.Timeout),
+		Interval: pick(f.interval, c.Probe.Interval),
+		TTL:      pick(f.ttl, c.Probe.TTL),
+		Contact:  c.Contact,
+		Proto:    f.proto,
+		ICMP:     probe.ICMPOptions{Unprivileged: f.unprivileged},
+		Trace:    probe.TraceOptions{FirstTTL: f.firstTTL, MaxTTL: f.maxTTL, GapLimit: f.gapLimit},
 	}
 	if pc.Count < 1 {
 		return pc, usageErr("--count must be at least 1, not %d", pc.Count)

@@ -332,7 +332,7 @@ func (a *app) traceSweep(ctx context.Context, job *sweepJob, sink *lockedWriter,
 	tr, err := probe.NewTrace(probe.Config{
 		Vantage: a.cfg.Vantage, Round: job.round, Timeout: a.cfg.Probe.Timeout, Source: job.src,
 		Contact: a.cfg.Contact, Proto: job.method.Proto, Count: 1, Permit: a.cfg.BlocklistSet().Check,
-		Pace: pace,
+		Trace: probe.TraceOptions{Pace: pace},
 	})
 	if err != nil {
 		return probe.SweepStats{}, nil, err
