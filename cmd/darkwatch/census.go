@@ -29,7 +29,7 @@ sparse (Trinocular would skip them; a country like North Korea has few hosts). K
 hosts of the target sets are entities of their own. run's belief uses A per block.`,
 		Example: `  darkwatch --config configs/kp-2014.yaml census --passes 3`,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return a.runCensus(cmd, passes, cooldown, method) },
+		RunE:    func(cmd *cobra.Command, _ []string) error { return a.runCensus(cmd, passes, cooldown, method) },
 	}
 	cmd.Flags().IntVar(&passes, "passes", 2, "sweeps of the prefixes (A is measured over them)")
 	cmd.Flags().DurationVar(&cooldown, "cooldown", 2*time.Second, "how long to read replies after each pass")
