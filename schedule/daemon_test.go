@@ -96,7 +96,11 @@ type recorder struct {
 	commits   int
 }
 
-func (r *recorder) emit(rec results.Record) { r.mu.Lock(); r.emitted = append(r.emitted, rec); r.mu.Unlock() }
+func (r *recorder) emit(rec results.Record) {
+	r.mu.Lock()
+	r.emitted = append(r.emitted, rec)
+	r.mu.Unlock()
+}
 
 func (r *recorder) commit(context.Context) error {
 	r.mu.Lock()
@@ -135,7 +139,9 @@ func TestDaemonRound(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	up := func(a netip.Addr) bool { return a.Is4() && a.As4()[3]%2 == 0 || a == netip.MustParseAddr("2001:db8:1::") }
+	up := func(a netip.Addr) bool {
+		return a.Is4() && a.As4()[3]%2 == 0 || a == netip.MustParseAddr("2001:db8:1::")
+	}
 	f := &fakeProber{up: up, swept: map[string][]netip.Addr{}}
 	var rec recorder
 	var log bytes.Buffer

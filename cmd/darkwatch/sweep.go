@@ -84,45 +84,43 @@ configuration error, 3 the prober failed (for example another sweep holds the lo
 	return cmd
 }
 
-func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
-	ctx := cmd.Context()
+// checkSweepFlags checks sweep's flags and gives its method and source.
+func checkSweepFlags(f *sweepFlags) (schedule.Method, netip.Addr, error) {
+	var src netip.Addr
 	m, err := schedule.ParseMethod(f.method)
 	if err != nil {
-		return usageErr("--method: %v", err)
+		return m, src, usageErr("--method: %v", err)
 	}
 	if m.Name == results.MethodDNS {
-		return usageErr("--method dns: sweeps take icmp, tcp:PORT or trace; probe name servers with darkwatch probe dns")
+		return m, src, usageErr("--method dns: sweeps take icmp, tcp:PORT or trace; probe name servers with darkwatch probe dns")
 	}
 	if f.shards == 0 || f.shard >= f.shards {
-		return usageErr("--shard %d of --shards %d: the shard must be 0 .. shards-1", f.shard, f.shards)
+		return m, src, usageErr("--shard %d of --shards %d: the shard must be 0 .. shards-1", f.shard, f.shards)
 	}
 	if f.retries < 0 || f.retries > 10 {
-		return usageErr("--retries %d: use 0 to 10", f.retries)
+		return m, src, usageErr("--retries %d: use 0 to 10", f.retries)
 	}
-	var src netip.Addr
 	if f.source != "" {
 		if src, err = netip.ParseAddr(f.source); err != nil {
-			return usageErr("--source %q is not an IP address", f.source)
+			return m, src, usageErr("--source %q is not an IP address", f.source)
 		}
 		if err := schedule.LocalSource(src); err != nil {
-			return usageErr("--source: %v", err)
+			return m, src, usageErr("--source: %v", err)
 		}
 	}
-	prefixes, err := a.sweepTargets(f.targets)
+	return m, src, nil
+}
+
+func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
+	ctx := cmd.Context()
+	m, src, err := checkSweepFlags(f)
 	if err != nil {
 		return err
 	}
 	bl := a.bl
-	space, err := schedule.NewSpace(prefixes, bl)
+	space, err := a.sweepSpaceOf(f.targets)
 	if err != nil {
-		return usageErr("%v", err)
-	}
-	if space.Size() == 0 {
-		return usageErr("no target left to sweep: %d addresses given, all blocklisted (see --allow)", space.Blocked())
-	}
-	if space.Blocked() > 0 {
-		fmt.Fprintf(os.Stderr, "sweep: %d of the %d addresses given are on the blocklist and are not probed (see --allow, blocklist:)\n",
-			space.Blocked(), space.Blocked()+space.Size())
+		return err
 	}
 	if f.seed == 0 {
 		f.seed = uint64(time.Now().UnixNano())
@@ -190,6 +188,27 @@ func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
 		return &exitError{code: exitSome}
 	}
 	return nil
+}
+
+// sweepSpaceOf is the space of --targets (or of the configuration) less
+// the blocklist, saying on stderr how much the blocklist took.
+func (a *app) sweepSpaceOf(specs []string) (*schedule.Space, error) {
+	prefixes, err := a.sweepTargets(specs)
+	if err != nil {
+		return nil, err
+	}
+	space, err := schedule.NewSpace(prefixes, a.bl)
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	if space.Size() == 0 {
+		return nil, usageErr("no target left to sweep: %d addresses given, all blocklisted (see --allow)", space.Blocked())
+	}
+	if space.Blocked() > 0 {
+		fmt.Fprintf(os.Stderr, "sweep: %d of the %d addresses given are on the blocklist and are not probed (see --allow, blocklist:)\n",
+			space.Blocked(), space.Blocked()+space.Size())
+	}
+	return space, nil
 }
 
 // sweepTargets gives the prefixes of --targets, or else of the configuration.
