@@ -86,6 +86,7 @@ type ConfigError struct {
 	Msg  string
 }
 
+// Error says where (file and key) and what is wrong, in one line.
 func (e *ConfigError) Error() string {
 	where := "configuration"
 	if e.File != "" {

@@ -115,7 +115,10 @@ func exitStatus(err error) int {
 // the wrong number of arguments, a required flag left out.
 type usageError struct{ err error }
 
+// Error is cobra's message.
 func (e *usageError) Error() string { return e.err.Error() }
+
+// Unwrap gives cobra's error.
 func (e *usageError) Unwrap() error { return e.err }
 
 // findCommand says, as a usageError, when args name no command.
