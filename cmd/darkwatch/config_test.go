@@ -3,6 +3,7 @@ package main
 import (
 	"darkwatch/schedule"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,6 +57,7 @@ func TestInvalidConfigs(t *testing.T) {
 	}{
 		{"invalid-unknown-key.yaml", []string{"invalid-unknown-key.yaml", "burst"}},
 		{"invalid-prefix.yaml", []string{"targets[0].prefixes[1]", "300.1.2.0/24"}},
+		{"invalid-ipv6-prefix.yaml", []string{"targets[0].prefixes[1]", "2001:db8:2::/48", "too large an IPv6 prefix", "/112"}},
 		{"invalid-method.yaml", []string{"targets[0].methods[1]", "tcp:http"}},
 		{"invalid-duration.yaml", []string{"round", "invalid duration"}},
 		{"invalid-bare-duration.yaml", []string{"probe.timeout", "bare number", "5s"}},
@@ -290,5 +292,25 @@ func TestConfigErrorHidesSecret(t *testing.T) {
 	_, err := loadConfig(newConfigViper(), filepath.Join("testdata", "invalid-collector-url.yaml"))
 	if err == nil || strings.Contains(err.Error(), "secret") {
 		t.Errorf("error %v: want a refusal that does not repeat the password", err)
+	}
+}
+
+// TestExitStatusByType: the exit status follows the error's type, never its
+// text.
+func TestExitStatusByType(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"configuration", fmt.Errorf("run: %w", &ConfigError{Key: "round", Msg: "unknown command"}), exitUsage},
+		{"command line", &usageError{errors.New("anything at all")}, exitUsage},
+		{"interrupted", fmt.Errorf("census: %w", schedule.ErrInterrupted), exitSome},
+		{"explicit", &exitError{code: exitSome}, exitSome},
+		{"text of a usage error, not its type", errors.New("unknown flag: --bogus"), exitFailure},
+	} {
+		if got := exitStatus(c.err); got != c.want {
+			t.Errorf("%s: exit %d, want %d", c.name, got, c.want)
+		}
 	}
 }
