@@ -1,6 +1,3 @@
-// Package schedule decides what to probe, when and how fast: target expansion, the
-// blocklist, ordering and pacing. It hands typed targets to package probe and knows
-// nothing of stores or verdicts.
 package schedule
 
 import (

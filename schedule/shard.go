@@ -77,3 +77,48 @@ func weight(block netip.Prefix, vantage string) uint64 {
 	}
 	return mix64(h)
 }
+
+// Assigned keeps the /24 blocks of ps that rendezvous hashing (Assign) gives
+// this vantage point, c.Vantage, among c.Vantages with c.Redundancy: a prefix
+// longer than a /24 stays whole when its block is this vantage's, a shorter
+// one is split into its /24s. Without redundancy or vantages every prefix
+// stays. IPv6 prefixes are kept as they are.
+func (c *Config) Assigned(ps []netip.Prefix) []netip.Prefix {
+	if c.Redundancy <= 0 || len(c.Vantages) == 0 {
+		return ps
+	}
+	mine := func(b netip.Prefix) bool {
+		return slices.Contains(Assign(b, c.Vantages, c.Redundancy), c.Vantage)
+	}
+	var out []netip.Prefix
+	for _, p := range ps {
+		switch {
+		case !p.Addr().Is4():
+			out = append(out, p)
+		case p.Bits() > BlockBits4:
+			if mine(BlockOf(p.Addr())) {
+				out = append(out, p)
+			}
+		default:
+			for _, b := range blocksOf(p) {
+				if mine(b) {
+					out = append(out, b)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// blocksOf splits an IPv4 prefix of a /24 or shorter into its /24s.
+func blocksOf(p netip.Prefix) []netip.Prefix {
+	a4 := p.Masked().Addr().As4()
+	first := uint32(a4[0])<<24 | uint32(a4[1])<<16 | uint32(a4[2])<<8
+	n := uint32(1) << (BlockBits4 - p.Bits())
+	out := make([]netip.Prefix, 0, n)
+	for i := range n {
+		v := first + i<<(32-BlockBits4)
+		out = append(out, netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), 0}), BlockBits4))
+	}
+	return out
+}

@@ -3,18 +3,14 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/go-viper/mapstructure/v2"
-	"github.com/miekg/dns"
 	"github.com/spf13/viper"
 
 	"darkwatch/results/bgp"
@@ -23,71 +19,27 @@ import (
 
 // Config is darkwatch's whole configuration, as read from YAML, DARKWATCH_*
 // environment variables and flags. Packages below cmd/ never see viper: they get
-// the typed values this struct yields.
+// the typed values this struct yields. The scheduler's settings (vantage,
+// targets, blocklist, rate, round, probe, vantages, redundancy, quorum) are
+// schedule.Config's, which checks them itself.
 type Config struct {
-	Vantage string `mapstructure:"vantage"`
-	Store   string `mapstructure:"store"`
+	schedule.Config `mapstructure:",squash"`
+
+	Store string `mapstructure:"store"`
 	// StorePasswordFile holds the PostgreSQL store's password, so that it
 	// is in neither the DSN, the logs nor ps (refused when others may read it).
-	StorePasswordFile string        `mapstructure:"store_password_file"`
-	Contact           string        `mapstructure:"contact"`
-	Allow             []string      `mapstructure:"allow"`
-	Blocklist         []string      `mapstructure:"blocklist"`
-	BlocklistFile     string        `mapstructure:"blocklist_file"`
-	Rate              RateConfig    `mapstructure:"rate"`
-	Round             time.Duration `mapstructure:"round"`
-	Quorum            int           `mapstructure:"quorum"`
-	// Vantages names every vantage point of the deployment; with Redundancy k
-	// > 0 each /24 block is probed by k of them, chosen by rendezvous hashing.
-	Vantages   []string     `mapstructure:"vantages"`
-	Redundancy int          `mapstructure:"redundancy"`
-	Canaries   []HostConfig `mapstructure:"canaries"`
-	Targets    []TargetSet  `mapstructure:"targets"`
-	Probe      ProbeConfig  `mapstructure:"probe"`
-	Collector  Collector    `mapstructure:"collector"`
-	Serve      ServeConfig  `mapstructure:"serve"`
-	BGP        BGPConfig    `mapstructure:"bgp"`
-	LogLevel   string       `mapstructure:"log_level"`
+	StorePasswordFile string      `mapstructure:"store_password_file"`
+	Collector         Collector   `mapstructure:"collector"`
+	Serve             ServeConfig `mapstructure:"serve"`
+	BGP               BGPConfig   `mapstructure:"bgp"`
+	LogLevel          string      `mapstructure:"log_level"`
 	// Metrics is the listen address of /metrics on `run` ("" = none).
 	Metrics string `mapstructure:"metrics"`
-
-	// Derived by Validate.
-	allow, blocked []netip.Prefix
 }
 
-// RateConfig caps the probing rate.
-type RateConfig struct {
-	PPS         int `mapstructure:"pps"`
-	PerBlockPPS int `mapstructure:"per_block_pps"`
-}
-
-// ProbeConfig holds per-probe defaults that flags override.
-type ProbeConfig struct {
-	Timeout  time.Duration `mapstructure:"timeout"`
-	Interval time.Duration `mapstructure:"interval"`
-	Count    int           `mapstructure:"count"`
-	TTL      int           `mapstructure:"ttl"`
-	Source   string        `mapstructure:"source"`
-	Parallel int           `mapstructure:"parallel"`
-}
-
-// TargetSet is a named group of prefixes and known hosts probed alike.
-type TargetSet struct {
-	Name       string       `mapstructure:"name"`
-	Prefixes   []string     `mapstructure:"prefixes"`
-	ASN        uint32       `mapstructure:"asn"`
-	Country    string       `mapstructure:"country"`
-	Methods    []string     `mapstructure:"methods"`
-	TraceEvery int          `mapstructure:"trace_every"`
-	Hosts      []HostConfig `mapstructure:"hosts"`
-}
-
-// HostConfig is a single known host (or canary) and how to probe it.
-type HostConfig struct {
-	Addr    string   `mapstructure:"addr"`
-	Name    string   `mapstructure:"name"`
-	Methods []string `mapstructure:"methods"`
-}
+// ConfigError is a bad configuration: it names the key and, when there is one,
+// the file. It makes darkwatch exit 2.
+type ConfigError = schedule.ConfigError
 
 // Collector says where a node sends its records (collector.go uses it).
 type Collector struct {
@@ -136,16 +88,6 @@ type BGPPeer struct {
 	ASN  uint32 `mapstructure:"asn"`
 }
 
-// Method is one parsed probe method of a target set or host: "icmp", "tcp:80",
-// "dns:kp./SOA", "trace", "trace:udp".
-type Method struct {
-	Name  string // icmp, tcp, dns, trace
-	Port  uint16 // tcp
-	Qname string // dns
-	Qtype string // dns
-	Proto string // trace: icmp, udp, tcp
-}
-
 // defaults are set on every viper instance before the file is read.
 func setDefaults(v *viper.Viper) {
 	host, _ := os.Hostname()
@@ -165,25 +107,6 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("metrics", "127.0.0.1:9108")
 	v.SetDefault("bgp.full_feed.ipv4", bgp.FullFeedIPv4)
 	v.SetDefault("bgp.full_feed.ipv6", bgp.FullFeedIPv6)
-}
-
-// ConfigError is a bad configuration: it names the key and, when there is one,
-// the file. It makes darkwatch exit 2.
-type ConfigError struct {
-	File string
-	Key  string
-	Msg  string
-}
-
-func (e *ConfigError) Error() string {
-	where := "configuration"
-	if e.File != "" {
-		where = "config " + e.File
-	}
-	if e.Key == "" {
-		return fmt.Sprintf("%s: %s", where, e.Msg)
-	}
-	return fmt.Sprintf("%s: %s: %s", where, e.Key, e.Msg)
 }
 
 // loadConfig reads the file (if any) into v and decodes it strictly: unknown keys
@@ -249,141 +172,19 @@ func decodeMessage(err error) string {
 	return s
 }
 
-// Validate checks every value and fills the derived fields. The error names the
-// offending key.
+// Validate checks every value; the error, a *ConfigError, names the
+// offending key. It changes nothing.
 func (c *Config) Validate() error {
 	bad := func(key, format string, a ...any) error {
 		return &ConfigError{Key: key, Msg: fmt.Sprintf(format, a...)}
 	}
-	if c.Vantage == "" {
-		return bad("vantage", "must not be empty")
-	}
-	if strings.ContainsAny(c.Vantage, "/.*>") || strings.ContainsFunc(c.Vantage, func(r rune) bool {
-		return unicode.IsSpace(r) || unicode.IsControl(r) || !unicode.IsPrint(r)
-	}) {
-		return bad("vantage", "%q may not contain spaces, control characters (newlines, tabs), '/', '.', '*' or '>': it names records, subjects and files", c.Vantage)
-	}
-	c.allow, c.blocked = nil, nil
-	for i, s := range c.Allow {
-		p, err := schedule.ParsePrefix(s)
-		if err != nil {
-			return bad(fmt.Sprintf("allow[%d]", i), "%v", err)
-		}
-		c.allow = append(c.allow, p)
-	}
-	for i, s := range c.Blocklist {
-		p, err := schedule.ParsePrefix(s)
-		if err != nil {
-			return bad(fmt.Sprintf("blocklist[%d]", i), "%v", err)
-		}
-		c.blocked = append(c.blocked, p)
-	}
-	if c.BlocklistFile != "" {
-		f, err := os.Open(c.BlocklistFile)
-		if err != nil {
-			return bad("blocklist_file", "%v", err)
-		}
-		ps, err := schedule.ParseBlocklistFile(f, c.BlocklistFile)
-		f.Close()
-		if err != nil {
-			return bad("blocklist_file", "%v", err)
-		}
-		c.blocked = append(c.blocked, ps...)
-	}
-	if c.Rate.PPS < 0 {
-		return bad("rate.pps", "must be 0 (as fast as possible) or more, not %d", c.Rate.PPS)
-	}
-	if c.Rate.PerBlockPPS < 0 {
-		return bad("rate.per_block_pps", "must be 0 (no cap) or more, not %d", c.Rate.PerBlockPPS)
-	}
-	if c.Round < time.Second {
-		return bad("round", "must be at least 1s, not %v", c.Round)
-	}
-	if c.Redundancy < 0 {
-		return bad("redundancy", "must be 0 (every vantage probes every block) or more, not %d", c.Redundancy)
-	}
-	if c.Redundancy > 0 && len(c.Vantages) > 0 && !slices.Contains(c.Vantages, c.Vantage) {
-		return bad("vantages", "does not list this vantage point, %q", c.Vantage)
-	}
-	if c.Quorum < 1 {
-		return bad("quorum", "must be at least 1, not %d", c.Quorum)
-	}
-	if c.Redundancy > 0 && c.Quorum > c.Redundancy {
-		return bad("quorum", "%d is more than redundancy %d, the vantage points that probe each block, so no block could ever be called down",
-			c.Quorum, c.Redundancy)
-	}
-	if len(c.Vantages) > 0 && c.Quorum > len(c.Vantages) {
-		return bad("quorum", "%d is more than the vantage points listed in vantages (%d), so no target could ever be called down",
-			c.Quorum, len(c.Vantages))
-	}
-	if len(c.Vantages) > 1 && len(c.Canaries) == 0 {
-		return bad("canaries", "are needed with more than one vantage point in vantages: a vantage whose own path fails would read as a target outage")
-	}
-	if c.Probe.Timeout <= 0 {
-		return bad("probe.timeout", "must be positive, not %v", c.Probe.Timeout)
-	}
-	if c.Probe.Count < 1 {
-		return bad("probe.count", "must be at least 1, not %d", c.Probe.Count)
-	}
-	if c.Probe.TTL < 0 || c.Probe.TTL > 255 {
-		return bad("probe.ttl", "must be between 1 and 255 (0: system default), not %d", c.Probe.TTL)
-	}
-	if c.Probe.Parallel < 1 {
-		return bad("probe.parallel", "must be at least 1, not %d", c.Probe.Parallel)
-	}
-	if c.Probe.Source != "" {
-		ad, err := netip.ParseAddr(c.Probe.Source)
-		if err != nil {
-			return bad("probe.source", "%q is not an IP address", c.Probe.Source)
-		}
-		if err := localSource(ad); err != nil {
-			return bad("probe.source", "%v", err)
-		}
+	if err := c.Config.Validate(); err != nil {
+		return err
 	}
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
 	default:
 		return bad("log_level", "%q is not one of debug, info, warn, error", c.LogLevel)
-	}
-	for i, h := range c.Canaries {
-		if err := h.validate(fmt.Sprintf("canaries[%d]", i)); err != nil {
-			return err
-		}
-	}
-	names := map[string]bool{}
-	for i, ts := range c.Targets {
-		key := fmt.Sprintf("targets[%d]", i)
-		if ts.Name == "" {
-			return bad(key+".name", "every target set needs a name")
-		}
-		if names[ts.Name] {
-			return bad(key+".name", "%q is used twice", ts.Name)
-		}
-		names[ts.Name] = true
-		for j, s := range ts.Prefixes {
-			if _, err := netip.ParsePrefix(s); err != nil {
-				return bad(fmt.Sprintf("%s.prefixes[%d]", key, j), "%q is not a CIDR prefix", s)
-			}
-		}
-		for j, m := range ts.Methods {
-			if _, err := ParseMethod(m); err != nil {
-				return bad(fmt.Sprintf("%s.methods[%d]", key, j), "%v", err)
-			}
-		}
-		if ts.Country != "" && len(ts.Country) != 2 {
-			return bad(key+".country", "%q is not a two-letter country code", ts.Country)
-		}
-		if ts.TraceEvery < 0 {
-			return bad(key+".trace_every", "must be 0 or more rounds")
-		}
-		for j, h := range ts.Hosts {
-			if err := h.validate(fmt.Sprintf("%s.hosts[%d]", key, j)); err != nil {
-				return err
-			}
-		}
-	}
-	if err := c.canariesApart(); err != nil {
-		return err
 	}
 	if err := c.Collector.validate(c.Store); err != nil {
 		return err
@@ -391,7 +192,15 @@ func (c *Config) Validate() error {
 	if err := c.Serve.validate(); err != nil {
 		return err
 	}
-	for i, p := range c.BGP.Peers {
+	return c.BGP.validate()
+}
+
+// validate checks the control-plane sources.
+func (b BGPConfig) validate() error {
+	bad := func(key, format string, a ...any) error {
+		return &ConfigError{Key: key, Msg: fmt.Sprintf(format, a...)}
+	}
+	for i, p := range b.Peers {
 		if _, err := netip.ParseAddr(p.Addr); err != nil {
 			return bad(fmt.Sprintf("bgp.peers[%d].addr", i), "%q is not an IP address", p.Addr)
 		}
@@ -399,101 +208,18 @@ func (c *Config) Validate() error {
 			return bad(fmt.Sprintf("bgp.peers[%d].asn", i), "every peer needs its AS number")
 		}
 	}
-	if len(c.BGP.Peers) > 0 && c.BGP.LocalASN == 0 {
+	if len(b.Peers) > 0 && b.LocalASN == 0 {
 		return bad("bgp.local_asn", "the collector needs its own AS number to peer with bgp.peers")
 	}
-	if c.BGP.Listen != "" {
-		if _, err := netip.ParseAddrPort(c.BGP.Listen); err != nil {
-			return bad("bgp.listen", "%q is not ADDRESS:PORT (0.0.0.0:179, [::]:179)", c.BGP.Listen)
+	if b.Listen != "" {
+		if _, err := netip.ParseAddrPort(b.Listen); err != nil {
+			return bad("bgp.listen", "%q is not ADDRESS:PORT (0.0.0.0:179, [::]:179)", b.Listen)
 		}
 	}
-	if c.BGP.FullFeed.IPv4 < 0 || c.BGP.FullFeed.IPv6 < 0 {
-		return bad("bgp.full_feed", "prefix counts must be 0 or more, not %d and %d", c.BGP.FullFeed.IPv4, c.BGP.FullFeed.IPv6)
-	}
-	return nil
-}
-
-// canariesApart refuses a canary inside a target prefix or on a known host:
-// canaries tell whether a vantage point's own path works, so they must be
-// far from the targets (and stable), or a target outage would read as the
-// vantage's. Validate has checked that every address and prefix parses.
-func (c *Config) canariesApart() error {
-	for i, h := range c.Canaries {
-		a := netip.MustParseAddr(h.Addr).Unmap()
-		for j, ts := range c.Targets {
-			for k, s := range ts.Prefixes {
-				if p := netip.MustParsePrefix(s); p.Contains(a) {
-					return &ConfigError{Key: fmt.Sprintf("canaries[%d].addr", i), Msg: fmt.Sprintf(
-						"%s is inside targets[%d].prefixes[%d] (%s): canaries must be stable hosts far away from the targets", h.Addr, j, k, s)}
-				}
-			}
-			for k, t := range ts.Hosts {
-				if netip.MustParseAddr(t.Addr).Unmap() == a {
-					return &ConfigError{Key: fmt.Sprintf("canaries[%d].addr", i), Msg: fmt.Sprintf(
-						"%s is targets[%d].hosts[%d]: canaries must be stable hosts far away from the targets", h.Addr, j, k)}
-				}
-			}
-		}
+	if b.FullFeed.IPv4 < 0 || b.FullFeed.IPv6 < 0 {
+		return bad("bgp.full_feed", "prefix counts must be 0 or more, not %d and %d", b.FullFeed.IPv4, b.FullFeed.IPv6)
 	}
 	return nil
-}
-
-func (h HostConfig) validate(key string) error {
-	if _, err := netip.ParseAddr(h.Addr); err != nil {
-		return &ConfigError{Key: key + ".addr", Msg: fmt.Sprintf("%q is not an IP address", h.Addr)}
-	}
-	for j, m := range h.Methods {
-		if _, err := ParseMethod(m); err != nil {
-			return &ConfigError{Key: fmt.Sprintf("%s.methods[%d]", key, j), Msg: err.Error()}
-		}
-	}
-	return nil
-}
-
-// ParseMethod parses "icmp", "tcp:PORT", "dns:QNAME/QTYPE", "trace" or
-// "trace:icmp|udp|tcp".
-func ParseMethod(s string) (Method, error) {
-	name, arg, _ := strings.Cut(s, ":")
-	switch name {
-	case "icmp":
-		if arg != "" {
-			return Method{}, fmt.Errorf("method %q: icmp takes no argument", s)
-		}
-		return Method{Name: name}, nil
-	case "tcp":
-		port, err := strconv.ParseUint(arg, 10, 16)
-		if err != nil || port == 0 {
-			return Method{}, fmt.Errorf("method %q: tcp needs a port 1-65535, as in tcp:80", s)
-		}
-		return Method{Name: name, Port: uint16(port)}, nil
-	case "dns":
-		qname, qtype, _ := strings.Cut(arg, "/")
-		if qname == "" {
-			return Method{}, fmt.Errorf("method %q: dns needs a query name, as in dns:example.org./SOA", s)
-		}
-		if qtype == "" {
-			qtype = "A"
-		}
-		if _, ok := dns.StringToType[strings.ToUpper(qtype)]; !ok {
-			return Method{}, fmt.Errorf("method %q: %q is not a DNS query type", s, qtype)
-		}
-		return Method{Name: name, Qname: dns.Fqdn(qname), Qtype: strings.ToUpper(qtype)}, nil
-	case "trace":
-		switch arg {
-		case "":
-			arg = "icmp"
-		case "icmp", "udp", "tcp":
-		default:
-			return Method{}, fmt.Errorf("method %q: trace takes icmp, udp or tcp", s)
-		}
-		return Method{Name: name, Proto: arg}, nil
-	}
-	return Method{}, fmt.Errorf("method %q is not one of icmp, tcp:PORT, dns:NAME/TYPE, trace[:icmp|udp|tcp]", s)
-}
-
-// BlocklistSet builds the blocklist this configuration asks for.
-func (c *Config) BlocklistSet() *schedule.Blocklist {
-	return schedule.NewBlocklist(c.blocked, c.allow)
 }
 
 // envPrefix begins every environment variable darkwatch reads.
@@ -511,7 +237,11 @@ func envNames() []string {
 	var walk func(t reflect.Type, prefix string)
 	walk = func(t reflect.Type, prefix string) {
 		for f := range t.Fields() {
-			tag := strings.Split(f.Tag.Get("mapstructure"), ",")[0]
+			tag, opts, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
+			if opts == "squash" {
+				walk(f.Type, prefix)
+				continue
+			}
 			if tag == "" || tag == "-" {
 				continue
 			}
@@ -574,37 +304,4 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
-}
-
-// localSource refuses a source address that is not one of this host's
-// interfaces: raw sockets would send it, spoofed, at full rate, and the
-// replies would go to whoever holds it.
-func localSource(ad netip.Addr) error {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return fmt.Errorf("source %s: listing local addresses: %w", ad, err)
-	}
-	want := ad.Unmap().WithZone("")
-	for _, a := range addrs {
-		if p, ok := a.(*net.IPNet); ok {
-			if la, ok := netip.AddrFromSlice(p.IP); ok && la.Unmap() == want {
-				return nil
-			}
-		}
-	}
-	return fmt.Errorf("source %s is not an address of a local interface (see ip addr): darkwatch does not send packets from an address that is not its own", ad)
-}
-
-// v4 and v6 are the set's prefixes of each family, masked.
-func (ts TargetSet) v4() []netip.Prefix { return ts.family(true) }
-func (ts TargetSet) v6() []netip.Prefix { return ts.family(false) }
-
-func (ts TargetSet) family(v4 bool) []netip.Prefix {
-	var out []netip.Prefix
-	for _, s := range ts.Prefixes {
-		if p := netip.MustParsePrefix(s).Masked(); p.Addr().Is4() == v4 {
-			out = append(out, p)
-		}
-	}
-	return out
 }

@@ -1,8 +1,9 @@
 package main
 
 import (
+	"darkwatch/schedule"
 	"errors"
-	"net/netip"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,6 +57,7 @@ func TestInvalidConfigs(t *testing.T) {
 	}{
 		{"invalid-unknown-key.yaml", []string{"invalid-unknown-key.yaml", "burst"}},
 		{"invalid-prefix.yaml", []string{"targets[0].prefixes[1]", "300.1.2.0/24"}},
+		{"invalid-ipv6-prefix.yaml", []string{"targets[0].prefixes[1]", "2001:db8:2::/48", "too large an IPv6 prefix", "/112"}},
 		{"invalid-method.yaml", []string{"targets[0].methods[1]", "tcp:http"}},
 		{"invalid-duration.yaml", []string{"round", "invalid duration"}},
 		{"invalid-bare-duration.yaml", []string{"probe.timeout", "bare number", "5s"}},
@@ -107,9 +109,9 @@ func TestInvalidConfigs(t *testing.T) {
 // canaries among the targets) are refused, naming the field; their
 // neighbours that are sound are not.
 func TestConfigVantageRules(t *testing.T) {
-	canary := []HostConfig{{Addr: "198.51.100.1"}}
-	kp := []TargetSet{{Name: "kp", Prefixes: []string{"175.45.176.0/22"},
-		Hosts: []HostConfig{{Addr: "175.45.176.15"}}}}
+	canary := []schedule.HostConfig{{Addr: "198.51.100.1"}}
+	kp := []schedule.TargetSet{{Name: "kp", Prefixes: []string{"175.45.176.0/22"},
+		Hosts: []schedule.HostConfig{{Addr: "175.45.176.15"}}}}
 	tests := []struct {
 		name string
 		edit func(c *Config)
@@ -132,22 +134,22 @@ func TestConfigVantageRules(t *testing.T) {
 		}, "quorum", "redundancy 1"},
 		{"vantages without canaries", func(c *Config) { c.Vantages = []string{"vp1", "vp2", "vp3"} }, "canaries", "target outage"},
 		{"one vantage without canaries", func(c *Config) { c.Vantages, c.Quorum = []string{"vp1"}, 1 }, "", ""},
-		{"canary that does not parse", func(c *Config) { c.Canaries = []HostConfig{{Addr: "198.51.100"}} }, "canaries[0].addr", "not an IP address"},
+		{"canary that does not parse", func(c *Config) { c.Canaries = []schedule.HostConfig{{Addr: "198.51.100"}} }, "canaries[0].addr", "not an IP address"},
 		{"canary inside a target prefix", func(c *Config) {
-			c.Targets, c.Canaries = kp, []HostConfig{{Addr: "198.51.100.1"}, {Addr: "175.45.179.254"}}
+			c.Targets, c.Canaries = kp, []schedule.HostConfig{{Addr: "198.51.100.1"}, {Addr: "175.45.179.254"}}
 		}, "canaries[1].addr", "targets[0].prefixes[0]"},
 		{"canary on a known host", func(c *Config) {
-			c.Targets = []TargetSet{{Name: "ns", Hosts: []HostConfig{{Addr: "2001:db8::53"}}}}
-			c.Canaries = []HostConfig{{Addr: "2001:db8::53"}}
+			c.Targets = []schedule.TargetSet{{Name: "ns", Hosts: []schedule.HostConfig{{Addr: "2001:db8::53"}}}}
+			c.Canaries = []schedule.HostConfig{{Addr: "2001:db8::53"}}
 		}, "canaries[0].addr", "targets[0].hosts[0]"},
 		{"canaries away from the targets", func(c *Config) {
-			c.Targets, c.Canaries = kp, []HostConfig{{Addr: "175.45.180.1"}, {Addr: "2001:db8::1"}}
+			c.Targets, c.Canaries = kp, []schedule.HostConfig{{Addr: "175.45.180.1"}, {Addr: "2001:db8::1"}}
 		}, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &Config{Vantage: "vp1", Round: time.Minute, Quorum: 2, LogLevel: "info",
-				Probe: ProbeConfig{Timeout: time.Second, Count: 1, Parallel: 1}}
+			c := &Config{LogLevel: "info", Config: schedule.Config{Vantage: "vp1", Round: time.Minute, Quorum: 2,
+				Probe: schedule.ProbeConfig{Timeout: time.Second, Count: 1, Parallel: 1}}}
 			tt.edit(c)
 			err := c.Validate()
 			if tt.key == "" {
@@ -162,40 +164,6 @@ func TestConfigVantageRules(t *testing.T) {
 			}
 			if ce.Key != tt.key || !strings.Contains(ce.Msg, tt.want) || strings.Contains(ce.Msg, "\n") {
 				t.Errorf("error %q (key %q), want one line for %s mentioning %q", err, ce.Key, tt.key, tt.want)
-			}
-		})
-	}
-}
-
-func TestParseMethod(t *testing.T) {
-	tests := []struct {
-		in   string
-		want Method
-		err  bool
-	}{
-		{"icmp", Method{Name: "icmp"}, false},
-		{"tcp:80", Method{Name: "tcp", Port: 80}, false},
-		{"dns:kp./SOA", Method{Name: "dns", Qname: "kp.", Qtype: "SOA"}, false},
-		{"dns:example.org", Method{Name: "dns", Qname: "example.org.", Qtype: "A"}, false},
-		{"trace", Method{Name: "trace", Proto: "icmp"}, false},
-		{"trace:udp", Method{Name: "trace", Proto: "udp"}, false},
-		{"tcp", Method{}, true},
-		{"tcp:0", Method{}, true},
-		{"tcp:65536", Method{}, true},
-		{"dns:", Method{}, true},
-		{"dns:kp./BOGUS", Method{}, true},
-		{"trace:sctp", Method{}, true},
-		{"icmp:1", Method{}, true},
-		{"http", Method{}, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, err := ParseMethod(tt.in)
-			if (err != nil) != tt.err {
-				t.Fatalf("ParseMethod(%q) error = %v, want error %v", tt.in, err, tt.err)
-			}
-			if got != tt.want {
-				t.Fatalf("ParseMethod(%q) = %+v, want %+v", tt.in, got, tt.want)
 			}
 		})
 	}
@@ -318,36 +286,31 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 	return code, string(o), string(e)
 }
 
-func TestAssignedBlocks(t *testing.T) {
-	vantages := []string{"vp1", "vp2", "vp3"}
-	prefixes := []netip.Prefix{netip.MustParsePrefix("198.18.0.0/20"), netip.MustParsePrefix("198.18.99.7/32")}
-	count := map[netip.Prefix]int{}
-	for _, v := range vantages {
-		c := &Config{Vantage: v, Vantages: vantages, Redundancy: 2}
-		for _, p := range c.assigned(prefixes) {
-			count[p]++
-		}
-	}
-	// 16 blocks of the /20 and the single host: each probed by exactly 2 vantages.
-	if len(count) != 17 {
-		t.Fatalf("%d entities assigned, want 17: %v", len(count), count)
-	}
-	for p, n := range count {
-		if n != 2 {
-			t.Errorf("%s probed by %d vantages, want 2", p, n)
-		}
-	}
-	all := (&Config{Vantage: "vp1"}).assigned(prefixes)
-	if len(all) != 2 {
-		t.Errorf("without redundancy every prefix stays: %v", all)
-	}
-}
-
 // TestConfigErrorHidesSecret: a password put in the collector's URL is
 // refused without being repeated.
 func TestConfigErrorHidesSecret(t *testing.T) {
 	_, err := loadConfig(newConfigViper(), filepath.Join("testdata", "invalid-collector-url.yaml"))
 	if err == nil || strings.Contains(err.Error(), "secret") {
 		t.Errorf("error %v: want a refusal that does not repeat the password", err)
+	}
+}
+
+// TestExitStatusByType: the exit status follows the error's type, never its
+// text.
+func TestExitStatusByType(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"configuration", fmt.Errorf("run: %w", &ConfigError{Key: "round", Msg: "unknown command"}), exitUsage},
+		{"command line", &usageError{errors.New("anything at all")}, exitUsage},
+		{"interrupted", fmt.Errorf("census: %w", schedule.ErrInterrupted), exitSome},
+		{"explicit", &exitError{code: exitSome}, exitSome},
+		{"text of a usage error, not its type", errors.New("unknown flag: --bogus"), exitFailure},
+	} {
+		if got := exitStatus(c.err); got != c.want {
+			t.Errorf("%s: exit %d, want %d", c.name, got, c.want)
+		}
 	}
 }

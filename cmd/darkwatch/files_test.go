@@ -1,6 +1,7 @@
 package main
 
 import (
+	"darkwatch/schedule"
 	"errors"
 	"fmt"
 	"io"
@@ -254,7 +255,7 @@ func TestSourceMustBeLocal(t *testing.T) {
 	if code != exitUsage || !strings.Contains(stderr, "probe.source") || !strings.Contains(stderr, "not an address of a local interface") {
 		t.Errorf("probe.source: exit %d, %q", code, stderr)
 	}
-	if err := localSource(netip.MustParseAddr("127.0.0.1")); err != nil {
+	if err := schedule.LocalSource(netip.MustParseAddr("127.0.0.1")); err != nil {
 		t.Errorf("loopback: %v", err)
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+
+	"darkwatch/schedule"
 )
 
 // Exit statuses, as DESIGN.md's command line states them.
@@ -48,8 +50,10 @@ func usageErr(format string, a ...any) error {
 // app is the state shared by all subcommands: the flags' viper and the loaded
 // configuration.
 type app struct {
-	v      *viper.Viper
-	cfg    *Config
+	v   *viper.Viper
+	cfg *Config
+	// bl is the blocklist of cfg, built once for probe and sweep.
+	bl     *schedule.Blocklist
 	json   bool
 	stdout *os.File
 	log    *slog.Logger
@@ -63,47 +67,84 @@ func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
-// run executes darkwatch with args and returns its exit status.
+// run executes darkwatch with args and returns its exit status, chosen by
+// the type of the error (see exitStatus).
 func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a := &app{v: newConfigViper(), stdout: os.Stdout}
 	root := a.rootCommand()
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	err := findCommand(root, args)
+	if err == nil {
+		err = root.ExecuteContext(ctx)
+	}
 	if err == nil {
 		return exitOK
 	}
+	code := exitStatus(err)
 	var ee *exitError
-	if errors.As(err, &ee) {
-		if ee.err != nil {
-			fmt.Fprintln(os.Stderr, "darkwatch:", ee.err)
-		}
-		return ee.code
-	}
-	var ce *ConfigError
-	if errors.As(err, &ce) {
+	if !errors.As(err, &ee) || ee.err != nil {
 		fmt.Fprintln(os.Stderr, "darkwatch:", err)
-		return exitUsage
 	}
-	fmt.Fprintln(os.Stderr, "darkwatch:", err)
-	if isUsageError(err) {
+	var ue *usageError
+	if errors.As(err, &ue) {
 		fmt.Fprintln(os.Stderr, "Run 'darkwatch --help' for usage.")
+	}
+	return code
+}
+
+// exitStatus is the exit status err calls for: an exitError's own, 2 for a
+// bad command line or configuration, 1 for work cut short, else 3.
+func exitStatus(err error) int {
+	var ee *exitError
+	var ce *ConfigError
+	var ue *usageError
+	switch {
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.As(err, &ce), errors.As(err, &ue):
 		return exitUsage
+	case errors.Is(err, schedule.ErrInterrupted):
+		return exitSome
 	}
 	return exitFailure
 }
 
-// isUsageError recognises cobra's and pflag's own complaints about the command line.
-func isUsageError(err error) bool {
-	s := err.Error()
-	for _, p := range []string{"unknown flag", "unknown shorthand", "unknown command", "flag needs an argument",
-		"invalid argument", "accepts ", "requires at least", "required flag", "bad flag syntax"} {
-		if strings.Contains(s, p) {
-			return true
+// usageError is cobra's complaint about the command line: an unknown command,
+// the wrong number of arguments, a required flag left out.
+type usageError struct{ err error }
+
+// Error is cobra's message.
+func (e *usageError) Error() string { return e.err.Error() }
+
+// Unwrap gives cobra's error.
+func (e *usageError) Unwrap() error { return e.err }
+
+// findCommand says, as a usageError, when args name no command.
+func findCommand(root *cobra.Command, args []string) error {
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd(args...)
+	if _, _, err := root.Find(args); err != nil {
+		return &usageError{err}
+	}
+	return nil
+}
+
+// usageArgs makes the argument checks of cmd and its subcommands return a
+// usageError.
+func usageArgs(cmd *cobra.Command) {
+	if check := cmd.Args; check != nil {
+		cmd.Args = func(c *cobra.Command, args []string) error {
+			if err := check(c, args); err != nil {
+				return &usageError{err}
+			}
+			return nil
 		}
 	}
-	return false
+	for _, sub := range cmd.Commands() {
+		usageArgs(sub)
+	}
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -125,6 +166,13 @@ Exit status: 0 every target answered, 1 some did not, 2 usage or configuration e
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			// cobra checks these after this hook; here their errors are usage errors.
+			if err := cmd.ValidateRequiredFlags(); err != nil {
+				return &usageError{err}
+			}
+			if err := cmd.ValidateFlagGroups(); err != nil {
+				return &usageError{err}
+			}
 			return a.load(cmd)
 		},
 	}
@@ -139,6 +187,7 @@ Exit status: 0 every target answered, 1 some did not, 2 usage or configuration e
 		return &exitError{code: exitUsage, err: fmt.Errorf("%v\nRun '%s --help' for usage", err, c.CommandPath())}
 	})
 	root.AddCommand(a.probeCommand(), a.sweepCommand(), a.runCommand(), a.importCommand(), a.exportCommand(), a.censusCommand(), a.verdictCommand(), a.reportCommand(), a.bgpCommand(), a.serveCommand(), versionCommand())
+	usageArgs(root)
 	return root
 }
 
@@ -180,6 +229,9 @@ func (a *app) load(cmd *cobra.Command) error {
 			}
 			return err
 		}
+	}
+	if a.bl, err = cfg.BlocklistSet(); err != nil {
+		return err
 	}
 	a.cfg = cfg
 	a.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: parseLevel(cfg.LogLevel)}))

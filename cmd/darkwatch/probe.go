@@ -16,6 +16,7 @@ import (
 
 	"darkwatch/probe"
 	"darkwatch/results"
+	"darkwatch/schedule"
 )
 
 // maxProbeTargets bounds what one `probe` command expands a CIDR to; larger
@@ -116,7 +117,7 @@ func (a *app) runProbe(cmd *cobra.Command, method string, f *probeFlags, args []
 	if err != nil {
 		return err
 	}
-	bl := a.cfg.BlocklistSet()
+	bl := a.bl
 	for _, ad := range addrs {
 		if err := bl.Check(ad); err != nil {
 			return &exitError{code: exitUsage, err: fmt.Errorf("nothing sent: %w", err)}
@@ -215,7 +216,7 @@ func (a *app) probeConfig(method string, f *probeFlags) (probe.Config, error) {
 		if err != nil {
 			return pc, usageErr("--source %q is not an IP address", src)
 		}
-		if err := localSource(ad); err != nil {
+		if err := schedule.LocalSource(ad); err != nil {
 			return pc, usageErr("--source: %v", err)
 		}
 		pc.Source = ad

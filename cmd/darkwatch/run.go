@@ -3,17 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"os"
-	"os/signal"
-	"slices"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"darkwatch/probe"
 	"darkwatch/results"
 	"darkwatch/results/store"
 	"darkwatch/schedule"
@@ -62,441 +56,156 @@ address of --metrics (config key metrics).`,
 	return cmd
 }
 
+// runDaemon turns run's flags and the configuration into a schedule.Daemon
+// with its outputs (the store, --out, the collector, /metrics) and runs it.
 func (a *app) runDaemon(cmd *cobra.Command, f *runFlags) error {
 	ctx := cmd.Context()
 	if f.round != 0 && f.round < time.Second {
 		return usageErr("--round %v: at least 1s", f.round)
 	}
-	sink := &lockedWriter{}
-	closeOut := func() error { return nil }
-	var st store.Store
-	var fwd *forwarder // the way to the collector (collector.go); nil without one
-	if a.cfg.Store != "" {
-		var err error
-		if st, err = a.openStore(cmd); err != nil {
-			return err
-		}
-		defer st.Close()
-		sink.keep = true
-		a.log.Info("records go to the store", "store", store.Redact(a.cfg.Store))
-	}
-	if f.out != "" || st == nil {
-		out, closer, err := a.recordSink(f.out)
-		if err != nil {
-			return err
-		}
-		closeOut = closer
-		defer closeOut()
-		sink.w = results.NewWriter(out, true)
-		sink.w.Batch = true
-	}
-	// save writes the round's records: flushed to --out, committed to the store.
-	save := func() error {
-		if err := sink.flush(); err != nil {
-			return fmt.Errorf("writing records: %w", err)
-		}
-		if st == nil {
-			return nil
-		}
-		recs := sink.take()
-		for i := 0; i < len(recs); i += importBatch {
-			if _, err := fwd.ingest(context.WithoutCancel(ctx), st, recs[i:min(i+importBatch, len(recs))]); err != nil {
-				return fmt.Errorf("storing records: %w", err)
-			}
-		}
-		return nil
-	}
-
-	m := newMetrics()
-	addr := f.metrics
-	if addr == "" {
-		addr = a.cfg.Metrics
-	}
-	if addr == "off" {
-		addr = ""
-	}
-	if bound, err := m.serve(ctx, addr); err != nil {
-		return &exitError{code: exitFailure, err: fmt.Errorf("metrics on %s: %w", addr, err)}
-	} else if bound != nil {
-		a.log.Info("serving metrics", "addr", "http://"+bound.String()+"/metrics")
-	}
-	fwd, err := a.startForwarder(ctx, st, m)
+	out, err := a.openRunOutput(cmd, f.out)
 	if err != nil {
 		return err
 	}
-	defer fwd.close(a.log)
-
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	file, _ := cmd.Flags().GetString("config")
-	if file == "" {
-		file = os.Getenv("DARKWATCH_CONFIG")
+	defer out.close()
+	m := newMetrics()
+	if err := a.serveMetrics(ctx, m, f.metrics); err != nil {
+		return err
 	}
-
-	cfg := a.cfg
-	ad := &adaptive{}
-	var lastStart time.Time
-	for n := 0; f.rounds == 0 || n < f.rounds; n++ {
-		rounds := schedule.Rounds{Length: pick(f.round, cfg.Round), Align: !f.noAlign}
-		// Aligned rounds start on the round grid; free-running ones the round
-		// length after the last (the first at once). Either way a round's
-		// number is its slot on the grid, so it is never used twice.
-		var start time.Time
-		switch {
-		case rounds.Align:
-			start = rounds.Next(time.Now(), cfg.Vantage)
-		case n == 0:
-			start = time.Now()
-		default:
-			start = lastStart.Add(rounds.Length)
-			if now := time.Now(); now.After(start) {
-				start = now
-			}
-			if rounds.Number(start) == rounds.Number(lastStart) {
-				start = rounds.Start(rounds.Number(lastStart)+1, cfg.Vantage)
-			}
-		}
-		lastStart = start
-		if !a.waitUntil(ctx, start, hup, file, m) {
-			break
-		}
-		cfg = a.cfg // a SIGHUP may have replaced it
-		k := rounds.Number(start)
-		m.round.Set(float64(k))
-		a.log.Info("round", "round", k, "vantage", cfg.Vantage)
-		began := time.Now()
-		a.doRound(ctx, k, pick(f.cooldown, cfg.Probe.Timeout), sink, m, st, ad)
-		took := time.Since(began)
-		m.roundDuration.Observe(took.Seconds())
-		if took > rounds.Length {
-			a.log.Warn("round took longer than the round length: the next starts late or is skipped",
-				"round", k, "took", took.Round(time.Millisecond), "length", rounds.Length)
-		} else {
-			a.log.Debug("round done", "round", k, "took", took.Round(time.Millisecond))
-		}
-		m.rounds.Inc()
-		if err := save(); err != nil {
-			return &exitError{code: exitFailure, err: err}
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		if st != nil && fwd == nil {
-			// A node on its own keeps its store's verdicts and events
-			// current: the last two rounds' are (re)computed, with their
-			// history. With a collector, the collector does it for all.
-			if _, _, err := a.analyze(ctx, st, start.Add(-rounds.Length), time.Now()); err != nil {
-				a.log.Warn("verdicts not updated", "err", err)
-			}
+	if out.fwd, err = a.startForwarder(ctx, out.st, m); err != nil {
+		return err
+	}
+	defer out.fwd.close(a.log)
+	errs := schedule.NewRoundErrors()
+	m.reg.MustRegister(errs)
+	d := &schedule.Daemon{
+		Prober: probes{}, Store: out.st, Emit: out.sink.write, Commit: out.save,
+		Reload: a.reloader(cmd), Log: a.log, Length: f.round, Cooldown: f.cooldown, Rounds: f.rounds, NoAlign: f.noAlign,
+		Metrics: &schedule.Metrics{Sent: m.sent, Replies: m.replies, PPS: m.pps, RoundDuration: m.roundDuration,
+			Rounds: m.rounds, HitRate: m.hitRate, Round: m.round, Reloads: m.reloads, Errors: errs},
+	}
+	if out.st != nil && out.fwd == nil {
+		// A node on its own keeps its store's verdicts and events current:
+		// the last two rounds' are (re)computed, with their history. With a
+		// collector, the collector does it for all.
+		d.AfterRound = func(ctx context.Context, since, until time.Time) error {
+			_, _, err := a.analyze(ctx, out.st, since, until)
+			return err
 		}
 	}
-	if err := save(); err != nil {
-		return &exitError{code: exitFailure, err: err}
+	if err := d.Run(ctx, &a.cfg.Config); err != nil {
+		return err
 	}
-	if err := closeOut(); err != nil {
+	if err := out.closeFile(); err != nil {
 		return &exitError{code: exitFailure, err: fmt.Errorf("writing records: %w", err)}
 	}
 	a.log.Info("stopped; every record taken is written")
 	return nil
 }
 
-// waitUntil sleeps until t, reloading the configuration on SIGHUP. It returns
-// false when ctx ends first.
-func (a *app) waitUntil(ctx context.Context, t time.Time, hup <-chan os.Signal, file string, m *metrics) bool {
-	timer := time.NewTimer(time.Until(t))
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-timer.C:
-			return true
-		case <-hup:
-			a.reload(file, m)
-		}
-	}
+// runOutput is where run's records go: the store (and through it the
+// collector), --out or stdout.
+type runOutput struct {
+	sink      *lockedWriter
+	st        store.Store
+	fwd       *forwarder // the way to the collector (collector.go); nil without one
+	closeFile func() error
 }
 
-// reload reads the configuration file again; a bad one is refused and the old
-// one kept. Flags given on the command line keep their values.
-func (a *app) reload(file string, m *metrics) {
-	if file == "" {
-		a.log.Warn("SIGHUP: no configuration file to reload")
-		return
-	}
-	v := newConfigViper()
-	for k, val := range a.flagSet {
-		v.Set(k, val)
-	}
-	cfg, err := loadConfig(v, file)
-	if err == nil && len(a.flagAllow) > 0 {
-		cfg.Allow = append(cfg.Allow, a.flagAllow...)
-		err = cfg.Validate()
-	}
-	if err != nil {
-		m.reloads.WithLabelValues("refused").Inc()
-		a.log.Error("SIGHUP: new configuration refused, keeping the old one", "err", err)
-		return
-	}
-	a.cfg = cfg
-	m.reloads.WithLabelValues("ok").Inc()
-	a.log.Info("SIGHUP: configuration reloaded", "file", file)
-}
-
-// doRound probes everything the configuration names once, as round k.
-//
-// With a census in the store, ICMP probing of the census blocks is adaptive
-// (Trinocular): one periodic probe a block, more only while uncertain; the rest
-// of the space, and the other methods, are swept.
-func (a *app) doRound(ctx context.Context, k int64, cooldown time.Duration, sink *lockedWriter, m *metrics, st store.Store, ad *adaptive) {
-	cfg := a.cfg
-	count := func(set string, method Method, sent, hits uint64, targets uint64) {
-		m.sent.WithLabelValues(method.Name).Add(float64(sent))
-		m.replies.WithLabelValues(method.Name).Add(float64(hits))
-		if targets > 0 {
-			m.hitRate.WithLabelValues(set, method.Name).Set(float64(hits) / float64(targets))
-		}
-	}
-	// The census blocks of every set that probes ICMP this round are probed
-	// adaptively in one go, beside the canaries; the sweeps and the hosts
-	// follow, set by set.
-	var adaptiveBlocks []store.Block
-	census := map[string][]store.Block{}
-	stored := vantageCensus(ctx, st, cfg.Vantage)
-	for _, ts := range cfg.Targets {
-		if len(stored) == 0 || !slices.Contains(schedule.MethodMix(ts.Methods, ts.TraceEvery, k), results.MethodICMP) {
-			continue
-		}
-		census[ts.Name] = censusBlocks(stored, cfg.assigned(ts.v4()))
-		for _, b := range census[ts.Name] {
-			if !slices.ContainsFunc(adaptiveBlocks, func(o store.Block) bool { return o.Prefix == b.Prefix }) {
-				adaptiveBlocks = append(adaptiveBlocks, b)
-			}
-		}
-	}
-	var beside sync.WaitGroup
-	if len(adaptiveBlocks) > 0 {
-		beside.Go(func() {
-			n := ad.round(ctx, a, st, k, adaptiveBlocks, sink)
-			a.log.Debug("adaptive round", "blocks", n)
-		})
-	}
-	beside.Go(func() {
-		for _, c := range cfg.Canaries {
-			methods := c.Methods
-			if len(methods) == 0 {
-				methods = []string{"icmp"}
-			}
-			for _, name := range methods {
-				meth, _ := ParseMethod(name)
-				a.probeHosts(ctx, k, meth, []netip.Addr{netip.MustParseAddr(c.Addr)}, sink)
-			}
-		}
-	})
-	defer beside.Wait()
-	for _, ts := range cfg.Targets {
-		v4 := cfg.assigned(ts.v4())
-		v6 := ts.v6()
-		space4, err := schedule.NewSpace(v4, cfg.BlocklistSet())
+// openRunOutput opens the store of the configuration, if any, and --out (or
+// stdout when there is no store).
+func (a *app) openRunOutput(cmd *cobra.Command, path string) (*runOutput, error) {
+	o := &runOutput{sink: &lockedWriter{}, closeFile: func() error { return nil }}
+	if a.cfg.Store != "" {
+		st, err := a.openStore(cmd)
 		if err != nil {
-			a.log.Error("target set skipped", "set", ts.Name, "err", err)
-			continue
+			return nil, err
 		}
-		// Census blocks are probed adaptively for icmp; the sweep covers the rest.
-		blocks := census[ts.Name]
-		icmpSpace := space4
-		if len(blocks) > 0 {
-			// Not through the blocklist: allow would let the census
-			// blocks back in (the lab allows the whole target space).
-			icmpSpace, _ = schedule.NewSpace(outsideBlocks(v4, blocks), cfg.BlocklistSet())
+		o.st = st
+		o.sink.keep = true
+		a.log.Info("records go to the store", "store", store.Redact(a.cfg.Store))
+	}
+	if path != "" || o.st == nil {
+		w, closer, err := a.recordSink(path)
+		if err != nil {
+			o.close()
+			return nil, err
 		}
-		for _, name := range schedule.MethodMix(ts.Methods, ts.TraceEvery, k) {
-			meth, _ := ParseMethod(name)
-			if ctx.Err() != nil {
-				return
-			}
-			if meth.Name == results.MethodDNS {
-				continue // a question for name servers: configure it on hosts
-			}
-			space := space4
-			if meth.Name == results.MethodICMP && len(blocks) > 0 {
-				space = icmpSpace
-			}
-			if space.Size() > 0 {
-				job := &sweepJob{method: meth, space: space, round: k, cooldown: cooldown, all: true,
-					rate: cfg.Rate.PPS, perBlock: cfg.Rate.PerBlockPPS,
-					parallel: cfg.Probe.Parallel,
-					perm: func() (*schedule.Permutation, error) {
-						return schedule.NewPermutation(space.Size(), uint64(k)), nil
-					}}
-				if meth.Name == results.MethodTrace {
-					// One trace per /24 block: its first address.
-					job.space = firstOfBlocks(space4, cfg.BlocklistSet())
-					job.perm = func() (*schedule.Permutation, error) {
-						return schedule.NewPermutation(job.space.Size(), uint64(k)), nil
-					}
-				}
-				ss, err := a.sweepSpace(ctx, job, sink, &progress{})
-				if err != nil {
-					a.log.Error("sweep failed", "set", ts.Name, "method", name, "err", err)
-				}
-				count(ts.Name, meth, ss.Sent, ss.Hits, job.space.Size())
-				if meth.Name != results.MethodTrace {
-					m.pps.Set(ss.PPS())
-				}
-			}
-			if len(v6) > 0 {
-				space6, err := schedule.NewSpace(v6, cfg.BlocklistSet())
-				if err == nil && space6.Size() <= maxProbeTargets {
-					var hosts []netip.Addr
-					for i := range space6.Size() {
-						hosts = append(hosts, space6.Index(i))
-					}
-					sent, hits := a.probeHosts(ctx, k, meth, hosts, sink)
-					count(ts.Name, meth, sent, hits, uint64(len(hosts)))
-				}
-			}
+		o.closeFile = closer
+		o.sink.w = results.NewWriter(w, true)
+		o.sink.w.Batch = true
+	}
+	return o, nil
+}
+
+// save writes the records taken so far: flushed to --out, committed to the
+// store.
+func (o *runOutput) save(ctx context.Context) error {
+	if err := o.sink.flush(); err != nil {
+		return fmt.Errorf("writing records: %w", err)
+	}
+	if o.st == nil {
+		return nil
+	}
+	recs := o.sink.take()
+	for i := 0; i < len(recs); i += importBatch {
+		if _, err := o.fwd.ingest(ctx, o.st, recs[i:min(i+importBatch, len(recs))]); err != nil {
+			return fmt.Errorf("storing records: %w", err)
 		}
-		for _, h := range ts.Hosts {
-			for _, name := range schedule.MethodMix(h.Methods, ts.TraceEvery, k) {
-				meth, _ := ParseMethod(name)
-				a.probeHosts(ctx, k, meth, []netip.Addr{netip.MustParseAddr(h.Addr)}, sink)
-			}
-		}
+	}
+	return nil
+}
+
+// close closes the file (a second close is harmless) and the store.
+func (o *runOutput) close() {
+	_ = o.closeFile()
+	if o.st != nil {
+		o.st.Close()
 	}
 }
 
-// assigned keeps the /24 blocks of ps that rendezvous hashing gives this
-// vantage point (all of them when no redundancy is configured).
-func (c *Config) assigned(ps []netip.Prefix) []netip.Prefix {
-	if c.Redundancy <= 0 || len(c.Vantages) == 0 {
-		return ps
+// serveMetrics serves /metrics on --metrics, else the configuration's
+// metrics address ("off": none).
+func (a *app) serveMetrics(ctx context.Context, m *metrics, flag string) error {
+	addr := pick(flag, a.cfg.Metrics)
+	if addr == "off" {
+		addr = ""
 	}
-	var out []netip.Prefix
-	for _, p := range ps {
-		if p.Bits() > schedule.BlockBits4 {
-			if slices.Contains(schedule.Assign(schedule.BlockOf(p.Addr()), c.Vantages, c.Redundancy), c.Vantage) {
-				out = append(out, p)
-			}
-			continue
-		}
-		step := uint32(1) << (32 - schedule.BlockBits4)
-		a4 := p.Addr().As4()
-		first := uint32(a4[0])<<24 | uint32(a4[1])<<16 | uint32(a4[2])<<8
-		for i := uint32(0); i < 1<<(schedule.BlockBits4-p.Bits()); i++ {
-			v := first + i*step
-			b := netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), 0}), schedule.BlockBits4)
-			if slices.Contains(schedule.Assign(b, c.Vantages, c.Redundancy), c.Vantage) {
-				out = append(out, b)
-			}
-		}
-	}
-	return out
-}
-
-// outsideBlocks returns the parts of ps that lie in none of blocks (census
-// blocks, /24s): a prefix holding no block as it is, one holding some split
-// into its other /24s, and one inside a block left out.
-func outsideBlocks(ps []netip.Prefix, blocks []store.Block) []netip.Prefix {
-	in := make(map[netip.Prefix]bool, len(blocks))
-	for _, b := range blocks {
-		in[b.Prefix.Masked()] = true
-	}
-	var out []netip.Prefix
-	for _, p := range ps {
-		if !p.Addr().Is4() {
-			out = append(out, p)
-			continue
-		}
-		if p.Bits() >= schedule.BlockBits4 {
-			if !in[schedule.BlockOf(p.Addr())] {
-				out = append(out, p)
-			}
-			continue
-		}
-		holds := false
-		for b := range in {
-			if p.Contains(b.Addr()) {
-				holds = true
-				break
-			}
-		}
-		if !holds {
-			out = append(out, p)
-			continue
-		}
-		a4 := p.Masked().Addr().As4()
-		first := uint32(a4[0])<<24 | uint32(a4[1])<<16 | uint32(a4[2])<<8
-		for i := uint32(0); i < 1<<(schedule.BlockBits4-p.Bits()); i++ {
-			v := first + i<<(32-schedule.BlockBits4)
-			b := netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), 0}), schedule.BlockBits4)
-			if !in[b] {
-				out = append(out, b)
-			}
-		}
-	}
-	return out
-}
-
-// firstOfBlocks is the space of the first probe-able address of every /24 of s.
-func firstOfBlocks(s *schedule.Space, bl *schedule.Blocklist) *schedule.Space {
-	var ps []netip.Prefix
-	seen := map[netip.Prefix]bool{}
-	for i := uint64(0); i < s.Size(); i++ {
-		ad := s.Index(i)
-		b := schedule.BlockOf(ad)
-		if !seen[b] {
-			seen[b] = true
-			ps = append(ps, netip.PrefixFrom(ad, ad.BitLen()))
-		}
-	}
-	out, _ := schedule.NewSpace(ps, bl)
-	return out
-}
-
-// probeHosts probes single addresses with one method through the per-target
-// probers and returns how many probes went out and how many targets answered.
-func (a *app) probeHosts(ctx context.Context, k int64, meth Method, hosts []netip.Addr, sink *lockedWriter) (sent, hits uint64) {
-	cfg := a.cfg
-	bl := cfg.BlocklistSet()
-	pc := probe.Config{Vantage: cfg.Vantage, Round: k, Count: 1, Timeout: cfg.Probe.Timeout,
-		TTL: cfg.Probe.TTL, Contact: cfg.Contact, Proto: meth.Proto, Permit: bl.Check}
-	if cfg.Probe.Source != "" {
-		pc.Source = netip.MustParseAddr(cfg.Probe.Source)
-	}
-	p, err := probe.Methods[meth.Name](pc)
+	bound, err := m.serve(ctx, addr)
 	if err != nil {
-		a.log.Error("prober", "method", meth.Name, "err", err)
-		return 0, 0
+		return &exitError{code: exitFailure, err: fmt.Errorf("metrics on %s: %w", addr, err)}
 	}
-	defer p.Close()
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, cfg.Probe.Parallel)
-	for _, h := range hosts {
-		if ctx.Err() != nil {
-			break
+	if bound != nil {
+		a.log.Info("serving metrics", "addr", "http://"+bound.String()+"/metrics")
+	}
+	return nil
+}
+
+// reloader reads the configuration file again for a SIGHUP, keeping what
+// the command line set; nil when there is no file. A configuration it
+// returns is in force for the rest of the command too.
+func (a *app) reloader(cmd *cobra.Command) func() (*schedule.Config, error) {
+	file, _ := cmd.Flags().GetString("config")
+	if file == "" {
+		file = os.Getenv("DARKWATCH_CONFIG")
+	}
+	if file == "" {
+		return nil
+	}
+	return func() (*schedule.Config, error) {
+		v := newConfigViper()
+		for k, val := range a.flagSet {
+			v.Set(k, val)
 		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			// The round's own context is not used: a probe already sent is
-			// waited for, so SIGTERM never loses its answer.
-			recs := p.Probe(context.WithoutCancel(ctx), probe.Target{Addr: h, Port: meth.Port, Qname: meth.Qname, Qtype: meth.Qtype})
-			mu.Lock()
-			defer mu.Unlock()
-			sent += uint64(len(recs))
-			if anyAnswered(recs) {
-				hits++
-			}
-			for _, r := range recs {
-				sink.write(r)
-			}
-		}()
+		cfg, err := loadConfig(v, file)
+		if err == nil && len(a.flagAllow) > 0 {
+			cfg.Allow = append(cfg.Allow, a.flagAllow...)
+			err = cfg.Validate()
+		}
+		if err != nil {
+			return nil, err
+		}
+		a.cfg = cfg
+		return &cfg.Config, nil
 	}
-	wg.Wait()
-	return sent, hits
 }

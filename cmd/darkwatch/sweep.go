@@ -84,45 +84,43 @@ configuration error, 3 the prober failed (for example another sweep holds the lo
 	return cmd
 }
 
-func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
-	ctx := cmd.Context()
-	m, err := ParseMethod(f.method)
+// checkSweepFlags checks sweep's flags and gives its method and source.
+func checkSweepFlags(f *sweepFlags) (schedule.Method, netip.Addr, error) {
+	var src netip.Addr
+	m, err := schedule.ParseMethod(f.method)
 	if err != nil {
-		return usageErr("--method: %v", err)
+		return m, src, usageErr("--method: %v", err)
 	}
 	if m.Name == results.MethodDNS {
-		return usageErr("--method dns: sweeps take icmp, tcp:PORT or trace; probe name servers with darkwatch probe dns")
+		return m, src, usageErr("--method dns: sweeps take icmp, tcp:PORT or trace; probe name servers with darkwatch probe dns")
 	}
 	if f.shards == 0 || f.shard >= f.shards {
-		return usageErr("--shard %d of --shards %d: the shard must be 0 .. shards-1", f.shard, f.shards)
+		return m, src, usageErr("--shard %d of --shards %d: the shard must be 0 .. shards-1", f.shard, f.shards)
 	}
 	if f.retries < 0 || f.retries > 10 {
-		return usageErr("--retries %d: use 0 to 10", f.retries)
+		return m, src, usageErr("--retries %d: use 0 to 10", f.retries)
 	}
-	var src netip.Addr
 	if f.source != "" {
 		if src, err = netip.ParseAddr(f.source); err != nil {
-			return usageErr("--source %q is not an IP address", f.source)
+			return m, src, usageErr("--source %q is not an IP address", f.source)
 		}
-		if err := localSource(src); err != nil {
-			return usageErr("--source: %v", err)
+		if err := schedule.LocalSource(src); err != nil {
+			return m, src, usageErr("--source: %v", err)
 		}
 	}
-	prefixes, err := a.sweepTargets(f.targets)
+	return m, src, nil
+}
+
+func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
+	ctx := cmd.Context()
+	m, src, err := checkSweepFlags(f)
 	if err != nil {
 		return err
 	}
-	bl := a.cfg.BlocklistSet()
-	space, err := schedule.NewSpace(prefixes, bl)
+	bl := a.bl
+	space, err := a.sweepSpaceOf(f.targets)
 	if err != nil {
-		return usageErr("%v", err)
-	}
-	if space.Size() == 0 {
-		return usageErr("no target left to sweep: %d addresses given, all blocklisted (see --allow)", space.Blocked())
-	}
-	if space.Blocked() > 0 {
-		fmt.Fprintf(os.Stderr, "sweep: %d of the %d addresses given are on the blocklist and are not probed (see --allow, blocklist:)\n",
-			space.Blocked(), space.Blocked()+space.Size())
+		return err
 	}
 	if f.seed == 0 {
 		f.seed = uint64(time.Now().UnixNano())
@@ -157,19 +155,20 @@ func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
 	rw.Batch = true
 	sink := &lockedWriter{w: rw}
 
-	job := &sweepJob{
-		method: m, space: space, round: f.round, retries: f.retries, cooldown: f.cooldown,
-		src: src, rate: rate, perBlock: perBlock, all: f.all, parallel: f.parallel,
-		perm: func() (*schedule.Permutation, error) {
+	job := &schedule.SweepJob{
+		Method: m, Space: space, Vantage: a.cfg.Vantage, Round: f.round, Retries: f.retries, Cooldown: f.cooldown,
+		Timeout: a.cfg.Probe.Timeout, TTL: a.cfg.Probe.TTL, Contact: a.cfg.Contact, Permit: bl.Check,
+		Source: src, Rate: rate, PerBlock: perBlock, All: f.all, Parallel: f.parallel,
+		Perm: func() (*schedule.Permutation, error) {
 			return schedule.NewShard(space.Size(), f.seed, f.shard, f.shards)
 		},
 	}
-	if _, err := job.perm(); err != nil {
+	if _, err := job.Perm(); err != nil {
 		closeOut()
 		return usageErr("%v", err)
 	}
 	prog := newProgress(os.Stderr, space.Size()/f.shards*uint64(1+f.retries))
-	st, err := a.sweepSpace(ctx, job, sink, prog)
+	st, err := sweepSpace(ctx, job, sink.write, prog)
 	prog.done()
 	if err != nil {
 		sink.flush()
@@ -189,6 +188,27 @@ func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
 		return &exitError{code: exitSome}
 	}
 	return nil
+}
+
+// sweepSpaceOf is the space of --targets (or of the configuration) less
+// the blocklist, saying on stderr how much the blocklist took.
+func (a *app) sweepSpaceOf(specs []string) (*schedule.Space, error) {
+	prefixes, err := a.sweepTargets(specs)
+	if err != nil {
+		return nil, err
+	}
+	space, err := schedule.NewSpace(prefixes, a.bl)
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	if space.Size() == 0 {
+		return nil, usageErr("no target left to sweep: %d addresses given, all blocklisted (see --allow)", space.Blocked())
+	}
+	if space.Blocked() > 0 {
+		fmt.Fprintf(os.Stderr, "sweep: %d of the %d addresses given are on the blocklist and are not probed (see --allow, blocklist:)\n",
+			space.Blocked(), space.Blocked()+space.Size())
+	}
+	return space, nil
 }
 
 // sweepTargets gives the prefixes of --targets, or else of the configuration.
@@ -216,63 +236,47 @@ func (a *app) sweepTargets(specs []string) ([]netip.Prefix, error) {
 	return ps, nil
 }
 
-// sweepJob is one sweep of a space with one method, as `sweep` and each round
-// of `run` do it.
-type sweepJob struct {
-	method   Method
-	space    *schedule.Space
-	perm     func() (*schedule.Permutation, error) // a fresh walk of the space (or shard)
-	round    int64
-	retries  int
-	cooldown time.Duration
-	src      netip.Addr
-	rate     int  // packets per second, 0: no cap
-	perBlock int  // packets per second to one /24, 0: no cap
-	all      bool // a timeout record for every target that did not answer
-	parallel int  // traces in flight
-}
-
-// sweepSpace runs job and writes its records to sink.
-func (a *app) sweepSpace(ctx context.Context, job *sweepJob, sink *lockedWriter, prog *progress) (probe.SweepStats, error) {
+// sweepSpace runs job and gives its records to emit.
+func sweepSpace(ctx context.Context, job *schedule.SweepJob, emit func(results.Record), prog *progress) (probe.SweepStats, error) {
 	var st probe.SweepStats
 	var answered func(netip.Addr) bool
 	var err error
-	if job.method.Name == results.MethodTrace {
-		st, answered, err = a.traceSweep(ctx, job, sink, prog)
+	if job.Method.Name == results.MethodTrace {
+		st, answered, err = traceSweep(ctx, job, emit, prog)
 	} else {
-		st, answered, err = a.engineSweep(ctx, job, sink, prog)
+		st, answered, err = engineSweep(ctx, job, emit, prog)
 	}
 	// Timeouts are known only for a whole sweep: one stopped early never sent
 	// to some targets, and which is not known statelessly.
-	if err != nil || !job.all || ctx.Err() != nil {
+	if err != nil || !job.All || ctx.Err() != nil {
 		return st, err
 	}
-	p, _ := job.perm()
+	p, _ := job.Perm()
 	for {
 		i, ok := p.Next()
 		if !ok {
 			return st, nil
 		}
-		ad := job.space.Index(i)
+		ad := job.Space.Index(i)
 		if !answered(ad) {
-			sink.write(results.Record{Time: time.Now().UTC(), Vantage: a.cfg.Vantage, Round: job.round,
-				Method: job.method.Name, Target: ad.String(), Port: int(job.method.Port), Outcome: results.OutcomeTimeout})
+			emit(results.Record{Time: time.Now().UTC(), Vantage: job.Vantage, Round: job.Round,
+				Method: job.Method.Name, Target: ad.String(), Port: int(job.Method.Port), Outcome: results.OutcomeTimeout})
 		}
 	}
 }
 
 // engineSweep runs the stateless engine over the space in permutation order.
-func (a *app) engineSweep(ctx context.Context, job *sweepJob, sink *lockedWriter, prog *progress) (probe.SweepStats, func(netip.Addr) bool, error) {
+func engineSweep(ctx context.Context, job *schedule.SweepJob, emit func(results.Record), prog *progress) (probe.SweepStats, func(netip.Addr) bool, error) {
 	cfg := probe.SweepConfig{
-		Vantage: a.cfg.Vantage, Round: job.round, Method: job.method.Name, Port: job.method.Port, Source: job.src,
-		TTL: a.cfg.Probe.TTL, Contact: a.cfg.Contact, Retries: job.retries, Cooldown: job.cooldown,
-		Permit: a.cfg.BlocklistSet().Check,
+		Vantage: job.Vantage, Round: job.Round, Method: job.Method.Name, Port: job.Method.Port, Source: job.Source,
+		TTL: job.TTL, Contact: job.Contact, Retries: job.Retries, Cooldown: job.Cooldown,
+		Permit: job.Permit,
 	}
-	if job.rate > 0 {
-		cfg.Wait = schedule.NewLimiter(job.rate).Wait
+	if job.Rate > 0 {
+		cfg.Wait = schedule.NewLimiter(job.Rate).Wait
 	}
-	if job.perBlock > 0 {
-		cfg.BlockAllow = schedule.NewBlockCap(job.perBlock).Allow
+	if job.PerBlock > 0 {
+		cfg.BlockAllow = schedule.NewBlockCap(job.PerBlock).Allow
 	}
 	s, err := probe.NewSweep(cfg)
 	if err != nil {
@@ -302,17 +306,17 @@ func (a *app) engineSweep(ctx context.Context, job *sweepJob, sink *lockedWriter
 		}
 	}()
 	pass := func() probe.AddrIter {
-		p, _ := job.perm()
+		p, _ := job.Perm()
 		return func() (netip.Addr, bool) {
 			i, ok := p.Next()
 			if !ok {
 				return netip.Addr{}, false
 			}
-			return job.space.Index(i), true
+			return job.Space.Index(i), true
 		}
 	}
 	// Only IPv4 goes through the engine; IPv6 targets are probed one by one.
-	st, err := s.Run(stop, pass, sink.write)
+	st, err := s.Run(stop, pass, emit)
 	close(done)
 	select {
 	case <-stop:
@@ -324,14 +328,14 @@ func (a *app) engineSweep(ctx context.Context, job *sweepJob, sink *lockedWriter
 
 // traceSweep runs Paris traces of every target, many at once, each probe paced
 // by the caps.
-func (a *app) traceSweep(ctx context.Context, job *sweepJob, sink *lockedWriter, prog *progress) (probe.SweepStats, func(netip.Addr) bool, error) {
+func traceSweep(ctx context.Context, job *schedule.SweepJob, emit func(results.Record), prog *progress) (probe.SweepStats, func(netip.Addr) bool, error) {
 	// Traces send from many goroutines: the pacer is shared under a lock.
 	var paceMu sync.Mutex
-	pacer := schedule.NewPacer(job.rate, job.perBlock)
+	pacer := schedule.NewPacer(job.Rate, job.PerBlock)
 	pace := func(a netip.Addr) { paceMu.Lock(); pacer.Pace(a); paceMu.Unlock() }
 	tr, err := probe.NewTrace(probe.Config{
-		Vantage: a.cfg.Vantage, Round: job.round, Timeout: a.cfg.Probe.Timeout, Source: job.src,
-		Contact: a.cfg.Contact, Proto: job.method.Proto, Count: 1, Permit: a.cfg.BlocklistSet().Check,
+		Vantage: job.Vantage, Round: job.Round, Timeout: job.Timeout, Source: job.Source,
+		Contact: job.Contact, Proto: job.Method.Proto, Count: 1, Permit: job.Permit,
 		Trace: probe.TraceOptions{Pace: pace},
 	})
 	if err != nil {
@@ -342,15 +346,15 @@ func (a *app) traceSweep(ctx context.Context, job *sweepJob, sink *lockedWriter,
 	st.Start = time.Now()
 	var mu sync.Mutex
 	reached := map[netip.Addr]bool{}
-	sem := make(chan struct{}, max(job.parallel, 1))
+	sem := make(chan struct{}, max(job.Parallel, 1))
 	var wg sync.WaitGroup
-	p, _ := job.perm()
+	p, _ := job.Perm()
 	for ctx.Err() == nil {
 		i, ok := p.Next()
 		if !ok {
 			break
 		}
-		ad := job.space.Index(i)
+		ad := job.Space.Index(i)
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
@@ -367,7 +371,7 @@ func (a *app) traceSweep(ctx context.Context, job *sweepJob, sink *lockedWriter,
 					st.Hits++
 					reached[ad] = true
 				}
-				sink.write(r)
+				emit(r)
 			}
 			prog.show(st.Sent, st.Hits)
 		}()
@@ -482,7 +486,7 @@ func (l *lockedWriter) flush() error {
 }
 
 // printSummary writes the sweep's figures in one block on stderr.
-func printSummary(w io.Writer, m Method, targets uint64, st probe.SweepStats) {
+func printSummary(w io.Writer, m schedule.Method, targets uint64, st probe.SweepStats) {
 	name := m.Name
 	if m.Port != 0 {
 		name += ":" + strconv.Itoa(int(m.Port))

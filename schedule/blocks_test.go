@@ -1,4 +1,4 @@
-package main
+package schedule
 
 import (
 	"net/netip"
@@ -6,11 +6,10 @@ import (
 	"testing"
 
 	"darkwatch/results/store"
-	"darkwatch/schedule"
 )
 
-// TestOutsideBlocks: the ICMP sweep of run leaves the census blocks to the
-// adaptive rounds, whatever allow says.
+// TestOutsideBlocks: the ICMP sweep of a round leaves the census blocks to
+// the adaptive rounds, whatever allow says.
 func TestOutsideBlocks(t *testing.T) {
 	pfx := netip.MustParsePrefix
 	blocks := []store.Block{{Prefix: pfx("198.18.1.0/24")}, {Prefix: pfx("198.18.3.0/24")}, {Prefix: pfx("198.18.9.0/24")}}
@@ -23,19 +22,41 @@ func TestOutsideBlocks(t *testing.T) {
 		{[]netip.Prefix{pfx("198.18.9.128/25"), pfx("198.18.8.7/32")}, []netip.Prefix{pfx("198.18.8.7/32")}},
 		{[]netip.Prefix{pfx("2001:db8:1::/48")}, []netip.Prefix{pfx("2001:db8:1::/48")}},
 	} {
-		if got := outsideBlocks(c.in, blocks); !slices.Equal(got, c.want) {
-			t.Errorf("outsideBlocks(%v) = %v, want %v", c.in, got, c.want)
+		if got := OutsideBlocks(c.in, blocks); !slices.Equal(got, c.want) {
+			t.Errorf("OutsideBlocks(%v) = %v, want %v", c.in, got, c.want)
 		}
 	}
 	// With the lab's allow, which exempts the whole target space from the
 	// blocklist, the census blocks stay out of the sweep.
-	c := &Config{}
-	c.allow = []netip.Prefix{pfx("198.18.0.0/15")}
-	s, err := schedule.NewSpace(outsideBlocks([]netip.Prefix{pfx("198.18.0.0/22")}, blocks), c.BlocklistSet())
+	bl := NewBlocklist(nil, []netip.Prefix{pfx("198.18.0.0/15")})
+	s, err := NewSpace(OutsideBlocks([]netip.Prefix{pfx("198.18.0.0/22")}, blocks), bl)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.Size() != 512 {
 		t.Errorf("the sweep of 198.18.0.0/22 less two census blocks has %d addresses, want 512", s.Size())
+	}
+}
+
+// TestFirstOfBlocks: one trace a /24, to its first address that may be
+// probed.
+func TestFirstOfBlocks(t *testing.T) {
+	pfx := netip.MustParsePrefix
+	bl := NewBlocklist([]netip.Prefix{pfx("198.18.1.0/25")}, []netip.Prefix{pfx("198.18.0.0/15")})
+	s, err := NewSpace([]netip.Prefix{pfx("198.18.0.0/22")}, bl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := FirstOfBlocks(s, bl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i := range first.Size() {
+		got = append(got, first.Index(i).String())
+	}
+	want := []string{"198.18.0.0", "198.18.1.128", "198.18.2.0", "198.18.3.0"}
+	if !slices.Equal(got, want) {
+		t.Errorf("FirstOfBlocks = %v, want %v", got, want)
 	}
 }

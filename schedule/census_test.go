@@ -1,0 +1,59 @@
+package schedule
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"testing"
+
+	"darkwatch/probe"
+	"darkwatch/results/store"
+)
+
+// TestCensus: the passes find a block's ever-responsive addresses, stored
+// under the method's own name; a census cut short is not stored, and one of
+// nothing is a configuration error.
+func TestCensus(t *testing.T) {
+	ctx := t.Context()
+	st, err := store.Open(ctx, "sqlite://"+t.TempDir()+"/dw.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	up := func(a netip.Addr) bool { return a.Is4() && a.As4()[2] == 1 && a.As4()[3] >= 1 && a.As4()[3] <= 20 }
+	f := &fakeProber{up: up, swept: map[string][]netip.Addr{}}
+	passes := 0
+	c := &Census{Prober: f, Store: st, Method: Method{Name: "tcp", Port: 80}, Passes: 2,
+		OnPass: func(int, probe.SweepStats, uint64) { passes++ }}
+	out, err := c.Run(ctx, validConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if passes != 2 || len(f.swept["tcp"]) != 2*1024 {
+		t.Errorf("%d passes over %d addresses, want 2 over 2048", passes, len(f.swept["tcp"]))
+	}
+	var found bool
+	for _, b := range out {
+		if b.Prefix == netip.MustParsePrefix("198.18.1.0/24") {
+			found = true
+			if len(b.E) != 20 || b.A != 1 || b.Method != "tcp:80" || b.Censuses != 1 {
+				t.Errorf("block %s: |E| %d, A %v, method %q, censuses %d; want 20, 1, tcp:80, 1", b.Prefix, len(b.E), b.A, b.Method, b.Censuses)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("198.18.1.0/24 not in the census: %+v", out)
+	}
+
+	cut, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := c.Run(cut, validConfig()); !errors.Is(err, ErrInterrupted) {
+		t.Errorf("a census cut short: %v, want ErrInterrupted", err)
+	}
+	none := validConfig()
+	none.Targets = nil
+	var ce *ConfigError
+	if _, err := c.Run(ctx, none); !errors.As(err, &ce) || ce.Key != "targets" {
+		t.Errorf("a census of nothing: %v, want a ConfigError for targets", err)
+	}
+}
