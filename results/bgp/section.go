@@ -40,6 +40,7 @@ type ConfigError struct {
 	Msg string
 }
 
+// Error names the key and says what is wrong with its value.
 func (e *ConfigError) Error() string { return e.Key + ": " + e.Msg }
 
 // Field returns the key and the complaint apart.

@@ -23,6 +23,7 @@ type health struct {
 	log     interface{ Warn(string, ...any) }
 }
 
+// ServeHTTP answers 200 "ok", or 503 naming what is not usable.
 func (h health) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
