@@ -430,8 +430,7 @@ func TestBinsOnEpochGrid(t *testing.T) {
 // An AS's or a country's control plane is the share of its prefixes
 // announced, not any one of them.
 func TestSetsControlPlaneShare(t *testing.T) {
-	var set TargetSet
-	set = TargetSet{Name: "as", ASN: 64500, Country: "ZZ"}
+	set := TargetSet{Name: "as", ASN: 64500, Country: "ZZ"}
 	for i := range 4 {
 		set.Prefixes = append(set.Prefixes, netip.MustParsePrefix(fmt.Sprintf("198.18.%d.0/24", i)))
 	}

@@ -1,7 +1,11 @@
 // Package results holds what darkwatch saw and what it means: the probe record and
 // its JSON and text forms, the census of blocks, Trinocular belief, vantage health,
-// the merge of vantage points into verdicts, roll-ups and outage events. Stores and
-// reports live in its sub-packages. It knows nothing of sockets or schedules.
+// the merge of vantage points into verdicts, roll-ups and outage events, the join
+// of the control plane (results/bgp) with them, and the one analysis update
+// (Analysis.Update: window, analysis, saving) that every command uses. Stores and
+// reports live in its sub-packages; it reaches a store only through the small
+// interfaces it defines (Source, RouteSource, Saver, AnalysisStore). It knows
+// nothing of sockets, schedules or configuration files.
 package results
 
 import (

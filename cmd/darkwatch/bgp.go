@@ -2,14 +2,11 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -20,9 +17,6 @@ import (
 	"darkwatch/results/bgp/live"
 	"darkwatch/results/store"
 )
-
-// bgpImportBatch is how many routes go to the store in one transaction.
-const bgpImportBatch = 5000
 
 func (a *app) bgpCommand() *cobra.Command {
 	cmd := &cobra.Command{
@@ -142,7 +136,10 @@ tried again at the next look.`,
 					return err
 				}
 				defer st.Close()
-				return a.watchMRT(cmd.Context(), st, args, watch)
+				if err := bgp.Watch(cmd.Context(), st, args, watch, a.log); err != nil {
+					return &exitError{code: exitFailure, err: err}
+				}
+				return nil
 			}
 			files, err := bgp.Files(args)
 			if err != nil {
@@ -155,7 +152,7 @@ tried again at the next look.`,
 			defer st.Close()
 			var bad []string
 			for _, f := range files {
-				n, added, err := importMRT(cmd.Context(), st, f)
+				n, added, err := bgp.ImportFile(cmd.Context(), st, f)
 				var fe *bgp.FormatError
 				switch {
 				case errors.As(err, &fe):
@@ -174,77 +171,6 @@ tried again at the next look.`,
 	}
 	cmd.Flags().DurationVar(&watch, "watch", 0, "keep importing new and changed files, looking every `D` (0: import once)")
 	return cmd
-}
-
-// watchMRT imports the MRT files that paths name, and then every new or
-// changed one, looking every interval, until ctx ends. A file that ends
-// mid-record and changed lately is still being written: it is tried again.
-func (a *app) watchMRT(ctx context.Context, st store.Store, paths []string, interval time.Duration) error {
-	type stamp struct {
-		size int64
-		mod  time.Time
-	}
-	done := map[string]stamp{}
-	for {
-		files, err := bgp.Files(paths)
-		if err != nil {
-			a.log.Warn("bgp import: looking for files", "err", err)
-		}
-		for _, f := range files {
-			fi, err := os.Stat(f)
-			if err != nil {
-				continue
-			}
-			now := stamp{fi.Size(), fi.ModTime()}
-			if done[f] == now {
-				continue
-			}
-			n, added, err := importMRT(ctx, st, f)
-			var fe *bgp.FormatError
-			switch {
-			case errors.As(err, &fe) && time.Since(now.mod) < 2*interval:
-				a.log.Info("bgp import: incomplete, trying again later", "file", f, "routes", n)
-				continue
-			case errors.As(err, &fe):
-				a.log.Warn("bgp import: imported up to a bad record", "err", err, "routes", n, "new", added)
-			case err != nil:
-				return &exitError{code: exitFailure, err: fmt.Errorf("%s: %w (%d routes added before it)", f, err, added)}
-			default:
-				a.log.Info("bgp import", "file", f, "routes", n, "new", added)
-			}
-			done[f] = now
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(interval):
-		}
-	}
-}
-
-// importMRT stores the routes of one MRT file in batches, and returns how
-// many it read and how many were new. Routes before a bad record are stored.
-func importMRT(ctx context.Context, st store.Store, file string) (n, added int, err error) {
-	source := filepath.Base(file)
-	batch := make([]bgp.Route, 0, bgpImportBatch)
-	flush := func() error {
-		k, err := st.PutRoutes(ctx, source, batch)
-		added += k
-		batch = batch[:0]
-		return err
-	}
-	readErr := bgp.ReadFile(file, func(r bgp.Route) error {
-		n++
-		batch = append(batch, r)
-		if len(batch) == cap(batch) {
-			return flush()
-		}
-		return nil
-	})
-	if err := flush(); err != nil {
-		return n, added, err
-	}
-	return n, added, readErr
 }
 
 func (a *app) bgpShowCommand() *cobra.Command {
@@ -310,7 +236,7 @@ route stored; without --until, to the last.`,
 				t1 = last
 			}
 			bins := bgp.Bins(t0, t1, bin)
-			vis := bgp.ControlPlane(routes, bins, []netip.Prefix{prefix}, a.cfg.BGP.visibility())[prefix]
+			vis := bgp.ControlPlane(routes, bins, []netip.Prefix{prefix}, a.cfg.BGP.Visibility())[prefix]
 			return printVisibility(a, vis)
 		},
 	}
@@ -358,9 +284,6 @@ func printVisibility(a *app, vis []bgp.Visibility) error {
 	return tw.Flush()
 }
 
-// collectorFlush is how often the collector's routes go to the store.
-const collectorFlush = 500 * time.Millisecond
-
 func (a *app) bgpCollectCommand() *cobra.Command {
 	var listen []string
 	cmd := &cobra.Command{
@@ -381,7 +304,7 @@ Verdicts and bgp show then read the control plane from the store; for a small fe
   darkwatch --config lab.yaml bgp collect --listen 198.51.100.10:1179`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cc, err := a.cfg.BGP.collectorConfig(listen)
+			cc, err := live.ConfigFor(a.cfg.BGP, listen)
 			if err != nil {
 				return usageErr("%v", err)
 			}
@@ -391,7 +314,7 @@ Verdicts and bgp show then read the control plane from the store; for a small fe
 			}
 			defer st.Close()
 			cc.Logger = a.log
-			err = collectRoutes(cmd.Context(), st, cc, a.stdout, a.log)
+			err = live.Collect(cmd.Context(), st, cc, a.stdout, a.log)
 			if err != nil && cmd.Context().Err() == nil {
 				return &exitError{code: exitFailure, err: err}
 			}
@@ -400,88 +323,4 @@ Verdicts and bgp show then read the control plane from the store; for a small fe
 	}
 	cmd.Flags().StringArrayVar(&listen, "listen", nil, "accept sessions on `ADDR:PORT` (repeatable; default bgp.listen, else 0.0.0.0:179 and [::]:179)")
 	return cmd
-}
-
-// collectorConfig is the route collector the configuration asks for, listening
-// on listen when given (else on bgp.listen, else on port 179 everywhere).
-func (b BGPConfig) collectorConfig(listen []string) (live.Config, error) {
-	cc := live.Config{LocalASN: b.LocalASN}
-	if b.LocalASN == 0 || len(b.Peers) == 0 {
-		return cc, errors.New("the collector needs bgp.local_asn and bgp.peers in the configuration")
-	}
-	for _, p := range b.Peers {
-		addr, err := netip.ParseAddr(p.Addr)
-		if err != nil {
-			return cc, fmt.Errorf("bgp.peers: %q is not an IP address", p.Addr)
-		}
-		cc.Peers = append(cc.Peers, live.Peer{Addr: addr, ASN: p.ASN})
-	}
-	if len(listen) == 0 && b.Listen != "" {
-		listen = []string{b.Listen}
-	}
-	for _, l := range listen {
-		ap, err := netip.ParseAddrPort(l)
-		if err != nil {
-			return cc, fmt.Errorf("--listen %q: want ADDR:PORT, as 198.51.100.10:179 or [2001:db8::1]:179", l)
-		}
-		cc.Listen = append(cc.Listen, ap)
-	}
-	return cc, nil
-}
-
-// collectRoutes runs a route collector until ctx ends, storing its routes in
-// st every collectorFlush and printing them as bgpdump -m lines on out (when
-// out is not nil). It returns when ctx ends, or when the collector cannot
-// start or the store fails.
-func collectRoutes(ctx context.Context, st store.Store, cc live.Config, out *os.File, log *slog.Logger) error {
-	routes := make(chan bgp.Route, 4096)
-	c, err := live.Start(ctx, cc, func(r bgp.Route) {
-		select {
-		case routes <- r:
-		case <-ctx.Done():
-		}
-	})
-	if err != nil {
-		return err
-	}
-	defer c.Stop()
-	log.Info("bgp collector up", "local_asn", cc.LocalASN, "peers", len(cc.Peers))
-	var batch []bgp.Route
-	var line []byte
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		// The store's own context: the last routes are stored on the way out.
-		n, err := st.PutRoutes(context.WithoutCancel(ctx), "bgp collector", batch)
-		if err != nil {
-			return err
-		}
-		log.Debug("bgp routes stored", "routes", len(batch), "new", n)
-		batch = batch[:0]
-		return nil
-	}
-	tick := time.NewTicker(collectorFlush)
-	defer tick.Stop()
-	for {
-		select {
-		case r := <-routes:
-			batch = append(batch, r)
-			if out != nil {
-				line = bgp.AppendDump(line[:0], &r)
-				out.Write(line)
-			}
-			if len(batch) >= bgpImportBatch {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
-		case <-tick.C:
-			if err := flush(); err != nil {
-				return err
-			}
-		case <-ctx.Done():
-			return flush()
-		}
-	}
 }

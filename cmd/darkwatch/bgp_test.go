@@ -189,7 +189,7 @@ func TestBGPConfig(t *testing.T) {
 			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
 				t.Fatalf("error %v, want one naming %s", err, tt.want)
 			}
-			if tt.want == "" && (c.BGP.visibility().FullFeedIPv4 != 1 || c.BGP.Peers[0].ASN != 64500) {
+			if tt.want == "" && (c.BGP.Visibility().FullFeedIPv4 != 1 || c.BGP.Peers[0].ASN != 64500) {
 				t.Errorf("config %+v", c.BGP)
 			}
 		})
@@ -199,7 +199,7 @@ func TestBGPConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := c.BGP.visibility(); v.FullFeedIPv4 != 400000 || v.FullFeedIPv6 != 10000 {
+	if v := c.BGP.Visibility(); v.FullFeedIPv4 != 400000 || v.FullFeedIPv6 != 10000 {
 		t.Errorf("default full-feed thresholds %d, %d; want 400000, 10000", v.FullFeedIPv4, v.FullFeedIPv6)
 	}
 }

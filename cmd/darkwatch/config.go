@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"reflect"
 	"slices"
@@ -14,6 +13,8 @@ import (
 	"github.com/spf13/viper"
 
 	"darkwatch/results/bgp"
+	"darkwatch/results/serve"
+	"darkwatch/results/transport"
 	"darkwatch/schedule"
 )
 
@@ -28,11 +29,13 @@ type Config struct {
 	Store string `mapstructure:"store"`
 	// StorePasswordFile holds the PostgreSQL store's password, so that it
 	// is in neither the DSN, the logs nor ps (refused when others may read it).
-	StorePasswordFile string      `mapstructure:"store_password_file"`
-	Collector         Collector   `mapstructure:"collector"`
-	Serve             ServeConfig `mapstructure:"serve"`
-	BGP               BGPConfig   `mapstructure:"bgp"`
-	LogLevel          string      `mapstructure:"log_level"`
+	StorePasswordFile string `mapstructure:"store_password_file"`
+	// Collector, Serve and BGP are the sections of results/transport,
+	// results/serve and results/bgp, which validate them.
+	Collector transport.Link `mapstructure:"collector"`
+	Serve     serve.Config   `mapstructure:"serve"`
+	BGP       bgp.Section    `mapstructure:"bgp"`
+	LogLevel  string         `mapstructure:"log_level"`
 	// Metrics is the listen address of /metrics on `run` ("" = none).
 	Metrics string `mapstructure:"metrics"`
 }
@@ -40,53 +43,6 @@ type Config struct {
 // ConfigError is a bad configuration: it names the key and, when there is one,
 // the file. It makes darkwatch exit 2.
 type ConfigError = schedule.ConfigError
-
-// Collector says where a node sends its records (collector.go uses it).
-type Collector struct {
-	URL          string `mapstructure:"url"`
-	User         string `mapstructure:"user"`
-	PasswordFile string `mapstructure:"password_file"`
-	// NkeyFile holds the node's nkey seed, instead of user and password.
-	NkeyFile string `mapstructure:"nkey_file"`
-	// CAFile is the CA that signed the collector's certificate (tls:// URLs).
-	CAFile    string        `mapstructure:"ca_file"`
-	Heartbeat time.Duration `mapstructure:"heartbeat"`
-	// InsecurePlaintext lets a node send its credentials over nats:// to
-	// a host other than this one, in clear (an isolated lab network).
-	InsecurePlaintext bool `mapstructure:"insecure_plaintext"`
-}
-
-// BGPConfig names the control-plane sources: MRT files or directories, and
-// the passive route collector's local ASN and peers.
-type BGPConfig struct {
-	MRT      []string  `mapstructure:"mrt"`
-	LocalASN uint32    `mapstructure:"local_asn"`
-	Peers    []BGPPeer `mapstructure:"peers"`
-	// Listen is the collector's ADDRESS:PORT for BGP sessions (default
-	// port 179 on every address).
-	Listen string `mapstructure:"listen"`
-	// FullFeed says how many prefixes make a peer's table a full feed.
-	FullFeed FullFeedConfig `mapstructure:"full_feed"`
-}
-
-// FullFeedConfig says when a peer is a full-feed peer of a family: when it
-// sends more prefixes of it than this. IODA uses 400000 and 10000; a lab or
-// a single upstream, 0.
-type FullFeedConfig struct {
-	IPv4 int `mapstructure:"ipv4"`
-	IPv6 int `mapstructure:"ipv6"`
-}
-
-// visibility is the configuration of the control-plane view.
-func (b BGPConfig) visibility() bgp.Config {
-	return bgp.Config{FullFeedIPv4: b.FullFeed.IPv4, FullFeedIPv6: b.FullFeed.IPv6}
-}
-
-// BGPPeer is one BGP neighbour of the passive route collector.
-type BGPPeer struct {
-	Addr string `mapstructure:"addr"`
-	ASN  uint32 `mapstructure:"asn"`
-}
 
 // defaults are set on every viper instance before the file is read.
 func setDefaults(v *viper.Viper) {
@@ -186,40 +142,40 @@ func (c *Config) Validate() error {
 	default:
 		return bad("log_level", "%q is not one of debug, info, warn, error", c.LogLevel)
 	}
-	if err := c.Collector.validate(c.Store); err != nil {
-		return err
-	}
-	if err := c.Serve.validate(); err != nil {
-		return err
-	}
-	return c.BGP.validate()
+	return c.validateSections()
 }
 
-// validate checks the control-plane sources.
-func (b BGPConfig) validate() error {
-	bad := func(key, format string, a ...any) error {
-		return &ConfigError{Key: key, Msg: fmt.Sprintf(format, a...)}
+// validateSections has each library section validate itself, naming the
+// key from the top of the file, and checks what joins them.
+func (c *Config) validateSections() error {
+	if err := c.Collector.Validate(); err != nil {
+		return inSection("collector", err)
 	}
-	for i, p := range b.Peers {
-		if _, err := netip.ParseAddr(p.Addr); err != nil {
-			return bad(fmt.Sprintf("bgp.peers[%d].addr", i), "%q is not an IP address", p.Addr)
-		}
-		if p.ASN == 0 {
-			return bad(fmt.Sprintf("bgp.peers[%d].asn", i), "every peer needs its AS number")
-		}
+	if c.Collector.URL != "" && c.Store == "" {
+		return &ConfigError{Key: "store", Msg: "a node that sends to a collector needs a local store, which keeps each record until the collector has it"}
 	}
-	if len(b.Peers) > 0 && b.LocalASN == 0 {
-		return bad("bgp.local_asn", "the collector needs its own AS number to peer with bgp.peers")
+	if err := c.Serve.Validate(); err != nil {
+		return inSection("serve", err)
 	}
-	if b.Listen != "" {
-		if _, err := netip.ParseAddrPort(b.Listen); err != nil {
-			return bad("bgp.listen", "%q is not ADDRESS:PORT (0.0.0.0:179, [::]:179)", b.Listen)
-		}
-	}
-	if b.FullFeed.IPv4 < 0 || b.FullFeed.IPv6 < 0 {
-		return bad("bgp.full_feed", "prefix counts must be 0 or more, not %d and %d", b.FullFeed.IPv4, b.FullFeed.IPv6)
+	if err := c.BGP.Validate(); err != nil {
+		return inSection("bgp", err)
 	}
 	return nil
+}
+
+// inSection makes the error of a library's configuration section (one with
+// a Field method giving the key within the section) a ConfigError naming
+// the key from the top of the file; section "" is the top itself.
+func inSection(section string, err error) error {
+	var f interface{ Field() (string, string) }
+	if !errors.As(err, &f) {
+		return &ConfigError{Key: section, Msg: err.Error()}
+	}
+	key, msg := f.Field()
+	if section != "" {
+		key = section + "." + key
+	}
+	return &ConfigError{Key: key, Msg: msg}
 }
 
 // envPrefix begins every environment variable darkwatch reads.

@@ -69,7 +69,7 @@ Exit status: 0 nothing is down, 1 some entity is not reachable, 2 usage error.`,
 			if err != nil {
 				return err
 			}
-			vs = selectVerdicts(vs, level, t0, t1, tAt)
+			vs = results.SelectVerdicts(vs, level, t0, t1, tAt)
 			if a.json {
 				w := results.NewWriter(a.stdout, true)
 				for i := range vs {
@@ -135,86 +135,14 @@ func firstNonZero(ts ...time.Time) time.Time {
 	return time.Time{}
 }
 
-// analyze runs the analysis the configuration describes over the window
-// from since to until (results.Window: since zero is the live verdict) with
-// the store's census and routes. What it concludes is saved to the store as
-// well (see saveAnalysis); a store that refuses it (a read-only role, a full
-// disk) is logged and does not stop the caller.
+// analyze runs results' one analysis (Analysis.Update) of the rounds from
+// since to until over the store, as the configuration describes them.
 func (a *app) analyze(ctx context.Context, st store.Store, since, until time.Time) ([]results.Verdict, []results.Event, error) {
-	an := a.analysis()
-	if blocks, err := st.Blocks(ctx); err == nil {
-		for _, b := range blocks {
-			an.Census = append(an.Census, results.BlockStat{Vantage: b.Vantage, Method: b.Method, Block: b.Prefix, E: b.E, A: b.A, Sparse: b.Sparse})
-		}
-	} else {
-		a.log.Warn("census unknown: reading the store's blocks failed", "err", err)
-	}
-	w := results.Window{Since: since, Until: until.Add(time.Nanosecond)}
-	var err error
-	if an.ControlPlane, err = a.controlPlane(ctx, st, &an, w.Read(an.Round), until); err != nil {
-		a.log.Warn("control plane unknown: reading the store's routes failed", "err", err)
-	}
-	vs, evs, err := an.AnalyzeWindow(ctx, store.AnalysisSource(st), w)
+	vs, evs, err := a.analysis().Update(ctx, store.AnalysisSource(st), a.cfg.BGP.Visibility(), since, until, a.log)
 	if err != nil {
 		return nil, nil, &exitError{code: exitFailure, err: err}
 	}
-	if err := saveAnalysis(ctx, st, vs, evs, w.Read(an.Round), w.Trusted(an.Round), an.Round); err != nil {
-		a.log.Warn("verdicts not saved to the store", "err", err)
-	}
 	return vs, evs, nil
-}
-
-// saveAnalysis stores an analysis of the records from `from` on: the verdicts
-// at or after trusted (earlier ones only warm the beliefs and baselines up),
-// and the events, which replace those stored that start after the first
-// round read. An event that starts in the analysis' first round may have
-// begun earlier, before the records read: when the store holds such an event
-// of the same entity and kind, still open or ended within a round of from, it
-// is that event going on, and is stored under its first start, with its
-// minutes and severity grown to match.
-func saveAnalysis(ctx context.Context, st store.Store, vs []results.Verdict, evs []results.Event, from, trusted time.Time, round time.Duration) error {
-	keep := make([]results.Verdict, 0, len(vs))
-	for _, v := range vs {
-		if !v.Time.Before(trusted) {
-			keep = append(keep, v)
-		}
-	}
-	if err := st.PutVerdicts(ctx, keep); err != nil {
-		return err
-	}
-	var earlier []results.Event
-	for i := range evs {
-		e := &evs[i]
-		if from.IsZero() || e.Start.After(from.Add(round)) {
-			continue
-		}
-		if earlier == nil {
-			var err error
-			if earlier, err = st.Events(ctx, from.Add(-round), from.Add(round)); err != nil {
-				return err
-			}
-		}
-		for _, old := range earlier {
-			if old.Level != e.Level || old.Entity != e.Entity || old.Kind != e.Kind || !old.Start.Before(e.Start) ||
-				!old.End.IsZero() && old.End.Before(from.Add(-round)) {
-				continue
-			}
-			grown := e.Minutes + e.Start.Sub(old.Start).Minutes()
-			if e.Minutes > 0 {
-				e.Severity *= grown / e.Minutes
-			}
-			e.Start, e.Minutes = old.Start, grown
-			break
-		}
-	}
-	// Every event that starts after the first round read is this
-	// analysis' to say: one an earlier analysis stored there and this one
-	// does not find (its start moved as later records came in) goes.
-	after := from.Add(round)
-	if from.IsZero() {
-		after = time.Time{}
-	}
-	return st.ReplaceEvents(ctx, after, evs)
 }
 
 // analysis describes the configuration's entities to the analysis.
@@ -235,42 +163,6 @@ func (a *app) analysis() results.Analysis {
 		an.Canaries = append(an.Canaries, netip.MustParseAddr(h.Addr))
 	}
 	return an
-}
-
-// selectVerdicts keeps level's verdicts: the latest per entity at tAt (or
-// now), or all of [t0, t1).
-func selectVerdicts(vs []results.Verdict, level string, t0, t1, tAt time.Time) []results.Verdict {
-	var out []results.Verdict
-	latest := map[string]int{}
-	for _, v := range vs {
-		if v.Level != level {
-			continue
-		}
-		if !t0.IsZero() {
-			if !v.Time.Before(t0) && (t1.IsZero() || v.Time.Before(t1)) {
-				out = append(out, v)
-			}
-			continue
-		}
-		if !tAt.IsZero() && v.Time.After(tAt) {
-			continue
-		}
-		if i, ok := latest[v.Entity]; !ok || out[i].Time.Before(v.Time) {
-			if ok {
-				out[i] = v
-			} else {
-				latest[v.Entity] = len(out)
-				out = append(out, v)
-			}
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Entity != out[j].Entity {
-			return out[i].Entity < out[j].Entity
-		}
-		return out[i].Time.Before(out[j].Time)
-	})
-	return out
 }
 
 func printVerdicts(f *os.File, vs []results.Verdict) {

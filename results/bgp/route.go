@@ -4,9 +4,12 @@
 // prints them, and turned into per-prefix visibility: how many full-feed
 // peers see a prefix in a time bin, and whether it is announced or withdrawn.
 //
-// It knows BGP and MRT, and nothing of probes, stores, SQL, configuration
-// files or verdicts: callers hand it typed values (file names, addresses,
-// thresholds) and get typed values back.
+// It also owns the bgp: section of the configuration (Section) and loads MRT
+// files, once or as they come (ImportFile, Watch), into a RouteStore.
+//
+// It knows BGP and MRT, and nothing of probes, SQL, configuration files or
+// verdicts: callers hand it typed values (file names, addresses,
+// thresholds, a RouteStore) and get typed values back.
 package bgp
 
 import (

@@ -247,17 +247,35 @@ func defaultPath(getenv func(string) string, uid int) string {
 	return name
 }
 
-// AnalysisSource is st as what an analysis reads (results.Source).
-func AnalysisSource(st Store) results.Source { return analysisSource{st} }
+// AnalysisSource is st as what an analysis reads and saves to
+// (results.AnalysisStore).
+func AnalysisSource(st Store) results.AnalysisStore { return analysisSource{st} }
 
-type analysisSource struct{ st Store }
+// analysisSource adapts a Store to results.AnalysisStore.
+type analysisSource struct{ Store }
 
 func (s analysisSource) EachRecord(ctx context.Context, since, until time.Time, fn func(results.Record) error) error {
-	return s.st.EachRecord(ctx, Query{Since: since, Until: until}, fn)
+	return s.Store.EachRecord(ctx, Query{Since: since, Until: until}, fn)
 }
 
 func (s analysisSource) StoredVerdicts(ctx context.Context, level string, since, until time.Time) ([]results.Verdict, error) {
-	return s.st.Verdicts(ctx, VerdictQuery{Level: level, Since: since, Until: until})
+	return s.Verdicts(ctx, VerdictQuery{Level: level, Since: since, Until: until})
+}
+
+func (s analysisSource) RoutesUntil(ctx context.Context, until time.Time, fn func(bgp.Route) error) error {
+	return s.EachRoute(ctx, RouteQuery{Until: until}, fn)
+}
+
+func (s analysisSource) Census(ctx context.Context) ([]results.BlockStat, error) {
+	blocks, err := s.Blocks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]results.BlockStat, 0, len(blocks))
+	for _, b := range blocks {
+		out = append(out, results.BlockStat{Vantage: b.Vantage, Method: b.Method, Block: b.Prefix, E: b.E, A: b.A, Sparse: b.Sparse})
+	}
+	return out, nil
 }
 
 // Redact is dsn fit for a log: a PostgreSQL DSN's password, in the URL or

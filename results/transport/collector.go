@@ -29,10 +29,15 @@ const fetchBytes = 1 << 20
 // that took longer would only be delivered twice, and stored once.
 const AckWait = 10 * time.Second
 
+// RecordStore is what the collector needs of its store.
+type RecordStore interface {
+	Ingest(ctx context.Context, recs []results.Record) (added int, err error)
+}
+
 // CollectorConfig configures the collector's consumer.
 type CollectorConfig struct {
 	// Store receives the records.
-	Store store.Store
+	Store RecordStore
 	// MaxAckPending is the most messages the stream hands the collector
 	// before it acknowledges some (default 20,000).
 	MaxAckPending int

@@ -17,8 +17,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
-
-	"darkwatch/results/store"
 )
 
 // NodeConfig configures a node's link to its collector.
@@ -36,7 +34,7 @@ type NodeConfig struct {
 	// collector's CA).
 	TLS *tls.Config
 	// Store is the node's local store: its outbox is what is sent.
-	Store store.Store
+	Store OutboxStore
 	// Batch is the most records published before waiting for their
 	// acknowledgements (default 20,000).
 	Batch int

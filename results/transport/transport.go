@@ -17,9 +17,15 @@
 // collector's process, with one user per node that may publish only on its
 // own subjects; a collector may instead use an external NATS cluster.
 //
-// The package knows records and stores; it knows nothing of probing,
-// schedules, verdicts or configuration files: callers pass typed values,
-// secrets included.
+// Forwarder is a node's side as a whole (store and queue, send, flush on
+// close), and ConnectCollector the collector's NATS connection, embedded
+// server or external. The package owns the node's collector: section (Link)
+// and the collector's nats: section (ServeNATS) with their validation, and
+// reads the secret and CA files they name (ReadSecret, CAPool).
+//
+// The package knows records and the few store methods it calls (OutboxStore,
+// RecordStore); it knows nothing of probing, schedules, verdicts, flags or
+// how configuration files are read: callers pass typed sections.
 package transport
 
 import (

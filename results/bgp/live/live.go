@@ -1,7 +1,8 @@
 // Package live is darkwatch's passive BGP route collector: it accepts BGP
 // sessions from configured peers with GoBGP's server, announces nothing, and
 // hands every announcement, withdrawal and session state change on as a
-// results/bgp Route. It knows nothing of stores, MRT files or verdicts.
+// results/bgp Route; Collect hands those routes on to a bgp.RouteStore in
+// batches. It knows nothing of SQL, MRT files or verdicts.
 package live
 
 import (
