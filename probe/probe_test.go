@@ -96,9 +96,9 @@ func mustHexBytes(t testing.TB, s string) []byte {
 	return b
 }
 
-// ipv4Example is the IPv4 header of the classic worked example (UDP from
-// 192.168.0.1 to 192.168.0.199), checksum b861.
-const ipv4Example = "4500 0073 0000 4000 4011 b861 c0a8 0001 c0a8 00c7"
+// ipv4Example is the header of a UDP IPv4 packet (from
+// 192.0.2.1 to 192.0.2.199, the documentation range), checksum b5b1.
+const ipv4Example = "4500 0073 0000 4000 4011 b5b1 c000 0201 c000 02c7"
 
 func TestChecksum(t *testing.T) {
 	hdr := mustHexBytes(t, ipv4Example)
@@ -114,7 +114,7 @@ func TestChecksum(t *testing.T) {
 		{"empty", 0, nil, 0xffff},
 		{"odd length pads with zero", 0, []byte{0xff}, ^uint16(0xff00)},
 		{"IPv4 header with its checksum verifies", 0, hdr, 0},
-		{"IPv4 header without it", 0, zeroed, 0xb861},
+		{"IPv4 header without it", 0, zeroed, 0xb5b1},
 		{"carry folds", 0, []byte{0xff, 0xff, 0x00, 0x01}, 0xfffe},
 		{"pseudo-header sum counts", 0x0001, []byte{0x00, 0x01}, 0xfffd},
 	}
@@ -186,7 +186,7 @@ func TestSetChecksum(t *testing.T) {
 
 func TestParseIPv4(t *testing.T) {
 	base := mustHexBytes(t, ipv4Example+" 0035 0035 000c 0000 6461 726b")
-	withOpts := append(mustHexBytes(t, "4600 0077 4242 0000 3d06 0000 c0a8 0001 c0a8 00c7 0101 0101"), base[20:]...)
+	withOpts := append(mustHexBytes(t, "4600 0077 4242 0000 3d06 0000 c000 0201 c000 02c7 0101 0101"), base[20:]...)
 	later := bytes.Clone(base)
 	later[6], later[7] = 0x00, 0x10 // offset 128 bytes
 	firstMF := bytes.Clone(base)
@@ -195,7 +195,7 @@ func TestParseIPv4(t *testing.T) {
 	badIHL[0] = 0x44
 	longIHL := bytes.Clone(base)
 	longIHL[0] = 0x4f // 60 bytes, more than there is
-	src, dst := netip.MustParseAddr("192.168.0.1"), netip.MustParseAddr("192.168.0.199")
+	src, dst := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.199")
 	tests := []struct {
 		name    string
 		b       []byte
@@ -255,7 +255,7 @@ func TestPutIPv4(t *testing.T) {
 // panic, and what it accepts must hold a whole header and write back alike.
 func FuzzParseIPv4(f *testing.F) {
 	f.Add(mustHexBytes(f, ipv4Example))
-	f.Add(mustHexBytes(f, "4600 0077 4242 0000 3d06 0000 c0a8 0001 c0a8 00c7 0101 0101"))
+	f.Add(mustHexBytes(f, "4600 0077 4242 0000 3d06 0000 c000 0201 c000 02c7 0101 0101"))
 	f.Add([]byte{0x45})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, p, err := parseIPv4(b)

@@ -110,8 +110,8 @@ func TestInvalidConfigs(t *testing.T) {
 // neighbours that are sound are not.
 func TestConfigVantageRules(t *testing.T) {
 	canary := []schedule.HostConfig{{Addr: "198.51.100.1"}}
-	kp := []schedule.TargetSet{{Name: "kp", Prefixes: []string{"175.45.176.0/22"},
-		Hosts: []schedule.HostConfig{{Addr: "175.45.176.15"}}}}
+	targets := []schedule.TargetSet{{Name: "space", Prefixes: []string{"203.0.113.0/24"},
+		Hosts: []schedule.HostConfig{{Addr: "203.0.113.15"}}}}
 	tests := []struct {
 		name string
 		edit func(c *Config)
@@ -136,14 +136,14 @@ func TestConfigVantageRules(t *testing.T) {
 		{"one vantage without canaries", func(c *Config) { c.Vantages, c.Quorum = []string{"vp1"}, 1 }, "", ""},
 		{"canary that does not parse", func(c *Config) { c.Canaries = []schedule.HostConfig{{Addr: "198.51.100"}} }, "canaries[0].addr", "not an IP address"},
 		{"canary inside a target prefix", func(c *Config) {
-			c.Targets, c.Canaries = kp, []schedule.HostConfig{{Addr: "198.51.100.1"}, {Addr: "175.45.179.254"}}
+			c.Targets, c.Canaries = targets, []schedule.HostConfig{{Addr: "198.51.100.1"}, {Addr: "203.0.113.254"}}
 		}, "canaries[1].addr", "targets[0].prefixes[0]"},
 		{"canary on a known host", func(c *Config) {
 			c.Targets = []schedule.TargetSet{{Name: "ns", Hosts: []schedule.HostConfig{{Addr: "2001:db8::53"}}}}
 			c.Canaries = []schedule.HostConfig{{Addr: "2001:db8::53"}}
 		}, "canaries[0].addr", "targets[0].hosts[0]"},
 		{"canaries away from the targets", func(c *Config) {
-			c.Targets, c.Canaries = kp, []schedule.HostConfig{{Addr: "175.45.180.1"}, {Addr: "2001:db8::1"}}
+			c.Targets, c.Canaries = targets, []schedule.HostConfig{{Addr: "198.51.100.2"}, {Addr: "2001:db8::1"}}
 		}, "", ""},
 	}
 	for _, tt := range tests {
