@@ -28,6 +28,7 @@ type Stream struct {
 	open         []*openRound // by first record's time: the order they close in
 	closed       int          // open[:closed] are closed
 	health       Health
+	reported     map[VantageRound]bool   // health already emitted
 	bins         map[int64][]Observation // by bin start, Unix nanoseconds
 	h            *Hierarchy
 	events       map[entityKey]*eventSeries
@@ -94,7 +95,7 @@ type probe struct {
 // points). An error from emit stops the stream: Add and Close return it.
 func (an Analysis) NewStream(emit func(Verdict) error) *Stream {
 	s := &Stream{an: an, emit: emit, canary: map[netip.Addr]bool{}, host: map[netip.Addr]bool{},
-		census: map[seriesKey]*BlockStat{}, series: map[streamKey]*entitySeries{}, health: Health{},
+		census: map[seriesKey]*BlockStat{}, series: map[streamKey]*entitySeries{}, health: Health{}, reported: map[VantageRound]bool{},
 		bins: map[int64][]Observation{}, h: NewHierarchy(an.Sets), events: map[entityKey]*eventSeries{}}
 	if s.an.Rollup.Window <= 0 {
 		s.an.Rollup.Window = RollupWindow(an.Round)
@@ -325,19 +326,27 @@ func (s *Stream) closeBin(bin int64) {
 		v := rb.Verdict(cp)
 		s.put(&v, rb.Drop())
 	}
-	end := bin + int64(max(s.an.Round, 1))
-	var done Health
+	// Each vantage-round's health is reported with the bin its canaries
+	// began in, and kept StreamLag rounds more for its round's observations
+	// that a later bin may still hold.
+	round := int64(max(s.an.Round, 1))
+	end := bin + round
+	var due Health
 	for vr, st := range s.health {
-		if st.Time.UnixNano() < end {
-			st.Time = binStart(st.Time, s.an.Round)
-			if done == nil {
-				done = Health{}
-			}
-			done[vr] = st
+		switch t := st.Time.UnixNano(); {
+		case t < end-StreamLag*round:
 			delete(s.health, vr)
+			delete(s.reported, vr)
+		case t < end && !s.reported[vr]:
+			if due == nil {
+				due = Health{}
+			}
+			st.Time = binStart(st.Time, s.an.Round)
+			due[vr] = st
+			s.reported[vr] = true
 		}
 	}
-	for _, v := range done.Verdicts() {
+	for _, v := range due.Verdicts() {
 		if s.err == nil {
 			s.err = s.emit(v)
 		}

@@ -1,0 +1,111 @@
+package results
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+)
+
+// TestStreamOutOfOrder: records that come out of time order by less than
+// StreamLag rounds (chunks merged from nodes whose clocks differ) give the
+// verdicts and events of the sorted records; and a vantage-round whose
+// canary records are in one bin while its blocks' records are in the next
+// keeps its health: a vantage point cut off is a gap, not an outage.
+func TestStreamOutOfOrder(t *testing.T) {
+	never := func(string, int) bool { return false }
+	cut := func(v string, round int) bool { return round >= 4 && round <= 9 }
+	vp3 := func(v string, _ int) bool { return v == "vp3" }
+	for _, tc := range []struct {
+		name           string
+		down, canaries func(string, int) bool
+	}{
+		{"outage", cut, never},
+		{"vantage down", never, vp3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Every block record 70 s after its round's canaries: in
+			// the next one-minute bin.
+			moved := labRecords(14, tc.down, tc.canaries)
+			for i := range moved {
+				if moved[i].Target != "198.19.255.1" {
+					moved[i].Time = moved[i].Time.Add(70 * time.Second)
+				}
+			}
+			want, wantEvents := labAnalysis().Analyze(moved)
+			outages := 0
+			for _, v := range want {
+				if v.Level == LevelBlock && v.Verdict == VerdictOutage {
+					outages++
+				}
+			}
+			if wantOut := map[string]int{"outage": 2 * 6, "vantage down": 0}[tc.name]; outages != wantOut {
+				t.Errorf("%d block-rounds read outage, want %d", outages, wantOut)
+			}
+
+			// Then out of order within 90 s windows.
+			slices.SortStableFunc(moved, func(a, b Record) int { return a.Time.Compare(b.Time) })
+			rng := rand.New(rand.NewPCG(1, 2))
+			for i := range moved {
+				j := i + rng.IntN(min(40, len(moved)-i))
+				if moved[j].Time.Sub(moved[i].Time) < 90*time.Second {
+					moved[i], moved[j] = moved[j], moved[i]
+				}
+			}
+			var c collector
+			st := labAnalysis().NewStream(c.add)
+			for i := range moved {
+				if err := st.Add(&moved[i]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			events, err := st.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := c.verdicts()
+			if len(got) != len(want) {
+				t.Fatalf("%d verdicts, want %d", len(got), len(want))
+			}
+			for i := range want {
+				if got[i].Level != want[i].Level || got[i].Entity != want[i].Entity || !got[i].Time.Equal(want[i].Time) ||
+					got[i].Verdict != want[i].Verdict {
+					t.Errorf("verdict %d: %s %s %s %s, want %s %s %s %s", i, got[i].Time.Format(time.TimeOnly), got[i].Level,
+						got[i].Entity, got[i].Verdict, want[i].Time.Format(time.TimeOnly), want[i].Level, want[i].Entity, want[i].Verdict)
+				}
+			}
+			if len(events) != len(wantEvents) {
+				t.Errorf("%d events, want %d: %+v", len(events), len(wantEvents), events)
+			}
+		})
+	}
+}
+
+// TestStreamHoldsOnlyOpenRounds: however many rounds go through a stream, it
+// keeps the series and the few rounds still open, not the records.
+func TestStreamHoldsOnlyOpenRounds(t *testing.T) {
+	recs := labRecords(60, func(string, int) bool { return false }, func(string, int) bool { return false })
+	n := 0
+	st := labAnalysis().NewStream(func(Verdict) error { n++; return nil })
+	most := 0
+	for i := range recs {
+		if err := st.Add(&recs[i]); err != nil {
+			t.Fatal(err)
+		}
+		most = max(most, len(st.open)-st.closed, len(st.bins))
+	}
+	if _, err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// 3 vantage points × 2 blocks are 6 series; a round stays open for
+	// StreamLag rounds, so about 6 × (StreamLag + 1) rounds at most.
+	if limit := 6 * (StreamLag + 2); most > limit {
+		t.Errorf("%d rounds or bins open at once, want ≤ %d", most, limit)
+	}
+	if len(st.series) != 6 {
+		t.Errorf("%d series, want 6", len(st.series))
+	}
+	if n == 0 {
+		t.Error("no verdict emitted")
+	}
+}
