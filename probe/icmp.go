@@ -56,18 +56,12 @@ type ICMP struct {
 	mu      sync.Mutex
 	socks   [2]echoConn // IPv4, IPv6; opened on first use
 	sockErr [2]error
-	seq     uint16 // last sequence number handed out
-	pending map[uint16]*echoWait
+	seq     uint16 // last sequence number handed out, under pending's lock
+	pending waits[uint16, echoAnswer]
 	closed  bool
 
 	wg      sync.WaitGroup // receive goroutines
 	ignored atomic.Uint64  // packets read and dropped as not ours
-}
-
-// echoWait is one echo request waiting for its answer.
-type echoWait struct {
-	dst netip.Addr
-	got chan echoAnswer // buffered: the receive goroutine never blocks
 }
 
 // echoAnswer is what came back for one echo request: an echo reply or an ICMP
@@ -101,7 +95,7 @@ func NewICMP(cfg Config) (*ICMP, error) {
 // newICMP returns a prober with a random identifier, token and first sequence
 // number, and no sockets.
 func newICMP(cfg Config) *ICMP {
-	p := &ICMP{cfg: cfg, pending: make(map[uint16]*echoWait), done: make(chan struct{})}
+	p := &ICMP{cfg: cfg, done: make(chan struct{})}
 	var r [2 + echoTokenLen + 2]byte
 	rand.Read(r[:]) // never fails (crypto/rand)
 	p.id = binary.BigEndian.Uint16(r[0:2])
@@ -216,11 +210,11 @@ func (p *ICMP) echo(ctx context.Context, t Target, n int) results.Record {
 	if err != nil {
 		return fail(results.OutcomeError, fmt.Errorf("not sent: %w", err))
 	}
-	seq, w, err := p.register(dst)
-	if err != nil {
-		return fail(results.OutcomeError, fmt.Errorf("not sent: %w", err))
+	seq, w, ok := p.pending.add(dst.WithZone(""), 1<<16, func() uint16 { p.seq++; return p.seq })
+	if !ok {
+		return fail(results.OutcomeError, errors.New("not sent: probe: icmp: every sequence number is in use"))
 	}
-	defer p.forget(seq, w)
+	defer p.pending.forget(seq, w)
 
 	b := echoRequest(dst.Is6(), p.id, seq, p.token, p.cfg.Contact)
 	sent := time.Now()
@@ -240,46 +234,6 @@ func (p *ICMP) echo(ctx context.Context, t Target, n int) results.Record {
 		rec.Outcome, rec.ICMP = echoOutcome(&a.msg)
 	}
 	return rec
-}
-
-// register hands out the next free sequence number and records that an echo
-// request with it goes to dst.
-func (p *ICMP) register(dst netip.Addr) (uint16, *echoWait, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.pending) > 0xffff {
-		return 0, nil, errors.New("probe: icmp: every sequence number is in use")
-	}
-	for {
-		p.seq++
-		if _, busy := p.pending[p.seq]; !busy {
-			break
-		}
-	}
-	w := &echoWait{dst: dst.WithZone(""), got: make(chan echoAnswer, 1)}
-	p.pending[p.seq] = w
-	return p.seq, w, nil
-}
-
-// forget drops the wait for seq once its probe is over.
-func (p *ICMP) forget(seq uint16, w *echoWait) {
-	p.mu.Lock()
-	if p.pending[seq] == w {
-		delete(p.pending, seq)
-	}
-	p.mu.Unlock()
-}
-
-// take removes and returns the wait for seq if its request went to dst.
-func (p *ICMP) take(seq uint16, dst netip.Addr) *echoWait {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	w := p.pending[seq]
-	if w == nil || w.dst != dst.Unmap().WithZone("") {
-		return nil
-	}
-	delete(p.pending, seq)
-	return w
 }
 
 // receive reads socket c until the prober is closed and dispatches what it reads.
@@ -308,10 +262,10 @@ func (p *ICMP) receive(c echoConn, v6 bool) {
 // dispatch hands one message read from a socket to the probe it answers and
 // reports whether there was one. Anything else is counted and dropped.
 func (p *ICMP) dispatch(b []byte, v6 bool, src netip.Addr, ttl int, at time.Time) bool {
-	var w *echoWait
+	var w *wait[echoAnswer]
 	e, ok := readEcho(b, v6, src)
 	if ok && (!p.raw || e.id == p.id) && p.carriesToken(&e) {
-		w = p.take(e.seq, e.target)
+		w = p.pending.take(e.seq, e.target.Unmap().WithZone(""))
 	}
 	if w == nil {
 		p.ignored.Add(1)

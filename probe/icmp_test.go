@@ -279,7 +279,7 @@ func TestICMPMatching(t *testing.T) {
 			if (r.Outcome == results.OutcomeTimeout) != (r.RTTms == 0) {
 				t.Errorf("rtt %v with outcome %s", r.RTTms, r.Outcome)
 			}
-			if n := len(p.pending); n != 0 {
+			if n := p.pending.len(); n != 0 {
 				t.Errorf("%d waits left pending", n)
 			}
 		})

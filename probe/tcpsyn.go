@@ -58,9 +58,9 @@ type TCP struct {
 
 	mu      sync.Mutex
 	socks   [2]tcpSockets // IPv4, IPv6
-	pending map[synKey]*synWait
+	pending waits[synKey, synAnswer]
 	closed  bool
-	counter uint32 // probes sent, part of each SYN's hash
+	counter uint32 // probes sent, part of each SYN's hash; under pending's lock
 
 	wg      sync.WaitGroup
 	matched atomic.Uint64 // replies accepted
@@ -80,12 +80,6 @@ type synKey struct {
 	addr netip.Addr
 	port uint16
 	ack  uint32
-}
-
-// synWait is one SYN waiting for its answer.
-type synWait struct {
-	src netip.Addr // our address, which replies must be sent to
-	got chan synAnswer
 }
 
 // synAnswer is what came back for one SYN.
@@ -128,8 +122,7 @@ func NewTCP(cfg Config) (*TCP, error) {
 
 // newTCP returns a prober over the given sockets and starts their receivers.
 func newTCP(cfg Config, key Key, sport uint16, socks [2]tcpSockets) *TCP {
-	p := &TCP{cfg: cfg, key: key, sport: sport, socks: socks, done: make(chan struct{}),
-		pending: make(map[synKey]*synWait)}
+	p := &TCP{cfg: cfg, key: key, sport: sport, socks: socks, done: make(chan struct{})}
 	for i, s := range socks {
 		if s.err == nil && s.tcp != nil {
 			p.wg.Add(2)
@@ -207,11 +200,16 @@ func (p *TCP) syn(ctx context.Context, t Target, n int) results.Record {
 	if err != nil {
 		return fail(outcome, err)
 	}
-	seq, w, err := p.register(src, dst, t.Port)
-	if err != nil {
-		return fail(results.OutcomeError, fmt.Errorf("not sent: %w", err))
+	// A key already waiting is a 2^-32 coincidence: draw again.
+	k, w, ok := p.pending.add(src, 16, func() synKey {
+		p.counter++
+		return synKey{dst, t.Port, p.key.Sum32(src, dst, t.Port, uint64(p.sport)<<32|uint64(p.counter)) + 1}
+	})
+	if !ok {
+		return fail(results.OutcomeError, errors.New("not sent: probe: tcp: no free sequence number"))
 	}
-	defer p.forget(synKey{dst, t.Port, seq + 1}, w)
+	defer p.pending.forget(k, w)
+	seq := k.ack - 1
 
 	b := buildSYN(src, dst, p.sport, t.Port, seq)
 	sent := time.Now()
@@ -246,47 +244,6 @@ func (p *TCP) socket(v6 bool) (rawConn, error) {
 		return nil, s.err
 	}
 	return s.tcp, nil
-}
-
-// register computes the sequence number of the next SYN from src to dst:port and
-// records that a reply acknowledging it is awaited.
-func (p *TCP) register(src, dst netip.Addr, port uint16) (uint32, *synWait, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for range 16 {
-		p.counter++
-		seq := p.key.Sum32(src, dst, port, uint64(p.sport)<<32|uint64(p.counter))
-		k := synKey{dst, port, seq + 1}
-		if _, busy := p.pending[k]; busy {
-			continue // a 2^-32 coincidence; draw again
-		}
-		w := &synWait{src: src, got: make(chan synAnswer, 1)}
-		p.pending[k] = w
-		return seq, w, nil
-	}
-	return 0, nil, errors.New("probe: tcp: no free sequence number")
-}
-
-// forget drops the wait once its probe is over.
-func (p *TCP) forget(k synKey, w *synWait) {
-	p.mu.Lock()
-	if p.pending[k] == w {
-		delete(p.pending, k)
-	}
-	p.mu.Unlock()
-}
-
-// take removes and returns the wait that a reply to k, sent to local address
-// dst (invalid when the socket does not tell), answers.
-func (p *TCP) take(k synKey, dst netip.Addr) *synWait {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	w := p.pending[k]
-	if w == nil || (dst.IsValid() && dst != w.src) {
-		return nil
-	}
-	delete(p.pending, k)
-	return w
 }
 
 // receive reads one socket until the prober is closed.
@@ -342,9 +299,9 @@ func (p *TCP) dispatchICMP(b []byte, v6 bool, src netip.Addr, hopLimit int, at t
 // deliver hands ans to the SYN that a answers, if a is an answer (ok) and that
 // SYN is waiting; anything else is counted as foreign.
 func (p *TCP) deliver(a synReply, ok bool, ans synAnswer) bool {
-	var w *synWait
+	var w *wait[synAnswer]
 	if ok {
-		w = p.take(synKey{a.target, a.port, a.seq + 1}, a.local)
+		w = p.pending.take(synKey{a.target, a.port, a.seq + 1}, a.local)
 	}
 	if w == nil {
 		p.foreign.Add(1)
