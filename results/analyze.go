@@ -185,6 +185,7 @@ func (s *blockSeries) round(probes []probe) (state string, carried bool) {
 	slices.SortFunc(silent, netip.Addr.Compare)
 	distinct := len(slices.Compact(silent))
 	prior := s.belief
+	s.belief.Silent = 0
 	s.answered = s.answered || replies > 0
 	switch {
 	case s.host && !s.answered && prior.State() != PlaneDown:
@@ -200,13 +201,16 @@ func (s *blockSeries) round(probes []probe) (state string, carried bool) {
 			state = PlaneUncertain
 		}
 	default:
-		s.belief = roundBelief(prior, replies, silences, a)
+		s.belief.BU = roundBelief(prior, replies, silences, a).BU
 		state = s.belief.State()
-		if state == PlaneDown && !s.host && prior.State() != PlaneDown && !confirmedDown(replies, distinct, a) {
+		if state == PlaneDown && !s.host && prior.State() != PlaneDown && !confirmedDown(replies, distinct+prior.Silent, a) {
 			state = PlaneUncertain
 		}
 		if state == PlaneUncertain && !s.host {
 			s.belief.BU = 0.5
+			if replies == 0 {
+				s.belief.Silent = distinct // held for the next round
+			}
 		}
 	}
 	if s.census == nil && !s.host {
@@ -214,7 +218,7 @@ func (s *blockSeries) round(probes []probe) (state string, carried bool) {
 	}
 	if state == PlaneDown {
 		s.belief.DownRounds++
-		carried = !s.host && !confirmedDown(replies, distinct, a)
+		carried = !s.host && !confirmedDown(replies, distinct+prior.Silent, a)
 	} else {
 		s.belief.DownRounds = 0
 	}

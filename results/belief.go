@@ -64,6 +64,16 @@ type Belief struct {
 	// for the backoff of recovery probing. BlockRound keeps it; Update does
 	// not touch it.
 	DownRounds int
+	// Silent counts the distinct addresses of E(b) silent in the previous
+	// round when that round ended uncertain with no reply, and is 0
+	// otherwise. A block whose A is too low for one round's silences to
+	// confirm a down (DownEvidence) is confirmed by two such rounds'
+	// silences together: it reads down in its second dark round rather
+	// than never. Only one round is held, so that a block whose A falls
+	// for a while (a diurnal block at night) is not called down on the
+	// silences of many rounds; and a round with a reply holds nothing, as
+	// the block was up then.
+	Silent int
 }
 
 // Value returns B(U), BeliefNew for the zero Belief.
@@ -173,7 +183,9 @@ type RoundResult struct {
 // than RecoveryProbes(A) probes have been sent; it stops at the budget. A
 // round that spends its budget uncertain ends with B(U) = 0.5, as
 // Trinocular's does. A block with an empty E cannot be probed: it is
-// uncertain, with no probe sent and its belief unchanged.
+// uncertain, with no probe sent and its belief unchanged. A round that
+// cannot confirm a down on its own silences may with those the previous
+// round held (Belief.Silent).
 func (r BlockRound) Run(probe func(addr netip.Addr) bool) RoundResult {
 	return r.play(false, func(addrs []netip.Addr) []bool {
 		out := make([]bool, len(addrs))
@@ -222,7 +234,7 @@ func (r BlockRound) play(batched bool, probe func(addrs []netip.Addr) []bool) Ro
 			if b.State() == PlaneDown && startedDown {
 				n = min(n, max(1, recovery-res.Probes))
 			} else {
-				n = min(n, silencesToConfirm(res.Replies, len(silent), len(r.E)-len(silent), r.A, budget-res.Probes))
+				n = min(n, silencesToConfirm(res.Replies, len(silent)+r.Prior.Silent, len(r.E)-len(silent), r.A, budget-res.Probes))
 			}
 		}
 		addrs := make([]netip.Addr, n)
@@ -244,17 +256,21 @@ func (r BlockRound) play(batched bool, probe func(addrs []netip.Addr) []bool) Ro
 		case s == PlaneUncertain,
 			s == PlaneUp && b.BU < start,
 			s == PlaneDown && res.Probes < recovery,
-			s == PlaneDown && !startedDown && !confirmedDown(res.Replies, len(silent), r.A):
+			s == PlaneDown && !startedDown && !confirmedDown(res.Replies, len(silent)+r.Prior.Silent, r.A):
 			continue
 		}
 		break
 	}
 	res.State = b.State()
-	if res.State == PlaneDown && !startedDown && !confirmedDown(res.Replies, len(silent), r.A) {
+	if res.State == PlaneDown && !startedDown && !confirmedDown(res.Replies, len(silent)+r.Prior.Silent, r.A) {
 		res.State = PlaneUncertain
 	}
+	b.Silent = 0
 	if res.State == PlaneUncertain {
 		b.BU = 0.5
+		if res.Replies == 0 {
+			b.Silent = len(silent)
+		}
 	}
 	if res.State == PlaneDown {
 		b.DownRounds++

@@ -412,6 +412,51 @@ func TestFollowUpDetectsInOneRound(t *testing.T) {
 	}
 }
 
+// A block whose A is too low for one round's 15 silences to confirm a down
+// (A < 0.46) is confirmed by two silent rounds together: down in the
+// second round of its outage, by the node and by the analysis of its
+// records alike, and never down while healthy.
+func TestTwoSilentRoundsConfirm(t *testing.T) {
+	dark := func(netip.Addr) bool { return false }
+	for _, a := range []float64{0.45, 0.3} {
+		r := BlockRound{A: a, E: responders(kpBlocks()[0], 40), Prior: Belief{BU: BeliefMax}, Rand: rand.New(rand.NewPCG(1, 2))}
+		first := r.Run(dark)
+		if first.State != PlaneUncertain || first.Belief.Silent != ProbeBudget {
+			t.Errorf("A=%v, first dark round: %s holding %d silences, want uncertain holding %d", a, first.State, first.Belief.Silent, ProbeBudget)
+		}
+		r.Prior = first.Belief
+		if second := r.Run(dark); second.State != PlaneDown {
+			t.Errorf("A=%v, second dark round: %s after %d probes, want down", a, second.State, second.Probes)
+		}
+		// A reply in the first round holds nothing: the block was up then.
+		r.Prior = Belief{BU: 0.5}
+		if got := r.RunBatch(func(addrs []netip.Addr) []bool { return []bool{true} }); got.Belief.Silent != 0 {
+			t.Errorf("A=%v: a round with a reply holds %d silences", a, got.Belief.Silent)
+		}
+	}
+
+	const normal, outage = 200, 20
+	for _, a := range []float64{0.45, 0.3} {
+		t.Run(fmt.Sprintf("A=%v", a), func(t *testing.T) {
+			w := truth{rounds: normal + outage, a: a, rng: rand.New(rand.NewPCG(5, uint64(a*100))),
+				dark: func(k int64, _ netip.Prefix) bool { return k-kpFirst >= normal }}
+			census := kpCensus(40, a)
+			vs, _ := kpAnalysis(census).Analyze(w.adaptive(census))
+			down := roundsIn(vs, LevelBlock, PlaneDown)
+			for _, b := range kpBlocks() {
+				rounds := down[b.String()]
+				var want []int64
+				for k := int64(normal + 1); k < normal+outage; k++ {
+					want = append(want, k)
+				}
+				if !slices.Equal(rounds, want) {
+					t.Errorf("%s down in rounds %v, want %d to %d (the outage from its second round)", b, rounds, normal+1, normal+outage-1)
+				}
+			}
+		})
+	}
+}
+
 // Verdicts fall on the Unix-epoch round grid, as rounds and BGP bins do.
 func TestBinsOnEpochGrid(t *testing.T) {
 	census := kpCensus(40, 0.8)
