@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -10,6 +11,13 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if path := os.Getenv("DARKWATCH_STREAM_DAY"); path != "" { // BenchmarkStreamDay's analysis
+		if err := streamDay(path, dayBlocks()); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	code := m.Run()
 	pgtest.Stop()
 	os.Exit(code)
