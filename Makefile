@@ -20,7 +20,7 @@ build:
 ## test: unit tests, lab tests (as root: network namespaces) and a short run of every fuzz target
 test:
 	$(GO) vet $(PKGS)
-	$(GO) test -count=1 -timeout 20m $(PKGS)
+	$(GO) test -count=1 -timeout 40m $(PKGS)
 	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
 ## test-race: the tests under the race detector (needs cgo)

@@ -55,17 +55,18 @@ type fileStamp struct {
 
 // Watch imports the MRT files that paths name (see Files), and then every
 // new or changed one, looking every interval, until ctx ends (then it
-// returns nil). A file that ends mid-record and changed lately is still
-// being written: it is tried again. Only a store that fails stops it.
+// returns nil). A file is read once it is settled (see settled), so that a
+// file still being written is not read half-way; one that ends mid-record
+// and changed lately is tried again. Only a store that fails stops it.
 func Watch(ctx context.Context, st RouteStore, paths []string, interval time.Duration, log *slog.Logger) error {
-	done := map[string]fileStamp{}
+	w := watcher{st: st, interval: interval, log: log, done: map[string]fileStamp{}, seen: map[string]fileStamp{}}
 	for {
 		files, err := Files(paths)
 		if err != nil {
 			log.Warn("bgp import: looking for files", "err", err)
 		}
 		for _, f := range files {
-			if err := watchFile(ctx, st, f, interval, done, log); err != nil {
+			if err := w.file(ctx, f); err != nil {
 				return err
 			}
 		}
@@ -77,30 +78,49 @@ func Watch(ctx context.Context, st RouteStore, paths []string, interval time.Dur
 	}
 }
 
-// watchFile imports f unless done holds its present version, and records
-// the version once imported.
-func watchFile(ctx context.Context, st RouteStore, f string, interval time.Duration, done map[string]fileStamp, log *slog.Logger) error {
+// watcher is Watch's state: the version of each file imported, and the
+// version each file had at the previous look.
+type watcher struct {
+	st         RouteStore
+	interval   time.Duration
+	log        *slog.Logger
+	done, seen map[string]fileStamp
+}
+
+// settled reports whether a file whose version is now, and was prev at the
+// previous look (looked: there was one), may be read: it has not changed for
+// a whole interval, or it was last changed more than two intervals ago (a
+// file already there when the watch starts).
+func settled(prev, now fileStamp, looked bool, age, interval time.Duration) bool {
+	return looked && prev == now || age > 2*interval
+}
+
+// file imports f unless its present version is imported already or not
+// settled yet, and records the version once imported.
+func (w *watcher) file(ctx context.Context, f string) error {
 	fi, err := os.Stat(f)
 	if err != nil {
 		return nil
 	}
 	now := fileStamp{fi.Size(), fi.ModTime()}
-	if done[f] == now {
+	prev, looked := w.seen[f]
+	w.seen[f] = now
+	if w.done[f] == now || !settled(prev, now, looked, time.Since(now.mod), w.interval) {
 		return nil
 	}
-	n, added, err := ImportFile(ctx, st, f)
+	n, added, err := ImportFile(ctx, w.st, f)
 	var fe *FormatError
 	switch {
-	case errors.As(err, &fe) && time.Since(now.mod) < 2*interval:
-		log.Info("bgp import: incomplete, trying again later", "file", f, "routes", n)
+	case errors.As(err, &fe) && time.Since(now.mod) < 2*w.interval:
+		w.log.Info("bgp import: incomplete, trying again later", "file", f, "routes", n)
 		return nil
 	case errors.As(err, &fe):
-		log.Warn("bgp import: imported up to a bad record", "err", err, "routes", n, "new", added)
+		w.log.Warn("bgp import: imported up to a bad record", "err", err, "routes", n, "new", added)
 	case err != nil:
 		return fmt.Errorf("%s: %w (%d routes added before it)", f, err, added)
 	default:
-		log.Info("bgp import", "file", f, "routes", n, "new", added)
+		w.log.Info("bgp import", "file", f, "routes", n, "new", added)
 	}
-	done[f] = now
+	w.done[f] = now
 	return nil
 }

@@ -60,6 +60,30 @@ func TestImportFileTruncated(t *testing.T) {
 	}
 }
 
+// TestSettled: a file is read only once it stayed the same for a look, or
+// when it is older than two intervals; one still growing is left alone.
+func TestSettled(t *testing.T) {
+	t0 := time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)
+	a, b := fileStamp{100, t0}, fileStamp{200, t0.Add(time.Millisecond)}
+	for _, c := range []struct {
+		name      string
+		prev, now fileStamp
+		looked    bool
+		age       time.Duration
+		want      bool
+	}{
+		{"new file, first look", fileStamp{}, b, false, 10 * time.Millisecond, false},
+		{"grew since the last look", a, b, true, 10 * time.Millisecond, false},
+		{"same as at the last look", b, b, true, 10 * time.Millisecond, true},
+		{"there before the watch began", fileStamp{}, b, false, time.Second, true},
+		{"grew, but long ago", a, b, true, time.Second, true},
+	} {
+		if got := settled(c.prev, c.now, c.looked, c.age, 100*time.Millisecond); got != c.want {
+			t.Errorf("%s: settled %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
 // TestWatch: a file that appears in a watched directory is imported once,
 // and the watch ends with its context.
 func TestWatch(t *testing.T) {
