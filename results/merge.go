@@ -163,10 +163,27 @@ func Merge(obs []Observation, health Health, quorum int) []Verdict {
 	// the span is short enough, else in a map. A counting sort of indices
 	// then lists each group's observations: no per-group slices, no moving
 	// of the observations themselves.
+	names, ids, minRound, maxRound := numberEntities(obs)
+	var g obsGroups
+	g.assign(obs, ids, len(names), minRound, maxRound)
+	starts, order := g.order(ids)
+	idx := groupOrder(names, g.entity, g.earliest)
+	out := make([]Verdict, len(g.sizes))
+	counts := make([]VantageCount, len(g.sizes)) // one allocation for all the verdicts' counts
+	beliefs := make([]float64, len(g.sizes))
+	for k, id := range idx {
+		out[k] = mergeOne(obs, order[starts[id]:starts[id+1]], health, quorum, &counts[k], &beliefs[k])
+	}
+	return out
+}
+
+// numberEntities numbers the entities of obs in order of first appearance:
+// it returns their names, each observation's entity number, and the lowest
+// and highest round of obs.
+func numberEntities(obs []Observation) (names []entityKey, ids []int32, minRound, maxRound int64) {
 	entities := make(map[entityKey]int32)
-	var names []entityKey
-	ids := make([]int32, len(obs)) // the entity of each observation, then its group
-	minRound, maxRound := int64(math.MaxInt64), int64(math.MinInt64)
+	ids = make([]int32, len(obs))
+	minRound, maxRound = int64(math.MaxInt64), int64(math.MinInt64)
 	var last entityKey
 	eid := int32(-1)
 	for i := range obs {
@@ -183,20 +200,36 @@ func Merge(obs []Observation, health Health, quorum int) []Verdict {
 		ids[i] = eid
 		minRound, maxRound = min(minRound, o.Round), max(maxRound, o.Round)
 	}
+	return names, ids, minRound, maxRound
+}
+
+// obsGroups are Merge's groups of observations, one per entity and round,
+// numbered in order of first appearance: each group's size, entity number,
+// and earliest observation's Unix nanoseconds.
+type obsGroups struct {
+	sizes, entity []int32
+	earliest      []int64
+}
+
+// add adds an empty group of entity e and returns its number + 1.
+func (g *obsGroups) add(e int32) int32 {
+	g.sizes = append(g.sizes, 0)
+	g.entity = append(g.entity, e)
+	g.earliest = append(g.earliest, math.MaxInt64)
+	return int32(len(g.sizes)) // the group's number + 1
+}
+
+// assign groups obs by entity and round, ids giving the entity of each
+// observation and n the number of entities, and replaces each id by the
+// observation's group. It finds groups in a dense table of (entity, round)
+// when the rounds' span is short enough, else in a map.
+func (g *obsGroups) assign(obs []Observation, ids []int32, n int, minRound, maxRound int64) {
 	var dense []int32 // (entity, round - minRound) → group + 1
 	var sparse map[groupKey]int32
-	if span := maxRound - minRound + 1; len(obs) > 0 && span > 0 && span <= (4*int64(len(obs))+1024)/int64(len(names)) {
-		dense = make([]int32, int64(len(names))*span)
+	if span := maxRound - minRound + 1; len(obs) > 0 && span > 0 && span <= (4*int64(len(obs))+1024)/int64(n) {
+		dense = make([]int32, int64(n)*span)
 	} else {
 		sparse = make(map[groupKey]int32)
-	}
-	var sizes, groupEntity []int32
-	var earliest []int64 // per group, the earliest observation's Unix nanoseconds
-	newGroup := func(e int32) int32 {
-		sizes = append(sizes, 0)
-		groupEntity = append(groupEntity, e)
-		earliest = append(earliest, math.MaxInt64)
-		return int32(len(sizes)) // the group's number + 1
 	}
 	span := maxRound - minRound + 1
 	id, prevEntity, prevRound := int32(-1), int32(-1), int64(0)
@@ -204,44 +237,42 @@ func Merge(obs []Observation, health Health, quorum int) []Verdict {
 		o := &obs[i]
 		e := ids[i]
 		if e != prevEntity || o.Round != prevRound {
-			var g int32
+			var gid int32
 			if dense != nil {
 				slot := &dense[int64(e)*span+o.Round-minRound]
 				if *slot == 0 {
-					*slot = newGroup(e)
+					*slot = g.add(e)
 				}
-				g = *slot
+				gid = *slot
 			} else {
 				k := groupKey{e, o.Round}
-				if g = sparse[k]; g == 0 {
-					g = newGroup(e)
-					sparse[k] = g
+				if gid = sparse[k]; gid == 0 {
+					gid = g.add(e)
+					sparse[k] = gid
 				}
 			}
-			id, prevEntity, prevRound = g-1, e, o.Round
+			id, prevEntity, prevRound = gid-1, e, o.Round
 		}
 		ids[i] = id
-		sizes[id]++
-		earliest[id] = min(earliest[id], o.Time.UnixNano())
+		g.sizes[id]++
+		g.earliest[id] = min(g.earliest[id], o.Time.UnixNano())
 	}
-	starts := make([]int32, len(sizes)+1)
-	for id, n := range sizes {
+}
+
+// order lists the observations group by group, by a counting sort of their
+// groups ids: group id's observations are order[starts[id]:starts[id+1]].
+func (g *obsGroups) order(ids []int32) (starts, order []int32) {
+	starts = make([]int32, len(g.sizes)+1)
+	for id, n := range g.sizes {
 		starts[id+1] = starts[id] + n
 	}
-	order := make([]int32, len(obs))
-	fill := slices.Clone(starts[:len(sizes)])
+	order = make([]int32, len(ids))
+	fill := slices.Clone(starts[:len(g.sizes)])
 	for i, id := range ids {
 		order[fill[id]] = int32(i)
 		fill[id]++
 	}
-	idx := groupOrder(names, groupEntity, earliest)
-	out := make([]Verdict, len(sizes))
-	counts := make([]VantageCount, len(sizes)) // one allocation for all the verdicts' counts
-	beliefs := make([]float64, len(sizes))
-	for k, id := range idx {
-		out[k] = mergeOne(obs, order[starts[id]:starts[id+1]], health, quorum, &counts[k], &beliefs[k])
-	}
-	return out
+	return starts, order
 }
 
 // groupOrder lists groups by level, entity, then earliest time (then first

@@ -93,88 +93,14 @@ func ParseProfile(r io.Reader, name string) (*Profile, error) {
 	ln := 0
 	for sc.Scan() {
 		ln++
-		bad := func(format string, a ...any) (*Profile, error) {
-			return nil, fmt.Errorf("space: %s:%d: %s", name, ln, fmt.Sprintf(format, a...))
-		}
 		line, _, _ := strings.Cut(sc.Text(), "#")
 		f := strings.Fields(line)
 		if len(f) == 0 {
 			continue
 		}
-		m := profileBlock.FindStringSubmatch(f[0])
-		c := 256
-		if m != nil {
-			c, _ = strconv.Atoi(m[1])
-		}
-		if c > 255 {
-			return bad("'%s' is not a /24 of the target space 198.18.0.0/16 (198.18.N.0/24, N = 0..255)", f[0])
-		}
-		b := SpaceBlock{Prefix: netip.MustParsePrefix(f[0]), Line: ln}
-		if l, ok := first[b.Prefix]; ok {
-			return bad("%s is given twice (first on line %d)", f[0], l)
-		}
-		first[b.Prefix] = ln
-		seen := map[string]bool{}
-		for _, kv := range f[1:] {
-			key, val, ok := strings.Cut(kv, "=")
-			if !ok {
-				return bad("'%s' is not KEY=VALUE (responders=N a=P [icmp=drop] [period=D])", kv)
-			}
-			switch key {
-			case "responders", "a", "icmp", "period":
-				if seen[key] {
-					return bad("%s given twice", key)
-				}
-				seen[key] = true
-			default:
-				return bad("unknown setting '%s' (responders=, a=, icmp=, period=)", key)
-			}
-			switch key {
-			case "responders":
-				n, _ := strconv.Atoi(val)
-				if !profileCount.MatchString(val) || n > 250 {
-					return bad("responders=%s: want a number of addresses from 1 to 250", val)
-				}
-				b.Responders = n
-			case "a":
-				m := profileProb.FindStringSubmatch(val)
-				pct := 0
-				if m != nil && val != "" && val != "." {
-					whole, _ := strconv.Atoi("0" + m[1])
-					frac := m[3]
-					for len(frac) < 2 {
-						frac += "0"
-					}
-					hundredths, _ := strconv.Atoi(frac)
-					pct = whole*100 + hundredths
-				}
-				if pct < 1 || pct > 100 {
-					return bad("a=%s: want a probability from 0.01 to 1, two decimals at most (a=0.8)", val)
-				}
-				b.A = float64(pct) / 100
-			case "icmp":
-				switch val {
-				case "drop":
-					b.ICMPDrop = true
-				case "answer":
-				default:
-					return bad("icmp=%s: want icmp=drop or icmp=answer", val)
-				}
-			case "period":
-				m := profilePeriod.FindStringSubmatch(val)
-				secs := 0
-				if m != nil {
-					secs, _ = strconv.Atoi(m[1])
-					secs *= map[string]int{"s": 1, "m": 60, "h": 3600}[m[2]]
-				}
-				if secs < 4 || secs > 86400 || secs%2 != 0 {
-					return bad("period=%s: want an even number of seconds from 4s to 24h (40s, 10m, 24h)", val)
-				}
-				b.Period = time.Duration(secs) * time.Second
-			}
-		}
-		if b.Responders == 0 || b.A == 0 {
-			return bad("%s: responders= and a= are required", f[0])
+		b, err := parseProfileBlock(f, ln, first)
+		if err != nil {
+			return nil, fmt.Errorf("space: %s:%d: %s", name, ln, err)
 		}
 		p.Blocks = append(p.Blocks, b)
 	}
@@ -185,6 +111,110 @@ func ParseProfile(r io.Reader, name string) (*Profile, error) {
 		return nil, fmt.Errorf("space: %s names no block", name)
 	}
 	return p, nil
+}
+
+// parseProfileBlock parses the fields f of a profile's line ln: a /24 of the
+// target space, not given before (first holds the line of each block given
+// so far, and gets this one's), and its settings, each given once,
+// responders= and a= required.
+func parseProfileBlock(f []string, ln int, first map[netip.Prefix]int) (SpaceBlock, error) {
+	m := profileBlock.FindStringSubmatch(f[0])
+	c := 256
+	if m != nil {
+		c, _ = strconv.Atoi(m[1])
+	}
+	if c > 255 {
+		return SpaceBlock{}, fmt.Errorf("'%s' is not a /24 of the target space 198.18.0.0/16 (198.18.N.0/24, N = 0..255)", f[0])
+	}
+	b := SpaceBlock{Prefix: netip.MustParsePrefix(f[0]), Line: ln}
+	if l, ok := first[b.Prefix]; ok {
+		return SpaceBlock{}, fmt.Errorf("%s is given twice (first on line %d)", f[0], l)
+	}
+	first[b.Prefix] = ln
+	seen := map[string]bool{}
+	for _, kv := range f[1:] {
+		key, val, ok := strings.Cut(kv, "=")
+		if !ok {
+			return SpaceBlock{}, fmt.Errorf("'%s' is not KEY=VALUE (responders=N a=P [icmp=drop] [period=D])", kv)
+		}
+		switch key {
+		case "responders", "a", "icmp", "period":
+			if seen[key] {
+				return SpaceBlock{}, fmt.Errorf("%s given twice", key)
+			}
+			seen[key] = true
+		default:
+			return SpaceBlock{}, fmt.Errorf("unknown setting '%s' (responders=, a=, icmp=, period=)", key)
+		}
+		if err := setProfileKey(&b, key, val); err != nil {
+			return SpaceBlock{}, err
+		}
+	}
+	if b.Responders == 0 || b.A == 0 {
+		return SpaceBlock{}, fmt.Errorf("%s: responders= and a= are required", f[0])
+	}
+	return b, nil
+}
+
+// setProfileKey sets block b's setting key, one of responders, a, icmp and
+// period, to val, or says why val is not a value of it.
+func setProfileKey(b *SpaceBlock, key, val string) error {
+	switch key {
+	case "responders":
+		n, _ := strconv.Atoi(val)
+		if !profileCount.MatchString(val) || n > 250 {
+			return fmt.Errorf("responders=%s: want a number of addresses from 1 to 250", val)
+		}
+		b.Responders = n
+	case "a":
+		pct := profilePercent(val)
+		if pct < 1 || pct > 100 {
+			return fmt.Errorf("a=%s: want a probability from 0.01 to 1, two decimals at most (a=0.8)", val)
+		}
+		b.A = float64(pct) / 100
+	case "icmp":
+		switch val {
+		case "drop":
+			b.ICMPDrop = true
+		case "answer":
+		default:
+			return fmt.Errorf("icmp=%s: want icmp=drop or icmp=answer", val)
+		}
+	case "period":
+		secs := profileSeconds(val)
+		if secs < 4 || secs > 86400 || secs%2 != 0 {
+			return fmt.Errorf("period=%s: want an even number of seconds from 4s to 24h (40s, 10m, 24h)", val)
+		}
+		b.Period = time.Duration(secs) * time.Second
+	}
+	return nil
+}
+
+// profilePercent is the probability val in hundredths, as lab.sh reads it:
+// 0 when val is not a decimal of at most two decimals.
+func profilePercent(val string) int {
+	m := profileProb.FindStringSubmatch(val)
+	if m == nil || val == "" || val == "." {
+		return 0
+	}
+	whole, _ := strconv.Atoi("0" + m[1])
+	frac := m[3]
+	for len(frac) < 2 {
+		frac += "0"
+	}
+	hundredths, _ := strconv.Atoi(frac)
+	return whole*100 + hundredths
+}
+
+// profileSeconds is the duration val (a number of seconds, minutes or
+// hours: 40s, 10m, 24h) in seconds, 0 when val is none.
+func profileSeconds(val string) int {
+	m := profilePeriod.FindStringSubmatch(val)
+	if m == nil {
+		return 0
+	}
+	secs, _ := strconv.Atoi(m[1])
+	return secs * map[string]int{"s": 1, "m": 60, "h": 3600}[m[2]]
 }
 
 // Block returns the profile's line for the /24 prefix.

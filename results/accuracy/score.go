@@ -123,33 +123,72 @@ func Score(t Truth, verdicts []results.Verdict) []Row {
 	if t.Round <= 0 {
 		return nil
 	}
+	s := newScorer(t)
+	s.readVerdicts(verdicts)
+	s.clipOutages()
+	for e := range s.ents {
+		s.scoreEntity(e)
+	}
+	return s.rowsInOrder()
+}
+
+// scorer is the state of one Score call: the scored rounds [lo, hi), each
+// scored entity's readings and true outages, and the rows and per-level
+// latencies and duration errors being tallied.
+type scorer struct {
+	t      Truth
+	lo, hi int64
+	n      int
+	index  map[results.EntityRef]int
+	ents   []results.EntityRef
+	// reads holds each entity's readings, round by round; outages each
+	// entity's true outages, clipped to the scored rounds and merged.
+	reads   [][]reading
+	outages [][]span
+	rows    map[string]*Row
+	latency map[string][]float64
+	durErr  map[string][]float64
+}
+
+// newScorer sets up the scoring of truth t: the scored round range, the
+// scored entities (each once, in order of first mention) and their empty
+// readings.
+func newScorer(t Truth) *scorer {
 	lo, hi := firstRoundAtOrAfter(t.From, t.Round), firstRoundAtOrAfter(t.Until, t.Round)
 	if hi < lo {
 		hi = lo
 	}
-	n := int(hi - lo)
-
-	// Each scored entity's readings, round by round.
-	index := make(map[results.EntityRef]int, len(t.Entities))
-	var ents []results.EntityRef
+	s := &scorer{
+		t: t, lo: lo, hi: hi, n: int(hi - lo),
+		index:   make(map[results.EntityRef]int, len(t.Entities)),
+		rows:    map[string]*Row{},
+		latency: map[string][]float64{},
+		durErr:  map[string][]float64{},
+	}
 	for _, e := range t.Entities {
-		if _, ok := index[e]; !ok {
-			index[e] = len(ents)
-			ents = append(ents, e)
+		if _, ok := s.index[e]; !ok {
+			s.index[e] = len(s.ents)
+			s.ents = append(s.ents, e)
 		}
 	}
-	reads := make([][]reading, len(ents))
-	for i := range reads {
-		reads[i] = make([]reading, n)
+	s.reads = make([][]reading, len(s.ents))
+	for i := range s.reads {
+		s.reads[i] = make([]reading, s.n)
 	}
+	return s
+}
+
+// readVerdicts records what each verdict of a scored entity in a scored
+// round says, down winning over partial.
+func (s *scorer) readVerdicts(verdicts []results.Verdict) {
 	for i := range verdicts {
 		v := &verdicts[i]
-		e, ok := index[results.EntityRef{Level: v.Level, Entity: v.Entity}]
+		e, ok := s.index[results.EntityRef{Level: v.Level, Entity: v.Entity}]
 		if !ok {
 			continue
 		}
-		k := roundOf(v.Time, t.Round)
-		if k < lo || k >= hi {
+		k := roundOf(v.Time, s.t.Round)
+		if k < s.lo || k >= s.hi {
 			continue
 		}
 		r := readNone
@@ -159,123 +198,143 @@ func Score(t Truth, verdicts []results.Verdict) []Row {
 		case results.PlanePartial:
 			r = readPartial
 		}
-		reads[e][k-lo] = max(reads[e][k-lo], r)
+		s.reads[e][k-s.lo] = max(s.reads[e][k-s.lo], r)
 	}
+}
 
-	// Each entity's true outages, clipped to the scored rounds and merged.
-	outages := make([][]span, len(ents))
-	for _, o := range t.Outages {
-		e, ok := index[results.EntityRef{Level: o.Level, Entity: o.Entity}]
+// clipOutages sets each scored entity's true outages as spans of scored
+// rounds, clipped to them, sorted and with overlapping or touching ones
+// merged.
+func (s *scorer) clipOutages() {
+	s.outages = make([][]span, len(s.ents))
+	for _, o := range s.t.Outages {
+		e, ok := s.index[results.EntityRef{Level: o.Level, Entity: o.Entity}]
 		if !ok {
 			continue
 		}
-		s := span{max(firstRoundAtOrAfter(o.Start, t.Round), lo) - lo, min(firstRoundAtOrAfter(o.End, t.Round), hi) - lo}
-		if s.from < s.to {
-			outages[e] = append(outages[e], s)
+		sp := span{max(firstRoundAtOrAfter(o.Start, s.t.Round), s.lo) - s.lo, min(firstRoundAtOrAfter(o.End, s.t.Round), s.hi) - s.lo}
+		if sp.from < sp.to {
+			s.outages[e] = append(s.outages[e], sp)
 		}
 	}
-	for e, ss := range outages {
-		slices.SortFunc(ss, func(a, b span) int { return cmp.Compare(a.from, b.from) })
-		merged := ss[:0]
-		for _, s := range ss {
-			if m := len(merged); m > 0 && s.from <= merged[m-1].to {
-				merged[m-1].to = max(merged[m-1].to, s.to)
-				continue
-			}
-			merged = append(merged, s)
-		}
-		outages[e] = merged
+	for e, ss := range s.outages {
+		s.outages[e] = mergeSpans(ss)
 	}
+}
 
-	rows := map[string]*Row{}
-	latency := map[string][]float64{}
-	durErr := map[string][]float64{}
-	for e, ref := range ents {
-		row := rows[ref.Level]
-		if row == nil {
-			row = &Row{Level: ref.Level}
-			rows[ref.Level] = row
+// scoreEntity adds entity e to its level's row: as unmeasurable, or by its
+// rounds and its outages.
+func (s *scorer) scoreEntity(e int) {
+	ref := s.ents[e]
+	row := s.rows[ref.Level]
+	if row == nil {
+		row = &Row{Level: ref.Level}
+		s.rows[ref.Level] = row
+	}
+	row.Entities++
+	if s.t.Unmeasurable[ref] {
+		row.Unmeasurable++
+		return
+	}
+	seen := func(k int64) bool {
+		return s.t.Sampled == nil || s.t.Sampled(ref, time.Unix(0, (s.lo+k)*int64(s.t.Round)).UTC())
+	}
+	s.countRounds(row, e, seen)
+	for _, sp := range s.outages[e] {
+		s.scoreOutage(row, e, sp, seen)
+	}
+}
+
+// countRounds adds entity e's looked-at rounds to row: its outage rounds and
+// those detected, its healthy rounds and those read down or partial.
+func (s *scorer) countRounds(row *Row, e int, seen func(int64) bool) {
+	rd := s.reads[e]
+	out := make([]bool, s.n)
+	for _, sp := range s.outages[e] {
+		for k := sp.from; k < sp.to; k++ {
+			out[k] = true
 		}
-		row.Entities++
-		if t.Unmeasurable[ref] {
-			row.Unmeasurable++
+	}
+	for k := range s.n {
+		switch {
+		case !seen(int64(k)):
+		case out[k]:
+			row.OutageRounds++
+			if rd[k] == readDown {
+				row.Detected++
+			}
+		default:
+			row.HealthyRounds++
+			switch rd[k] {
+			case readDown:
+				row.FalseOutage++
+			case readPartial:
+				row.FalsePartial++
+			}
+		}
+	}
+}
+
+// scoreOutage adds one true outage sp of entity e to row, unless none of its
+// rounds was looked at: missed, or detected with its latency and, when every
+// round is looked at, its duration error.
+func (s *scorer) scoreOutage(row *Row, e int, sp span, seen func(int64) bool) {
+	rd, level := s.reads[e], s.ents[e].Level
+	first := int64(-1)
+	looked := false
+	for k := sp.from; k < sp.to; k++ {
+		looked = looked || seen(k)
+		if rd[k] == readDown && seen(k) {
+			first = k
+			break
+		}
+	}
+	if !looked {
+		return
+	}
+	row.Outages++
+	if first < 0 {
+		row.Missed++
+		return
+	}
+	s.latency[level] = append(s.latency[level], float64(first-sp.from))
+	if s.t.Sampled != nil {
+		return
+	}
+	last := downRunEnd(rd, first)
+	s.durErr[level] = append(s.durErr[level], math.Abs(float64(last-first+1)-float64(sp.to-sp.from)))
+}
+
+// downRunEnd is the last round of the run of down readings starting at
+// first, a run that bridges single non-down rounds.
+func downRunEnd(rd []reading, first int64) int64 {
+	n := int64(len(rd))
+	last := first
+	for k := first + 1; k < n; k++ {
+		if rd[k] == readDown {
+			last = k
 			continue
 		}
-		rd := reads[e]
-		out := make([]bool, n)
-		for _, s := range outages[e] {
-			for k := s.from; k < s.to; k++ {
-				out[k] = true
-			}
+		if k+1 < n && rd[k+1] == readDown {
+			continue // a single non-down round does not end the run
 		}
-		seen := func(k int64) bool {
-			return t.Sampled == nil || t.Sampled(ref, time.Unix(0, (lo+k)*int64(t.Round)).UTC())
-		}
-		for k := range n {
-			switch {
-			case !seen(int64(k)):
-			case out[k]:
-				row.OutageRounds++
-				if rd[k] == readDown {
-					row.Detected++
-				}
-			default:
-				row.HealthyRounds++
-				switch rd[k] {
-				case readDown:
-					row.FalseOutage++
-				case readPartial:
-					row.FalsePartial++
-				}
-			}
-		}
-		for _, s := range outages[e] {
-			row.Outages++
-			first := int64(-1)
-			looked := false
-			for k := s.from; k < s.to; k++ {
-				looked = looked || seen(k)
-				if rd[k] == readDown && seen(k) {
-					first = k
-					break
-				}
-			}
-			if !looked {
-				row.Outages--
-				continue
-			}
-			if first < 0 {
-				row.Missed++
-				continue
-			}
-			latency[ref.Level] = append(latency[ref.Level], float64(first-s.from))
-			if t.Sampled != nil {
-				continue
-			}
-			last := first
-			for k := first + 1; k < int64(n); k++ {
-				if rd[k] == readDown {
-					last = k
-					continue
-				}
-				if k+1 < int64(n) && rd[k+1] == readDown {
-					continue // a single non-down round does not end the run
-				}
-				break
-			}
-			durErr[ref.Level] = append(durErr[ref.Level], math.Abs(float64(last-first+1)-float64(s.to-s.from)))
-		}
+		break
 	}
+	return last
+}
 
-	out := make([]Row, 0, len(rows))
-	for level, row := range rows {
+// rowsInOrder finishes the rows, their ratios, latencies and duration
+// errors, and returns them in level order.
+func (s *scorer) rowsInOrder() []Row {
+	out := make([]Row, 0, len(s.rows))
+	for level, row := range s.rows {
 		row.Recall = ratio(row.Detected, row.OutageRounds)
 		row.Precision = ratio(row.Detected, row.Detected+row.FalseOutage)
-		if ls := latency[level]; len(ls) > 0 {
+		if ls := s.latency[level]; len(ls) > 0 {
 			row.LatencyMean = meanOf(ls)
 			row.LatencyMax = slices.Max(ls)
 		}
-		if ds := durErr[level]; len(ds) > 0 {
+		if ds := s.durErr[level]; len(ds) > 0 {
 			row.DurationErr = meanOf(ds)
 		}
 		out = append(out, *row)

@@ -219,12 +219,35 @@ func Simulate(cfg Config) Result {
 	m := newModel(cfg)
 	res := Result{VantageDown: map[string]int{}, Blocks: len(m.blocks),
 		UplinkVantage: m.vantages[len(m.vantages)-1].name, UplinkRounds: cfg.UplinkRounds}
-	// Every country's census and record count first, so that one buffer
-	// the size of the largest country holds each country's records in
-	// turn: fresh memory is slow to come by, and a buffer that grows
-	// holds the old one and the new at once.
-	runs := make([]countryRun, len(m.countries))
-	most := 0
+	runs, most := m.prepareCountries(&res)
+	buf := make([]results.Record, 0, most)
+	for c := range m.countries {
+		vs, ref := m.analyzeCountry(c, runs[c], buf)
+		res.reference = append(res.reference, ref...)
+		runs[c].census, runs[c].icmp, runs[c].tcp = nil, nil, nil
+		res.Records += runs[c].records
+		res.keep(c, vs)
+	}
+	// Measurability needs the census, which each country ran.
+	m.judgeBlocks(&res)
+	m.makeTruth()
+	res.Truth = m.truth
+	res.Misses = m.misses(res.Verdicts)
+	res.MethodPartials = methodPartials(m.truth, res.Verdicts)
+	m.scoreTables(&res)
+	res.reference = nil
+	res.Elapsed = time.Since(began)
+	res.PeakRSS = peakRSS()
+	return res
+}
+
+// prepareCountries runs every country's census and counts its records first,
+// so that one buffer the size of the largest country holds each country's
+// records in turn: fresh memory is slow to come by, and a buffer that grows
+// holds the old one and the new at once. It returns the countries' runs and
+// the most records of one, and counts the census-empty pairs in res.
+func (m *model) prepareCountries(res *Result) (runs []countryRun, most int) {
+	runs = make([]countryRun, len(m.countries))
 	for c := range m.countries {
 		runs[c] = m.prepare(c)
 		most = max(most, runs[c].records)
@@ -236,28 +259,34 @@ func Simulate(cfg Config) Result {
 			}
 		}
 	}
-	buf := make([]results.Record, 0, most)
-	for c := range m.countries {
-		vs, ref := m.analyzeCountry(c, runs[c], buf)
-		res.reference = append(res.reference, ref...)
-		runs[c].census, runs[c].icmp, runs[c].tcp = nil, nil, nil
-		res.Records += runs[c].records
-		for _, v := range vs {
-			switch {
-			case v.Level == results.LevelVantage:
-				if c == 0 && v.Verdict == results.VerdictVantageDown {
-					res.VantageDown[v.Entity]++
-				}
-			case v.DataPlane == results.PlaneDown || v.DataPlane == results.PlanePartial:
-				res.Verdicts = append(res.Verdicts, results.Verdict{Time: v.Time, Level: v.Level, Entity: v.Entity,
-					Verdict: v.Verdict, DataPlane: v.DataPlane, ControlPlane: v.ControlPlane, Methods: v.Methods})
+	return runs, most
+}
+
+// keep takes country c's verdicts into res: the vantage-down rounds (once,
+// from the first country, as every country sees the same vantage points),
+// and the verdicts whose data plane is down or partial.
+func (res *Result) keep(c int, vs []results.Verdict) {
+	for _, v := range vs {
+		switch {
+		case v.Level == results.LevelVantage:
+			if c == 0 && v.Verdict == results.VerdictVantageDown {
+				res.VantageDown[v.Entity]++
 			}
+		case v.DataPlane == results.PlaneDown || v.DataPlane == results.PlanePartial:
+			res.Verdicts = append(res.Verdicts, results.Verdict{Time: v.Time, Level: v.Level, Entity: v.Entity,
+				Verdict: v.Verdict, DataPlane: v.DataPlane, ControlPlane: v.ControlPlane, Methods: v.Methods})
 		}
 	}
-	// Measurability needs the census, which each country ran.
+}
+
+// judgeBlocks sets each block's measurability and its weight, the chance
+// that it answers a round when up, from its census, and counts the
+// measurable blocks and those one round could judge despite a sparse
+// census in res.
+func (m *model) judgeBlocks(res *Result) {
 	for i := range m.blocks {
 		b := &m.blocks[i]
-		a := b.a * (1 - cfg.LossMax)
+		a := b.a * (1 - m.cfg.LossMax)
 		b.measurable = !b.filtered && !b.sparseICMP && oneRound(len(b.e), a, results.ProbeBudget) ||
 			m.sets[b.set].tcp && !b.sparseTCP && oneRound(b.nTCP, a, 0)
 		if !b.filtered {
@@ -273,10 +302,13 @@ func Simulate(cfg Config) Result {
 			res.OneRoundSparse++
 		}
 	}
-	m.makeTruth()
-	res.Truth = m.truth
-	res.Misses = m.misses(res.Verdicts)
-	res.MethodPartials = methodPartials(m.truth, res.Verdicts)
+}
+
+// scoreTables scores res's verdicts against the truth into res.Tables: all
+// entities over all rounds, the rounds of the uplink cut, the tcp-swept
+// blocks, and the reference's verdicts of every block.
+func (m *model) scoreTables(res *Result) {
+	cfg := m.cfg
 	res.Tables = append(res.Tables, Table{"all entities, all rounds", Score(m.truth, res.Verdicts)})
 	if cfg.UplinkRounds > 0 {
 		cut := m.truth
@@ -300,10 +332,6 @@ func Simulate(cfg Config) Result {
 		}
 	}
 	res.Tables = append(res.Tables, Table{"reference, no analysis: the run's own Trinocular states, merged", Score(blocks, res.reference)})
-	res.reference = nil
-	res.Elapsed = time.Since(began)
-	res.PeakRSS = peakRSS()
-	return res
 }
 
 // addrSet is a set of the host numbers (last octets) of a /24.
@@ -428,13 +456,31 @@ func blockAddr(n int) netip.Prefix {
 	return netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), 0}), 24)
 }
 
+// newModel draws the truth model of cfg from its seed: the vantage points,
+// the countries, ASes, prefixes and blocks, each block's hosts and the
+// methods they answer, and the outages and withdrawals.
 func newModel(cfg Config) *model {
 	m := &model{cfg: cfg, setOf: map[netip.Prefix]int{}}
 	m.start = firstRoundAtOrAfter(cfg.Start, cfg.Round)
 	rng := rand.New(rand.NewPCG(cfg.Seed, 1))
+	m.addVantages(rng)
+	for c := range cfg.Countries {
+		m.addCountry(rng, c)
+	}
+	m.drawHosts(rng)
+	for c := range m.countries {
+		m.pickMethods(rng, c)
+	}
+	m.drawAnswers(rng)
+	m.outages(rng)
+	return m
+}
 
-	// Vantage points, each with canaries of its own (documentation
-	// addresses, labels too).
+// addVantages adds the vantage points, each with its loss and canaries of
+// its own (documentation addresses, labels too); the last one's uplink is
+// cut for the configured rounds.
+func (m *model) addVantages(rng *rand.Rand) {
+	cfg := m.cfg
 	for v := range cfg.Vantages {
 		vp := simVantage{name: fmt.Sprintf("vp%d", v+1), loss: cfg.LossMin + rng.Float64()*(cfg.LossMax-cfg.LossMin)}
 		for i := range cfg.Canaries {
@@ -447,50 +493,65 @@ func newModel(cfg Config) *model {
 	if cfg.UplinkRounds > 0 {
 		m.vantages[len(m.vantages)-1].uplink = span{int64(cfg.UplinkFrom), int64(cfg.UplinkFrom + cfg.UplinkRounds)}
 	}
+}
 
-	// Countries of ASes of prefixes of 1 to 16 aligned blocks.
-	sizes := []int{1, 2, 4, 8, 16}
-	weights := []float64{0.35, 0.25, 0.2, 0.12, 0.08}
-	cursor := 0
-	for c := range cfg.Countries {
-		country := simCountry{code: "X" + string(rune('A'+c%26))}
-		if c >= 26 {
-			country.code = fmt.Sprintf("X%d", c)
-		}
-		quota := cfg.Blocks / cfg.Countries
-		if c < cfg.Blocks%cfg.Countries {
-			quota++
-		}
-		left := quota
-		for left > 0 {
-			as := simAS{asn: uint32(64512 + len(m.ases)), country: c}
-			for range 2 + rng.IntN(7) {
-				if left == 0 {
-					break
-				}
-				size := sizes[pick(rng, weights)]
-				for size > left || cursor%size != 0 {
-					size /= 2
-				}
-				s := simSet{prefix: netip.PrefixFrom(blockAddr(cursor).Addr(), 24-bitsOf(size)), as: len(m.ases)}
-				for range size {
-					s.blocks = append(s.blocks, len(m.blocks))
-					country.blocks = append(country.blocks, len(m.blocks))
-					m.blocks = append(m.blocks, simBlock{prefix: blockAddr(cursor), set: len(m.sets)})
-					cursor++
-				}
-				left -= size
-				m.setOf[s.prefix] = len(m.sets)
-				as.sets = append(as.sets, len(m.sets))
-				m.sets = append(m.sets, s)
-			}
-			country.ases = append(country.ases, len(m.ases))
-			m.ases = append(m.ases, as)
-		}
-		m.countries = append(m.countries, country)
+// setSizes are the sizes in blocks of the prefixes a model draws, with
+// setSizeWeights their chances.
+var (
+	setSizes       = []int{1, 2, 4, 8, 16}
+	setSizeWeights = []float64{0.35, 0.25, 0.2, 0.12, 0.08}
+)
+
+// addCountry adds country c with its share of the blocks, in ASes of
+// prefixes of 1 to 16 aligned blocks.
+func (m *model) addCountry(rng *rand.Rand, c int) {
+	cfg := m.cfg
+	country := simCountry{code: "X" + string(rune('A'+c%26))}
+	if c >= 26 {
+		country.code = fmt.Sprintf("X%d", c)
 	}
+	left := share(cfg.Blocks, cfg.Countries, c)
+	for left > 0 {
+		left -= m.addAS(rng, c, &country, left)
+	}
+	m.countries = append(m.countries, country)
+}
 
-	// Blocks: |E| log-uniform in [1, 250], A uniform in [0.05, 1].
+// addAS adds an AS of country c of 2 to 8 prefixes, holding at most left
+// blocks in all, and returns how many it holds. Blocks are numbered in
+// order, each prefix's aligned on its size.
+func (m *model) addAS(rng *rand.Rand, c int, country *simCountry, left int) int {
+	as := simAS{asn: uint32(64512 + len(m.ases)), country: c}
+	placed := 0
+	for range 2 + rng.IntN(7) {
+		if left == 0 {
+			break
+		}
+		cursor := len(m.blocks)
+		size := setSizes[pick(rng, setSizeWeights)]
+		for size > left || cursor%size != 0 {
+			size /= 2
+		}
+		s := simSet{prefix: netip.PrefixFrom(blockAddr(cursor).Addr(), 24-bitsOf(size)), as: len(m.ases)}
+		for range size {
+			s.blocks = append(s.blocks, len(m.blocks))
+			country.blocks = append(country.blocks, len(m.blocks))
+			m.blocks = append(m.blocks, simBlock{prefix: blockAddr(len(m.blocks)), set: len(m.sets)})
+		}
+		left -= size
+		placed += size
+		m.setOf[s.prefix] = len(m.sets)
+		as.sets = append(as.sets, len(m.sets))
+		m.sets = append(m.sets, s)
+	}
+	country.ases = append(country.ases, len(m.ases))
+	m.ases = append(m.ases, as)
+	return placed
+}
+
+// drawHosts draws each block's ever-responsive hosts and its availability:
+// |E| log-uniform in [1, 250], A uniform in [0.05, 1].
+func (m *model) drawHosts(rng *rand.Rand) {
 	for i := range m.blocks {
 		b := &m.blocks[i]
 		n := int(math.Round(math.Exp(rng.Float64() * math.Log(250))))
@@ -500,37 +561,44 @@ func newModel(cfg Config) *model {
 		slices.Sort(b.e)
 		b.a = 0.05 + 0.95*rng.Float64()
 	}
+}
 
-	// Per country, prefixes swept with tcp:80 too, and ICMP-filtered blocks.
-	for c := range m.countries {
-		cb := m.countries[c].blocks
-		var sets []int
-		for _, as := range m.countries[c].ases {
-			sets = append(sets, m.ases[as].sets...)
-		}
-		need := share(cfg.TCPBlocks, cfg.Countries, c)
-		var tcpBlocks, other []int
-		for _, s := range shuffled(rng, sets) {
-			if n := len(m.sets[s].blocks); need > 0 && n <= max(need, 2) {
-				m.sets[s].tcp = true
-				need -= n
-				tcpBlocks = append(tcpBlocks, m.sets[s].blocks...)
-			}
-		}
-		for _, b := range cb {
-			if !m.sets[m.blocks[b].set].tcp {
-				other = append(other, b)
-			}
-		}
-		outside := share(cfg.FilteredOutside, cfg.Countries, c)
-		inside := share(cfg.Filtered-cfg.FilteredOutside, cfg.Countries, c)
-		for _, b := range shuffled(rng, tcpBlocks)[:min(inside, len(tcpBlocks))] {
-			m.blocks[b].filtered = true
-		}
-		for _, b := range shuffled(rng, other)[:min(outside, len(other))] {
-			m.blocks[b].filtered = true
+// pickMethods picks country c's prefixes swept with tcp:80 too, and its
+// ICMP-filtered blocks, inside those prefixes and outside.
+func (m *model) pickMethods(rng *rand.Rand, c int) {
+	cfg := m.cfg
+	cb := m.countries[c].blocks
+	var sets []int
+	for _, as := range m.countries[c].ases {
+		sets = append(sets, m.ases[as].sets...)
+	}
+	need := share(cfg.TCPBlocks, cfg.Countries, c)
+	var tcpBlocks, other []int
+	for _, s := range shuffled(rng, sets) {
+		if n := len(m.sets[s].blocks); need > 0 && n <= max(need, 2) {
+			m.sets[s].tcp = true
+			need -= n
+			tcpBlocks = append(tcpBlocks, m.sets[s].blocks...)
 		}
 	}
+	for _, b := range cb {
+		if !m.sets[m.blocks[b].set].tcp {
+			other = append(other, b)
+		}
+	}
+	outside := share(cfg.FilteredOutside, cfg.Countries, c)
+	inside := share(cfg.Filtered-cfg.FilteredOutside, cfg.Countries, c)
+	for _, b := range shuffled(rng, tcpBlocks)[:min(inside, len(tcpBlocks))] {
+		m.blocks[b].filtered = true
+	}
+	for _, b := range shuffled(rng, other)[:min(outside, len(other))] {
+		m.blocks[b].filtered = true
+	}
+}
+
+// drawAnswers draws which hosts of each block answer icmp, tcp:80, and
+// which have port 80 open.
+func (m *model) drawAnswers(rng *rand.Rand) {
 	for i := range m.blocks {
 		b := &m.blocks[i]
 		tcp := m.sets[b.set].tcp
@@ -549,8 +617,6 @@ func newModel(cfg Config) *model {
 			}
 		}
 	}
-	m.outages(rng)
-	return m
 }
 
 // outages places the outages and withdrawals of the truth model.
@@ -862,105 +928,169 @@ func (s *recordSink) add(r *results.Record) {
 // to count (sweeps, of a known size and with random draws of their own, are
 // then only counted), once to fill.
 func (m *model) records(c int, cr *countryRun, sink *recordSink) {
+	p := m.newRecordPlayer(c, cr, sink)
+	for r := range m.cfg.Rounds {
+		for v := range m.vantages {
+			p.playVantage(v, r)
+		}
+	}
+}
+
+// probeState is one vantage point's probing of one block, carried from
+// round to round.
+type probeState struct {
+	rng, sweep *rand.Rand // adaptive probing, sweeps
+	belief     results.Belief
+	tcp        results.Belief // the reference's, of the tcp:80 sweeps
+}
+
+// recordPlayer plays the run over one country's blocks for records.
+type recordPlayer struct {
+	m      *model
+	cr     *countryRun
+	sink   *recordSink
+	blocks []int
+	// states holds each vantage point's probing of each block; vrng each
+	// vantage point's draws for its canaries.
+	states [][]probeState
+	vrng   []*rand.Rand
+	// spread is the time between the starts of two blocks' probing.
+	spread  time.Duration
+	rec     results.Record
+	replied [256]bool
+}
+
+// newRecordPlayer sets up the play of country c: the random sources of each
+// vantage point and of each of its blocks, seeded from the configuration.
+func (m *model) newRecordPlayer(c int, cr *countryRun, sink *recordSink) *recordPlayer {
 	cfg := m.cfg
 	blocks := m.countries[c].blocks
-	type state struct {
-		rng, sweep *rand.Rand // adaptive probing, sweeps
-		belief     results.Belief
-		tcp        results.Belief // the reference's, of the tcp:80 sweeps
-	}
-	states := make([][]state, len(m.vantages))
-	vrng := make([]*rand.Rand, len(m.vantages))
+	p := &recordPlayer{m: m, cr: cr, sink: sink, blocks: blocks,
+		states: make([][]probeState, len(m.vantages)), vrng: make([]*rand.Rand, len(m.vantages)),
+		spread: cfg.Round * 3 / 4 / time.Duration(max(len(blocks), 1))}
 	for v := range m.vantages {
-		vrng[v] = rand.New(rand.NewPCG(cfg.Seed^0x9e3779b97f4a7c15, uint64(v)<<32|uint64(c)))
-		states[v] = make([]state, len(blocks))
+		p.vrng[v] = rand.New(rand.NewPCG(cfg.Seed^0x9e3779b97f4a7c15, uint64(v)<<32|uint64(c)))
+		p.states[v] = make([]probeState, len(blocks))
 		for j, bi := range blocks {
-			states[v][j].rng = rand.New(rand.NewPCG(cfg.Seed, uint64(v)<<32|uint64(bi)))
-			states[v][j].sweep = rand.New(rand.NewPCG(cfg.Seed^0x2545f4914f6cdd1d, uint64(v)<<32|uint64(bi)))
+			p.states[v][j].rng = rand.New(rand.NewPCG(cfg.Seed, uint64(v)<<32|uint64(bi)))
+			p.states[v][j].sweep = rand.New(rand.NewPCG(cfg.Seed^0x2545f4914f6cdd1d, uint64(v)<<32|uint64(bi)))
 		}
 	}
-	spread := cfg.Round * 3 / 4 / time.Duration(max(len(blocks), 1))
-	var rec results.Record
-	var replied [256]bool
-	for r := range cfg.Rounds {
-		k := m.start + int64(r)
-		for v := range m.vantages {
-			vp := &m.vantages[v]
-			cut := inSpans([]span{vp.uplink}, r)
-			t0 := m.at(r).Add(time.Duration(v) * 7 * time.Second)
-			for i, a := range vp.canaries {
-				rec = results.Record{Time: t0.Add(time.Duration(i) * time.Millisecond), Vantage: vp.name, Round: k,
-					Method: results.MethodICMP, Target: a.String(), Seq: 1, Outcome: results.OutcomeTimeout}
-				if !cut && vrng[v].Float64() < 1-vp.loss {
-					rec.Outcome = results.OutcomeReply
-				}
-				sink.add(&rec)
-				sink.seen.canary(v, r, rec.Answered())
-			}
-			for j, bi := range blocks {
-				b := &m.blocks[bi]
-				st := &states[v][j]
-				down := cut || inSpans(b.down, r)
-				tb := t0.Add(time.Second + time.Duration(j)*spread)
-				answers := func(rng *rand.Rand, set *addrSet, h int) bool {
-					return !down && set.has(h) && rng.Float64() < b.a*(1-vp.loss)
-				}
-				if s := &cr.icmp[v][j]; len(s.E) > 0 {
-					seq := 0
-					res := results.BlockRound{A: s.A, E: s.E, Prior: st.belief, Rand: st.rng}.RunBatch(each(func(addr netip.Addr) bool {
-						seq++
-						h := int(addr.As4()[3])
-						rec = results.Record{Time: tb.Add(time.Duration(seq) * 10 * time.Millisecond), Vantage: vp.name,
-							Round: k, Method: results.MethodICMP, Target: b.addr(h), Seq: seq, Outcome: results.OutcomeTimeout}
-						ok := answers(st.rng, &b.icmp, h)
-						if ok {
-							rec.Outcome = results.OutcomeReply
-						}
-						sink.add(&rec)
-						return ok
-					}))
-					st.belief = res.Belief
-					sink.seen.saw(v, j, r, res.State)
-				} else if !sink.fill {
-					sink.n += 256
-				} else {
-					for h := range 256 {
-						rec = results.Record{Time: tb.Add(time.Duration(h) * time.Millisecond), Vantage: vp.name, Round: k,
-							Method: results.MethodICMP, Target: b.addr(h), Outcome: results.OutcomeTimeout}
-						if answers(st.sweep, &b.icmp, h) {
-							rec.Outcome = results.OutcomeReply
-							// A block without a census is up when
-							// anything answers, else uncertain.
-							sink.seen.saw(v, j, r, results.PlaneUp)
-						}
-						sink.add(&rec)
-					}
-				}
-				if !m.sets[b.set].tcp {
-					continue
-				}
-				if !sink.fill {
-					sink.n += 256
-					continue
-				}
-				// The sweep of `run`: no sequence number, port 80.
-				for h := range 256 {
-					rec = results.Record{Time: tb.Add(time.Duration(256+h) * time.Millisecond), Vantage: vp.name, Round: k,
-						Method: results.MethodTCP, Target: b.addr(h), Port: 80, Outcome: results.OutcomeTimeout}
-					replied[h] = answers(st.sweep, &b.tcp, h)
-					if replied[h] {
-						rec.Outcome = results.OutcomeClosed
-						if b.open.has(h) {
-							rec.Outcome = results.OutcomeOpen
-						}
-					}
-					sink.add(&rec)
-				}
-				st.tcp = sweepBelief(st.tcp, &cr.tcp[v][j], &replied)
-				sink.seen.saw(v, j, r, st.tcp.State())
+	return p
+}
+
+// blockTurn is one vantage point's probing of one block in one round.
+type blockTurn struct {
+	v, j, r int
+	k       int64 // the round's number on the epoch grid
+	vp      *simVantage
+	b       *simBlock
+	st      *probeState
+	// down says the block cannot answer the vantage point: it is down, or
+	// the vantage point's uplink is cut.
+	down bool
+	tb   time.Time // when the block's probing starts
+}
+
+// answers plays one probe of host h, drawing from rng: it answers when the
+// block can, h answers the method (set), and the probe is not lost.
+func (t *blockTurn) answers(rng *rand.Rand, set *addrSet, h int) bool {
+	return !t.down && set.has(h) && rng.Float64() < t.b.a*(1-t.vp.loss)
+}
+
+// playVantage plays vantage point v's round r: its canaries, then each of
+// the country's blocks.
+func (p *recordPlayer) playVantage(v, r int) {
+	m := p.m
+	k := m.start + int64(r)
+	vp := &m.vantages[v]
+	cut := inSpans([]span{vp.uplink}, r)
+	t0 := m.at(r).Add(time.Duration(v) * 7 * time.Second)
+	for i, a := range vp.canaries {
+		p.rec = results.Record{Time: t0.Add(time.Duration(i) * time.Millisecond), Vantage: vp.name, Round: k,
+			Method: results.MethodICMP, Target: a.String(), Seq: 1, Outcome: results.OutcomeTimeout}
+		if !cut && p.vrng[v].Float64() < 1-vp.loss {
+			p.rec.Outcome = results.OutcomeReply
+		}
+		p.sink.add(&p.rec)
+		p.sink.seen.canary(v, r, p.rec.Answered())
+	}
+	for j, bi := range p.blocks {
+		b := &m.blocks[bi]
+		t := blockTurn{v: v, j: j, r: r, k: k, vp: vp, b: b, st: &p.states[v][j],
+			down: cut || inSpans(b.down, r), tb: t0.Add(time.Second + time.Duration(j)*p.spread)}
+		switch s := &p.cr.icmp[v][j]; {
+		case len(s.E) > 0:
+			p.probeICMP(&t, s)
+		case !p.sink.fill:
+			p.sink.n += 256
+		default:
+			p.sweepICMP(&t)
+		}
+		if !m.sets[b.set].tcp {
+			continue
+		}
+		if !p.sink.fill {
+			p.sink.n += 256
+			continue
+		}
+		p.sweepTCP(&t)
+	}
+}
+
+// probeICMP probes the block adaptively with ICMP from its census s
+// (results.BlockRound), carrying the belief to the next round.
+func (p *recordPlayer) probeICMP(t *blockTurn, s *results.BlockStat) {
+	seq := 0
+	res := results.BlockRound{A: s.A, E: s.E, Prior: t.st.belief, Rand: t.st.rng}.RunBatch(each(func(addr netip.Addr) bool {
+		seq++
+		h := int(addr.As4()[3])
+		p.rec = results.Record{Time: t.tb.Add(time.Duration(seq) * 10 * time.Millisecond), Vantage: t.vp.name,
+			Round: t.k, Method: results.MethodICMP, Target: t.b.addr(h), Seq: seq, Outcome: results.OutcomeTimeout}
+		ok := t.answers(t.st.rng, &t.b.icmp, h)
+		if ok {
+			p.rec.Outcome = results.OutcomeReply
+		}
+		p.sink.add(&p.rec)
+		return ok
+	}))
+	t.st.belief = res.Belief
+	p.sink.seen.saw(t.v, t.j, t.r, res.State)
+}
+
+// sweepICMP sweeps every address of a block the census found nothing in
+// with ICMP.
+func (p *recordPlayer) sweepICMP(t *blockTurn) {
+	for h := range 256 {
+		p.rec = results.Record{Time: t.tb.Add(time.Duration(h) * time.Millisecond), Vantage: t.vp.name, Round: t.k,
+			Method: results.MethodICMP, Target: t.b.addr(h), Outcome: results.OutcomeTimeout}
+		if t.answers(t.st.sweep, &t.b.icmp, h) {
+			p.rec.Outcome = results.OutcomeReply
+			// A block without a census is up when
+			// anything answers, else uncertain.
+			p.sink.seen.saw(t.v, t.j, t.r, results.PlaneUp)
+		}
+		p.sink.add(&p.rec)
+	}
+}
+
+// sweepTCP sweeps every address of the block with tcp:80 as `run` does (no
+// sequence number, port 80), and reads the sweep for the reference.
+func (p *recordPlayer) sweepTCP(t *blockTurn) {
+	for h := range 256 {
+		p.rec = results.Record{Time: t.tb.Add(time.Duration(256+h) * time.Millisecond), Vantage: t.vp.name, Round: t.k,
+			Method: results.MethodTCP, Target: t.b.addr(h), Port: 80, Outcome: results.OutcomeTimeout}
+		p.replied[h] = t.answers(t.st.sweep, &t.b.tcp, h)
+		if p.replied[h] {
+			p.rec.Outcome = results.OutcomeClosed
+			if t.b.open.has(h) {
+				p.rec.Outcome = results.OutcomeOpen
 			}
 		}
+		p.sink.add(&p.rec)
 	}
+	t.st.tcp = sweepBelief(t.st.tcp, &p.cr.tcp[t.v][t.j], &p.replied)
+	p.sink.seen.saw(t.v, t.j, t.r, t.st.tcp.State())
 }
 
 // misses describes the outages of measurable blocks that verdicts do not

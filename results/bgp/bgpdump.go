@@ -19,17 +19,7 @@ import (
 func AppendDump(b []byte, r *Route) []byte {
 	b = append(b, r.Record...)
 	b = append(b, '|')
-	b = strconv.AppendInt(b, r.Time.Unix(), 10)
-	if strings.HasPrefix(r.Record, "BGP4MP_ET") {
-		us := r.Time.Nanosecond() / 1000
-		b = append(b, '.')
-		for d := 100000; d > 1; d /= 10 {
-			if us < d {
-				b = append(b, '0')
-			}
-		}
-		b = strconv.AppendInt(b, int64(us), 10)
-	}
+	b = appendDumpTime(b, r)
 	b = append(b, '|')
 	b = append(b, r.Kind.String()...)
 	b = append(b, '|')
@@ -57,6 +47,30 @@ func AppendDump(b []byte, r *Route) []byte {
 		b = appendUint(b, r.PathID)
 		b = append(b, '|')
 	}
+	return appendDumpAttrs(b, r)
+}
+
+// appendDumpTime appends r's time as bgpdump prints it: Unix seconds, with
+// six digits of microseconds for a BGP4MP_ET record.
+func appendDumpTime(b []byte, r *Route) []byte {
+	b = strconv.AppendInt(b, r.Time.Unix(), 10)
+	if strings.HasPrefix(r.Record, "BGP4MP_ET") {
+		us := r.Time.Nanosecond() / 1000
+		b = append(b, '.')
+		for d := 100000; d > 1; d /= 10 {
+			if us < d {
+				b = append(b, '0')
+			}
+		}
+		b = strconv.AppendInt(b, int64(us), 10)
+	}
+	return b
+}
+
+// appendDumpAttrs appends the fields of an announcement that follow its
+// prefix, from the AS path to the aggregator, and the line's end: what
+// bgpdump prints for attributes r lacks where it lacks them.
+func appendDumpAttrs(b []byte, r *Route) []byte {
 	a := r.Attrs
 	if a == nil {
 		a = &Attrs{Origin: -1}

@@ -366,51 +366,85 @@ var (
 // message with 4-byte ASNs and without path identifiers, so the record
 // header is read here.)
 func bgp4mp(h *mrt.MRTHeader, t time.Time, b []byte, fn func(Route) error) error {
-	et := h.Type == mrt.BGP4MP_ET
-	var as4, local, addPath, state bool
-	switch mrt.MRTSubTypeBGP4MP(h.SubType) {
-	case mrt.STATE_CHANGE:
-		state = true
-	case mrt.STATE_CHANGE_AS4:
-		state, as4 = true, true
-	case mrt.MESSAGE:
-	case mrt.MESSAGE_AS4:
-		as4 = true
-	case mrt.MESSAGE_LOCAL:
-		local = true
-	case mrt.MESSAGE_AS4_LOCAL:
-		as4, local = true, true
-	case mrt.MESSAGE_ADDPATH:
-		addPath = true
-	case mrt.MESSAGE_AS4_ADDPATH:
-		as4, addPath = true, true
-	case mrt.MESSAGE_LOCAL_ADDPATH:
-		local, addPath = true, true
-	case mrt.MESSAGE_AS4_LOCAL_ADDPATH:
-		as4, local, addPath = true, true, true
-	default:
+	k, ok := bgp4mpKindOf(mrt.MRTSubTypeBGP4MP(h.SubType))
+	if !ok {
 		return nil // subtypes bgpdump does not print either
 	}
 	asLen := 2
-	if as4 {
+	if k.as4 {
 		asLen = 4
 	}
-	r := Route{Time: t, Record: bgp4mpLabel(et, local, addPath), AddPath: addPath}
+	r := Route{Time: t, Record: bgp4mpLabel(h.Type == mrt.BGP4MP_ET, k.local, k.addPath), AddPath: k.addPath}
 	if len(b) < 2*asLen+4 {
 		return fmt.Errorf("%w: BGP4MP record of %d bytes", ErrCorrupt, len(b))
 	}
-	if as4 {
+	if k.as4 {
 		r.PeerAS = binary.BigEndian.Uint32(b)
 	} else {
 		r.PeerAS = uint32(binary.BigEndian.Uint16(b))
 	}
 	pos := 2 * asLen
-	if state && len(b) == 2*asLen+4 {
+	if k.state && len(b) == 2*asLen+4 {
 		// Zebra once wrote state changes without interface and addresses.
 		r.Kind, r.Peer = StateChange, netip.IPv4Unspecified()
 		r.OldState, r.NewState = binary.BigEndian.Uint16(b[pos:]), binary.BigEndian.Uint16(b[pos+2:])
 		return emit(fn, r)
 	}
+	b, err := bgp4mpPeer(&r, b, pos)
+	if err != nil {
+		return err
+	}
+	if k.state {
+		if len(b) < 4 {
+			return fmt.Errorf("%w: BGP4MP state change without its states", ErrCorrupt)
+		}
+		r.Kind = StateChange
+		r.OldState, r.NewState = binary.BigEndian.Uint16(b), binary.BigEndian.Uint16(b[2:])
+		return emit(fn, r)
+	}
+	return bgp4mpUpdate(r, b, k, fn)
+}
+
+// bgp4mpKind is what a BGP4MP subtype says of its record: a state change or
+// a message, with 4-byte AS numbers or 2-byte ones, of the local side, with
+// path identifiers (ADD-PATH).
+type bgp4mpKind struct {
+	as4, local, addPath, state bool
+}
+
+// bgp4mpKindOf is what subtype sub says of its record; ok is false for the
+// subtypes bgpdump does not print.
+func bgp4mpKindOf(sub mrt.MRTSubTypeBGP4MP) (k bgp4mpKind, ok bool) {
+	switch sub {
+	case mrt.STATE_CHANGE:
+		k.state = true
+	case mrt.STATE_CHANGE_AS4:
+		k.state, k.as4 = true, true
+	case mrt.MESSAGE:
+	case mrt.MESSAGE_AS4:
+		k.as4 = true
+	case mrt.MESSAGE_LOCAL:
+		k.local = true
+	case mrt.MESSAGE_AS4_LOCAL:
+		k.as4, k.local = true, true
+	case mrt.MESSAGE_ADDPATH:
+		k.addPath = true
+	case mrt.MESSAGE_AS4_ADDPATH:
+		k.as4, k.addPath = true, true
+	case mrt.MESSAGE_LOCAL_ADDPATH:
+		k.local, k.addPath = true, true
+	case mrt.MESSAGE_AS4_LOCAL_ADDPATH:
+		k.as4, k.local, k.addPath = true, true, true
+	default:
+		return k, false
+	}
+	return k, true
+}
+
+// bgp4mpPeer reads the interface index, the address family and the peer
+// and local addresses of a BGP4MP record b from pos, the peer's into r, and
+// returns what follows them.
+func bgp4mpPeer(r *Route, b []byte, pos int) ([]byte, error) {
 	afi := binary.BigEndian.Uint16(b[pos+2:])
 	pos += 4
 	alen := 4
@@ -419,22 +453,20 @@ func bgp4mp(h *mrt.MRTHeader, t time.Time, b []byte, fn func(Route) error) error
 	case bgp.AFI_IP6:
 		alen = 16
 	default:
-		return fmt.Errorf("%w: BGP4MP address family %d", ErrCorrupt, afi)
+		return nil, fmt.Errorf("%w: BGP4MP address family %d", ErrCorrupt, afi)
 	}
 	if len(b) < pos+2*alen {
-		return fmt.Errorf("%w: BGP4MP record of %d bytes ends in its addresses", ErrCorrupt, len(b))
+		return nil, fmt.Errorf("%w: BGP4MP record of %d bytes ends in its addresses", ErrCorrupt, len(b))
 	}
 	r.Peer, _ = netip.AddrFromSlice(b[pos : pos+alen])
 	pos += 2 * alen
-	b = b[pos:]
-	if state {
-		if len(b) < 4 {
-			return fmt.Errorf("%w: BGP4MP state change without its states", ErrCorrupt)
-		}
-		r.Kind = StateChange
-		r.OldState, r.NewState = binary.BigEndian.Uint16(b), binary.BigEndian.Uint16(b[2:])
-		return emit(fn, r)
-	}
+	return b[pos:], nil
+}
+
+// bgp4mpUpdate reads the BGP message b of a BGP4MP record of kind k whose
+// header r holds, and hands fn the routes of an UPDATE; other messages
+// carry none.
+func bgp4mpUpdate(r Route, b []byte, k bgp4mpKind, fn func(Route) error) error {
 	if len(b) < bgp.BGP_HEADER_LENGTH {
 		return fmt.Errorf("%w: BGP4MP message of %d bytes, shorter than a BGP header", ErrCorrupt, len(b))
 	}
@@ -452,18 +484,18 @@ func bgp4mp(h *mrt.MRTHeader, t time.Time, b []byte, fn func(Route) error) error
 	}
 	opt := optAS2
 	switch {
-	case as4 && addPath:
+	case k.as4 && k.addPath:
 		opt = optAS4AddPath
-	case as4:
+	case k.as4:
 		opt = optAS4
-	case addPath:
+	case k.addPath:
 		opt = optAS2AddPath
 	}
-	u, err := parseUpdate(trimUpdate(b[:mlen], addPath), opt)
+	u, err := parseUpdate(trimUpdate(b[:mlen], k.addPath), opt)
 	if err != nil {
 		return fmt.Errorf("%w: BGP UPDATE from %v: %v", ErrCorrupt, r.Peer, err)
 	}
-	return updateRoutes(r, u, as4, fn)
+	return updateRoutes(r, u, k.as4, fn)
 }
 
 // parseUpdate decodes one BGP UPDATE message. Errors that RFC 7606 handles

@@ -18,31 +18,52 @@ import (
 func writeText(w io.Writer, in Input) error {
 	rep := Build(in)
 	var b bytes.Buffer
+	textHeader(&b, &rep)
+	textTargets(&b, &rep)
+	textOutages(&b, &rep)
+	g := newGrid(&rep)
+	textPrefixes(&b, &rep, g)
+	textVantages(&b, &rep, g)
+	textEvents(&b, &rep)
+	_, err := io.WriteString(w, trimLines(b.String()))
+	return err
+}
+
+// textHeader writes the report's title, underlined, its time range and its
+// summary.
+func textHeader(b *bytes.Buffer, rep *Report) {
 	title := rep.Title
 	if title == "" {
 		title = "darkwatch report"
 	}
-	fmt.Fprintf(&b, "%s\n%s\n", title, strings.Repeat("=", len(title)))
-	fmt.Fprintf(&b, "range    %s to %s (%s)\n", textTime(rep.Since), textTime(rep.Until), rep.Until.Sub(rep.Since))
-	fmt.Fprintf(&b, "summary  %s\n", summary(&rep))
+	fmt.Fprintf(b, "%s\n%s\n", title, strings.Repeat("=", len(title)))
+	fmt.Fprintf(b, "range    %s to %s (%s)\n", textTime(rep.Since), textTime(rep.Until), rep.Until.Sub(rep.Since))
+	fmt.Fprintf(b, "summary  %s\n", summary(rep))
+}
 
+// textTargets writes the targets table: each target's figures over all
+// vantages, then a line per vantage.
+func textTargets(b *bytes.Buffer, rep *Report) {
 	b.WriteString("\nTargets\n")
-	tw := table(&b)
+	tw := table(b)
 	if len(rep.Targets) == 0 {
 		b.WriteString("(none)\n")
-	} else {
-		fmt.Fprintln(tw, "TARGET\tMETHOD\tPORT\tVANTAGE\tPROBES\tANSWERED\tAVAIL\tRTT MIN/AVG/MAX ms\tREPLY\tTIMEOUT\tUNREACH\tOPEN\tCLOSED\tERROR\tOUTAGES")
-		for _, t := range rep.Targets {
-			textStats(tw, t.Target, t.Method, port(t.Port), "all", t.Stats, strconv.Itoa(len(t.Outages)))
-			for _, v := range t.Vantages {
-				textStats(tw, "", "", "", v.Vantage, v.Stats, "")
-			}
-		}
-		tw.Flush()
+		return
 	}
+	fmt.Fprintln(tw, "TARGET\tMETHOD\tPORT\tVANTAGE\tPROBES\tANSWERED\tAVAIL\tRTT MIN/AVG/MAX ms\tREPLY\tTIMEOUT\tUNREACH\tOPEN\tCLOSED\tERROR\tOUTAGES")
+	for _, t := range rep.Targets {
+		textStats(tw, t.Target, t.Method, port(t.Port), "all", t.Stats, strconv.Itoa(len(t.Outages)))
+		for _, v := range t.Vantages {
+			textStats(tw, "", "", "", v.Vantage, v.Stats, "")
+		}
+	}
+	tw.Flush()
+}
 
+// textOutages writes every target's outages, target by target.
+func textOutages(b *bytes.Buffer, rep *Report) {
 	b.WriteString("\nOutages by target\n")
-	tw = table(&b)
+	tw := table(b)
 	n := 0
 	for _, t := range rep.Targets {
 		for _, e := range t.Outages {
@@ -58,66 +79,79 @@ func writeText(w io.Writer, in Input) error {
 		b.WriteString("(none)\n")
 	}
 	tw.Flush()
+}
 
-	g := newGrid(&rep)
+// textPrefixes writes the prefix timelines on grid g, with its legend, each
+// prefix's blocks indented under it.
+func textPrefixes(b *bytes.Buffer, rep *Report, g grid) {
 	b.WriteString("\nPrefix timelines")
 	if g.n > 0 {
-		fmt.Fprintf(&b, " (from %s, one column per %s)\n", textTime(g.start), g.bin*time.Duration(g.perColumn()))
+		fmt.Fprintf(b, " (from %s, one column per %s)\n", textTime(g.start), g.bin*time.Duration(g.perColumn()))
 		b.WriteString(legend(styles[:8]))
 	} else {
 		b.WriteString("\n")
 	}
-	tw = table(&b)
+	tw := table(b)
 	if len(rep.Prefixes) == 0 {
 		b.WriteString("(none)\n")
-	} else {
-		fmt.Fprintln(tw, "ENTITY\tLEVEL\tTIMELINE")
-		for _, l := range rep.Prefixes {
-			name := l.Entity
-			if l.Level != results.LevelPrefix {
-				name = "  " + name
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", name, l.Level, g.text(l.Bins))
-		}
-		tw.Flush()
+		return
 	}
+	fmt.Fprintln(tw, "ENTITY\tLEVEL\tTIMELINE")
+	for _, l := range rep.Prefixes {
+		name := l.Entity
+		if l.Level != results.LevelPrefix {
+			name = "  " + name
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", name, l.Level, g.text(l.Bins))
+	}
+	tw.Flush()
+}
 
+// textVantages writes each vantage's figures and its timeline on grid g,
+// with the legend.
+func textVantages(b *bytes.Buffer, rep *Report, g grid) {
 	b.WriteString("\nVantages\n")
 	if g.n > 0 {
 		b.WriteString(legend(styles[8:]))
 	}
-	tw = table(&b)
+	tw := table(b)
 	if len(rep.Vantages) == 0 {
 		b.WriteString("(none)\n")
-	} else {
-		fmt.Fprintln(tw, "VANTAGE\tPROBES\tANSWERED\tAVAIL\tTIMELINE")
-		for _, v := range rep.Vantages {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", v.Vantage, v.Probes, v.Answered, avail(v.Stats), g.text(v.Bins))
-		}
-		tw.Flush()
+		return
 	}
+	fmt.Fprintln(tw, "VANTAGE\tPROBES\tANSWERED\tAVAIL\tTIMELINE")
+	for _, v := range rep.Vantages {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", v.Vantage, v.Probes, v.Answered, avail(v.Stats), g.text(v.Bins))
+	}
+	tw.Flush()
+}
 
+// textEvents writes the outage events.
+func textEvents(b *bytes.Buffer, rep *Report) {
 	b.WriteString("\nEvents\n")
-	tw = table(&b)
+	tw := table(b)
 	if len(rep.Events) == 0 {
 		b.WriteString("(none)\n")
-	} else {
-		fmt.Fprintln(tw, "LEVEL\tENTITY\tKIND\tSTART\tEND\tMINUTES\tSEVERITY\tLAST HOP")
-		for _, e := range rep.Events {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%s\n", e.Level, e.Entity, e.Kind,
-				textTime(e.Start), textEnd(e.End), e.Minutes, e.Severity, dash(e.LastHop))
-		}
-		tw.Flush()
+		return
 	}
-	// tabwriter pads cells that are followed by an empty last one.
-	lines := strings.SplitAfter(b.String(), "\n")
+	fmt.Fprintln(tw, "LEVEL\tENTITY\tKIND\tSTART\tEND\tMINUTES\tSEVERITY\tLAST HOP")
+	for _, e := range rep.Events {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%s\n", e.Level, e.Entity, e.Kind,
+			textTime(e.Start), textEnd(e.End), e.Minutes, e.Severity, dash(e.LastHop))
+	}
+	tw.Flush()
+}
+
+// trimLines trims the spaces ending each line of s: tabwriter pads cells
+// that are followed by an empty last one.
+func trimLines(s string) string {
+	lines := strings.SplitAfter(s, "\n")
 	for i, l := range lines {
 		if strings.HasSuffix(l, "\n") {
 			lines[i] = strings.TrimRight(l[:len(l)-1], " ") + "\n"
 		}
 	}
-	_, err := io.WriteString(w, strings.Join(lines, ""))
-	return err
+	return strings.Join(lines, "")
 }
 
 func table(w io.Writer) *tabwriter.Writer {

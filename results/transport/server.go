@@ -68,16 +68,9 @@ func NodePermissions(vantage string) *server.Permissions {
 // StartServer starts the embedded server and waits until it takes
 // connections.
 func StartServer(cfg ServerConfig) (*Server, error) {
-	host, portText, err := net.SplitHostPort(cfg.Listen)
+	host, port, err := listenHostPort(cfg.Listen)
 	if err != nil {
-		return nil, fmt.Errorf("transport: listen address %q: %v", cfg.Listen, err)
-	}
-	port, err := strconv.Atoi(portText)
-	if err != nil {
-		return nil, fmt.Errorf("transport: listen address %q: port %q is not a number", cfg.Listen, portText)
-	}
-	if port == 0 {
-		port = server.RANDOM_PORT
+		return nil, err
 	}
 	if cfg.StoreDir == "" {
 		return nil, errors.New("transport: the embedded server needs a storage directory")
@@ -94,7 +87,47 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 			}
 		}
 	}
-	opts := &server.Options{
+	opts := s.options(cfg, host, port)
+	if err := addNodeUsers(opts, cfg.Nodes); err != nil {
+		return nil, err
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("transport: NATS server: %w", err)
+	}
+	if cfg.Log != nil {
+		ns.SetLoggerV2(serverLog{cfg.Log.With("part", "nats")}, false, false, false)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		ns.Shutdown()
+		return nil, fmt.Errorf("transport: NATS server on %s did not start within 30 s", cfg.Listen)
+	}
+	s.ns = ns
+	return s, nil
+}
+
+// listenHostPort splits the listen address into its host and port, port 0
+// asking for a random one.
+func listenHostPort(listen string) (host string, port int, err error) {
+	host, portText, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", 0, fmt.Errorf("transport: listen address %q: %v", listen, err)
+	}
+	port, err = strconv.Atoi(portText)
+	if err != nil {
+		return "", 0, fmt.Errorf("transport: listen address %q: port %q is not a number", listen, portText)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	return host, port, nil
+}
+
+// options are the embedded server's options: JetStream on cfg's storage
+// directory, TLS as cfg gives it, and the collector's own user, s's.
+func (s *Server) options(cfg ServerConfig, host string, port int) *server.Options {
+	return &server.Options{
 		ServerName: "darkwatch-collector",
 		Host:       host,
 		Port:       port,
@@ -115,13 +148,19 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		Users:       []*server.User{{Username: s.user, Password: s.password}},
 		AuthTimeout: 5,
 	}
+}
+
+// addNodeUsers adds each node's user to opts, by nkey or password, allowed
+// only NodePermissions; a node named twice, or like the collector, or
+// without a credential is an error.
+func addNodeUsers(opts *server.Options, nodes []NodeUser) error {
 	seen := map[string]bool{}
-	for _, n := range cfg.Nodes {
+	for _, n := range nodes {
 		if err := CheckVantage(n.Vantage); err != nil {
-			return nil, fmt.Errorf("transport: node user: %w", err)
+			return fmt.Errorf("transport: node user: %w", err)
 		}
 		if seen[n.Vantage] || n.Vantage == collectorUser {
-			return nil, fmt.Errorf("transport: node user %q is given twice", n.Vantage)
+			return fmt.Errorf("transport: node user %q is given twice", n.Vantage)
 		}
 		seen[n.Vantage] = true
 		switch {
@@ -130,23 +169,10 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		case n.Password != "":
 			opts.Users = append(opts.Users, &server.User{Username: n.Vantage, Password: n.Password, Permissions: NodePermissions(n.Vantage)})
 		default:
-			return nil, fmt.Errorf("transport: node user %q has neither a password nor an nkey", n.Vantage)
+			return fmt.Errorf("transport: node user %q has neither a password nor an nkey", n.Vantage)
 		}
 	}
-	ns, err := server.NewServer(opts)
-	if err != nil {
-		return nil, fmt.Errorf("transport: NATS server: %w", err)
-	}
-	if cfg.Log != nil {
-		ns.SetLoggerV2(serverLog{cfg.Log.With("part", "nats")}, false, false, false)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(30 * time.Second) {
-		ns.Shutdown()
-		return nil, fmt.Errorf("transport: NATS server on %s did not start within 30 s", cfg.Listen)
-	}
-	s.ns = ns
-	return s, nil
+	return nil
 }
 
 // ClientURL is the URL clients connect to.

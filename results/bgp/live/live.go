@@ -67,27 +67,6 @@ func Start(ctx context.Context, cfg Config, fn func(bgp.Route)) (*Collector, err
 	if len(cfg.Peers) == 0 {
 		return nil, errors.New("bgp collector: no peers to accept")
 	}
-	port := uint16(179)
-	var addrs []string
-	for _, l := range cfg.Listen {
-		if l.Port() != 0 {
-			port = l.Port()
-		}
-		addrs = append(addrs, l.Addr().String())
-	}
-	if len(addrs) == 0 {
-		addrs = []string{"0.0.0.0", "::"}
-	}
-	rid := cfg.RouterID
-	if !rid.IsValid() {
-		rid = netip.MustParseAddr("192.0.2.255")
-		for _, l := range cfg.Listen {
-			if a := l.Addr(); a.Is4() && !a.IsUnspecified() {
-				rid = a
-				break
-			}
-		}
-	}
 	var opts []server.ServerOption
 	if cfg.Logger != nil {
 		opts = append(opts, server.LoggerOption(cfg.Logger, nil))
@@ -96,18 +75,68 @@ func Start(ctx context.Context, cfg Config, fn func(bgp.Route)) (*Collector, err
 	go s.Serve()
 	ctx, cancel := context.WithCancel(ctx)
 	c := &Collector{s: s, cancel: cancel, done: make(chan struct{})}
-	fail := func(err error) (*Collector, error) {
+	events := make(chan bgp.Route, 4096)
+	if err := c.setUp(ctx, cfg, events); err != nil {
 		c.Stop()
 		return nil, fmt.Errorf("bgp collector: %w", err)
 	}
-	if err := s.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
-		Asn: cfg.LocalASN, RouterId: rid.String(), ListenPort: int32(port), ListenAddresses: addrs,
-	}}); err != nil {
-		return fail(err)
+	go c.deliver(ctx, events, fn)
+	return c, nil
+}
+
+// listenOn is the port and the addresses the collector listens on: the
+// last port given in listen (179 if none), and every address of listen, or
+// 0.0.0.0 and :: when listen is empty.
+func listenOn(listen []netip.AddrPort) (port uint16, addrs []string) {
+	port = 179
+	for _, l := range listen {
+		if l.Port() != 0 {
+			port = l.Port()
+		}
+		addrs = append(addrs, l.Addr().String())
 	}
-	events := make(chan bgp.Route, 4096)
+	if len(addrs) == 0 {
+		addrs = []string{"0.0.0.0", "::"}
+	}
+	return port, addrs
+}
+
+// routerID is cfg's router ID, else its first specified IPv4 listen
+// address, else 192.0.2.255.
+func routerID(cfg Config) netip.Addr {
+	if cfg.RouterID.IsValid() {
+		return cfg.RouterID
+	}
+	for _, l := range cfg.Listen {
+		if a := l.Addr(); a.Is4() && !a.IsUnspecified() {
+			return a
+		}
+	}
+	return netip.MustParseAddr("192.0.2.255")
+}
+
+// setUp starts BGP on the collector's server, has it send every route and
+// session state change to events, and adds the peers, passive.
+func (c *Collector) setUp(ctx context.Context, cfg Config, events chan<- bgp.Route) error {
+	port, addrs := listenOn(cfg.Listen)
+	if err := c.s.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
+		Asn: cfg.LocalASN, RouterId: routerID(cfg).String(), ListenPort: int32(port), ListenAddresses: addrs,
+	}}); err != nil {
+		return err
+	}
+	err := c.s.WatchEvent(ctx, watchRoutes(ctx, events), server.WatchUpdate(true, "", ""), server.WatchAdjInWithdraw(), server.WatchPeer())
+	if err != nil {
+		return err
+	}
+	return c.addPeers(ctx, cfg.Peers)
+}
+
+// watchRoutes is the server's event callbacks: each announced or withdrawn
+// path and each session state change goes to events as a Route, until ctx
+// ends.
+func watchRoutes(ctx context.Context, events chan<- bgp.Route) server.WatchEventMessageCallbacks {
 	states := map[netip.Addr]uint16{} // each peer's last state, for OldState
-	err := s.WatchEvent(ctx, server.WatchEventMessageCallbacks{
+	return server.WatchEventMessageCallbacks{
 		OnPathUpdate: func(paths []*apiutil.Path, t time.Time) {
 			for _, p := range paths {
 				if r, ok := bgp.UpdateRoute(t, p.PeerAddress, p.PeerASN, p.RemoteID, p.Nlri, p.Attrs, p.Withdrawal); ok {
@@ -133,36 +162,40 @@ func Start(ctx context.Context, cfg Config, fn func(bgp.Route)) (*Collector, err
 			case <-ctx.Done():
 			}
 		},
-	}, server.WatchUpdate(true, "", ""), server.WatchAdjInWithdraw(), server.WatchPeer())
-	if err != nil {
-		return fail(err)
 	}
+}
+
+// addPeers adds each peer as a passive IPv4 and IPv6 unicast neighbour.
+func (c *Collector) addPeers(ctx context.Context, peers []Peer) error {
 	families := []*api.AfiSafi{
 		{Config: &api.AfiSafiConfig{Family: &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST}, Enabled: true}},
 		{Config: &api.AfiSafiConfig{Family: &api.Family{Afi: api.Family_AFI_IP6, Safi: api.Family_SAFI_UNICAST}, Enabled: true}},
 	}
-	for _, p := range cfg.Peers {
-		err := s.AddPeer(ctx, &api.AddPeerRequest{Peer: &api.Peer{
+	for _, p := range peers {
+		err := c.s.AddPeer(ctx, &api.AddPeerRequest{Peer: &api.Peer{
 			Conf:      &api.PeerConf{NeighborAddress: p.Addr.String(), PeerAsn: p.ASN},
 			Transport: &api.Transport{PassiveMode: true},
 			AfiSafis:  families,
 		}})
 		if err != nil {
-			return fail(fmt.Errorf("peer %v AS%d: %w", p.Addr, p.ASN, err))
+			return fmt.Errorf("peer %v AS%d: %w", p.Addr, p.ASN, err)
 		}
 	}
-	go func() {
-		defer close(c.done)
-		for {
-			select {
-			case r := <-events:
-				fn(r)
-			case <-ctx.Done():
-				return
-			}
+	return nil
+}
+
+// deliver hands each route from events to fn, one at a time, until ctx
+// ends; it closes c.done when it returns.
+func (c *Collector) deliver(ctx context.Context, events <-chan bgp.Route, fn func(bgp.Route)) {
+	defer close(c.done)
+	for {
+		select {
+		case r := <-events:
+			fn(r)
+		case <-ctx.Done():
+			return
 		}
-	}()
-	return c, nil
+	}
 }
 
 // Stop closes the sessions and stops the collector; fn is not called after
