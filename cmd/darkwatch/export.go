@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"darkwatch/results"
+	"darkwatch/results/recfile"
 	"darkwatch/results/store"
 )
 
@@ -68,38 +69,27 @@ another store.
 // export writes the records q selects to out (standard output when empty)
 // and returns how many. A file is written whole or not at all.
 func (a *app) export(cmd *cobra.Command, st store.Store, q store.Query, out string) (int, error) {
-	var w io.Writer = a.stdout
-	var tmp *os.File
-	if out != "" && out != "-" {
-		var err error
-		if tmp, err = os.CreateTemp(filepath.Dir(out), filepath.Base(out)+".tmp*"); err != nil {
-			return 0, err
-		}
-		defer os.Remove(tmp.Name()) // gone once renamed
-		defer tmp.Close()
-		w = tmp
-	}
-	rw := results.NewWriter(w, true)
 	n := 0
-	err := st.EachRecord(cmd.Context(), q, func(r results.Record) error {
-		rw.Write(r)
-		n++
-		return cmd.Context().Err()
-	})
-	if err == nil {
-		err = rw.Flush()
+	write := func(w io.Writer) error {
+		rw := results.NewWriter(w, true)
+		err := st.EachRecord(cmd.Context(), q, func(r results.Record) error {
+			rw.Write(r)
+			n++
+			return cmd.Context().Err()
+		})
+		if err != nil {
+			return err
+		}
+		return rw.Flush()
 	}
-	if err != nil || tmp == nil {
+	if out == "" || out == "-" {
+		err := write(a.stdout)
 		return n, err
 	}
-	if err := tmp.Chmod(0o640); err != nil {
-		return n, err
+	w, err := recfile.CreateWhole(out, filepath.Base(out)+".tmp*")
+	if err != nil {
+		return 0, err
 	}
-	if err := tmp.Sync(); err != nil {
-		return n, err
-	}
-	if err := tmp.Close(); err != nil {
-		return n, err
-	}
-	return n, os.Rename(tmp.Name(), out)
+	err = w.Write(write)
+	return n, err
 }

@@ -69,56 +69,6 @@ func TestImportWholeFiles(t *testing.T) {
 	}
 }
 
-func TestRecordFileTornTail(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "sweep.jsonl")
-	whole := recordLine(1) + recordLine(2)
-	if err := os.WriteFile(path, []byte(whole+`{"time":"2026-11-21T22:00:00.1Z","vant`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var warn strings.Builder
-	f, err := openRecordFile(path, &warn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteString(recordLine(3)); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	b, _ := os.ReadFile(path)
-	if string(b) != whole+recordLine(3) {
-		t.Errorf("file after repair and append:\n%s", b)
-	}
-	if !strings.Contains(warn.String(), path) || !strings.Contains(warn.String(), "cut short") {
-		t.Errorf("no word of the repair: %q", warn.String())
-	}
-	// A whole file is left as it is, silently.
-	warn.Reset()
-	f, err = openRecordFile(path, &warn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	if b2, _ := os.ReadFile(path); string(b2) != string(b) || warn.Len() != 0 {
-		t.Errorf("whole file changed (%q) or warned about (%q)", b2, warn.String())
-	}
-	db := "sqlite://" + filepath.Join(dir, "dw.db")
-	if code, _, stderr := runCLI(t, "--store", db, "import", path); code != 0 {
-		t.Errorf("import of the repaired file: exit %d, %q", code, stderr)
-	}
-	if fi, _ := os.Stat(filepath.Join(dir, "new.jsonl")); fi != nil {
-		t.Fatal("new.jsonl exists")
-	}
-	f, err = openRecordFile(filepath.Join(dir, "new.jsonl"), &warn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	if fi, _ := os.Stat(filepath.Join(dir, "new.jsonl")); fi.Mode().Perm()&0o027 != 0 {
-		t.Errorf("new record file is %v; want no group write and nothing for others", fi.Mode().Perm())
-	}
-}
-
 func TestReportOutFailureKeepsOld(t *testing.T) {
 	dir := t.TempDir()
 	old := filepath.Join(dir, "old.txt")

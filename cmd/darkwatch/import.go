@@ -1,16 +1,12 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
-	"darkwatch/results"
+	"darkwatch/results/recfile"
 	"darkwatch/results/store"
 )
 
@@ -39,7 +35,7 @@ A file is checked whole before anything of it is stored: a malformed line is nam
 			defer st.Close()
 			refused := 0
 			for _, name := range args {
-				recs, err := readRecordFile(name)
+				recs, err := recfile.ReadFile(name)
 				if err == nil {
 					var added int
 					// One transaction per file: a file is stored whole or not at all.
@@ -58,46 +54,6 @@ A file is checked whole before anything of it is stored: a malformed line is nam
 			return nil
 		},
 	}
-}
-
-// readRecordFile reads every record of a JSON Lines file; the first malformed
-// line is an error naming the file and line.
-func readRecordFile(name string) ([]results.Record, error) {
-	var r io.Reader = os.Stdin
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		r = f
-	}
-	var recs []results.Record
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" {
-			continue
-		}
-		var rec results.Record
-		dec := json.NewDecoder(strings.NewReader(line))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&rec); err != nil {
-			return nil, fmt.Errorf("%s:%d: not a darkwatch record (%v); nothing of %s imported", name, n, err, name)
-		}
-		if off := dec.InputOffset(); off < int64(len(line)) {
-			return nil, fmt.Errorf("%s:%d: data after the record at byte %d (one record a line); nothing of %s imported", name, n, off+1, name)
-		}
-		if rec.Vantage == "" || rec.Method == "" || rec.Target == "" || rec.Outcome == "" || rec.Time.IsZero() {
-			return nil, fmt.Errorf("%s:%d: record lacks time, vantage, method, target or outcome; nothing of %s imported", name, n, name)
-		}
-		recs = append(recs, rec)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w; nothing of it imported", name, err)
-	}
-	return recs, nil
 }
 
 // openStore opens the store of --store (or the config's store, or the default

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"darkwatch/results/recfile"
 	"darkwatch/results/report"
 	"darkwatch/results/store"
 )
@@ -87,33 +87,15 @@ the last 24 hours.`,
 	return cmd
 }
 
-// replaceFile writes path whole through write: into a temporary file beside
-// it (mode 0640), renamed over path only once write, the sync and the close
-// have all succeeded. When anything fails, the file that was at path stays as
-// it was and the temporary file is removed.
-func replaceFile(path string, write func(io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+// replaceFile writes --out whole through write (see recfile.Whole): when
+// anything fails, the file that was there stays as it was.
+func replaceFile(path string, write func(io.Writer) error) error {
+	w, err := recfile.CreateWhole(path, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-			err = fmt.Errorf("--out %s: %w; the file there is unchanged", path, err)
-		}
-	}()
-	if err = write(tmp); err != nil {
-		return err
+	if err := w.Write(write); err != nil {
+		return fmt.Errorf("--out %s: %w; the file there is unchanged", path, err)
 	}
-	if err = tmp.Chmod(0o640); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"darkwatch/results"
+	"darkwatch/results/recfile"
 	"darkwatch/results/store"
 	"darkwatch/schedule"
 )
@@ -79,7 +80,7 @@ func (a *app) runDaemon(cmd *cobra.Command, f *runFlags) error {
 	errs := schedule.NewRoundErrors()
 	m.reg.MustRegister(errs)
 	d := &schedule.Daemon{
-		Prober: probes{}, Store: out.st, Emit: out.sink.write, Commit: out.save,
+		Prober: probes{}, Store: out.st, Emit: out.sink.Write, Commit: out.save,
 		Reload: a.reloader(cmd), Log: a.log, Length: f.round, Cooldown: f.cooldown, Rounds: f.rounds, NoAlign: f.noAlign,
 		Metrics: &schedule.Metrics{Sent: m.sent, Replies: m.replies, PPS: m.pps, RoundDuration: m.roundDuration,
 			Rounds: m.rounds, HitRate: m.hitRate, Round: m.round, Reloads: m.reloads, Errors: errs},
@@ -106,7 +107,7 @@ func (a *app) runDaemon(cmd *cobra.Command, f *runFlags) error {
 // runOutput is where run's records go: the store (and through it the
 // collector), --out or stdout.
 type runOutput struct {
-	sink      *lockedWriter
+	sink      *recfile.Sink
 	st        store.Store
 	fwd       *forwarder // the way to the collector (collector.go); nil without one
 	closeFile func() error
@@ -115,14 +116,14 @@ type runOutput struct {
 // openRunOutput opens the store of the configuration, if any, and --out (or
 // stdout when there is no store).
 func (a *app) openRunOutput(cmd *cobra.Command, path string) (*runOutput, error) {
-	o := &runOutput{sink: &lockedWriter{}, closeFile: func() error { return nil }}
+	o := &runOutput{sink: &recfile.Sink{}, closeFile: func() error { return nil }}
 	if a.cfg.Store != "" {
 		st, err := a.openStore(cmd)
 		if err != nil {
 			return nil, err
 		}
 		o.st = st
-		o.sink.keep = true
+		o.sink.Keep = true
 		a.log.Info("records go to the store", "store", store.Redact(a.cfg.Store))
 	}
 	if path != "" || o.st == nil {
@@ -132,8 +133,8 @@ func (a *app) openRunOutput(cmd *cobra.Command, path string) (*runOutput, error)
 			return nil, err
 		}
 		o.closeFile = closer
-		o.sink.w = results.NewWriter(w, true)
-		o.sink.w.Batch = true
+		o.sink.W = results.NewWriter(w, true)
+		o.sink.W.Batch = true
 	}
 	return o, nil
 }
@@ -141,13 +142,13 @@ func (a *app) openRunOutput(cmd *cobra.Command, path string) (*runOutput, error)
 // save writes the records taken so far: flushed to --out, committed to the
 // store.
 func (o *runOutput) save(ctx context.Context) error {
-	if err := o.sink.flush(); err != nil {
+	if err := o.sink.Flush(); err != nil {
 		return fmt.Errorf("writing records: %w", err)
 	}
 	if o.st == nil {
 		return nil
 	}
-	recs := o.sink.take()
+	recs := o.sink.Take()
 	for i := 0; i < len(recs); i += importBatch {
 		if _, err := o.fwd.ingest(ctx, o.st, recs[i:min(i+importBatch, len(recs))]); err != nil {
 			return fmt.Errorf("storing records: %w", err)

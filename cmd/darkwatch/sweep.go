@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,13 +9,13 @@ import (
 	"os"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"darkwatch/probe"
 	"darkwatch/results"
+	"darkwatch/results/recfile"
 	"darkwatch/schedule"
 )
 
@@ -153,7 +152,7 @@ func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
 	}
 	rw := results.NewWriter(out, a.json || f.out != "")
 	rw.Batch = true
-	sink := &lockedWriter{w: rw}
+	sink := &recfile.Sink{W: rw}
 
 	job := &schedule.SweepJob{
 		Method: m, Space: space, Vantage: a.cfg.Vantage, Round: f.round, Retries: f.retries, Cooldown: f.cooldown,
@@ -168,14 +167,14 @@ func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
 		return usageErr("%v", err)
 	}
 	prog := newProgress(os.Stderr, space.Size()/f.shards*uint64(1+f.retries))
-	st, err := sweepSpace(ctx, job, sink.write, prog)
+	st, err := sweepSpace(ctx, job, sink.Write, prog)
 	prog.done()
 	if err != nil {
-		sink.flush()
+		sink.Flush()
 		closeOut()
 		return &exitError{code: exitFailure, err: err}
 	}
-	werr := sink.flush()
+	werr := sink.Flush()
 	cerr := closeOut()
 	printSummary(os.Stderr, m, space.Size()/f.shards, st)
 	if werr != nil || cerr != nil {
@@ -387,102 +386,11 @@ func (a *app) recordSink(path string) (io.Writer, func() error, error) {
 	if path == "" || path == "-" {
 		return a.stdout, func() error { return nil }, nil
 	}
-	fh, err := openRecordFile(path, os.Stderr)
+	fh, err := recfile.Open(path, os.Stderr)
 	if err != nil {
 		return nil, nil, usageErr("--out: %v", err)
 	}
-	return fh, func() error {
-		// Sync makes the records durable; devices and pipes cannot sync.
-		if err := fh.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
-			fh.Close()
-			return err
-		}
-		return fh.Close()
-	}, nil
-}
-
-// openRecordFile opens a JSON Lines file for appending, creating it 0640. A
-// file that does not end in a newline was cut short mid-record (a killed
-// sweep): its torn last line is cut off, and said so on warn, so that the
-// records appended next start on a line of their own.
-func openRecordFile(path string, warn io.Writer) (*os.File, error) {
-	fh, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o640)
-	if err != nil {
-		return nil, err
-	}
-	fi, err := fh.Stat()
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
-		return fh, nil
-	}
-	keep, err := lastNewline(fh, fi.Size())
-	if err == nil && keep < fi.Size() {
-		err = fh.Truncate(keep)
-		if err == nil {
-			fmt.Fprintf(warn, "%s: last line was cut short (%d bytes without a newline, from an interrupted run); removed it\n",
-				path, fi.Size()-keep)
-		}
-	}
-	if err != nil {
-		fh.Close()
-		return nil, fmt.Errorf("%s: repairing its torn last line: %w", path, err)
-	}
-	return fh, nil
-}
-
-// lastNewline gives the length of f up to and including its last newline (0
-// when there is none).
-func lastNewline(f *os.File, size int64) (int64, error) {
-	buf := make([]byte, 64<<10)
-	for end := size; end > 0; {
-		start := max(end-int64(len(buf)), 0)
-		b := buf[:end-start]
-		if _, err := f.ReadAt(b, start); err != nil {
-			return 0, err
-		}
-		if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
-			return start + int64(i) + 1, nil
-		}
-		end = start
-	}
-	return 0, nil
-}
-
-// lockedWriter lets the receiving goroutine and the caller share one Writer.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *results.Writer // nil: records are only kept
-	// keep, when set, also collects the records for a store.
-	keep bool
-	kept []results.Record
-}
-
-func (l *lockedWriter) write(r results.Record) {
-	l.mu.Lock()
-	if l.w != nil {
-		l.w.Write(r)
-	}
-	if l.keep {
-		l.kept = append(l.kept, r)
-	}
-	l.mu.Unlock()
-}
-
-// take returns the records kept so far and forgets them.
-func (l *lockedWriter) take() []results.Record {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	k := l.kept
-	l.kept = nil
-	return k
-}
-
-func (l *lockedWriter) flush() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.w == nil {
-		return nil
-	}
-	return l.w.Flush()
+	return fh, fh.Close, nil
 }
 
 // printSummary writes the sweep's figures in one block on stderr.

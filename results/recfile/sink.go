@@ -1,0 +1,49 @@
+package recfile
+
+import (
+	"sync"
+
+	"darkwatch/results"
+)
+
+// Sink lets the goroutines that take records and the one that saves them
+// share one Writer.
+type Sink struct {
+	mu sync.Mutex
+	// W prints the records; nil: they are only kept.
+	W *results.Writer
+	// Keep, when set, also collects the records for a store (see Take).
+	Keep bool
+	kept []results.Record
+}
+
+// Write prints r and, with Keep, keeps it. It is safe for concurrent use.
+func (s *Sink) Write(r results.Record) {
+	s.mu.Lock()
+	if s.W != nil {
+		s.W.Write(r)
+	}
+	if s.Keep {
+		s.kept = append(s.kept, r)
+	}
+	s.mu.Unlock()
+}
+
+// Take returns the records kept so far and forgets them.
+func (s *Sink) Take() []results.Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := s.kept
+	s.kept = nil
+	return k
+}
+
+// Flush writes what W holds and returns its first error.
+func (s *Sink) Flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.W == nil {
+		return nil
+	}
+	return s.W.Flush()
+}
