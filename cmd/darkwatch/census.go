@@ -52,7 +52,7 @@ func (a *app) runCensus(cmd *cobra.Command, passes int, cooldown time.Duration, 
 		return err
 	}
 	defer st.Close()
-	c := &schedule.Census{Prober: probes{bar: true}, Store: st, Method: meth, Passes: passes, Cooldown: cooldown,
+	c := &schedule.Census{Prober: schedule.NetProber{Progress: stderrProgress}, Store: st, Method: meth, Passes: passes, Cooldown: cooldown,
 		OnPass: func(pass int, s probe.SweepStats, size uint64) {
 			fmt.Fprintf(os.Stderr, "census pass %d/%d: %d of %d addresses answered\n", pass+1, passes, s.Hits, size)
 		}}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"darkwatch/schedule"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"darkwatch/schedule"
 )
 
 func TestShippedConfigsLoad(t *testing.T) {

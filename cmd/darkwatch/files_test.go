@@ -1,7 +1,6 @@
 package main
 
 import (
-	"darkwatch/schedule"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"darkwatch/schedule"
 )
 
 // recordLine is one valid record of target 198.18.x.y.
@@ -142,31 +143,6 @@ func TestStoreFileMode(t *testing.T) {
 	}
 	if fi, _ := os.Stat(filepath.Dir(path)); fi.Mode().Perm()&0o007 != 0 {
 		t.Errorf("store directory is %v", fi.Mode().Perm())
-	}
-}
-
-func TestLockNoFollow(t *testing.T) {
-	dir := t.TempDir()
-	victim := filepath.Join(dir, "victim")
-	os.WriteFile(victim, []byte("precious\n"), 0o644)
-	link := filepath.Join(dir, "sweep.lock")
-	os.Symlink(victim, link)
-	if lk, err := acquireLock(link); err == nil {
-		lk.release()
-		t.Error("lock taken through a symbolic link")
-	} else if !strings.Contains(err.Error(), "symbolic link") {
-		t.Errorf("err %v", err)
-	}
-	if b, _ := os.ReadFile(victim); string(b) != "precious\n" {
-		t.Errorf("file behind the link is now %q", b)
-	}
-	lk, err := acquireLock(filepath.Join(dir, "plain.lock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lk.release()
-	if fi, _ := os.Stat(filepath.Join(dir, "plain.lock")); fi.Mode().Perm() != 0o600 {
-		t.Errorf("lock file is %v", fi.Mode().Perm())
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"darkwatch/schedule"
 )
 
 // progress draws a one-line progress bar on a terminal and stays silent
@@ -18,13 +20,18 @@ type progress struct {
 	start time.Time
 }
 
+// stderrProgress is the progress bar of a sweep of total probes on stderr.
+func stderrProgress(total uint64) schedule.Progress { return newProgress(os.Stderr, total) }
+
+// newProgress makes the progress bar of total probes on f, drawn only when
+// f is a terminal.
 func newProgress(f *os.File, total uint64) *progress {
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return &progress{w: f, on: err == nil, total: total, start: time.Now()}
 }
 
-// show redraws the bar: sent of total, replies, rate.
-func (p *progress) show(sent, replies uint64) {
+// Show redraws the bar: sent of total, replies, rate.
+func (p *progress) Show(sent, replies uint64) {
 	if !p.on {
 		return
 	}
@@ -44,8 +51,8 @@ func (p *progress) show(sent, replies uint64) {
 	fmt.Fprintf(p.w, "\r[%s] %5.1f%%  sent %d/%d  replies %d  %.0f pps ", bar, 100*frac, sent, p.total, replies, float64(sent)/max(el, 1e-9))
 }
 
-// done ends the bar's line.
-func (p *progress) done() {
+// Done ends the bar's line.
+func (p *progress) Done() {
 	if p.on {
 		fmt.Fprintln(p.w)
 	}

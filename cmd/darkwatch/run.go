@@ -80,7 +80,7 @@ func (a *app) runDaemon(cmd *cobra.Command, f *runFlags) error {
 	errs := schedule.NewRoundErrors()
 	m.reg.MustRegister(errs)
 	d := &schedule.Daemon{
-		Prober: probes{}, Store: out.st, Emit: out.sink.Write, Commit: out.save,
+		Prober: schedule.NetProber{}, Store: out.st, Emit: out.sink.Write, Commit: out.save,
 		Reload: a.reloader(cmd), Log: a.log, Length: f.round, Cooldown: f.cooldown, Rounds: f.rounds, NoAlign: f.noAlign,
 		Metrics: &schedule.Metrics{Sent: m.sent, Replies: m.replies, PPS: m.pps, RoundDuration: m.roundDuration,
 			Rounds: m.rounds, HitRate: m.hitRate, Round: m.round, Reloads: m.reloads, Errors: errs},

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"os"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -138,13 +136,13 @@ func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
 
 	lockPath := f.lock
 	if lockPath == "" {
-		lockPath = defaultLockPath(a.cfg.Vantage)
+		lockPath = schedule.DefaultLockPath(a.cfg.Vantage)
 	}
-	lk, err := acquireLock(lockPath)
+	lk, err := schedule.AcquireLock(lockPath)
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}
-	defer lk.release()
+	defer lk.Release()
 
 	out, closeOut, err := a.recordSink(f.out)
 	if err != nil {
@@ -167,8 +165,8 @@ func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
 		return usageErr("%v", err)
 	}
 	prog := newProgress(os.Stderr, space.Size()/f.shards*uint64(1+f.retries))
-	st, err := sweepSpace(ctx, job, sink.Write, prog)
-	prog.done()
+	st, err := schedule.Sweep(ctx, job, sink.Write, prog)
+	prog.Done()
 	if err != nil {
 		sink.Flush()
 		closeOut()
@@ -219,165 +217,11 @@ func (a *app) sweepTargets(specs []string) ([]netip.Prefix, error) {
 		}
 		return ps, nil
 	}
-	var ps []netip.Prefix
-	for _, ts := range a.cfg.Targets {
-		for _, s := range ts.Prefixes {
-			ps = append(ps, netip.MustParsePrefix(s).Masked())
-		}
-		for _, h := range ts.Hosts {
-			ad := netip.MustParseAddr(h.Addr)
-			ps = append(ps, netip.PrefixFrom(ad, ad.BitLen()))
-		}
-	}
+	ps := a.cfg.TargetPrefixes()
 	if len(ps) == 0 {
 		return nil, usageErr("nothing to sweep: give --targets CIDR,... or target sets in --config")
 	}
 	return ps, nil
-}
-
-// sweepSpace runs job and gives its records to emit.
-func sweepSpace(ctx context.Context, job *schedule.SweepJob, emit func(results.Record), prog *progress) (probe.SweepStats, error) {
-	var st probe.SweepStats
-	var answered func(netip.Addr) bool
-	var err error
-	if job.Method.Name == results.MethodTrace {
-		st, answered, err = traceSweep(ctx, job, emit, prog)
-	} else {
-		st, answered, err = engineSweep(ctx, job, emit, prog)
-	}
-	// Timeouts are known only for a whole sweep: one stopped early never sent
-	// to some targets, and which is not known statelessly.
-	if err != nil || !job.All || ctx.Err() != nil {
-		return st, err
-	}
-	p, _ := job.Perm()
-	for {
-		i, ok := p.Next()
-		if !ok {
-			return st, nil
-		}
-		ad := job.Space.Index(i)
-		if !answered(ad) {
-			emit(results.Record{Time: time.Now().UTC(), Vantage: job.Vantage, Round: job.Round,
-				Method: job.Method.Name, Target: ad.String(), Port: int(job.Method.Port), Outcome: results.OutcomeTimeout})
-		}
-	}
-}
-
-// engineSweep runs the stateless engine over the space in permutation order.
-func engineSweep(ctx context.Context, job *schedule.SweepJob, emit func(results.Record), prog *progress) (probe.SweepStats, func(netip.Addr) bool, error) {
-	cfg := probe.SweepConfig{
-		Vantage: job.Vantage, Round: job.Round, Method: job.Method.Name, Port: job.Method.Port, Source: job.Source,
-		TTL: job.TTL, Contact: job.Contact, Retries: job.Retries, Cooldown: job.Cooldown,
-		Permit: job.Permit,
-	}
-	if job.Rate > 0 {
-		cfg.Wait = schedule.NewLimiter(job.Rate).Wait
-	}
-	if job.PerBlock > 0 {
-		cfg.BlockAllow = schedule.NewBlockCap(job.PerBlock).Allow
-	}
-	s, err := probe.NewSweep(cfg)
-	if err != nil {
-		return probe.SweepStats{}, nil, err
-	}
-	defer s.Close()
-	stop := make(chan struct{})
-	go func() {
-		select {
-		case <-ctx.Done():
-			close(stop)
-		case <-stop:
-		}
-	}()
-	ticker := time.NewTicker(200 * time.Millisecond)
-	defer ticker.Stop()
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-ticker.C:
-				st := s.Stats()
-				prog.show(st.Sent, st.Hits)
-			case <-done:
-				return
-			}
-		}
-	}()
-	pass := func() probe.AddrIter {
-		p, _ := job.Perm()
-		return func() (netip.Addr, bool) {
-			i, ok := p.Next()
-			if !ok {
-				return netip.Addr{}, false
-			}
-			return job.Space.Index(i), true
-		}
-	}
-	// Only IPv4 goes through the engine; IPv6 targets are probed one by one.
-	st, err := s.Run(stop, pass, emit)
-	close(done)
-	select {
-	case <-stop:
-	default:
-		close(stop)
-	}
-	return st, s.Answered, err
-}
-
-// traceSweep runs Paris traces of every target, many at once, each probe paced
-// by the caps.
-func traceSweep(ctx context.Context, job *schedule.SweepJob, emit func(results.Record), prog *progress) (probe.SweepStats, func(netip.Addr) bool, error) {
-	// Traces send from many goroutines: the pacer is shared under a lock.
-	var paceMu sync.Mutex
-	pacer := schedule.NewPacer(job.Rate, job.PerBlock)
-	pace := func(a netip.Addr) { paceMu.Lock(); pacer.Pace(a); paceMu.Unlock() }
-	tr, err := probe.NewTrace(probe.Config{
-		Vantage: job.Vantage, Round: job.Round, Timeout: job.Timeout, Source: job.Source,
-		Contact: job.Contact, Proto: job.Method.Proto, Count: 1, Permit: job.Permit,
-		Trace: probe.TraceOptions{Pace: pace},
-	})
-	if err != nil {
-		return probe.SweepStats{}, nil, err
-	}
-	defer tr.Close()
-	var st probe.SweepStats
-	st.Start = time.Now()
-	var mu sync.Mutex
-	reached := map[netip.Addr]bool{}
-	sem := make(chan struct{}, max(job.Parallel, 1))
-	var wg sync.WaitGroup
-	p, _ := job.Perm()
-	for ctx.Err() == nil {
-		i, ok := p.Next()
-		if !ok {
-			break
-		}
-		ad := job.Space.Index(i)
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			// A trace already started is finished even on SIGTERM: its hops are data.
-			recs := tr.Probe(context.WithoutCancel(ctx), probe.Target{Addr: ad})
-			mu.Lock()
-			defer mu.Unlock()
-			st.Sent++
-			for _, r := range recs {
-				st.Replies += uint64(len(r.Hops))
-				if r.Answered() {
-					st.Hits++
-					reached[ad] = true
-				}
-				emit(r)
-			}
-			prog.show(st.Sent, st.Hits)
-		}()
-	}
-	wg.Wait()
-	st.SendEnd, st.End = time.Now(), time.Now()
-	return st, func(ad netip.Addr) bool { mu.Lock(); defer mu.Unlock(); return reached[ad] }, nil
 }
 
 // recordSink opens where records go: FILE (appended, so no earlier round is

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"os"
 	"slices"
 	"sort"
@@ -138,31 +137,11 @@ func firstNonZero(ts ...time.Time) time.Time {
 // analyze runs results' one analysis (Analysis.Update) of the rounds from
 // since to until over the store, as the configuration describes them.
 func (a *app) analyze(ctx context.Context, st store.Store, since, until time.Time) ([]results.Verdict, []results.Event, error) {
-	vs, evs, err := a.analysis().Update(ctx, store.AnalysisSource(st), a.cfg.BGP.Visibility(), since, until, a.log)
+	vs, evs, err := a.cfg.Analysis().Update(ctx, store.AnalysisSource(st), a.cfg.BGP.Visibility(), since, until, a.log)
 	if err != nil {
 		return nil, nil, &exitError{code: exitFailure, err: err}
 	}
 	return vs, evs, nil
-}
-
-// analysis describes the configuration's entities to the analysis.
-func (a *app) analysis() results.Analysis {
-	c := a.cfg
-	an := results.Analysis{Quorum: c.Quorum, Round: c.Round}
-	for _, ts := range c.Targets {
-		set := results.TargetSet{Name: ts.Name, ASN: ts.ASN, Country: ts.Country}
-		for _, p := range ts.Prefixes {
-			set.Prefixes = append(set.Prefixes, netip.MustParsePrefix(p).Masked())
-		}
-		an.Sets = append(an.Sets, set)
-		for _, h := range ts.Hosts {
-			an.Hosts = append(an.Hosts, netip.MustParseAddr(h.Addr))
-		}
-	}
-	for _, h := range c.Canaries {
-		an.Canaries = append(an.Canaries, netip.MustParseAddr(h.Addr))
-	}
-	return an
 }
 
 func printVerdicts(f *os.File, vs []results.Verdict) {

@@ -1,0 +1,36 @@
+package schedule
+
+import (
+	"context"
+	"fmt"
+
+	"darkwatch/probe"
+	"darkwatch/results"
+)
+
+// NetProber is the Prober that sends real packets, through package probe: the
+// one-shot probers of probe.Methods and the sweeps of Sweep.
+type NetProber struct {
+	// Progress, when set, makes the Progress of each sweep, given the
+	// probes it is to send.
+	Progress func(total uint64) Progress
+}
+
+// Open returns a prober of method configured with c.
+func (NetProber) Open(method string, c probe.Config) (probe.Prober, error) {
+	newProber, ok := probe.Methods[method]
+	if !ok {
+		return nil, fmt.Errorf("probe: no method %q", method)
+	}
+	return newProber(c)
+}
+
+// Sweep runs job with the stateless engine (icmp, tcp) or parallel traces.
+func (n NetProber) Sweep(ctx context.Context, job *SweepJob, emit func(results.Record)) (probe.SweepStats, error) {
+	var prog Progress
+	if n.Progress != nil {
+		prog = n.Progress(job.Space.Size() * uint64(1+job.Retries))
+		defer prog.Done()
+	}
+	return Sweep(ctx, job, emit, prog)
+}
