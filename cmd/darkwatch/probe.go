@@ -1,14 +1,10 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -18,10 +14,6 @@ import (
 	"darkwatch/results"
 	"darkwatch/schedule"
 )
-
-// maxProbeTargets bounds what one `probe` command expands a CIDR to; larger
-// spaces are what `sweep` is for.
-const maxProbeTargets = 1 << 16
 
 // probeFlags are the flags every `probe` method shares.
 type probeFlags struct {
@@ -109,13 +101,13 @@ func (a *app) runProbe(cmd *cobra.Command, method string, f *probeFlags, args []
 	if err != nil {
 		return err
 	}
-	ports, err := parsePorts(f.ports)
+	ports, err := probe.ParsePorts(f.ports)
 	if err != nil {
-		return err
+		return usageErr("--port %v", err)
 	}
-	addrs, err := resolveTargets(ctx, args)
+	addrs, err := probe.ResolveTargets(ctx, args)
 	if err != nil {
-		return err
+		return usageErr("%v", err)
 	}
 	bl := a.bl
 	for _, ad := range addrs {
@@ -124,7 +116,7 @@ func (a *app) runProbe(cmd *cobra.Command, method string, f *probeFlags, args []
 		}
 	}
 	pc.Permit = bl.Check
-	targets := expandTargets(method, addrs, ports, f)
+	targets := probe.ExpandTargets(method, addrs, ports, f.qname, f.qtype)
 
 	newProber := probe.Methods[method]
 	p, err := newProber(pc)
@@ -134,45 +126,15 @@ func (a *app) runProbe(cmd *cobra.Command, method string, f *probeFlags, args []
 	defer p.Close()
 
 	out := results.NewWriter(a.stdout, a.json)
-	recs := make([][]results.Record, len(targets))
-	done := make([]bool, len(targets))
-	var mu sync.Mutex
-	next := 0
-	sem := make(chan struct{}, a.parallel(f))
-	var wg sync.WaitGroup
-	for i, t := range targets {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			r := p.Probe(ctx, t)
-			mu.Lock()
-			defer mu.Unlock()
-			recs[i], done[i] = r, true
-			for next < len(targets) && done[next] {
-				out.Write(recs[next]...)
-				next++
-			}
-		}()
-	}
-	wg.Wait()
+	recs := probe.ProbeAll(ctx, p, targets, a.parallel(f), func(r []results.Record) { out.Write(r...) })
 	if err := out.Flush(); err != nil {
 		return &exitError{code: exitFailure, err: fmt.Errorf("writing results: %w", err)}
 	}
 	if ctx.Err() != nil {
 		return &exitError{code: exitSome, err: errors.New("interrupted: the records above are all that was taken")}
 	}
-	for i := range targets {
-		if !anyAnswered(recs[i]) {
-			return &exitError{code: exitSome}
-		}
+	if !probe.EachAnswered(recs) {
+		return &exitError{code: exitSome}
 	}
 	return nil
 }
@@ -207,19 +169,9 @@ func (a *app) probeConfig(method string, f *probeFlags) (probe.Config, error) {
 	if f.parallel < 0 {
 		return pc, usageErr("--parallel must be at least 1, not %d", f.parallel)
 	}
-	src := f.source
-	if src == "" {
-		src = c.Probe.Source
-	}
-	if src != "" {
-		ad, err := netip.ParseAddr(src)
-		if err != nil {
-			return pc, usageErr("--source %q is not an IP address", src)
-		}
-		if err := schedule.LocalSource(ad); err != nil {
-			return pc, usageErr("--source: %v", err)
-		}
-		pc.Source = ad
+	var err error
+	if pc.Source, err = parseSource(pick(f.source, c.Probe.Source)); err != nil {
+		return pc, err
 	}
 	if method == results.MethodTrace {
 		switch f.proto {
@@ -250,78 +202,18 @@ func pick[T comparable](flag, conf T) T {
 	return conf
 }
 
-func parsePorts(ss []string) ([]uint16, error) {
-	var out []uint16
-	for _, s := range ss {
-		n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 16)
-		if err != nil || n == 0 {
-			return nil, usageErr("--port %q is not a port number 1-65535", s)
-		}
-		out = append(out, uint16(n))
+// parseSource reads --source: "" (the kernel's choice) or an address of a
+// local interface.
+func parseSource(s string) (netip.Addr, error) {
+	if s == "" {
+		return netip.Addr{}, nil
 	}
-	return out, nil
-}
-
-// resolveTargets turns arguments into addresses: an IP address, a CIDR block
-// (every address in it), or a host name (its addresses).
-func resolveTargets(ctx context.Context, args []string) ([]netip.Addr, error) {
-	var out []netip.Addr
-	for _, arg := range args {
-		if ad, err := netip.ParseAddr(arg); err == nil {
-			out = append(out, ad.Unmap())
-			continue
-		}
-		if p, err := netip.ParsePrefix(arg); err == nil {
-			if p.Addr().BitLen()-p.Bits() > 16 || len(out)+(1<<(p.Addr().BitLen()-p.Bits())) > maxProbeTargets {
-				return nil, usageErr("%s has more addresses than probe takes (%d); use darkwatch sweep for address spaces", arg, maxProbeTargets)
-			}
-			for ad := p.Masked().Addr(); p.Contains(ad); ad = ad.Next() {
-				out = append(out, ad)
-			}
-			continue
-		}
-		if strings.ContainsAny(arg, "/ ") || strings.HasPrefix(arg, "-") {
-			return nil, usageErr("%q is neither an IP address, a CIDR block nor a host name", arg)
-		}
-		ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", arg)
-		if err != nil || len(ips) == 0 {
-			return nil, usageErr("cannot resolve %q: %v", arg, err)
-		}
-		for _, ip := range ips {
-			out = append(out, ip.Unmap())
-		}
+	ad, err := netip.ParseAddr(s)
+	if err != nil {
+		return ad, usageErr("--source %q is not an IP address", s)
 	}
-	return out, nil
-}
-
-// expandTargets pairs addresses with ports and DNS questions.
-func expandTargets(method string, addrs []netip.Addr, ports []uint16, f *probeFlags) []probe.Target {
-	var out []probe.Target
-	for _, ad := range addrs {
-		switch method {
-		case results.MethodTCP:
-			for _, port := range ports {
-				out = append(out, probe.Target{Addr: ad, Port: port})
-			}
-		case results.MethodDNS:
-			out = append(out, probe.Target{Addr: ad, Port: ports[0], Qname: dns.Fqdn(f.qname), Qtype: strings.ToUpper(f.qtype)})
-		default:
-			t := probe.Target{Addr: ad}
-			if len(ports) > 0 {
-				t.Port = ports[0]
-			}
-			out = append(out, t)
-		}
+	if err := schedule.LocalSource(ad); err != nil {
+		return ad, usageErr("--source: %v", err)
 	}
-	return out
-}
-
-// anyAnswered reports whether at least one of a target's probes was answered.
-func anyAnswered(recs []results.Record) bool {
-	for i := range recs {
-		if recs[i].Answered() {
-			return true
-		}
-	}
-	return false
+	return ad, nil
 }

@@ -97,15 +97,8 @@ func checkSweepFlags(f *sweepFlags) (schedule.Method, netip.Addr, error) {
 	if f.retries < 0 || f.retries > 10 {
 		return m, src, usageErr("--retries %d: use 0 to 10", f.retries)
 	}
-	if f.source != "" {
-		if src, err = netip.ParseAddr(f.source); err != nil {
-			return m, src, usageErr("--source %q is not an IP address", f.source)
-		}
-		if err := schedule.LocalSource(src); err != nil {
-			return m, src, usageErr("--source: %v", err)
-		}
-	}
-	return m, src, nil
+	src, err = parseSource(f.source)
+	return m, src, err
 }
 
 func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
