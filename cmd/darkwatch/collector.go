@@ -2,9 +2,8 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
 
+	"darkwatch/config"
 	"darkwatch/results"
 	"darkwatch/results/store"
 	"darkwatch/results/transport"
@@ -26,11 +25,11 @@ func (a *app) startForwarder(ctx context.Context, st store.Store, m *metrics) (*
 		return nil, nil
 	}
 	if st == nil {
-		return nil, &ConfigError{Key: "store", Msg: "a node that sends to a collector needs a local store"}
+		return nil, &config.Error{Key: "store", Msg: "a node that sends to a collector needs a local store"}
 	}
 	f, err := transport.StartForwarder(ctx, c, a.cfg.Vantage, version, st, a.log)
 	if err != nil {
-		return nil, inSection("collector", err)
+		return nil, config.InSection("collector", err)
 	}
 	m.reg.MustRegister(f.Metrics()...)
 	return &forwarder{f}, nil
@@ -50,22 +49,4 @@ func (f *forwarder) close(interface{ Info(string, ...any) }) {
 	if f != nil {
 		f.f.Close()
 	}
-}
-
-// readPrivateSecret reads a secret of the top level of the configuration
-// (store_password_file), refusing a file that its group or others may read
-// or write.
-func readPrivateSecret(key, file string) (string, error) {
-	fi, err := os.Stat(file)
-	if err != nil {
-		return "", &ConfigError{Key: key, Msg: err.Error()}
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return "", &ConfigError{Key: key, Msg: fmt.Sprintf("%s is %v: others may read it; chmod 600 it", file, fi.Mode().Perm())}
-	}
-	s, err := transport.ReadSecret(key, file)
-	if err != nil {
-		return "", inSection("", err)
-	}
-	return s, nil
 }

@@ -59,15 +59,9 @@ A file is checked whole before anything of it is stored: a malformed line is nam
 // openStore opens the store of --store (or the config's store, or the default
 // local SQLite file).
 func (a *app) openStore(cmd *cobra.Command) (store.Store, error) {
-	dsn := a.cfg.Store
-	if f := a.cfg.StorePasswordFile; f != "" {
-		pw, err := readPrivateSecret("store_password_file", f)
-		if err != nil {
-			return nil, err
-		}
-		if dsn, err = store.WithPassword(dsn, pw); err != nil {
-			return nil, &ConfigError{Key: "store_password_file", Msg: err.Error()}
-		}
+	dsn, err := a.cfg.StoreDSN()
+	if err != nil {
+		return nil, err
 	}
 	st, err := store.Open(cmd.Context(), dsn)
 	if err != nil {

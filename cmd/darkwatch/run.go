@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -186,10 +185,7 @@ func (a *app) serveMetrics(ctx context.Context, m *metrics, flag string) error {
 // the command line set; nil when there is no file. A configuration it
 // returns is in force for the rest of the command too.
 func (a *app) reloader(cmd *cobra.Command) func() (*schedule.Config, error) {
-	file, _ := cmd.Flags().GetString("config")
-	if file == "" {
-		file = os.Getenv("DARKWATCH_CONFIG")
-	}
+	file := configFile(cmd)
 	if file == "" {
 		return nil
 	}
@@ -200,8 +196,7 @@ func (a *app) reloader(cmd *cobra.Command) func() (*schedule.Config, error) {
 		}
 		cfg, err := loadConfig(v, file)
 		if err == nil && len(a.flagAllow) > 0 {
-			cfg.Allow = append(cfg.Allow, a.flagAllow...)
-			err = cfg.Validate()
+			err = cfg.AddAllow(a.flagAllow)
 		}
 		if err != nil {
 			return nil, err

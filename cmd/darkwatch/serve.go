@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"darkwatch/config"
 	"darkwatch/results/bgp/live"
 	"darkwatch/results/dashboard"
 	"darkwatch/results/serve"
@@ -84,7 +85,7 @@ func (a *app) serve(cmd *cobra.Command, listen, natsListen string) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &ce):
-		return inSection("serve", err)
+		return config.InSection("serve", err)
 	}
 	return &exitError{code: exitFailure, err: err}
 }
