@@ -1,14 +1,10 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
 	"os"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -68,33 +64,22 @@ Exit status: 0 every file was read whole, 1 some file was not.`,
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
-			w := bufio.NewWriterSize(a.stdout, 1<<20)
-			var line []byte
-			var bad []string
-			for _, f := range files {
-				err := bgp.ReadFile(f, func(r bgp.Route) error {
-					line = bgp.AppendDump(line[:0], &r)
-					_, err := w.Write(line)
-					return err
-				})
-				var fe *bgp.FormatError
-				switch {
-				case errors.As(err, &fe):
-					bad = append(bad, err.Error())
-				case err != nil:
-					w.Flush()
-					return &exitError{code: exitFailure, err: err}
-				}
-			}
-			if err := w.Flush(); err != nil {
+			bad, err := bgp.DumpFiles(a.stdout, files)
+			if err != nil {
 				return &exitError{code: exitFailure, err: err}
 			}
-			if len(bad) > 0 {
-				return &exitError{code: exitSome, err: errors.New(strings.Join(bad, "\n"))}
-			}
-			return nil
+			return someFilesBad(bad)
 		},
 	}
+}
+
+// someFilesBad is the exit status 1 of the files that were truncated or
+// corrupt, with their errors, or nil when there are none.
+func someFilesBad(bad []error) error {
+	if len(bad) == 0 {
+		return nil
+	}
+	return &exitError{code: exitSome, err: errors.Join(bad...)}
 }
 
 func (a *app) bgpImportCommand() *cobra.Command {
@@ -150,23 +135,11 @@ tried again at the next look.`,
 				return err
 			}
 			defer st.Close()
-			var bad []string
-			for _, f := range files {
-				n, added, err := bgp.ImportFile(cmd.Context(), st, f)
-				var fe *bgp.FormatError
-				switch {
-				case errors.As(err, &fe):
-					bad = append(bad, fmt.Sprintf("%v (%d routes before it stored, %d new)", err, n, added))
-					continue
-				case err != nil:
-					return &exitError{code: exitFailure, err: fmt.Errorf("%s: %w (%d routes added before it)", f, err, added)}
-				}
-				fmt.Fprintf(os.Stderr, "%s: %d routes, %d new\n", f, n, added)
+			bad, err := bgp.ImportFiles(cmd.Context(), st, files, os.Stderr)
+			if err != nil {
+				return &exitError{code: exitFailure, err: err}
 			}
-			if len(bad) > 0 {
-				return &exitError{code: exitSome, err: errors.New(strings.Join(bad, "\n"))}
-			}
-			return nil
+			return someFilesBad(bad)
 		},
 	}
 	cmd.Flags().DurationVar(&watch, "watch", 0, "keep importing new and changed files, looking every `D` (0: import once)")
@@ -228,60 +201,14 @@ route stored; without --until, to the last.`,
 			if len(routes) == 0 {
 				return &exitError{code: exitSome, err: fmt.Errorf("no routes in the store %s: load some with darkwatch bgp import", store.Redact(a.cfg.Store))}
 			}
-			first, last := routes[0].Time, routes[len(routes)-1].Time
-			if t0.IsZero() {
-				t0 = first
-			}
-			if t1.IsZero() {
-				t1 = last
-			}
-			bins := bgp.Bins(t0, t1, bin)
-			vis := bgp.ControlPlane(routes, bins, []netip.Prefix{prefix}, a.cfg.BGP.Visibility())[prefix]
-			return printVisibility(a, vis)
+			vis := bgp.Timeline(routes, prefix, t0, t1, bin, a.cfg.BGP.Visibility())
+			return bgp.WriteTimeline(a.stdout, vis, a.json)
 		},
 	}
 	cmd.Flags().StringVar(&since, "since", "", "first time bin (RFC 3339 or a duration back from now)")
 	cmd.Flags().StringVar(&until, "until", "", "last time bin (RFC 3339 or a duration back from now)")
 	cmd.Flags().DurationVar(&bin, "bin", 5*time.Minute, "time bin width")
 	return cmd
-}
-
-// visibilityJSON is one line of bgp show --json.
-type visibilityJSON struct {
-	Time          time.Time `json:"time"`
-	Prefix        string    `json:"prefix"`
-	ControlPlane  string    `json:"control_plane"`
-	Peers         int       `json:"peers"`
-	FullFeedPeers int       `json:"full_feed_peers"`
-	Covering      string    `json:"covering,omitempty"`
-	CoveringPeers int       `json:"covering_peers,omitempty"`
-}
-
-func printVisibility(a *app, vis []bgp.Visibility) error {
-	if a.json {
-		enc := json.NewEncoder(a.stdout)
-		for _, v := range vis {
-			j := visibilityJSON{Time: v.Time, Prefix: v.Prefix.String(), ControlPlane: string(v.State),
-				Peers: v.Peers, FullFeedPeers: v.FullFeed}
-			if v.Covering.IsValid() {
-				j.Covering, j.CoveringPeers = v.Covering.String(), v.CoveringPeers
-			}
-			if err := enc.Encode(j); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tPREFIX\tCONTROL PLANE\tPEERS\tFULL-FEED\tCOVERING")
-	for _, v := range vis {
-		cov := ""
-		if v.Covering.IsValid() {
-			cov = fmt.Sprintf("%v (%d peers)", v.Covering, v.CoveringPeers)
-		}
-		fmt.Fprintf(tw, "%s\t%v\t%s\t%d\t%d\t%s\n", v.Time.Format(time.RFC3339), v.Prefix, v.State, v.Peers, v.FullFeed, cov)
-	}
-	return tw.Flush()
 }
 
 func (a *app) bgpCollectCommand() *cobra.Command {
