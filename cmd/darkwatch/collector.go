@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"darkwatch/config"
 	"darkwatch/results"
 	"darkwatch/results/store"
@@ -18,8 +20,8 @@ import (
 type forwarder struct{ f *transport.Forwarder }
 
 // startForwarder starts sending to the configured collector, if any, and
-// registers the node's metrics with m.
-func (a *app) startForwarder(ctx context.Context, st store.Store, m *metrics) (*forwarder, error) {
+// registers the node's metrics in reg.
+func (a *app) startForwarder(ctx context.Context, st store.Store, reg *prometheus.Registry) (*forwarder, error) {
 	c := a.cfg.Collector
 	if c.URL == "" {
 		return nil, nil
@@ -31,7 +33,7 @@ func (a *app) startForwarder(ctx context.Context, st store.Store, m *metrics) (*
 	if err != nil {
 		return nil, config.InSection("collector", err)
 	}
-	m.reg.MustRegister(f.Metrics()...)
+	reg.MustRegister(f.Metrics()...)
 	return &forwarder{f}, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"darkwatch/results"
@@ -68,21 +69,19 @@ func (a *app) runDaemon(cmd *cobra.Command, f *runFlags) error {
 		return err
 	}
 	defer out.close()
-	m := newMetrics()
-	if err := a.serveMetrics(ctx, m, f.metrics); err != nil {
+	m := schedule.NewMetrics()
+	reg := m.Registry()
+	if err := a.serveMetrics(ctx, reg, f.metrics); err != nil {
 		return err
 	}
-	if out.fwd, err = a.startForwarder(ctx, out.st, m); err != nil {
+	if out.fwd, err = a.startForwarder(ctx, out.st, reg); err != nil {
 		return err
 	}
 	defer out.fwd.close(a.log)
-	errs := schedule.NewRoundErrors()
-	m.reg.MustRegister(errs)
 	d := &schedule.Daemon{
 		Prober: schedule.NetProber{}, Store: out.st, Emit: out.sink.Write, Commit: out.save,
 		Reload: a.reloader(cmd), Log: a.log, Length: f.round, Cooldown: f.cooldown, Rounds: f.rounds, NoAlign: f.noAlign,
-		Metrics: &schedule.Metrics{Sent: m.sent, Replies: m.replies, PPS: m.pps, RoundDuration: m.roundDuration,
-			Rounds: m.rounds, HitRate: m.hitRate, Round: m.round, Reloads: m.reloads, Errors: errs},
+		Metrics: m,
 	}
 	if out.st != nil && out.fwd == nil {
 		// A node on its own keeps its store's verdicts and events current:
@@ -166,12 +165,12 @@ func (o *runOutput) close() {
 
 // serveMetrics serves /metrics on --metrics, else the configuration's
 // metrics address ("off": none).
-func (a *app) serveMetrics(ctx context.Context, m *metrics, flag string) error {
+func (a *app) serveMetrics(ctx context.Context, reg *prometheus.Registry, flag string) error {
 	addr := pick(flag, a.cfg.Metrics)
 	if addr == "off" {
 		addr = ""
 	}
-	bound, err := m.serve(ctx, addr)
+	bound, err := schedule.ServeMetrics(ctx, reg, addr)
 	if err != nil {
 		return &exitError{code: exitFailure, err: fmt.Errorf("metrics on %s: %w", addr, err)}
 	}

@@ -3,21 +3,16 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
-	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"darkwatch/results"
+	"darkwatch/results/report"
 	"darkwatch/results/store"
 )
-
-// levels are the entity levels `verdict --level` takes.
-var levels = []string{results.LevelHost, results.LevelBlock, results.LevelPrefix, results.LevelASN, results.LevelCountry, results.LevelVantage}
 
 func (a *app) verdictCommand() *cobra.Command {
 	var level, at, since, until string
@@ -44,8 +39,8 @@ Exit status: 0 nothing is down, 1 some entity is not reachable, 2 usage error.`,
   darkwatch verdict --level vantage --at 2026-11-21T22:00:00Z`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !slices.Contains(levels, level) {
-				return usageErr("--level %q: use one of %s", level, strings.Join(levels, ", "))
+			if !slices.Contains(results.Levels, level) {
+				return usageErr("--level %q: use one of %s", level, strings.Join(results.Levels, ", "))
 			}
 			now := time.Now().UTC()
 			var t0, t1, tAt time.Time
@@ -69,29 +64,17 @@ Exit status: 0 nothing is down, 1 some entity is not reachable, 2 usage error.`,
 				return err
 			}
 			vs = results.SelectVerdicts(vs, level, t0, t1, tAt)
-			if a.json {
-				w := results.NewWriter(a.stdout, true)
-				for i := range vs {
-					if err := w.Encode(vs[i]); err != nil {
-						return err
-					}
-				}
-				if err := w.Flush(); err != nil {
-					return err
-				}
-			} else {
-				printVerdicts(a.stdout, vs)
+			if err := report.WriteVerdicts(a.stdout, vs, a.json); err != nil {
+				return err
 			}
-			for _, v := range vs {
-				if v.Verdict != results.VerdictReachable && v.Verdict != results.VerdictHealthy {
-					return &exitError{code: exitSome}
-				}
+			if !results.AllReachable(vs) {
+				return &exitError{code: exitSome}
 			}
 			return nil
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&level, "level", "l", results.LevelPrefix, "entity level: "+strings.Join(levels, ", "))
+	fl.StringVarP(&level, "level", "l", results.LevelPrefix, "entity level: "+strings.Join(results.Levels, ", "))
 	fl.StringVar(&at, "at", "", "the verdicts in force at `time`")
 	fl.StringVar(&since, "since", "", "every round's verdict from `time` on")
 	fl.StringVar(&until, "until", "", "up to `time` (default now)")
@@ -142,29 +125,4 @@ func (a *app) analyze(ctx context.Context, st store.Store, since, until time.Tim
 		return nil, nil, &exitError{code: exitFailure, err: err}
 	}
 	return vs, evs, nil
-}
-
-func printVerdicts(f *os.File, vs []results.Verdict) {
-	tw := tabwriter.NewWriter(f, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tLEVEL\tENTITY\tVERDICT\tDATA\tCONTROL\tVANTAGES up/down/gap\tDETAIL")
-	for _, v := range vs {
-		van := ""
-		if v.Vantages != nil {
-			van = fmt.Sprintf("%d/%d/%d", v.Vantages.Up, v.Vantages.Down, v.Vantages.Gap)
-		}
-		var detail []string
-		if v.Up != nil && v.Total != nil {
-			detail = append(detail, fmt.Sprintf("%d/%d blocks up", *v.Up, *v.Total))
-		}
-		for m, s := range v.Methods {
-			detail = append(detail, m+"="+s)
-		}
-		sort.Strings(detail)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Time.Format(time.RFC3339), v.Level, v.Entity, v.Verdict,
-			v.DataPlane, v.ControlPlane, van, strings.Join(detail, " "))
-	}
-	tw.Flush()
-	if len(vs) == 0 {
-		fmt.Fprintln(f, "(no verdicts: the store holds no records for that time)")
-	}
 }
