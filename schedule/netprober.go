@@ -3,6 +3,7 @@ package schedule
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"darkwatch/probe"
 	"darkwatch/results"
@@ -11,9 +12,9 @@ import (
 // NetProber is the Prober that sends real packets, through package probe: the
 // one-shot probers of probe.Methods and the sweeps of Sweep.
 type NetProber struct {
-	// Progress, when set, makes the Progress of each sweep, given the
-	// probes it is to send.
-	Progress func(total uint64) Progress
+	// Bar, when set, is where each sweep draws its ProgressBar (only when
+	// Bar is a terminal).
+	Bar *os.File
 }
 
 // Open returns a prober of method configured with c.
@@ -28,8 +29,8 @@ func (NetProber) Open(method string, c probe.Config) (probe.Prober, error) {
 // Sweep runs job with the stateless engine (icmp, tcp) or parallel traces.
 func (n NetProber) Sweep(ctx context.Context, job *SweepJob, emit func(results.Record)) (probe.SweepStats, error) {
 	var prog Progress
-	if n.Progress != nil {
-		prog = n.Progress(job.Space.Size() * uint64(1+job.Retries))
+	if n.Bar != nil {
+		prog = NewProgressBar(n.Bar, job.Space.Size()*uint64(1+job.Retries))
 		defer prog.Done()
 	}
 	return Sweep(ctx, job, emit, prog)

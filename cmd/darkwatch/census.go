@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -52,7 +51,7 @@ func (a *app) runCensus(cmd *cobra.Command, passes int, cooldown time.Duration, 
 		return err
 	}
 	defer st.Close()
-	c := &schedule.Census{Prober: schedule.NetProber{Progress: stderrProgress}, Store: st, Method: meth, Passes: passes, Cooldown: cooldown,
+	c := &schedule.Census{Prober: schedule.NetProber{Bar: os.Stderr}, Store: st, Method: meth, Passes: passes, Cooldown: cooldown,
 		OnPass: func(pass int, s probe.SweepStats, size uint64) {
 			fmt.Fprintf(os.Stderr, "census pass %d/%d: %d of %d addresses answered\n", pass+1, passes, s.Hits, size)
 		}}
@@ -60,10 +59,5 @@ func (a *app) runCensus(cmd *cobra.Command, passes int, cooldown time.Duration, 
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "BLOCK\tVANTAGE\tMETHOD\t|E|\tA\tSPARSE\tCENSUSES")
-	for _, b := range out {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.2f\t%v\t%d\n", b.Prefix, b.Vantage, b.Method, len(b.E), b.A, b.Sparse, b.Censuses)
-	}
-	return tw.Flush()
+	return schedule.WriteCensus(a.stdout, out)
 }

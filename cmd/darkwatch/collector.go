@@ -6,22 +6,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"darkwatch/config"
-	"darkwatch/results"
 	"darkwatch/results/store"
 	"darkwatch/results/transport"
 )
 
-// The node's side of the collector: `darkwatch run` with collector.url set
-// keeps every record in its local store's outbox and sends the outbox to the
-// collector (results/transport's Forwarder).
-
-// forwarder is run's way to the collector; a nil forwarder (no collector
-// configured) just stores.
-type forwarder struct{ f *transport.Forwarder }
-
-// startForwarder starts sending to the configured collector, if any, and
-// registers the node's metrics in reg.
-func (a *app) startForwarder(ctx context.Context, st store.Store, reg *prometheus.Registry) (*forwarder, error) {
+// startForwarder starts sending st's records to the configured collector
+// (results/transport's Forwarder), if any, and registers the node's metrics
+// in reg; nil without a collector.
+func (a *app) startForwarder(ctx context.Context, st store.Store, reg *prometheus.Registry) (*transport.Forwarder, error) {
 	c := a.cfg.Collector
 	if c.URL == "" {
 		return nil, nil
@@ -34,21 +26,5 @@ func (a *app) startForwarder(ctx context.Context, st store.Store, reg *prometheu
 		return nil, config.InSection("collector", err)
 	}
 	reg.MustRegister(f.Metrics()...)
-	return &forwarder{f}, nil
-}
-
-// ingest stores recs and, with a collector, queues them for it in the same
-// transaction.
-func (f *forwarder) ingest(ctx context.Context, st store.Store, recs []results.Record) (int, error) {
-	if f == nil {
-		return st.Ingest(ctx, recs)
-	}
-	return f.f.Ingest(ctx, recs)
-}
-
-// close lets the forwarder deliver what it can, then stops it.
-func (f *forwarder) close(interface{ Info(string, ...any) }) {
-	if f != nil {
-		f.f.Close()
-	}
+	return f, nil
 }

@@ -74,16 +74,21 @@ func (a *app) runDaemon(cmd *cobra.Command, f *runFlags) error {
 	if err := a.serveMetrics(ctx, reg, f.metrics); err != nil {
 		return err
 	}
-	if out.fwd, err = a.startForwarder(ctx, out.st, reg); err != nil {
+	fwd, err := a.startForwarder(ctx, out.st, reg)
+	if err != nil {
 		return err
 	}
-	defer out.fwd.close(a.log)
+	if fwd != nil {
+		// Records go into the store and the collector's queue together.
+		out.to = fwd
+		defer fwd.Close()
+	}
 	d := &schedule.Daemon{
 		Prober: schedule.NetProber{}, Store: out.st, Emit: out.sink.Write, Commit: out.save,
 		Reload: a.reloader(cmd), Log: a.log, Length: f.round, Cooldown: f.cooldown, Rounds: f.rounds, NoAlign: f.noAlign,
 		Metrics: m,
 	}
-	if out.st != nil && out.fwd == nil {
+	if out.st != nil && fwd == nil {
 		// A node on its own keeps its store's verdicts and events current:
 		// the last two rounds' are (re)computed, with their history. With a
 		// collector, the collector does it for all.
@@ -107,7 +112,7 @@ func (a *app) runDaemon(cmd *cobra.Command, f *runFlags) error {
 type runOutput struct {
 	sink      *recfile.Sink
 	st        store.Store
-	fwd       *forwarder // the way to the collector (collector.go); nil without one
+	to        recfile.Ingester // st, or the forwarder to the collector; nil without a store
 	closeFile func() error
 }
 
@@ -120,7 +125,7 @@ func (a *app) openRunOutput(cmd *cobra.Command, path string) (*runOutput, error)
 		if err != nil {
 			return nil, err
 		}
-		o.st = st
+		o.st, o.to = st, st
 		o.sink.Keep = true
 		a.log.Info("records go to the store", "store", store.Redact(a.cfg.Store))
 	}
@@ -139,21 +144,7 @@ func (a *app) openRunOutput(cmd *cobra.Command, path string) (*runOutput, error)
 
 // save writes the records taken so far: flushed to --out, committed to the
 // store.
-func (o *runOutput) save(ctx context.Context) error {
-	if err := o.sink.Flush(); err != nil {
-		return fmt.Errorf("writing records: %w", err)
-	}
-	if o.st == nil {
-		return nil
-	}
-	recs := o.sink.Take()
-	for i := 0; i < len(recs); i += importBatch {
-		if _, err := o.fwd.ingest(ctx, o.st, recs[i:min(i+importBatch, len(recs))]); err != nil {
-			return fmt.Errorf("storing records: %w", err)
-		}
-	}
-	return nil
-}
+func (o *runOutput) save(ctx context.Context) error { return o.sink.Save(ctx, o.to, importBatch) }
 
 // close closes the file (a second close is harmless) and the store.
 func (o *runOutput) close() {

@@ -6,12 +6,10 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"darkwatch/probe"
 	"darkwatch/results"
 	"darkwatch/results/recfile"
 	"darkwatch/schedule"
@@ -157,7 +155,7 @@ func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
 		closeOut()
 		return usageErr("%v", err)
 	}
-	prog := newProgress(os.Stderr, space.Size()/f.shards*uint64(1+f.retries))
+	prog := schedule.NewProgressBar(os.Stderr, space.Size()/f.shards*uint64(1+f.retries))
 	st, err := schedule.Sweep(ctx, job, sink.Write, prog)
 	prog.Done()
 	if err != nil {
@@ -167,7 +165,7 @@ func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
 	}
 	werr := sink.Flush()
 	cerr := closeOut()
-	printSummary(os.Stderr, m, space.Size()/f.shards, st)
+	fmt.Fprint(os.Stderr, schedule.SweepSummary(m, space.Size()/f.shards, st))
 	if werr != nil || cerr != nil {
 		return &exitError{code: exitFailure, err: fmt.Errorf("writing records: %v", errors.Join(werr, cerr))}
 	}
@@ -228,19 +226,4 @@ func (a *app) recordSink(path string) (io.Writer, func() error, error) {
 		return nil, nil, usageErr("--out: %v", err)
 	}
 	return fh, fh.Close, nil
-}
-
-// printSummary writes the sweep's figures in one block on stderr.
-func printSummary(w io.Writer, m schedule.Method, targets uint64, st probe.SweepStats) {
-	name := m.Name
-	if m.Port != 0 {
-		name += ":" + strconv.Itoa(int(m.Port))
-	}
-	rate := 0.0
-	if targets > 0 {
-		rate = 100 * float64(st.Hits) / float64(targets)
-	}
-	fmt.Fprintf(w, "sweep %s: %d targets, sent %d, replies %d, hits %d (%.2f%%), duplicates %d, blocked %d, achieved %.0f pps, sending %s, total %s\n",
-		name, targets, st.Sent, st.Replies, st.Hits, rate, st.Duplicates, st.Blocked, st.PPS(),
-		st.SendEnd.Sub(st.Start).Round(time.Millisecond), st.End.Sub(st.Start).Round(time.Millisecond))
 }

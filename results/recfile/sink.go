@@ -1,6 +1,8 @@
 package recfile
 
 import (
+	"context"
+	"fmt"
 	"sync"
 
 	"darkwatch/results"
@@ -46,4 +48,28 @@ func (s *Sink) Flush() error {
 		return nil
 	}
 	return s.W.Flush()
+}
+
+// Ingester stores records and says how many were new: a store, or a
+// forwarder that also queues them for the collector.
+type Ingester interface {
+	Ingest(ctx context.Context, recs []results.Record) (added int, err error)
+}
+
+// Save makes the records taken so far durable: it flushes W, then hands
+// the kept records to to, batch at a time (to nil: it only flushes).
+func (s *Sink) Save(ctx context.Context, to Ingester, batch int) error {
+	if err := s.Flush(); err != nil {
+		return fmt.Errorf("writing records: %w", err)
+	}
+	if to == nil {
+		return nil
+	}
+	recs := s.Take()
+	for i := 0; i < len(recs); i += batch {
+		if _, err := to.Ingest(ctx, recs[i:min(i+batch, len(recs))]); err != nil {
+			return fmt.Errorf("storing records: %w", err)
+		}
+	}
+	return nil
 }
