@@ -2,10 +2,8 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -69,27 +67,11 @@ another store.
 // export writes the records q selects to out (standard output when empty)
 // and returns how many. A file is written whole or not at all.
 func (a *app) export(cmd *cobra.Command, st store.Store, q store.Query, out string) (int, error) {
-	n := 0
-	write := func(w io.Writer) error {
-		rw := results.NewWriter(w, true)
-		err := st.EachRecord(cmd.Context(), q, func(r results.Record) error {
-			rw.Write(r)
-			n++
-			return cmd.Context().Err()
+	ctx := cmd.Context()
+	return recfile.Export(out, a.stdout, func(write func(results.Record)) error {
+		return st.EachRecord(ctx, q, func(r results.Record) error {
+			write(r)
+			return ctx.Err()
 		})
-		if err != nil {
-			return err
-		}
-		return rw.Flush()
-	}
-	if out == "" || out == "-" {
-		err := write(a.stdout)
-		return n, err
-	}
-	w, err := recfile.CreateWhole(out, filepath.Base(out)+".tmp*")
-	if err != nil {
-		return 0, err
-	}
-	err = w.Write(write)
-	return n, err
+	})
 }

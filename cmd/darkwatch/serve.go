@@ -8,10 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"darkwatch/config"
-	"darkwatch/results/bgp/live"
-	"darkwatch/results/dashboard"
 	"darkwatch/results/serve"
-	"darkwatch/results/store"
 )
 
 func (a *app) serveCommand() *cobra.Command {
@@ -58,17 +55,11 @@ The page and /api/ need a bearer token of serve.tokens (read-only); /metrics and
 // serve runs the collector (results/serve) as the configuration and the
 // flags say.
 func (a *app) serve(cmd *cobra.Command, listen, natsListen string) error {
-	sc := a.cfg.Serve
-	o := serve.Options{Config: sc, HTTPListen: sc.HTTPAddr(listen), NATSListen: sc.NATS.ListenAddr(natsListen),
-		Round: a.cfg.Round, StoreName: store.Redact(a.cfg.Store), Targets: a.dashboardTargets(),
-		Vantages: a.cfg.Vantages, Log: a.log}
-	if len(a.cfg.BGP.Peers) > 0 {
-		cc, err := live.ConfigFor(a.cfg.BGP, nil)
-		if err != nil {
-			return usageErr("%v", err)
-		}
-		o.BGP = &cc
+	o, err := a.cfg.ServeOptions(listen, natsListen)
+	if err != nil {
+		return usageErr("%v", err)
 	}
+	o.Log = a.log
 	st, err := a.openStore(cmd)
 	if err != nil {
 		return err
@@ -88,17 +79,4 @@ func (a *app) serve(cmd *cobra.Command, listen, natsListen string) error {
 		return config.InSection("serve", err)
 	}
 	return &exitError{code: exitFailure, err: err}
-}
-
-// dashboardTargets are the configured target sets as the dashboard shows them.
-func (a *app) dashboardTargets() []dashboard.Target {
-	var targets []dashboard.Target
-	for _, ts := range a.cfg.Targets {
-		t := dashboard.Target{Name: ts.Name, Prefixes: ts.Prefixes, ASN: ts.ASN, Country: ts.Country, Methods: ts.Methods}
-		for _, h := range ts.Hosts {
-			t.Hosts = append(t.Hosts, h.Addr)
-		}
-		targets = append(targets, t)
-	}
-	return targets
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -48,7 +47,7 @@ Exit status: 0 nothing is down, 1 some entity is not reachable, 2 usage error.`,
 			if at != "" && (since != "" || until != "") {
 				return usageErr("--at goes alone, or --since with --until")
 			}
-			if tAt, err = parseWhen(at, now); err != nil {
+			if tAt, err = results.ParseTime(at, now); err != nil {
 				return usageErr("--at: %v", err)
 			}
 			if t0, t1, err = parseSpan(since, until, now); err != nil {
@@ -81,28 +80,13 @@ Exit status: 0 nothing is down, 1 some entity is not reachable, 2 usage error.`,
 	return cmd
 }
 
-// parseWhen reads an RFC 3339 time or a duration back from now; "" is zero.
-func parseWhen(s string, now time.Time) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if d, err := time.ParseDuration(s); err == nil {
-		return now.Add(-d), nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return t, fmt.Errorf("%q is neither an RFC 3339 time (2026-11-21T22:00:00Z) nor a duration (6h)", s)
-	}
-	return t.UTC(), nil
-}
-
-// parseSpan reads --since and --until with parseWhen; a bad one is a usage
+// parseSpan reads --since and --until with results.ParseTime; a bad one is a usage
 // error naming its flag.
 func parseSpan(since, until string, now time.Time) (t0, t1 time.Time, err error) {
-	if t0, err = parseWhen(since, now); err != nil {
+	if t0, err = results.ParseTime(since, now); err != nil {
 		return t0, t1, usageErr("--since: %v", err)
 	}
-	if t1, err = parseWhen(until, now); err != nil {
+	if t1, err = results.ParseTime(until, now); err != nil {
 		return t0, t1, usageErr("--until: %v", err)
 	}
 	return t0, t1, nil
