@@ -17,16 +17,10 @@ func (a *app) censusCommand() *cobra.Command {
 	var cooldown time.Duration
 	var method string
 	cmd := &cobra.Command{
-		Use:   "census [--passes N]",
-		Short: "Sweep the configured prefixes and store, per /24, the ever-responsive addresses and their availability",
-		Long: `Census sweeps every configured IPv4 prefix --passes times and finds, per /24 block,
-the ever-responsive addresses E(b) and their availability A(E(b)) (the share of
-probes to them that were answered), merged with the earlier censuses of the same
---method in the store: each method has a census of its own.
-Blocks with fewer than 15 responsive addresses or A below 0.1 are kept and marked
-sparse (Trinocular would skip them; a country like North Korea has few hosts). Known
-hosts of the target sets are entities of their own. run's belief uses A per block.`,
-		Example: `  darkwatch --config configs/kp-2014.yaml census --passes 3`,
+		Use:     "census [--passes N]",
+		Short:   "Sweep the configured prefixes and store, per /24, the ever-responsive addresses and their availability",
+		Long:    help("census"),
+		Example: help("census.example"),
 		Args:    cobra.NoArgs,
 		RunE:    func(cmd *cobra.Command, _ []string) error { return a.runCensus(cmd, passes, cooldown, method) },
 	}

@@ -16,19 +16,11 @@ import (
 func (a *app) exportCommand() *cobra.Command {
 	var since, until, vantage, target, prefix, method, out string
 	cmd := &cobra.Command{
-		Use:   "export",
-		Short: "Write the store's records as JSON Lines, as sweep --out writes them",
-		Long: `Export writes the records the store (--store) holds, oldest first, one JSON object a
-line in the record format: what sweep --out and run --out write and import reads back.
-The store keeps records packed; this is how to see them whole, or move them to
-another store.
-
---since and --until take RFC 3339 times or durations back from now (6h); --vantage,
---target, --prefix and --method narrow the records. --out FILE writes FILE whole
-(through FILE.tmp, renamed when complete), else standard output.`,
-		Example: `  darkwatch export --since 1h --prefix 198.18.0.0/22
-  darkwatch --store postgres://darkwatch@collector/darkwatch export --vantage vp-fra1 --out fra1.jsonl`,
-		Args: cobra.NoArgs,
+		Use:     "export",
+		Short:   "Write the store's records as JSON Lines, as sweep --out writes them",
+		Long:    help("export"),
+		Example: help("export.example"),
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t0, t1, err := parseSpan(since, until, time.Now())
 			if err != nil {

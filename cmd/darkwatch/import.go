@@ -15,18 +15,11 @@ const importBatch = 5000
 
 func (a *app) importCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "import FILE...",
-		Short: "Load JSON record files (sweeps from other nodes) into the store, idempotently",
-		Long: `Import reads JSON Lines record files, as sweep --out and run --out write them ("-"
-is standard input), and adds their records to the store (--store, default the local
-SQLite file). A record already in the store is not added again, so importing a file
-twice changes nothing.
-
-A file is checked whole before anything of it is stored: a malformed line is named
-(FILE:LINE) and nothing of that file is imported; other files still are.`,
-		Example: `  darkwatch import vp-fra1.jsonl vp-sin1.jsonl
-  ssh vp-fra1 cat /var/lib/darkwatch/sweeps.jsonl | darkwatch import -`,
-		Args: cobra.MinimumNArgs(1),
+		Use:     "import FILE...",
+		Short:   "Load JSON record files (sweeps from other nodes) into the store, idempotently",
+		Long:    help("import"),
+		Example: help("import.example"),
+		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := a.openStore(cmd)
 			if err != nil {

@@ -150,20 +150,9 @@ func usageArgs(cmd *cobra.Command) {
 
 func (a *app) rootCommand() *cobra.Command {
 	root := &cobra.Command{
-		Use:   "darkwatch",
-		Short: "Data-plane reachability from several vantage points, beside what BGP says",
-		Long: `darkwatch decides whether a host, a /24 block, a prefix, an AS or a country is
-reachable in the data plane, from one or several vantage points, and sets that verdict
-beside the control plane (BGP).
-
-Addresses in reserved, private, multicast, documentation and benchmarking ranges are
-never probed unless exempted with --allow CIDR (or allow: in the config).
-
-Configuration comes from --config FILE (YAML), then DARKWATCH_<KEY> environment
-variables (DARKWATCH_VANTAGE, DARKWATCH_STORE, ...), then flags.
-
-Exit status: 0 every target answered, 1 some did not, 2 usage or configuration error,
-3 the prober itself failed (for example no permission for raw sockets).`,
+		Use:           "darkwatch",
+		Short:         "Data-plane reachability from several vantage points, beside what BGP says",
+		Long:          help("darkwatch"),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -230,12 +219,6 @@ func (a *app) load(cmd *cobra.Command) error {
 		return err
 	}
 	a.cfg = cfg
-	a.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: parseLevel(cfg.LogLevel)}))
+	a.log = cfg.Logger(os.Stderr)
 	return nil
-}
-
-func parseLevel(s string) slog.Level {
-	var l slog.Level
-	_ = l.UnmarshalText([]byte(s))
-	return l
 }

@@ -32,23 +32,17 @@ func (a *app) probeCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "probe",
 		Short: "Probe targets once with one method and print what came back",
-		Long: `Probe sends real packets to each TARGET (addresses, host names, or small CIDR
-blocks) with one method and prints one line per probe, or JSON records with --json.
-Raw sockets need CAP_NET_RAW: run as root, or once
-    sudo setcap cap_net_raw+ep $(command -v darkwatch)
-ICMP falls back to the kernel's ping socket where net.ipv4.ping_group_range allows.`,
+		Long:  help("probe"),
 	}
 	cmd.AddCommand(
 		a.probeMethod(results.MethodICMP, "icmp [flags] TARGET...", "ICMP echo (ping)",
-			`  darkwatch probe icmp --count 3 175.45.176.15
-  darkwatch probe icmp --json --allow 198.18.0.0/15 198.18.3.4 2001:db8:1::1`),
+			help("probe-icmp.example")),
 		a.probeMethod(results.MethodTCP, "tcp --port P[,P...] [flags] TARGET...", "TCP SYN (half-open, no connect): open, closed or timeout",
-			`  darkwatch probe tcp --port 80,443 175.45.176.71`),
+			help("probe-tcp.example")),
 		a.probeMethod(results.MethodTrace, "trace [--proto icmp|udp|tcp] [flags] TARGET...", "Paris traceroute: the hops to each target and whether it was reached",
-			`  darkwatch probe trace 175.45.176.15
-  darkwatch probe trace --proto tcp --port 443 175.45.176.71`),
+			help("probe-trace.example")),
 		a.probeMethod(results.MethodDNS, "dns --qname NAME [--qtype TYPE] [flags] SERVER...", "DNS query (UDP, TCP on truncation): rcode, aa flag, answer count",
-			`  darkwatch probe dns --qname kp. --qtype SOA 175.45.176.15`),
+			help("probe-dns.example")),
 	)
 	return cmd
 }

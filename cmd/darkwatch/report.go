@@ -18,21 +18,11 @@ import (
 func (a *app) reportCommand() *cobra.Command {
 	var format, out, since, until, title string
 	cmd := &cobra.Command{
-		Use:   "report [--format text|csv|json|html|atlas] [--out FILE]",
-		Short: "Per-target availability, RTTs, outcomes, outage intervals and per-prefix timelines",
-		Long: `Report reads the store and writes, for the time range: per target its availability,
-RTT min/avg/max, outcomes by method and vantage and outage intervals; per prefix and
-per vantage a timeline of verdicts; and the outage events.
-
-Formats: text (a terminal), csv (a row per target, method, port and vantage), json
-(with "events"), html (one self-contained file with SVG timelines, no external
-assets), atlas (RIPE Atlas result JSON for ping, traceroute and DNS records, for
-Atlas tooling). Times are RFC 3339 or durations back from now; the default range is
-the last 24 hours.`,
-		Example: `  darkwatch report --since 6h
-  darkwatch report --format html --out kp-2014.html --since 2014-12-22T00:00:00Z --until 2014-12-23T00:00:00Z
-  darkwatch report --format atlas --out results.jsonl`,
-		Args: cobra.NoArgs,
+		Use:     "report [--format text|csv|json|html|atlas] [--out FILE]",
+		Short:   "Per-target availability, RTTs, outcomes, outage intervals and per-prefix timelines",
+		Long:    help("report"),
+		Example: help("report.example"),
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !slices.Contains(report.Formats, format) {
 				return usageErr("--format %q: use one of %s", format, strings.Join(report.Formats, ", "))

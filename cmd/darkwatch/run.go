@@ -27,25 +27,12 @@ type runFlags struct {
 func (a *app) runCommand() *cobra.Command {
 	var f runFlags
 	cmd := &cobra.Command{
-		Use:   "run [--round D] [--out FILE] [flags]",
-		Short: "The daemon: a round of probes every --round until SIGTERM",
-		Long: `Run probes the configuration's targets in rounds until SIGTERM or SIGINT: every
-round sweeps the target sets' prefixes with their methods (icmp, tcp:PORT; trace
-every trace_every rounds), probes their known hosts and the canaries with theirs,
-and writes one JSON record per probe to the store (--store or store: in the config),
-to --out (appended), or to stdout when neither is given.
-
-Rounds are aligned to multiples of the round length since the Unix epoch, so every
-vantage point runs round N at the same time and numbers it alike.
-
-SIGTERM or SIGINT stops sending, reads replies for the cooldown, writes every record
-taken and exits 0. SIGHUP reloads the configuration file; a bad new configuration is
-refused with a message and the old one kept. Prometheus metrics are served on the
-address of --metrics (config key metrics).`,
-		Example: `  darkwatch run --config /etc/darkwatch/darkwatch.yaml --out /var/lib/darkwatch/records.jsonl
-  darkwatch run --config configs/lab.yaml --round 10s --metrics 127.0.0.1:9108`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return a.runDaemon(cmd, &f) },
+		Use:     "run [--round D] [--out FILE] [flags]",
+		Short:   "The daemon: a round of probes every --round until SIGTERM",
+		Long:    help("run"),
+		Example: help("run.example"),
+		Args:    cobra.NoArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return a.runDaemon(cmd, &f) },
 	}
 	fl := cmd.Flags()
 	fl.DurationVar(&f.round, "round", 0, "round length (default: config round, 11m)")

@@ -36,29 +36,12 @@ type sweepFlags struct {
 func (a *app) sweepCommand() *cobra.Command {
 	var f sweepFlags
 	cmd := &cobra.Command{
-		Use:   "sweep [--targets CIDR,...] [--method icmp|tcp:PORT|trace] [flags]",
-		Short: "One round over whole address spaces, for cron: stateless, rate-capped, sharded",
-		Long: `Sweep probes every address of the targets once (1+--retries times), in a random
-order that never bursts one /24, at a capped rate, and records the replies.
-
-Targets come from --targets (CIDRs, addresses, @FILE with one per line) or else from
-the configuration's target sets (prefixes and hosts). The blocklist applies.
-
-icmp and tcp:PORT use the stateless engine: replies are validated by a keyed hash
-hidden in the fields they echo, so memory stays flat however many addresses are
-swept. trace runs Paris traces of every target, many in parallel, under the same
-rate cap.
-
-A lock (--lock) makes an overlapping run from cron exit at once, without sending.
-On SIGINT/SIGTERM sending stops, replies are read for the cooldown, and every
-record taken is written. A summary goes to stderr; a progress bar too when stderr
-is a terminal. Exit status: 0 every target answered, 1 some did not, 2 usage or
-configuration error, 3 the prober failed (for example another sweep holds the lock).`,
-		Example: `  darkwatch sweep --targets 175.45.176.0/22 --method icmp --rate 1000 --out kp.jsonl
-  darkwatch sweep --config configs/kp-2014.yaml --method tcp:80 --json
-  darkwatch sweep --targets @hitlist.txt --shards 3 --shard 0 --seed 42 --out part0.jsonl`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return a.runSweep(cmd, &f) },
+		Use:     "sweep [--targets CIDR,...] [--method icmp|tcp:PORT|trace] [flags]",
+		Short:   "One round over whole address spaces, for cron: stateless, rate-capped, sharded",
+		Long:    help("sweep"),
+		Example: help("sweep.example"),
+		Args:    cobra.NoArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return a.runSweep(cmd, &f) },
 	}
 	fl := cmd.Flags()
 	fl.StringSliceVarP(&f.targets, "targets", "t", nil, "target `CIDR`s, addresses or @FILE, comma-separated (default: the config's targets)")

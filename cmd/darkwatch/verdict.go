@@ -16,27 +16,11 @@ import (
 func (a *app) verdictCommand() *cobra.Command {
 	var level, at, since, until string
 	cmd := &cobra.Command{
-		Use:   "verdict [--level L] [--at T | --since T --until T]",
-		Short: "What the records in the store say: reachable, partial, outage, ... per entity",
-		Long: `Verdict reads the store's records from every vantage point and says, per entity and
-round, whether it is reachable in the data plane: host, block (/24), prefix, asn,
-country, or vantage (healthy, vantage-down or unknown, from its canaries).
-
-Per vantage and block, the round's probes update a Trinocular belief; a vantage whose
-canaries fail is a gap, never an outage; healthy vantages are merged with the quorum
-of the config; blocks roll up to prefixes, ASes and countries against a sliding
-median. With BGP routes in the store (bgp import, or serve's live collector) each
-host, block and prefix verdict combines both planes: data-plane-outage (routed but
-unreachable), control-plane-outage (withdrawn and unreachable), reachable-unrouted
-(answers though withdrawn); without them the control plane is "unknown".
-
-Without --at or --since, the latest verdict per entity. Times are RFC 3339
-(2026-11-21T22:00:00Z) or durations back from now (30m, 6h).
-Exit status: 0 nothing is down, 1 some entity is not reachable, 2 usage error.`,
-		Example: `  darkwatch verdict --level prefix
-  darkwatch verdict --level block --since 6h --json
-  darkwatch verdict --level vantage --at 2026-11-21T22:00:00Z`,
-		Args: cobra.NoArgs,
+		Use:     "verdict [--level L] [--at T | --since T --until T]",
+		Short:   "What the records in the store say: reachable, partial, outage, ... per entity",
+		Long:    help("verdict"),
+		Example: help("verdict.example"),
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !slices.Contains(results.Levels, level) {
 				return usageErr("--level %q: use one of %s", level, strings.Join(results.Levels, ", "))
