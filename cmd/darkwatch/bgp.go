@@ -130,15 +130,12 @@ func (a *app) bgpShowCommand() *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			var routes []bgp.Route
 			q := store.RouteQuery{}
 			if !t1.IsZero() {
 				q.Until = t1.Add(time.Nanosecond) // the routes of the last bin too
 			}
-			if err := st.EachRoute(cmd.Context(), q, func(r bgp.Route) error {
-				routes = append(routes, r)
-				return nil
-			}); err != nil {
+			routes, err := store.Routes(cmd.Context(), st, q)
+			if err != nil {
 				return &exitError{code: exitFailure, err: err}
 			}
 			if len(routes) == 0 {

@@ -26,21 +26,7 @@ func (a *app) importCommand() *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			refused := 0
-			for _, name := range args {
-				recs, err := recfile.ReadFile(name)
-				if err == nil {
-					var added int
-					// One transaction per file: a file is stored whole or not at all.
-					if added, err = st.Ingest(cmd.Context(), recs); err == nil {
-						fmt.Fprintf(os.Stderr, "%s: imported: %d records, %d new\n", name, len(recs), added)
-						continue
-					}
-					err = fmt.Errorf("%s: %w; nothing of %s imported", name, err, name)
-				}
-				refused++
-				fmt.Fprintf(os.Stderr, "%s: refused: %v\n", name, err)
-			}
+			refused := recfile.ImportFiles(cmd.Context(), st, args, os.Stderr)
 			if refused > 0 {
 				return &exitError{code: exitSome, err: fmt.Errorf("%d of %d files refused, the others imported", refused, len(args))}
 			}

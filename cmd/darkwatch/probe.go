@@ -1,11 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
-	"time"
 
 	"github.com/miekg/dns"
 	"github.com/spf13/cobra"
@@ -15,17 +15,14 @@ import (
 	"darkwatch/schedule"
 )
 
-// probeFlags are the flags every `probe` method shares.
+// probeFlags are the flags of the `probe` methods: most set the probe.Config
+// straight away, over which the configuration's defaults go.
 type probeFlags struct {
-	count, ttl, parallel int
-	timeout, interval    time.Duration
-	source               string
-	ports                []string
-	proto                string
-	firstTTL, maxTTL     int
-	gapLimit             int
-	qname, qtype         string
-	unprivileged         bool
+	pc           probe.Config
+	parallel     int
+	source       string
+	ports        []string
+	qname, qtype string
 }
 
 func (a *app) probeCommand() *cobra.Command {
@@ -59,24 +56,24 @@ func (a *app) probeMethod(method, use, short, example string) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.IntVarP(&f.count, "count", "c", 0, "probes per target (default from config probe.count, 1)")
-	fl.DurationVarP(&f.timeout, "timeout", "W", 0, "wait this long for each reply (default from config probe.timeout, 2s)")
-	fl.DurationVarP(&f.interval, "interval", "i", 0, "wait between probes of one target (default 1s)")
-	fl.IntVar(&f.ttl, "ttl", 0, "IP TTL / hop limit of probes (default: the system's)")
+	fl.IntVarP(&f.pc.Count, "count", "c", 0, "probes per target (default from config probe.count, 1)")
+	fl.DurationVarP(&f.pc.Timeout, "timeout", "W", 0, "wait this long for each reply (default from config probe.timeout, 2s)")
+	fl.DurationVarP(&f.pc.Interval, "interval", "i", 0, "wait between probes of one target (default 1s)")
+	fl.IntVar(&f.pc.TTL, "ttl", 0, "IP TTL / hop limit of probes (default: the system's)")
 	fl.StringVarP(&f.source, "source", "S", "", "source `address` of probes (default: the kernel's choice)")
 	fl.IntVarP(&f.parallel, "parallel", "P", 0, "targets probed at once (default from config probe.parallel, 256)")
 	switch method {
 	case results.MethodICMP:
-		fl.BoolVar(&f.unprivileged, "unprivileged", false, "use the kernel's ping socket instead of a raw socket")
+		fl.BoolVar(&f.pc.ICMP.Unprivileged, "unprivileged", false, "use the kernel's ping socket instead of a raw socket")
 	case results.MethodTCP:
 		fl.StringSliceVarP(&f.ports, "port", "p", nil, "comma-separated destination `ports` (required)")
 		_ = cmd.MarkFlagRequired("port")
 	case results.MethodTrace:
-		fl.StringVar(&f.proto, "proto", "icmp", "probe protocol: icmp, udp or tcp")
+		fl.StringVar(&f.pc.Proto, "proto", "icmp", "probe protocol: icmp, udp or tcp")
 		fl.StringSliceVarP(&f.ports, "port", "p", nil, "destination `port` for udp (default 33434) or tcp (default 80)")
-		fl.IntVarP(&f.firstTTL, "first-ttl", "f", 1, "first TTL probed")
-		fl.IntVarP(&f.maxTTL, "max-ttl", "m", probe.DefaultMaxTTL, "last TTL probed")
-		fl.IntVar(&f.gapLimit, "gap-limit", probe.DefaultGapLimit, "stop after this many silent hops in a row")
+		fl.IntVarP(&f.pc.Trace.FirstTTL, "first-ttl", "f", 1, "first TTL probed")
+		fl.IntVarP(&f.pc.Trace.MaxTTL, "max-ttl", "m", probe.DefaultMaxTTL, "last TTL probed")
+		fl.IntVar(&f.pc.Trace.GapLimit, "gap-limit", probe.DefaultGapLimit, "stop after this many silent hops in a row")
 	case results.MethodDNS:
 		fl.StringVarP(&f.qname, "qname", "q", "", "query `name` (required)")
 		fl.StringVarP(&f.qtype, "qtype", "t", "A", "query `type`: A, AAAA, SOA, NS, TXT, ...")
@@ -120,7 +117,7 @@ func (a *app) runProbe(cmd *cobra.Command, method string, f *probeFlags, args []
 	defer p.Close()
 
 	out := results.NewWriter(a.stdout, a.json)
-	recs := probe.ProbeAll(ctx, p, targets, a.parallel(f), func(r []results.Record) { out.Write(r...) })
+	recs := probe.ProbeAll(ctx, p, targets, cmp.Or(f.parallel, a.cfg.Probe.Parallel), func(r []results.Record) { out.Write(r...) })
 	if err := out.Flush(); err != nil {
 		return &exitError{code: exitFailure, err: fmt.Errorf("writing results: %w", err)}
 	}
@@ -133,27 +130,12 @@ func (a *app) runProbe(cmd *cobra.Command, method string, f *probeFlags, args []
 	return nil
 }
 
-func (a *app) parallel(f *probeFlags) int {
-	if f.parallel > 0 {
-		return f.parallel
-	}
-	return a.cfg.Probe.Parallel
-}
-
 // probeConfig merges flags over the configuration into a probe.Config.
 func (a *app) probeConfig(method string, f *probeFlags) (probe.Config, error) {
-	c := a.cfg
-	pc := probe.Config{
-		Vantage:  c.Vantage,
-		Count:    pick(f.count, c.Probe.Count),
-		Timeout:  pick(f.timeout, c.Probe.Timeout),
-		Interval: pick(f.interval, c.Probe.Interval),
-		TTL:      pick(f.ttl, c.Probe.TTL),
-		Contact:  c.Contact,
-		Proto:    f.proto,
-		ICMP:     probe.ICMPOptions{Unprivileged: f.unprivileged},
-		Trace:    probe.TraceOptions{FirstTTL: f.firstTTL, MaxTTL: f.maxTTL, GapLimit: f.gapLimit},
-	}
+	c, pc := a.cfg, f.pc
+	pc.Vantage, pc.Contact = c.Vantage, c.Contact
+	pc.Count, pc.TTL = cmp.Or(pc.Count, c.Probe.Count), cmp.Or(pc.TTL, c.Probe.TTL)
+	pc.Timeout, pc.Interval = cmp.Or(pc.Timeout, c.Probe.Timeout), cmp.Or(pc.Interval, c.Probe.Interval)
 	if pc.Count < 1 {
 		return pc, usageErr("--count must be at least 1, not %d", pc.Count)
 	}
@@ -164,17 +146,17 @@ func (a *app) probeConfig(method string, f *probeFlags) (probe.Config, error) {
 		return pc, usageErr("--parallel must be at least 1, not %d", f.parallel)
 	}
 	var err error
-	if pc.Source, err = parseSource(pick(f.source, c.Probe.Source)); err != nil {
+	if pc.Source, err = parseSource(cmp.Or(f.source, c.Probe.Source)); err != nil {
 		return pc, err
 	}
 	if method == results.MethodTrace {
-		switch f.proto {
+		switch pc.Proto {
 		case "icmp", "udp", "tcp":
 		default:
-			return pc, usageErr("--proto %q: use icmp, udp or tcp", f.proto)
+			return pc, usageErr("--proto %q: use icmp, udp or tcp", pc.Proto)
 		}
-		if f.firstTTL < 1 || f.maxTTL > 255 || f.firstTTL > f.maxTTL {
-			return pc, usageErr("--first-ttl %d and --max-ttl %d must satisfy 1 <= first <= max <= 255", f.firstTTL, f.maxTTL)
+		if t := pc.Trace; t.FirstTTL < 1 || t.MaxTTL > 255 || t.FirstTTL > t.MaxTTL {
+			return pc, usageErr("--first-ttl %d and --max-ttl %d must satisfy 1 <= first <= max <= 255", t.FirstTTL, t.MaxTTL)
 		}
 		if len(f.ports) > 1 {
 			return pc, usageErr("--port takes one port for trace")
@@ -186,14 +168,6 @@ func (a *app) probeConfig(method string, f *probeFlags) (probe.Config, error) {
 		}
 	}
 	return pc, nil
-}
-
-func pick[T comparable](flag, conf T) T {
-	var zero T
-	if flag != zero {
-		return flag
-	}
-	return conf
 }
 
 // parseSource reads --source: "" (the kernel's choice) or an address of a

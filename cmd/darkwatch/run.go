@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -14,14 +15,11 @@ import (
 	"darkwatch/schedule"
 )
 
-// runFlags are the flags of `darkwatch run`.
+// runFlags are the flags of `darkwatch run`: most set the Daemon straight
+// away.
 type runFlags struct {
-	round    time.Duration
-	out      string
-	metrics  string
-	rounds   int
-	cooldown time.Duration
-	noAlign  bool
+	d            schedule.Daemon
+	out, metrics string
 }
 
 func (a *app) runCommand() *cobra.Command {
@@ -35,21 +33,21 @@ func (a *app) runCommand() *cobra.Command {
 		RunE:    func(cmd *cobra.Command, _ []string) error { return a.runDaemon(cmd, &f) },
 	}
 	fl := cmd.Flags()
-	fl.DurationVar(&f.round, "round", 0, "round length (default: config round, 11m)")
+	fl.DurationVar(&f.d.Length, "round", 0, "round length (default: config round, 11m)")
 	fl.StringVarP(&f.out, "out", "o", "", "append JSON records to `FILE` (default: stdout)")
 	fl.StringVar(&f.metrics, "metrics", "", "serve Prometheus /metrics on `addr` (default: config metrics; \"off\" for none)")
-	fl.IntVar(&f.rounds, "rounds", 0, "stop after this many rounds (default: until SIGTERM)")
-	fl.DurationVar(&f.cooldown, "cooldown", 0, "read replies this long after a sweep's last probe (default: config probe.timeout)")
-	fl.BoolVar(&f.noAlign, "no-align", false, "start the first round now instead of at the next multiple of the round length (a run restarted within the same round slot then reuses its number)")
+	fl.IntVar(&f.d.Rounds, "rounds", 0, "stop after this many rounds (default: until SIGTERM)")
+	fl.DurationVar(&f.d.Cooldown, "cooldown", 0, "read replies this long after a sweep's last probe (default: config probe.timeout)")
+	fl.BoolVar(&f.d.NoAlign, "no-align", false, "start the first round now instead of at the next multiple of the round length (a run restarted within the same round slot then reuses its number)")
 	return cmd
 }
 
 // runDaemon turns run's flags and the configuration into a schedule.Daemon
 // with its outputs (the store, --out, the collector, /metrics) and runs it.
 func (a *app) runDaemon(cmd *cobra.Command, f *runFlags) error {
-	ctx := cmd.Context()
-	if f.round != 0 && f.round < time.Second {
-		return usageErr("--round %v: at least 1s", f.round)
+	ctx, d := cmd.Context(), &f.d
+	if d.Length != 0 && d.Length < time.Second {
+		return usageErr("--round %v: at least 1s", d.Length)
 	}
 	out, err := a.openRunOutput(cmd, f.out)
 	if err != nil {
@@ -70,11 +68,8 @@ func (a *app) runDaemon(cmd *cobra.Command, f *runFlags) error {
 		out.to = fwd
 		defer fwd.Close()
 	}
-	d := &schedule.Daemon{
-		Prober: schedule.NetProber{}, Store: out.st, Emit: out.sink.Write, Commit: out.save,
-		Reload: a.reloader(cmd), Log: a.log, Length: f.round, Cooldown: f.cooldown, Rounds: f.rounds, NoAlign: f.noAlign,
-		Metrics: m,
-	}
+	d.Prober, d.Store, d.Emit, d.Commit = schedule.NetProber{}, out.st, out.sink.Write, out.save
+	d.Reload, d.Log, d.Metrics = a.reloader(cmd), a.log, m
 	if out.st != nil && fwd == nil {
 		// A node on its own keeps its store's verdicts and events current:
 		// the last two rounds' are (re)computed, with their history. With a
@@ -144,7 +139,7 @@ func (o *runOutput) close() {
 // serveMetrics serves /metrics on --metrics, else the configuration's
 // metrics address ("off": none).
 func (a *app) serveMetrics(ctx context.Context, reg *prometheus.Registry, flag string) error {
-	addr := pick(flag, a.cfg.Metrics)
+	addr := cmp.Or(flag, a.cfg.Metrics)
 	if addr == "off" {
 		addr = ""
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -15,22 +16,13 @@ import (
 	"darkwatch/schedule"
 )
 
-// sweepFlags are the flags of `darkwatch sweep`.
+// sweepFlags are the flags of `darkwatch sweep`: most set the SweepJob
+// straight away, over the configuration's defaults.
 type sweepFlags struct {
-	targets       []string
-	method        string
-	rate          int
-	perBlock      int
-	cooldown      time.Duration
-	shards, shard uint64
-	seed          uint64
-	retries       int
-	out           string
-	lock          string
-	all           bool
-	round         int64
-	source        string
-	parallel      int
+	job                       schedule.SweepJob
+	targets                   []string
+	method, out, lock, source string
+	shards, shard, seed       uint64
 }
 
 func (a *app) sweepCommand() *cobra.Command {
@@ -46,49 +38,49 @@ func (a *app) sweepCommand() *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringSliceVarP(&f.targets, "targets", "t", nil, "target `CIDR`s, addresses or @FILE, comma-separated (default: the config's targets)")
 	fl.StringVarP(&f.method, "method", "M", "icmp", "probe method: icmp, tcp:PORT or trace[:icmp|udp|tcp]")
-	fl.IntVarP(&f.rate, "rate", "r", -1, "packets per second, 0 = as fast as the machine allows (default: config rate.pps)")
-	fl.IntVar(&f.perBlock, "per-block-rate", -1, "packets per second to any one /24 (default: config rate.per_block_pps; 0 = no cap)")
-	fl.DurationVar(&f.cooldown, "cooldown", 2*time.Second, "how long to keep reading replies after the last probe")
+	fl.IntVarP(&f.job.Rate, "rate", "r", -1, "packets per second, 0 = as fast as the machine allows (default: config rate.pps)")
+	fl.IntVar(&f.job.PerBlock, "per-block-rate", -1, "packets per second to any one /24 (default: config rate.per_block_pps; 0 = no cap)")
+	fl.DurationVar(&f.job.Cooldown, "cooldown", 2*time.Second, "how long to keep reading replies after the last probe")
 	fl.Uint64Var(&f.shards, "shards", 1, "split the sweep into this many disjoint shards (with --shard and the same --seed on every machine)")
 	fl.Uint64Var(&f.shard, "shard", 0, "which shard this run takes, 0 .. shards-1")
 	fl.Uint64Var(&f.seed, "seed", 0, "seed of the random order (default: random; give the same on every shard)")
-	fl.IntVar(&f.retries, "retries", 0, "extra passes over the targets (replies beyond the first are counted as duplicates)")
+	fl.IntVar(&f.job.Retries, "retries", 0, "extra passes over the targets (replies beyond the first are counted as duplicates)")
 	fl.StringVarP(&f.out, "out", "o", "", "append JSON records to `FILE` (default: stdout with --json)")
 	fl.StringVar(&f.lock, "lock", "", "lock `file` that keeps two sweeps from overlapping (default: per vantage, in the runtime dir)")
-	fl.BoolVar(&f.all, "all", false, "also write a timeout record for every target that did not answer")
-	fl.Int64Var(&f.round, "round", -1, "round number in the records (default: Unix time / config round length)")
+	fl.BoolVar(&f.job.All, "all", false, "also write a timeout record for every target that did not answer")
+	fl.Int64Var(&f.job.Round, "round", -1, "round number in the records (default: Unix time / config round length)")
 	fl.StringVarP(&f.source, "source", "S", "", "source `address` (default: the kernel's choice)")
-	fl.IntVarP(&f.parallel, "parallel", "P", 256, "traces in flight at once (trace)")
+	fl.IntVarP(&f.job.Parallel, "parallel", "P", 256, "traces in flight at once (trace)")
 	return cmd
 }
 
-// checkSweepFlags checks sweep's flags and gives its method and source.
-func checkSweepFlags(f *sweepFlags) (schedule.Method, netip.Addr, error) {
-	var src netip.Addr
+// checkSweepFlags checks sweep's flags and sets the job's method and source.
+func checkSweepFlags(f *sweepFlags) error {
 	m, err := schedule.ParseMethod(f.method)
 	if err != nil {
-		return m, src, usageErr("--method: %v", err)
+		return usageErr("--method: %v", err)
 	}
 	if m.Name == results.MethodDNS {
-		return m, src, usageErr("--method dns: sweeps take icmp, tcp:PORT or trace; probe name servers with darkwatch probe dns")
+		return usageErr("--method dns: sweeps take icmp, tcp:PORT or trace; probe name servers with darkwatch probe dns")
 	}
 	if f.shards == 0 || f.shard >= f.shards {
-		return m, src, usageErr("--shard %d of --shards %d: the shard must be 0 .. shards-1", f.shard, f.shards)
+		return usageErr("--shard %d of --shards %d: the shard must be 0 .. shards-1", f.shard, f.shards)
 	}
-	if f.retries < 0 || f.retries > 10 {
-		return m, src, usageErr("--retries %d: use 0 to 10", f.retries)
+	if f.job.Retries < 0 || f.job.Retries > 10 {
+		return usageErr("--retries %d: use 0 to 10", f.job.Retries)
 	}
-	src, err = parseSource(f.source)
-	return m, src, err
+	f.job.Method = m
+	f.job.Source, err = parseSource(f.source)
+	return err
 }
 
+// runSweep sweeps, under the lock, the shard of the space that the flags
+// and the configuration name, writing the records as they come.
 func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
-	ctx := cmd.Context()
-	m, src, err := checkSweepFlags(f)
-	if err != nil {
+	ctx, c, job := cmd.Context(), a.cfg, &f.job
+	if err := checkSweepFlags(f); err != nil {
 		return err
 	}
-	bl := a.bl
 	space, err := a.sweepSpaceOf(f.targets)
 	if err != nil {
 		return err
@@ -96,28 +88,20 @@ func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
 	if f.seed == 0 {
 		f.seed = uint64(time.Now().UnixNano())
 	}
-	if f.round < 0 {
-		f.round = time.Now().Unix() / int64(a.cfg.Round/time.Second)
+	if job.Round < 0 {
+		job.Round = time.Now().Unix() / int64(c.Round/time.Second)
 	}
-	rate := f.rate
-	if rate < 0 {
-		rate = a.cfg.Rate.PPS
+	if job.Rate < 0 {
+		job.Rate = c.Rate.PPS
 	}
-	perBlock := f.perBlock
-	if perBlock < 0 {
-		perBlock = a.cfg.Rate.PerBlockPPS
+	if job.PerBlock < 0 {
+		job.PerBlock = c.Rate.PerBlockPPS
 	}
-
-	lockPath := f.lock
-	if lockPath == "" {
-		lockPath = schedule.DefaultLockPath(a.cfg.Vantage)
-	}
-	lk, err := schedule.AcquireLock(lockPath)
+	lk, err := schedule.AcquireLock(cmp.Or(f.lock, schedule.DefaultLockPath(c.Vantage)))
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}
 	defer lk.Release()
-
 	out, closeOut, err := a.recordSink(f.out)
 	if err != nil {
 		return err
@@ -125,20 +109,17 @@ func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
 	rw := results.NewWriter(out, a.json || f.out != "")
 	rw.Batch = true
 	sink := &recfile.Sink{W: rw}
-
-	job := &schedule.SweepJob{
-		Method: m, Space: space, Vantage: a.cfg.Vantage, Round: f.round, Retries: f.retries, Cooldown: f.cooldown,
-		Timeout: a.cfg.Probe.Timeout, TTL: a.cfg.Probe.TTL, Contact: a.cfg.Contact, Permit: bl.Check,
-		Source: src, Rate: rate, PerBlock: perBlock, All: f.all, Parallel: f.parallel,
-		Perm: func() (*schedule.Permutation, error) {
-			return schedule.NewShard(space.Size(), f.seed, f.shard, f.shards)
-		},
+	job.Space, job.Vantage, job.Contact, job.Permit = space, c.Vantage, c.Contact, a.bl.Check
+	job.Timeout, job.TTL = c.Probe.Timeout, c.Probe.TTL
+	job.Perm = func() (*schedule.Permutation, error) {
+		return schedule.NewShard(space.Size(), f.seed, f.shard, f.shards)
 	}
 	if _, err := job.Perm(); err != nil {
 		closeOut()
 		return usageErr("%v", err)
 	}
-	prog := schedule.NewProgressBar(os.Stderr, space.Size()/f.shards*uint64(1+f.retries))
+	targets := space.Size() / f.shards
+	prog := schedule.NewProgressBar(os.Stderr, targets*uint64(1+job.Retries))
 	st, err := schedule.Sweep(ctx, job, sink.Write, prog)
 	prog.Done()
 	if err != nil {
@@ -148,14 +129,14 @@ func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
 	}
 	werr := sink.Flush()
 	cerr := closeOut()
-	fmt.Fprint(os.Stderr, schedule.SweepSummary(m, space.Size()/f.shards, st))
+	fmt.Fprint(os.Stderr, schedule.SweepSummary(job.Method, targets, st))
 	if werr != nil || cerr != nil {
 		return &exitError{code: exitFailure, err: fmt.Errorf("writing records: %v", errors.Join(werr, cerr))}
 	}
 	if ctx.Err() != nil {
 		return &exitError{code: exitSome, err: errors.New("interrupted: sending stopped early; every reply taken was written")}
 	}
-	if st.Hits < space.Size()/f.shards {
+	if st.Hits < targets {
 		return &exitError{code: exitSome}
 	}
 	return nil
@@ -198,15 +179,11 @@ func (a *app) sweepTargets(specs []string) ([]netip.Prefix, error) {
 	return ps, nil
 }
 
-// recordSink opens where records go: FILE (appended, so no earlier round is
-// lost) or stdout.
+// recordSink opens where records go: --out FILE, appended to, or stdout.
 func (a *app) recordSink(path string) (io.Writer, func() error, error) {
-	if path == "" || path == "-" {
-		return a.stdout, func() error { return nil }, nil
-	}
-	fh, err := recfile.Open(path, os.Stderr)
+	w, closeOut, err := recfile.OpenOut(path, a.stdout, os.Stderr)
 	if err != nil {
 		return nil, nil, usageErr("--out: %v", err)
 	}
-	return fh, fh.Close, nil
+	return w, closeOut, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strings"
@@ -42,7 +43,7 @@ func (a *app) verdictCommand() *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			vs, _, err := a.analyze(cmd.Context(), st, t0, firstNonZero(t1, tAt, now))
+			vs, _, err := a.analyze(cmd.Context(), st, t0, cmp.Or(t1, tAt, now))
 			if err != nil {
 				return err
 			}
@@ -74,15 +75,6 @@ func parseSpan(since, until string, now time.Time) (t0, t1 time.Time, err error)
 		return t0, t1, usageErr("--until: %v", err)
 	}
 	return t0, t1, nil
-}
-
-func firstNonZero(ts ...time.Time) time.Time {
-	for _, t := range ts {
-		if !t.IsZero() {
-			return t
-		}
-	}
-	return time.Time{}
 }
 
 // analyze runs results' one analysis (Analysis.Update) of the rounds from

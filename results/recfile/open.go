@@ -67,3 +67,17 @@ func lastNewline(f *os.File, size int64) (int64, error) {
 	}
 	return 0, nil
 }
+
+// OpenOut opens where records go: the record file at path, appended to so
+// that no earlier round is lost (see Open), or stdout when path is "" or
+// "-". Its close function closes the file; stdout stays open.
+func OpenOut(path string, stdout io.Writer, warn io.Writer) (io.Writer, func() error, error) {
+	if path == "" || path == "-" {
+		return stdout, func() error { return nil }, nil
+	}
+	f, err := Open(path, warn)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, f.Close, nil
+}

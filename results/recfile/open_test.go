@@ -2,6 +2,7 @@ package recfile
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,5 +91,30 @@ func TestLastNewline(t *testing.T) {
 				t.Errorf("lastNewline = %d, %v; want %d", got, err, c.want)
 			}
 		})
+	}
+}
+
+func TestOpenOut(t *testing.T) {
+	var stdout, warn strings.Builder
+	for _, path := range []string{"", "-"} {
+		w, closeOut, err := OpenOut(path, &stdout, &warn)
+		if err != nil || w != &stdout || closeOut() != nil {
+			t.Errorf("OpenOut(%q) = %v, %v; want stdout", path, w, err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "recs.jsonl")
+	w, closeOut, err := OpenOut(path, &stdout, &warn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(w, recordLine(1))
+	if err := closeOut(); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != recordLine(1) {
+		t.Errorf("file holds %q", b)
+	}
+	if _, _, err := OpenOut(filepath.Join(path, "sub"), &stdout, &warn); err == nil {
+		t.Error("opened a file below a file")
 	}
 }

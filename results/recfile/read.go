@@ -2,6 +2,7 @@ package recfile
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,4 +62,25 @@ func parseLine(line string) (results.Record, error) {
 		return rec, errors.New("record lacks time, vantage, method, target or outcome")
 	}
 	return rec, nil
+}
+
+// ImportFiles stores the records of each JSON Lines file (see ReadFile) in
+// to, a file in one call, so that each is stored whole or not at all, and
+// says on w what became of each: imported, with how many records were new,
+// or refused, and why. It returns how many files were refused.
+func ImportFiles(ctx context.Context, to Ingester, names []string, w io.Writer) (refused int) {
+	for _, name := range names {
+		recs, err := ReadFile(name)
+		if err == nil {
+			var added int
+			if added, err = to.Ingest(ctx, recs); err == nil {
+				fmt.Fprintf(w, "%s: imported: %d records, %d new\n", name, len(recs), added)
+				continue
+			}
+			err = fmt.Errorf("%s: %w; nothing of %s imported", name, err, name)
+		}
+		refused++
+		fmt.Fprintf(w, "%s: refused: %v\n", name, err)
+	}
+	return refused
 }
