@@ -12,6 +12,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
@@ -98,4 +99,14 @@ func InSection(section string, err error) error {
 		key = section + "." + key
 	}
 	return &Error{Key: key, Msg: msg}
+}
+
+// MetricsAddr is the address of /metrics: flag (the --metrics of run) when
+// set, else the metrics key; "off" is none ("").
+func (c *Config) MetricsAddr(flag string) string {
+	addr := cmp.Or(flag, c.Metrics)
+	if addr == "off" {
+		return ""
+	}
+	return addr
 }

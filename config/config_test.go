@@ -128,3 +128,17 @@ func TestInSection(t *testing.T) {
 		}
 	}
 }
+
+func TestMetricsAddr(t *testing.T) {
+	for _, c := range []struct{ flag, key, want string }{
+		{"", "127.0.0.1:9108", "127.0.0.1:9108"},
+		{"127.0.0.1:9999", "127.0.0.1:9108", "127.0.0.1:9999"},
+		{"off", "127.0.0.1:9108", ""},
+		{"", "off", ""},
+		{"", "", ""},
+	} {
+		if got := (&Config{Metrics: c.key}).MetricsAddr(c.flag); got != c.want {
+			t.Errorf("flag %q, metrics %q: %q, want %q", c.flag, c.key, got, c.want)
+		}
+	}
+}

@@ -10,9 +10,6 @@ import (
 	"darkwatch/results/store"
 )
 
-// importBatch is how many records run stores in one transaction.
-const importBatch = 5000
-
 func (a *app) importCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:     "import FILE...",

@@ -109,8 +109,7 @@ func (a *app) runProbe(cmd *cobra.Command, method string, f *probeFlags, args []
 	pc.Permit = bl.Check
 	targets := probe.ExpandTargets(method, addrs, ports, f.qname, f.qtype)
 
-	newProber := probe.Methods[method]
-	p, err := newProber(pc)
+	p, err := probe.Methods[method](pc)
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -32,12 +33,7 @@ func (a *app) reportCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if t1.IsZero() {
-				t1 = now
-			}
-			if t0.IsZero() {
-				t0 = t1.Add(-24 * time.Hour)
-			}
+			t0, t1 = report.Window(t0, t1, now)
 			st, err := a.openStore(cmd)
 			if err != nil {
 				return err
@@ -51,10 +47,7 @@ func (a *app) reportCommand() *cobra.Command {
 			if err != nil {
 				return &exitError{code: exitFailure, err: err}
 			}
-			if title == "" {
-				title = fmt.Sprintf("darkwatch report, %s to %s", t0.Format(time.RFC3339), t1.Format(time.RFC3339))
-			}
-			in := report.Input{Records: recs, Verdicts: vs, Events: evs, Since: t0, Until: t1, Title: title,
+			in := report.Input{Records: recs, Verdicts: vs, Events: evs, Since: t0, Until: t1, Title: cmp.Or(title, report.Title(t0, t1)),
 				Atlas: report.AtlasOptions{Timeout: a.cfg.Probe.Timeout}}
 			write := func(w io.Writer) error { return report.Write(w, format, in) }
 			if out == "" || out == "-" {

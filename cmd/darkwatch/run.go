@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -9,9 +8,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"darkwatch/config"
 	"darkwatch/results"
 	"darkwatch/results/recfile"
 	"darkwatch/results/store"
+	"darkwatch/results/transport"
 	"darkwatch/schedule"
 )
 
@@ -126,7 +127,7 @@ func (a *app) openRunOutput(cmd *cobra.Command, path string) (*runOutput, error)
 
 // save writes the records taken so far: flushed to --out, committed to the
 // store.
-func (o *runOutput) save(ctx context.Context) error { return o.sink.Save(ctx, o.to, importBatch) }
+func (o *runOutput) save(ctx context.Context) error { return o.sink.Save(ctx, o.to, recfile.Batch) }
 
 // close closes the file (a second close is harmless) and the store.
 func (o *runOutput) close() {
@@ -136,13 +137,29 @@ func (o *runOutput) close() {
 	}
 }
 
+// startForwarder starts sending st's records to the configured collector
+// (results/transport's Forwarder), if any, and registers the node's metrics
+// in reg; nil without a collector.
+func (a *app) startForwarder(ctx context.Context, st store.Store, reg *prometheus.Registry) (*transport.Forwarder, error) {
+	c := a.cfg.Collector
+	if c.URL == "" {
+		return nil, nil
+	}
+	if st == nil {
+		return nil, &config.Error{Key: "store", Msg: "a node that sends to a collector needs a local store"}
+	}
+	f, err := transport.StartForwarder(ctx, c, a.cfg.Vantage, version, st, a.log)
+	if err != nil {
+		return nil, config.InSection("collector", err)
+	}
+	reg.MustRegister(f.Metrics()...)
+	return f, nil
+}
+
 // serveMetrics serves /metrics on --metrics, else the configuration's
 // metrics address ("off": none).
 func (a *app) serveMetrics(ctx context.Context, reg *prometheus.Registry, flag string) error {
-	addr := cmp.Or(flag, a.cfg.Metrics)
-	if addr == "off" {
-		addr = ""
-	}
+	addr := a.cfg.MetricsAddr(flag)
 	bound, err := schedule.ServeMetrics(ctx, reg, addr)
 	if err != nil {
 		return &exitError{code: exitFailure, err: fmt.Errorf("metrics on %s: %w", addr, err)}

@@ -50,6 +50,10 @@ func (s *Sink) Flush() error {
 	return s.W.Flush()
 }
 
+// Batch is how many records a node stores in one transaction (Save's
+// batch).
+const Batch = 5000
+
 // Ingester stores records and says how many were new: a store, or a
 // forwarder that also queues them for the collector.
 type Ingester interface {
