@@ -8,6 +8,9 @@
 // their packets is written and read in one place. The files they share: reply.go
 // (the one packet parser), checksum.go (the one Internet checksum), rawsock.go
 // (raw sockets and the receive loop) and key.go (the keyed hash replies echo).
+// What probes a list of targets once: targets.go turns arguments (addresses,
+// blocks, host names) into Targets, and ProbeAll (all.go) probes many at once
+// and hands their records over in order.
 // It knows nothing of rounds, stores, verdicts or configuration files: callers
 // hand it typed values.
 //

@@ -15,6 +15,10 @@ const (
 	LevelVantage = "vantage"
 )
 
+// Levels are the entity levels, from the smallest entity to the largest, and
+// then the vantage points.
+var Levels = []string{LevelHost, LevelBlock, LevelPrefix, LevelASN, LevelCountry, LevelVantage}
+
 // Verdicts, as DESIGN.md's table combines the data plane and the control plane.
 const (
 	VerdictReachable          = "reachable"
@@ -61,6 +65,17 @@ type Verdict struct {
 	// Up and Total count up blocks of a roll-up (prefix, AS, country).
 	Up    *int `json:"up,omitempty"`
 	Total *int `json:"total,omitempty"`
+}
+
+// AllReachable reports whether every verdict of vs says its entity is
+// reachable, or its vantage point healthy.
+func AllReachable(vs []Verdict) bool {
+	for _, v := range vs {
+		if v.Verdict != VerdictReachable && v.Verdict != VerdictHealthy {
+			return false
+		}
+	}
+	return true
 }
 
 // VantageCount says how many vantage points saw an entity up or down, and how

@@ -3,8 +3,10 @@ package schedule
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/netip"
 	"sync"
+	"text/tabwriter"
 	"time"
 
 	"darkwatch/probe"
@@ -127,4 +129,15 @@ func (c *Census) store(ctx context.Context, vantage string, cur []results.BlockS
 		return nil, err
 	}
 	return out, nil
+}
+
+// WriteCensus prints census blocks on w as a table with a header: block,
+// vantage, method, |E|, A, whether sparse, and how many censuses.
+func WriteCensus(w io.Writer, blocks []store.Block) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "BLOCK\tVANTAGE\tMETHOD\t|E|\tA\tSPARSE\tCENSUSES")
+	for _, b := range blocks {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.2f\t%v\t%d\n", b.Prefix, b.Vantage, b.Method, len(b.E), b.A, b.Sparse, b.Censuses)
+	}
+	return tw.Flush()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"darkwatch/probe"
@@ -55,5 +56,19 @@ func TestCensus(t *testing.T) {
 	var ce *ConfigError
 	if _, err := c.Run(ctx, none); !errors.As(err, &ce) || ce.Key != "targets" {
 		t.Errorf("a census of nothing: %v, want a ConfigError for targets", err)
+	}
+}
+
+func TestWriteCensus(t *testing.T) {
+	blocks := []store.Block{{Prefix: netip.MustParsePrefix("198.18.0.0/24"), Vantage: "vp1", Method: "icmp",
+		E: []netip.Addr{netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.0.2")}, A: 0.755, Sparse: true, Censuses: 3}}
+	var b strings.Builder
+	if err := WriteCensus(&b, blocks); err != nil {
+		t.Fatal(err)
+	}
+	want := "BLOCK          VANTAGE  METHOD  |E|  A     SPARSE  CENSUSES\n" +
+		"198.18.0.0/24  vp1      icmp    2    0.76  true    3\n"
+	if b.String() != want {
+		t.Errorf("table\n%s\nwant\n%s", b.String(), want)
 	}
 }

@@ -15,9 +15,11 @@
 // what it does in Prometheus Metrics that the caller registers.
 //
 // It reaches the network only through the Prober interface (prober.go), which
-// the command line implements with package probe, and it keeps census blocks
-// and beliefs through results/store. It must not know about viper, flags,
-// environment variables or cobra (the command line turns those into a
+// NetProber implements with package probe (netprober.go; sweep.go runs the
+// stateless engine and parallel traces) and tests implement with fakes. A Lock
+// (lock.go) keeps two sweeps started by cron from overlapping. It keeps census
+// blocks and beliefs through results/store. It must not know about viper,
+// flags, environment variables or cobra (the command line turns those into a
 // Config), about the collector transport, or about how records are written:
 // records go to the caller's Emit and are made durable by its Commit. It never
 // imports cmd.

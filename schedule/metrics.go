@@ -1,10 +1,13 @@
 package schedule
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
 
-// Metrics are where a Daemon counts what it does. The command line makes
-// them and registers them where it serves /metrics; NewMetrics makes a set
-// that nobody reads, for tests and callers that serve none.
+// Metrics are where a Daemon counts what it does. NewMetrics makes them;
+// the caller serves their Registry on /metrics (ServeMetrics), or nobody
+// reads them (tests, callers that serve none).
 type Metrics struct {
 	Sent          *prometheus.CounterVec // by method
 	Replies       *prometheus.CounterVec // by method
@@ -42,14 +45,43 @@ func NewRoundErrors() *prometheus.CounterVec {
 // NewMetrics makes a complete set of unregistered metrics.
 func NewMetrics() *Metrics {
 	return &Metrics{
-		Sent:          prometheus.NewCounterVec(prometheus.CounterOpts{Name: "darkwatch_probes_sent_total"}, []string{"method"}),
-		Replies:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "darkwatch_replies_total"}, []string{"method"}),
-		PPS:           prometheus.NewGauge(prometheus.GaugeOpts{Name: "darkwatch_achieved_pps"}),
-		RoundDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "darkwatch_round_duration_seconds"}),
-		Rounds:        prometheus.NewCounter(prometheus.CounterOpts{Name: "darkwatch_rounds_total"}),
-		HitRate:       prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "darkwatch_hit_rate"}, []string{"target_set", "method"}),
-		Round:         prometheus.NewGauge(prometheus.GaugeOpts{Name: "darkwatch_round"}),
-		Reloads:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "darkwatch_config_reloads_total"}, []string{"result"}),
-		Errors:        NewRoundErrors(),
+		Sent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "darkwatch_probes_sent_total", Help: "Probes sent, by method.",
+		}, []string{"method"}),
+		Replies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "darkwatch_replies_total", Help: "Valid replies received, by method.",
+		}, []string{"method"}),
+		PPS: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "darkwatch_achieved_pps", Help: "Sending rate achieved by the last sweep, packets per second.",
+		}),
+		RoundDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "darkwatch_round_duration_seconds", Help: "How long a round's probing took.",
+			Buckets: prometheus.ExponentialBuckets(0.5, 2, 12),
+		}),
+		Rounds: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "darkwatch_rounds_total", Help: "Rounds completed.",
+		}),
+		HitRate: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "darkwatch_hit_rate", Help: "Share of targets that answered in the last round, by target set and method.",
+		}, []string{"target_set", "method"}),
+		Round: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "darkwatch_round", Help: "Number of the current round.",
+		}),
+		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "darkwatch_config_reloads_total", Help: "Configuration reloads on SIGHUP, by result.",
+		}, []string{"result"}),
+		Errors: NewRoundErrors(),
 	}
+}
+
+// Registry is a registry of every metric of m, made by NewMetrics, and of
+// the process's own (Go runtime, process), for /metrics.
+func (m *Metrics) Registry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(m.Sent, m.Replies, m.PPS, m.Rounds, m.HitRate, m.Round, m.Reloads, m.Errors,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if c, ok := m.RoundDuration.(prometheus.Collector); ok {
+		reg.MustRegister(c)
+	}
+	return reg
 }

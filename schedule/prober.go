@@ -10,7 +10,7 @@ import (
 )
 
 // Prober is all the scheduler needs from the probes it drives: one-shot
-// probers of a method, and sweeps of an address space. The command line
+// probers of a method, and sweeps of an address space. NetProber
 // implements it with package probe; tests implement it with fakes.
 type Prober interface {
 	// Open returns a prober of method (results.MethodICMP, ...) set up with

@@ -147,7 +147,12 @@ func TestBGPImportShow(t *testing.T) {
 	if len(lines) < 5 {
 		t.Fatalf("show printed %d bins: %q", len(lines), out)
 	}
-	var last visibilityJSON
+	var last struct {
+		Prefix        string `json:"prefix"`
+		ControlPlane  string `json:"control_plane"`
+		Peers         int    `json:"peers"`
+		FullFeedPeers int    `json:"full_feed_peers"`
+	}
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil {
 		t.Fatal(err)
 	}

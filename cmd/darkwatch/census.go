@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,16 +17,10 @@ func (a *app) censusCommand() *cobra.Command {
 	var cooldown time.Duration
 	var method string
 	cmd := &cobra.Command{
-		Use:   "census [--passes N]",
-		Short: "Sweep the configured prefixes and store, per /24, the ever-responsive addresses and their availability",
-		Long: `Census sweeps every configured IPv4 prefix --passes times and finds, per /24 block,
-the ever-responsive addresses E(b) and their availability A(E(b)) (the share of
-probes to them that were answered), merged with the earlier censuses of the same
---method in the store: each method has a census of its own.
-Blocks with fewer than 15 responsive addresses or A below 0.1 are kept and marked
-sparse (Trinocular would skip them; a country like North Korea has few hosts). Known
-hosts of the target sets are entities of their own. run's belief uses A per block.`,
-		Example: `  darkwatch --config configs/kp-2014.yaml census --passes 3`,
+		Use:     "census [--passes N]",
+		Short:   "Sweep the configured prefixes and store, per /24, the ever-responsive addresses and their availability",
+		Long:    help("census"),
+		Example: help("census.example"),
 		Args:    cobra.NoArgs,
 		RunE:    func(cmd *cobra.Command, _ []string) error { return a.runCensus(cmd, passes, cooldown, method) },
 	}
@@ -52,7 +45,7 @@ func (a *app) runCensus(cmd *cobra.Command, passes int, cooldown time.Duration, 
 		return err
 	}
 	defer st.Close()
-	c := &schedule.Census{Prober: probes{bar: true}, Store: st, Method: meth, Passes: passes, Cooldown: cooldown,
+	c := &schedule.Census{Prober: schedule.NetProber{Bar: os.Stderr}, Store: st, Method: meth, Passes: passes, Cooldown: cooldown,
 		OnPass: func(pass int, s probe.SweepStats, size uint64) {
 			fmt.Fprintf(os.Stderr, "census pass %d/%d: %d of %d addresses answered\n", pass+1, passes, s.Hits, size)
 		}}
@@ -60,10 +53,5 @@ func (a *app) runCensus(cmd *cobra.Command, passes int, cooldown time.Duration, 
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "BLOCK\tVANTAGE\tMETHOD\t|E|\tA\tSPARSE\tCENSUSES")
-	for _, b := range out {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.2f\t%v\t%d\n", b.Prefix, b.Vantage, b.Method, len(b.E), b.A, b.Sparse, b.Censuses)
-	}
-	return tw.Flush()
+	return schedule.WriteCensus(a.stdout, out)
 }

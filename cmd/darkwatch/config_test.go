@@ -1,14 +1,15 @@
 package main
 
 import (
-	"darkwatch/schedule"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"darkwatch/config"
+	"darkwatch/schedule"
 )
 
 func TestShippedConfigsLoad(t *testing.T) {
@@ -104,71 +105,6 @@ func TestInvalidConfigs(t *testing.T) {
 	}
 }
 
-// TestConfigVantageRules: the settings that would make the merge of vantage
-// points misjudge (a quorum it can never reach, vantages without canaries,
-// canaries among the targets) are refused, naming the field; their
-// neighbours that are sound are not.
-func TestConfigVantageRules(t *testing.T) {
-	canary := []schedule.HostConfig{{Addr: "198.51.100.1"}}
-	targets := []schedule.TargetSet{{Name: "space", Prefixes: []string{"203.0.113.0/24"},
-		Hosts: []schedule.HostConfig{{Addr: "203.0.113.15"}}}}
-	tests := []struct {
-		name string
-		edit func(c *Config)
-		key  string // the key the error names; "" for a valid configuration
-		want string // in the error
-	}{
-		{"defaults", func(c *Config) {}, "", ""},
-		{"quorum above redundancy", func(c *Config) { c.Redundancy, c.Quorum = 1, 2 }, "quorum", "redundancy 1"},
-		{"quorum equal to redundancy", func(c *Config) { c.Redundancy, c.Quorum = 2, 2 }, "", ""},
-		{"quorum with no redundancy", func(c *Config) { c.Redundancy, c.Quorum = 0, 5 }, "", ""},
-		{"quorum above vantages", func(c *Config) {
-			c.Vantages, c.Canaries, c.Quorum = []string{"vp1", "vp2"}, canary, 3
-		}, "quorum", "vantages (2)"},
-		{"quorum of one vantage", func(c *Config) { c.Vantages, c.Quorum = []string{"vp1"}, 2 }, "quorum", "vantages (1)"},
-		{"quorum equal to vantages", func(c *Config) {
-			c.Vantages, c.Canaries, c.Quorum = []string{"vp1", "vp2"}, canary, 2
-		}, "", ""},
-		{"quorum above redundancy, vantages enough", func(c *Config) {
-			c.Vantages, c.Canaries, c.Redundancy, c.Quorum = []string{"vp1", "vp2", "vp3"}, canary, 1, 2
-		}, "quorum", "redundancy 1"},
-		{"vantages without canaries", func(c *Config) { c.Vantages = []string{"vp1", "vp2", "vp3"} }, "canaries", "target outage"},
-		{"one vantage without canaries", func(c *Config) { c.Vantages, c.Quorum = []string{"vp1"}, 1 }, "", ""},
-		{"canary that does not parse", func(c *Config) { c.Canaries = []schedule.HostConfig{{Addr: "198.51.100"}} }, "canaries[0].addr", "not an IP address"},
-		{"canary inside a target prefix", func(c *Config) {
-			c.Targets, c.Canaries = targets, []schedule.HostConfig{{Addr: "198.51.100.1"}, {Addr: "203.0.113.254"}}
-		}, "canaries[1].addr", "targets[0].prefixes[0]"},
-		{"canary on a known host", func(c *Config) {
-			c.Targets = []schedule.TargetSet{{Name: "ns", Hosts: []schedule.HostConfig{{Addr: "2001:db8::53"}}}}
-			c.Canaries = []schedule.HostConfig{{Addr: "2001:db8::53"}}
-		}, "canaries[0].addr", "targets[0].hosts[0]"},
-		{"canaries away from the targets", func(c *Config) {
-			c.Targets, c.Canaries = targets, []schedule.HostConfig{{Addr: "198.51.100.2"}, {Addr: "2001:db8::1"}}
-		}, "", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := &Config{LogLevel: "info", Config: schedule.Config{Vantage: "vp1", Round: time.Minute, Quorum: 2,
-				Probe: schedule.ProbeConfig{Timeout: time.Second, Count: 1, Parallel: 1}}}
-			tt.edit(c)
-			err := c.Validate()
-			if tt.key == "" {
-				if err != nil {
-					t.Fatalf("refused: %v", err)
-				}
-				return
-			}
-			var ce *ConfigError
-			if !errors.As(err, &ce) {
-				t.Fatalf("error %v, want a ConfigError for %s", err, tt.key)
-			}
-			if ce.Key != tt.key || !strings.Contains(ce.Msg, tt.want) || strings.Contains(ce.Msg, "\n") {
-				t.Errorf("error %q (key %q), want one line for %s mentioning %q", err, ce.Key, tt.key, tt.want)
-			}
-		})
-	}
-}
-
 func TestEnvironmentOverridesFile(t *testing.T) {
 	t.Setenv("DARKWATCH_VANTAGE", "vp-env")
 	t.Setenv("DARKWATCH_RATE_PPS", "123")
@@ -193,11 +129,6 @@ func TestConfigUnknownEnv(t *testing.T) {
 	}
 	if strings.Contains(stderr, "DARKWATCH_VANTAGE") {
 		t.Errorf("warning about a known variable: %q", stderr)
-	}
-	for _, name := range []string{"DARKWATCH_PROBE_TIMEOUT", "DARKWATCH_COLLECTOR_PASSWORD_FILE", "DARKWATCH_SERVE_NATS_URL", "DARKWATCH_CONFIG"} {
-		if w := unknownEnv([]string{name + "=x"}); len(w) != 0 {
-			t.Errorf("%s: %v", name, w)
-		}
 	}
 }
 
@@ -303,7 +234,7 @@ func TestExitStatusByType(t *testing.T) {
 		err  error
 		want int
 	}{
-		{"configuration", fmt.Errorf("run: %w", &ConfigError{Key: "round", Msg: "unknown command"}), exitUsage},
+		{"configuration", fmt.Errorf("run: %w", &config.Error{Key: "round", Msg: "unknown command"}), exitUsage},
 		{"command line", &usageError{errors.New("anything at all")}, exitUsage},
 		{"interrupted", fmt.Errorf("census: %w", schedule.ErrInterrupted), exitSome},
 		{"explicit", &exitError{code: exitSome}, exitSome},

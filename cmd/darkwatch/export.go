@@ -2,34 +2,25 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"darkwatch/results"
+	"darkwatch/results/recfile"
 	"darkwatch/results/store"
 )
 
 func (a *app) exportCommand() *cobra.Command {
 	var since, until, vantage, target, prefix, method, out string
 	cmd := &cobra.Command{
-		Use:   "export",
-		Short: "Write the store's records as JSON Lines, as sweep --out writes them",
-		Long: `Export writes the records the store (--store) holds, oldest first, one JSON object a
-line in the record format: what sweep --out and run --out write and import reads back.
-The store keeps records packed; this is how to see them whole, or move them to
-another store.
-
---since and --until take RFC 3339 times or durations back from now (6h); --vantage,
---target, --prefix and --method narrow the records. --out FILE writes FILE whole
-(through FILE.tmp, renamed when complete), else standard output.`,
-		Example: `  darkwatch export --since 1h --prefix 198.18.0.0/22
-  darkwatch --store postgres://darkwatch@collector/darkwatch export --vantage vp-fra1 --out fra1.jsonl`,
-		Args: cobra.NoArgs,
+		Use:     "export",
+		Short:   "Write the store's records as JSON Lines, as sweep --out writes them",
+		Long:    help("export"),
+		Example: help("export.example"),
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t0, t1, err := parseSpan(since, until, time.Now())
 			if err != nil {
@@ -68,38 +59,11 @@ another store.
 // export writes the records q selects to out (standard output when empty)
 // and returns how many. A file is written whole or not at all.
 func (a *app) export(cmd *cobra.Command, st store.Store, q store.Query, out string) (int, error) {
-	var w io.Writer = a.stdout
-	var tmp *os.File
-	if out != "" && out != "-" {
-		var err error
-		if tmp, err = os.CreateTemp(filepath.Dir(out), filepath.Base(out)+".tmp*"); err != nil {
-			return 0, err
-		}
-		defer os.Remove(tmp.Name()) // gone once renamed
-		defer tmp.Close()
-		w = tmp
-	}
-	rw := results.NewWriter(w, true)
-	n := 0
-	err := st.EachRecord(cmd.Context(), q, func(r results.Record) error {
-		rw.Write(r)
-		n++
-		return cmd.Context().Err()
+	ctx := cmd.Context()
+	return recfile.Export(out, a.stdout, func(write func(results.Record)) error {
+		return st.EachRecord(ctx, q, func(r results.Record) error {
+			write(r)
+			return ctx.Err()
+		})
 	})
-	if err == nil {
-		err = rw.Flush()
-	}
-	if err != nil || tmp == nil {
-		return n, err
-	}
-	if err := tmp.Chmod(0o640); err != nil {
-		return n, err
-	}
-	if err := tmp.Sync(); err != nil {
-		return n, err
-	}
-	if err := tmp.Close(); err != nil {
-		return n, err
-	}
-	return n, os.Rename(tmp.Name(), out)
 }

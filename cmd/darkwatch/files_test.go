@@ -1,7 +1,6 @@
 package main
 
 import (
-	"darkwatch/schedule"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"darkwatch/schedule"
 )
 
 // recordLine is one valid record of target 198.18.x.y.
@@ -66,56 +67,6 @@ func TestImportWholeFiles(t *testing.T) {
 	}
 	if n := storedRecords(t, db); n != 2 {
 		t.Errorf("store holds %d records, want only the 2 of good.jsonl", n)
-	}
-}
-
-func TestRecordFileTornTail(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "sweep.jsonl")
-	whole := recordLine(1) + recordLine(2)
-	if err := os.WriteFile(path, []byte(whole+`{"time":"2026-11-21T22:00:00.1Z","vant`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var warn strings.Builder
-	f, err := openRecordFile(path, &warn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteString(recordLine(3)); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	b, _ := os.ReadFile(path)
-	if string(b) != whole+recordLine(3) {
-		t.Errorf("file after repair and append:\n%s", b)
-	}
-	if !strings.Contains(warn.String(), path) || !strings.Contains(warn.String(), "cut short") {
-		t.Errorf("no word of the repair: %q", warn.String())
-	}
-	// A whole file is left as it is, silently.
-	warn.Reset()
-	f, err = openRecordFile(path, &warn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	if b2, _ := os.ReadFile(path); string(b2) != string(b) || warn.Len() != 0 {
-		t.Errorf("whole file changed (%q) or warned about (%q)", b2, warn.String())
-	}
-	db := "sqlite://" + filepath.Join(dir, "dw.db")
-	if code, _, stderr := runCLI(t, "--store", db, "import", path); code != 0 {
-		t.Errorf("import of the repaired file: exit %d, %q", code, stderr)
-	}
-	if fi, _ := os.Stat(filepath.Join(dir, "new.jsonl")); fi != nil {
-		t.Fatal("new.jsonl exists")
-	}
-	f, err = openRecordFile(filepath.Join(dir, "new.jsonl"), &warn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	if fi, _ := os.Stat(filepath.Join(dir, "new.jsonl")); fi.Mode().Perm()&0o027 != 0 {
-		t.Errorf("new record file is %v; want no group write and nothing for others", fi.Mode().Perm())
 	}
 }
 
@@ -192,31 +143,6 @@ func TestStoreFileMode(t *testing.T) {
 	}
 	if fi, _ := os.Stat(filepath.Dir(path)); fi.Mode().Perm()&0o007 != 0 {
 		t.Errorf("store directory is %v", fi.Mode().Perm())
-	}
-}
-
-func TestLockNoFollow(t *testing.T) {
-	dir := t.TempDir()
-	victim := filepath.Join(dir, "victim")
-	os.WriteFile(victim, []byte("precious\n"), 0o644)
-	link := filepath.Join(dir, "sweep.lock")
-	os.Symlink(victim, link)
-	if lk, err := acquireLock(link); err == nil {
-		lk.release()
-		t.Error("lock taken through a symbolic link")
-	} else if !strings.Contains(err.Error(), "symbolic link") {
-		t.Errorf("err %v", err)
-	}
-	if b, _ := os.ReadFile(victim); string(b) != "precious\n" {
-		t.Errorf("file behind the link is now %q", b)
-	}
-	lk, err := acquireLock(filepath.Join(dir, "plain.lock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lk.release()
-	if fi, _ := os.Stat(filepath.Join(dir, "plain.lock")); fi.Mode().Perm() != 0o600 {
-		t.Errorf("lock file is %v", fi.Mode().Perm())
 	}
 }
 

@@ -1,57 +1,29 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
-	"darkwatch/results"
+	"darkwatch/results/recfile"
 	"darkwatch/results/store"
 )
 
-// importBatch is how many records run stores in one transaction.
-const importBatch = 5000
-
 func (a *app) importCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "import FILE...",
-		Short: "Load JSON record files (sweeps from other nodes) into the store, idempotently",
-		Long: `Import reads JSON Lines record files, as sweep --out and run --out write them ("-"
-is standard input), and adds their records to the store (--store, default the local
-SQLite file). A record already in the store is not added again, so importing a file
-twice changes nothing.
-
-A file is checked whole before anything of it is stored: a malformed line is named
-(FILE:LINE) and nothing of that file is imported; other files still are.`,
-		Example: `  darkwatch import vp-fra1.jsonl vp-sin1.jsonl
-  ssh vp-fra1 cat /var/lib/darkwatch/sweeps.jsonl | darkwatch import -`,
-		Args: cobra.MinimumNArgs(1),
+		Use:     "import FILE...",
+		Short:   "Load JSON record files (sweeps from other nodes) into the store, idempotently",
+		Long:    help("import"),
+		Example: help("import.example"),
+		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := a.openStore(cmd)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			refused := 0
-			for _, name := range args {
-				recs, err := readRecordFile(name)
-				if err == nil {
-					var added int
-					// One transaction per file: a file is stored whole or not at all.
-					if added, err = st.Ingest(cmd.Context(), recs); err == nil {
-						fmt.Fprintf(os.Stderr, "%s: imported: %d records, %d new\n", name, len(recs), added)
-						continue
-					}
-					err = fmt.Errorf("%s: %w; nothing of %s imported", name, err, name)
-				}
-				refused++
-				fmt.Fprintf(os.Stderr, "%s: refused: %v\n", name, err)
-			}
+			refused := recfile.ImportFiles(cmd.Context(), st, args, os.Stderr)
 			if refused > 0 {
 				return &exitError{code: exitSome, err: fmt.Errorf("%d of %d files refused, the others imported", refused, len(args))}
 			}
@@ -60,58 +32,12 @@ A file is checked whole before anything of it is stored: a malformed line is nam
 	}
 }
 
-// readRecordFile reads every record of a JSON Lines file; the first malformed
-// line is an error naming the file and line.
-func readRecordFile(name string) ([]results.Record, error) {
-	var r io.Reader = os.Stdin
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		r = f
-	}
-	var recs []results.Record
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" {
-			continue
-		}
-		var rec results.Record
-		dec := json.NewDecoder(strings.NewReader(line))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&rec); err != nil {
-			return nil, fmt.Errorf("%s:%d: not a darkwatch record (%v); nothing of %s imported", name, n, err, name)
-		}
-		if off := dec.InputOffset(); off < int64(len(line)) {
-			return nil, fmt.Errorf("%s:%d: data after the record at byte %d (one record a line); nothing of %s imported", name, n, off+1, name)
-		}
-		if rec.Vantage == "" || rec.Method == "" || rec.Target == "" || rec.Outcome == "" || rec.Time.IsZero() {
-			return nil, fmt.Errorf("%s:%d: record lacks time, vantage, method, target or outcome; nothing of %s imported", name, n, name)
-		}
-		recs = append(recs, rec)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w; nothing of it imported", name, err)
-	}
-	return recs, nil
-}
-
 // openStore opens the store of --store (or the config's store, or the default
 // local SQLite file).
 func (a *app) openStore(cmd *cobra.Command) (store.Store, error) {
-	dsn := a.cfg.Store
-	if f := a.cfg.StorePasswordFile; f != "" {
-		pw, err := readPrivateSecret("store_password_file", f)
-		if err != nil {
-			return nil, err
-		}
-		if dsn, err = store.WithPassword(dsn, pw); err != nil {
-			return nil, &ConfigError{Key: "store_password_file", Msg: err.Error()}
-		}
+	dsn, err := a.cfg.StoreDSN()
+	if err != nil {
+		return nil, err
 	}
 	st, err := store.Open(cmd.Context(), dsn)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"darkwatch/results"
+	"darkwatch/results/recfile"
 )
 
 const goodRecords = `{"time":"2026-11-21T22:00:00.1Z","vantage":"vp1","round":1,"method":"icmp","target":"198.18.3.4","seq":1,"outcome":"reply","rtt_ms":0.2}
@@ -86,7 +87,7 @@ func TestExport(t *testing.T) {
 	if code != 0 || !strings.Contains(stderr, "4 records") {
 		t.Fatalf("export: exit %d, %q", code, stderr)
 	}
-	want, _ := readRecordFile(in)
+	want, _ := recfile.ReadFile(in)
 	got := parseRecords(t, out)
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("export gave\n%v\nwant\n%v", got, want)

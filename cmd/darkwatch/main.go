@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"darkwatch/config"
 	"darkwatch/schedule"
 )
 
@@ -51,7 +52,7 @@ func usageErr(format string, a ...any) error {
 // configuration.
 type app struct {
 	v   *viper.Viper
-	cfg *Config
+	cfg *config.Config
 	// bl is the blocklist of cfg, built once for probe and sweep.
 	bl     *schedule.Blocklist
 	json   bool
@@ -98,7 +99,7 @@ func run(args []string) int {
 // bad command line or configuration, 1 for work cut short, else 3.
 func exitStatus(err error) int {
 	var ee *exitError
-	var ce *ConfigError
+	var ce *config.Error
 	var ue *usageError
 	switch {
 	case errors.As(err, &ee):
@@ -149,20 +150,9 @@ func usageArgs(cmd *cobra.Command) {
 
 func (a *app) rootCommand() *cobra.Command {
 	root := &cobra.Command{
-		Use:   "darkwatch",
-		Short: "Data-plane reachability from several vantage points, beside what BGP says",
-		Long: `darkwatch decides whether a host, a /24 block, a prefix, an AS or a country is
-reachable in the data plane, from one or several vantage points, and sets that verdict
-beside the control plane (BGP).
-
-Addresses in reserved, private, multicast, documentation and benchmarking ranges are
-never probed unless exempted with --allow CIDR (or allow: in the config).
-
-Configuration comes from --config FILE (YAML), then DARKWATCH_<KEY> environment
-variables (DARKWATCH_VANTAGE, DARKWATCH_STORE, ...), then flags.
-
-Exit status: 0 every target answered, 1 some did not, 2 usage or configuration error,
-3 the prober itself failed (for example no permission for raw sockets).`,
+		Use:           "darkwatch",
+		Short:         "Data-plane reachability from several vantage points, beside what BGP says",
+		Long:          help("darkwatch"),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -208,22 +198,17 @@ func (a *app) load(cmd *cobra.Command) error {
 	if bindErr != nil {
 		return bindErr
 	}
-	file, _ := cmd.Flags().GetString("config")
-	if file == "" {
-		file = os.Getenv("DARKWATCH_CONFIG")
-	}
-	cfg, err := loadConfig(v, file)
+	cfg, err := loadConfig(v, configFile(cmd))
 	if err != nil {
 		return err
 	}
-	for _, w := range unknownEnv(os.Environ()) {
+	for _, w := range config.UnknownEnv(os.Environ()) {
 		fmt.Fprintf(os.Stderr, "darkwatch: warning: %s\n", w)
 	}
 	if allow, _ := cmd.Flags().GetStringArray("allow"); len(allow) > 0 {
 		a.flagAllow = allow
-		cfg.Allow = append(cfg.Allow, allow...)
-		if err := cfg.Validate(); err != nil {
-			var ce *ConfigError
+		if err := cfg.AddAllow(allow); err != nil {
+			var ce *config.Error
 			if errors.As(err, &ce) && strings.HasPrefix(ce.Key, "allow") {
 				return usageErr("--allow: %s", ce.Msg)
 			}
@@ -234,23 +219,6 @@ func (a *app) load(cmd *cobra.Command) error {
 		return err
 	}
 	a.cfg = cfg
-	a.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: parseLevel(cfg.LogLevel)}))
+	a.log = cfg.Logger(os.Stderr)
 	return nil
-}
-
-// newConfigViper returns a viper with darkwatch's defaults that reads
-// DARKWATCH_<KEY> environment variables (nested keys joined by '_').
-func newConfigViper() *viper.Viper {
-	v := viper.New()
-	setDefaults(v)
-	v.SetEnvPrefix("DARKWATCH")
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
-	v.AutomaticEnv()
-	return v
-}
-
-func parseLevel(s string) slog.Level {
-	var l slog.Level
-	_ = l.UnmarshalText([]byte(s))
-	return l
 }

@@ -1,15 +1,11 @@
 package main
 
 import (
-	"context"
+	"cmp"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
-	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/miekg/dns"
 	"github.com/spf13/cobra"
@@ -19,44 +15,31 @@ import (
 	"darkwatch/schedule"
 )
 
-// maxProbeTargets bounds what one `probe` command expands a CIDR to; larger
-// spaces are what `sweep` is for.
-const maxProbeTargets = 1 << 16
-
-// probeFlags are the flags every `probe` method shares.
+// probeFlags are the flags of the `probe` methods: most set the probe.Config
+// straight away, over which the configuration's defaults go.
 type probeFlags struct {
-	count, ttl, parallel int
-	timeout, interval    time.Duration
-	source               string
-	ports                []string
-	proto                string
-	firstTTL, maxTTL     int
-	gapLimit             int
-	qname, qtype         string
-	unprivileged         bool
+	pc           probe.Config
+	parallel     int
+	source       string
+	ports        []string
+	qname, qtype string
 }
 
 func (a *app) probeCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "probe",
 		Short: "Probe targets once with one method and print what came back",
-		Long: `Probe sends real packets to each TARGET (addresses, host names, or small CIDR
-blocks) with one method and prints one line per probe, or JSON records with --json.
-Raw sockets need CAP_NET_RAW: run as root, or once
-    sudo setcap cap_net_raw+ep $(command -v darkwatch)
-ICMP falls back to the kernel's ping socket where net.ipv4.ping_group_range allows.`,
+		Long:  help("probe"),
 	}
 	cmd.AddCommand(
 		a.probeMethod(results.MethodICMP, "icmp [flags] TARGET...", "ICMP echo (ping)",
-			`  darkwatch probe icmp --count 3 175.45.176.15
-  darkwatch probe icmp --json --allow 198.18.0.0/15 198.18.3.4 2001:db8:1::1`),
+			help("probe-icmp.example")),
 		a.probeMethod(results.MethodTCP, "tcp --port P[,P...] [flags] TARGET...", "TCP SYN (half-open, no connect): open, closed or timeout",
-			`  darkwatch probe tcp --port 80,443 175.45.176.71`),
+			help("probe-tcp.example")),
 		a.probeMethod(results.MethodTrace, "trace [--proto icmp|udp|tcp] [flags] TARGET...", "Paris traceroute: the hops to each target and whether it was reached",
-			`  darkwatch probe trace 175.45.176.15
-  darkwatch probe trace --proto tcp --port 443 175.45.176.71`),
+			help("probe-trace.example")),
 		a.probeMethod(results.MethodDNS, "dns --qname NAME [--qtype TYPE] [flags] SERVER...", "DNS query (UDP, TCP on truncation): rcode, aa flag, answer count",
-			`  darkwatch probe dns --qname kp. --qtype SOA 175.45.176.15`),
+			help("probe-dns.example")),
 	)
 	return cmd
 }
@@ -73,24 +56,24 @@ func (a *app) probeMethod(method, use, short, example string) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.IntVarP(&f.count, "count", "c", 0, "probes per target (default from config probe.count, 1)")
-	fl.DurationVarP(&f.timeout, "timeout", "W", 0, "wait this long for each reply (default from config probe.timeout, 2s)")
-	fl.DurationVarP(&f.interval, "interval", "i", 0, "wait between probes of one target (default 1s)")
-	fl.IntVar(&f.ttl, "ttl", 0, "IP TTL / hop limit of probes (default: the system's)")
+	fl.IntVarP(&f.pc.Count, "count", "c", 0, "probes per target (default from config probe.count, 1)")
+	fl.DurationVarP(&f.pc.Timeout, "timeout", "W", 0, "wait this long for each reply (default from config probe.timeout, 2s)")
+	fl.DurationVarP(&f.pc.Interval, "interval", "i", 0, "wait between probes of one target (default 1s)")
+	fl.IntVar(&f.pc.TTL, "ttl", 0, "IP TTL / hop limit of probes (default: the system's)")
 	fl.StringVarP(&f.source, "source", "S", "", "source `address` of probes (default: the kernel's choice)")
 	fl.IntVarP(&f.parallel, "parallel", "P", 0, "targets probed at once (default from config probe.parallel, 256)")
 	switch method {
 	case results.MethodICMP:
-		fl.BoolVar(&f.unprivileged, "unprivileged", false, "use the kernel's ping socket instead of a raw socket")
+		fl.BoolVar(&f.pc.ICMP.Unprivileged, "unprivileged", false, "use the kernel's ping socket instead of a raw socket")
 	case results.MethodTCP:
 		fl.StringSliceVarP(&f.ports, "port", "p", nil, "comma-separated destination `ports` (required)")
 		_ = cmd.MarkFlagRequired("port")
 	case results.MethodTrace:
-		fl.StringVar(&f.proto, "proto", "icmp", "probe protocol: icmp, udp or tcp")
+		fl.StringVar(&f.pc.Proto, "proto", "icmp", "probe protocol: icmp, udp or tcp")
 		fl.StringSliceVarP(&f.ports, "port", "p", nil, "destination `port` for udp (default 33434) or tcp (default 80)")
-		fl.IntVarP(&f.firstTTL, "first-ttl", "f", 1, "first TTL probed")
-		fl.IntVarP(&f.maxTTL, "max-ttl", "m", probe.DefaultMaxTTL, "last TTL probed")
-		fl.IntVar(&f.gapLimit, "gap-limit", probe.DefaultGapLimit, "stop after this many silent hops in a row")
+		fl.IntVarP(&f.pc.Trace.FirstTTL, "first-ttl", "f", 1, "first TTL probed")
+		fl.IntVarP(&f.pc.Trace.MaxTTL, "max-ttl", "m", probe.DefaultMaxTTL, "last TTL probed")
+		fl.IntVar(&f.pc.Trace.GapLimit, "gap-limit", probe.DefaultGapLimit, "stop after this many silent hops in a row")
 	case results.MethodDNS:
 		fl.StringVarP(&f.qname, "qname", "q", "", "query `name` (required)")
 		fl.StringVarP(&f.qtype, "qtype", "t", "A", "query `type`: A, AAAA, SOA, NS, TXT, ...")
@@ -109,13 +92,13 @@ func (a *app) runProbe(cmd *cobra.Command, method string, f *probeFlags, args []
 	if err != nil {
 		return err
 	}
-	ports, err := parsePorts(f.ports)
+	ports, err := probe.ParsePorts(f.ports)
 	if err != nil {
-		return err
+		return usageErr("--port %v", err)
 	}
-	addrs, err := resolveTargets(ctx, args)
+	addrs, err := probe.ResolveTargets(ctx, args)
 	if err != nil {
-		return err
+		return usageErr("%v", err)
 	}
 	bl := a.bl
 	for _, ad := range addrs {
@@ -124,80 +107,34 @@ func (a *app) runProbe(cmd *cobra.Command, method string, f *probeFlags, args []
 		}
 	}
 	pc.Permit = bl.Check
-	targets := expandTargets(method, addrs, ports, f)
+	targets := probe.ExpandTargets(method, addrs, ports, f.qname, f.qtype)
 
-	newProber := probe.Methods[method]
-	p, err := newProber(pc)
+	p, err := probe.Methods[method](pc)
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}
 	defer p.Close()
 
 	out := results.NewWriter(a.stdout, a.json)
-	recs := make([][]results.Record, len(targets))
-	done := make([]bool, len(targets))
-	var mu sync.Mutex
-	next := 0
-	sem := make(chan struct{}, a.parallel(f))
-	var wg sync.WaitGroup
-	for i, t := range targets {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			r := p.Probe(ctx, t)
-			mu.Lock()
-			defer mu.Unlock()
-			recs[i], done[i] = r, true
-			for next < len(targets) && done[next] {
-				out.Write(recs[next]...)
-				next++
-			}
-		}()
-	}
-	wg.Wait()
+	recs := probe.ProbeAll(ctx, p, targets, cmp.Or(f.parallel, a.cfg.Probe.Parallel), func(r []results.Record) { out.Write(r...) })
 	if err := out.Flush(); err != nil {
 		return &exitError{code: exitFailure, err: fmt.Errorf("writing results: %w", err)}
 	}
 	if ctx.Err() != nil {
 		return &exitError{code: exitSome, err: errors.New("interrupted: the records above are all that was taken")}
 	}
-	for i := range targets {
-		if !anyAnswered(recs[i]) {
-			return &exitError{code: exitSome}
-		}
+	if !probe.EachAnswered(recs) {
+		return &exitError{code: exitSome}
 	}
 	return nil
 }
 
-func (a *app) parallel(f *probeFlags) int {
-	if f.parallel > 0 {
-		return f.parallel
-	}
-	return a.cfg.Probe.Parallel
-}
-
 // probeConfig merges flags over the configuration into a probe.Config.
 func (a *app) probeConfig(method string, f *probeFlags) (probe.Config, error) {
-	c := a.cfg
-	pc := probe.Config{
-		Vantage:  c.Vantage,
-		Count:    pick(f.count, c.Probe.Count),
-		Timeout:  pick(f.timeout, c.Probe.Timeout),
-		Interval: pick(f.interval, c.Probe.Interval),
-		TTL:      pick(f.ttl, c.Probe.TTL),
-		Contact:  c.Contact,
-		Proto:    f.proto,
-		ICMP:     probe.ICMPOptions{Unprivileged: f.unprivileged},
-		Trace:    probe.TraceOptions{FirstTTL: f.firstTTL, MaxTTL: f.maxTTL, GapLimit: f.gapLimit},
-	}
+	c, pc := a.cfg, f.pc
+	pc.Vantage, pc.Contact = c.Vantage, c.Contact
+	pc.Count, pc.TTL = cmp.Or(pc.Count, c.Probe.Count), cmp.Or(pc.TTL, c.Probe.TTL)
+	pc.Timeout, pc.Interval = cmp.Or(pc.Timeout, c.Probe.Timeout), cmp.Or(pc.Interval, c.Probe.Interval)
 	if pc.Count < 1 {
 		return pc, usageErr("--count must be at least 1, not %d", pc.Count)
 	}
@@ -207,28 +144,18 @@ func (a *app) probeConfig(method string, f *probeFlags) (probe.Config, error) {
 	if f.parallel < 0 {
 		return pc, usageErr("--parallel must be at least 1, not %d", f.parallel)
 	}
-	src := f.source
-	if src == "" {
-		src = c.Probe.Source
-	}
-	if src != "" {
-		ad, err := netip.ParseAddr(src)
-		if err != nil {
-			return pc, usageErr("--source %q is not an IP address", src)
-		}
-		if err := schedule.LocalSource(ad); err != nil {
-			return pc, usageErr("--source: %v", err)
-		}
-		pc.Source = ad
+	var err error
+	if pc.Source, err = parseSource(cmp.Or(f.source, c.Probe.Source)); err != nil {
+		return pc, err
 	}
 	if method == results.MethodTrace {
-		switch f.proto {
+		switch pc.Proto {
 		case "icmp", "udp", "tcp":
 		default:
-			return pc, usageErr("--proto %q: use icmp, udp or tcp", f.proto)
+			return pc, usageErr("--proto %q: use icmp, udp or tcp", pc.Proto)
 		}
-		if f.firstTTL < 1 || f.maxTTL > 255 || f.firstTTL > f.maxTTL {
-			return pc, usageErr("--first-ttl %d and --max-ttl %d must satisfy 1 <= first <= max <= 255", f.firstTTL, f.maxTTL)
+		if t := pc.Trace; t.FirstTTL < 1 || t.MaxTTL > 255 || t.FirstTTL > t.MaxTTL {
+			return pc, usageErr("--first-ttl %d and --max-ttl %d must satisfy 1 <= first <= max <= 255", t.FirstTTL, t.MaxTTL)
 		}
 		if len(f.ports) > 1 {
 			return pc, usageErr("--port takes one port for trace")
@@ -242,86 +169,18 @@ func (a *app) probeConfig(method string, f *probeFlags) (probe.Config, error) {
 	return pc, nil
 }
 
-func pick[T comparable](flag, conf T) T {
-	var zero T
-	if flag != zero {
-		return flag
+// parseSource reads --source: "" (the kernel's choice) or an address of a
+// local interface.
+func parseSource(s string) (netip.Addr, error) {
+	if s == "" {
+		return netip.Addr{}, nil
 	}
-	return conf
-}
-
-func parsePorts(ss []string) ([]uint16, error) {
-	var out []uint16
-	for _, s := range ss {
-		n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 16)
-		if err != nil || n == 0 {
-			return nil, usageErr("--port %q is not a port number 1-65535", s)
-		}
-		out = append(out, uint16(n))
+	ad, err := netip.ParseAddr(s)
+	if err != nil {
+		return ad, usageErr("--source %q is not an IP address", s)
 	}
-	return out, nil
-}
-
-// resolveTargets turns arguments into addresses: an IP address, a CIDR block
-// (every address in it), or a host name (its addresses).
-func resolveTargets(ctx context.Context, args []string) ([]netip.Addr, error) {
-	var out []netip.Addr
-	for _, arg := range args {
-		if ad, err := netip.ParseAddr(arg); err == nil {
-			out = append(out, ad.Unmap())
-			continue
-		}
-		if p, err := netip.ParsePrefix(arg); err == nil {
-			if p.Addr().BitLen()-p.Bits() > 16 || len(out)+(1<<(p.Addr().BitLen()-p.Bits())) > maxProbeTargets {
-				return nil, usageErr("%s has more addresses than probe takes (%d); use darkwatch sweep for address spaces", arg, maxProbeTargets)
-			}
-			for ad := p.Masked().Addr(); p.Contains(ad); ad = ad.Next() {
-				out = append(out, ad)
-			}
-			continue
-		}
-		if strings.ContainsAny(arg, "/ ") || strings.HasPrefix(arg, "-") {
-			return nil, usageErr("%q is neither an IP address, a CIDR block nor a host name", arg)
-		}
-		ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", arg)
-		if err != nil || len(ips) == 0 {
-			return nil, usageErr("cannot resolve %q: %v", arg, err)
-		}
-		for _, ip := range ips {
-			out = append(out, ip.Unmap())
-		}
+	if err := schedule.LocalSource(ad); err != nil {
+		return ad, usageErr("--source: %v", err)
 	}
-	return out, nil
-}
-
-// expandTargets pairs addresses with ports and DNS questions.
-func expandTargets(method string, addrs []netip.Addr, ports []uint16, f *probeFlags) []probe.Target {
-	var out []probe.Target
-	for _, ad := range addrs {
-		switch method {
-		case results.MethodTCP:
-			for _, port := range ports {
-				out = append(out, probe.Target{Addr: ad, Port: port})
-			}
-		case results.MethodDNS:
-			out = append(out, probe.Target{Addr: ad, Port: ports[0], Qname: dns.Fqdn(f.qname), Qtype: strings.ToUpper(f.qtype)})
-		default:
-			t := probe.Target{Addr: ad}
-			if len(ports) > 0 {
-				t.Port = ports[0]
-			}
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-// anyAnswered reports whether at least one of a target's probes was answered.
-func anyAnswered(recs []results.Record) bool {
-	for i := range recs {
-		if recs[i].Answered() {
-			return true
-		}
-	}
-	return false
+	return ad, nil
 }

@@ -1,9 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"darkwatch/results/recfile"
 	"darkwatch/results/report"
 	"darkwatch/results/store"
 )
@@ -18,21 +19,11 @@ import (
 func (a *app) reportCommand() *cobra.Command {
 	var format, out, since, until, title string
 	cmd := &cobra.Command{
-		Use:   "report [--format text|csv|json|html|atlas] [--out FILE]",
-		Short: "Per-target availability, RTTs, outcomes, outage intervals and per-prefix timelines",
-		Long: `Report reads the store and writes, for the time range: per target its availability,
-RTT min/avg/max, outcomes by method and vantage and outage intervals; per prefix and
-per vantage a timeline of verdicts; and the outage events.
-
-Formats: text (a terminal), csv (a row per target, method, port and vantage), json
-(with "events"), html (one self-contained file with SVG timelines, no external
-assets), atlas (RIPE Atlas result JSON for ping, traceroute and DNS records, for
-Atlas tooling). Times are RFC 3339 or durations back from now; the default range is
-the last 24 hours.`,
-		Example: `  darkwatch report --since 6h
-  darkwatch report --format html --out kp-2014.html --since 2014-12-22T00:00:00Z --until 2014-12-23T00:00:00Z
-  darkwatch report --format atlas --out results.jsonl`,
-		Args: cobra.NoArgs,
+		Use:     "report [--format text|csv|json|html|atlas] [--out FILE]",
+		Short:   "Per-target availability, RTTs, outcomes, outage intervals and per-prefix timelines",
+		Long:    help("report"),
+		Example: help("report.example"),
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !slices.Contains(report.Formats, format) {
 				return usageErr("--format %q: use one of %s", format, strings.Join(report.Formats, ", "))
@@ -42,12 +33,7 @@ the last 24 hours.`,
 			if err != nil {
 				return err
 			}
-			if t1.IsZero() {
-				t1 = now
-			}
-			if t0.IsZero() {
-				t0 = t1.Add(-24 * time.Hour)
-			}
+			t0, t1 = report.Window(t0, t1, now)
 			st, err := a.openStore(cmd)
 			if err != nil {
 				return err
@@ -61,10 +47,7 @@ the last 24 hours.`,
 			if err != nil {
 				return &exitError{code: exitFailure, err: err}
 			}
-			if title == "" {
-				title = fmt.Sprintf("darkwatch report, %s to %s", t0.Format(time.RFC3339), t1.Format(time.RFC3339))
-			}
-			in := report.Input{Records: recs, Verdicts: vs, Events: evs, Since: t0, Until: t1, Title: title,
+			in := report.Input{Records: recs, Verdicts: vs, Events: evs, Since: t0, Until: t1, Title: cmp.Or(title, report.Title(t0, t1)),
 				Atlas: report.AtlasOptions{Timeout: a.cfg.Probe.Timeout}}
 			write := func(w io.Writer) error { return report.Write(w, format, in) }
 			if out == "" || out == "-" {
@@ -87,33 +70,15 @@ the last 24 hours.`,
 	return cmd
 }
 
-// replaceFile writes path whole through write: into a temporary file beside
-// it (mode 0640), renamed over path only once write, the sync and the close
-// have all succeeded. When anything fails, the file that was at path stays as
-// it was and the temporary file is removed.
-func replaceFile(path string, write func(io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+// replaceFile writes --out whole through write (see recfile.Whole): when
+// anything fails, the file that was there stays as it was.
+func replaceFile(path string, write func(io.Writer) error) error {
+	w, err := recfile.CreateWhole(path, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-			err = fmt.Errorf("--out %s: %w; the file there is unchanged", path, err)
-		}
-	}()
-	if err = write(tmp); err != nil {
-		return err
+	if err := w.Write(write); err != nil {
+		return fmt.Errorf("--out %s: %w; the file there is unchanged", path, err)
 	}
-	if err = tmp.Chmod(0o640); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return nil
 }

@@ -3,88 +3,75 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"darkwatch/config"
 	"darkwatch/results"
+	"darkwatch/results/recfile"
 	"darkwatch/results/store"
+	"darkwatch/results/transport"
 	"darkwatch/schedule"
 )
 
-// runFlags are the flags of `darkwatch run`.
+// runFlags are the flags of `darkwatch run`: most set the Daemon straight
+// away.
 type runFlags struct {
-	round    time.Duration
-	out      string
-	metrics  string
-	rounds   int
-	cooldown time.Duration
-	noAlign  bool
+	d            schedule.Daemon
+	out, metrics string
 }
 
 func (a *app) runCommand() *cobra.Command {
 	var f runFlags
 	cmd := &cobra.Command{
-		Use:   "run [--round D] [--out FILE] [flags]",
-		Short: "The daemon: a round of probes every --round until SIGTERM",
-		Long: `Run probes the configuration's targets in rounds until SIGTERM or SIGINT: every
-round sweeps the target sets' prefixes with their methods (icmp, tcp:PORT; trace
-every trace_every rounds), probes their known hosts and the canaries with theirs,
-and writes one JSON record per probe to the store (--store or store: in the config),
-to --out (appended), or to stdout when neither is given.
-
-Rounds are aligned to multiples of the round length since the Unix epoch, so every
-vantage point runs round N at the same time and numbers it alike.
-
-SIGTERM or SIGINT stops sending, reads replies for the cooldown, writes every record
-taken and exits 0. SIGHUP reloads the configuration file; a bad new configuration is
-refused with a message and the old one kept. Prometheus metrics are served on the
-address of --metrics (config key metrics).`,
-		Example: `  darkwatch run --config /etc/darkwatch/darkwatch.yaml --out /var/lib/darkwatch/records.jsonl
-  darkwatch run --config configs/lab.yaml --round 10s --metrics 127.0.0.1:9108`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return a.runDaemon(cmd, &f) },
+		Use:     "run [--round D] [--out FILE] [flags]",
+		Short:   "The daemon: a round of probes every --round until SIGTERM",
+		Long:    help("run"),
+		Example: help("run.example"),
+		Args:    cobra.NoArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return a.runDaemon(cmd, &f) },
 	}
 	fl := cmd.Flags()
-	fl.DurationVar(&f.round, "round", 0, "round length (default: config round, 11m)")
+	fl.DurationVar(&f.d.Length, "round", 0, "round length (default: config round, 11m)")
 	fl.StringVarP(&f.out, "out", "o", "", "append JSON records to `FILE` (default: stdout)")
 	fl.StringVar(&f.metrics, "metrics", "", "serve Prometheus /metrics on `addr` (default: config metrics; \"off\" for none)")
-	fl.IntVar(&f.rounds, "rounds", 0, "stop after this many rounds (default: until SIGTERM)")
-	fl.DurationVar(&f.cooldown, "cooldown", 0, "read replies this long after a sweep's last probe (default: config probe.timeout)")
-	fl.BoolVar(&f.noAlign, "no-align", false, "start the first round now instead of at the next multiple of the round length (a run restarted within the same round slot then reuses its number)")
+	fl.IntVar(&f.d.Rounds, "rounds", 0, "stop after this many rounds (default: until SIGTERM)")
+	fl.DurationVar(&f.d.Cooldown, "cooldown", 0, "read replies this long after a sweep's last probe (default: config probe.timeout)")
+	fl.BoolVar(&f.d.NoAlign, "no-align", false, "start the first round now instead of at the next multiple of the round length (a run restarted within the same round slot then reuses its number)")
 	return cmd
 }
 
 // runDaemon turns run's flags and the configuration into a schedule.Daemon
 // with its outputs (the store, --out, the collector, /metrics) and runs it.
 func (a *app) runDaemon(cmd *cobra.Command, f *runFlags) error {
-	ctx := cmd.Context()
-	if f.round != 0 && f.round < time.Second {
-		return usageErr("--round %v: at least 1s", f.round)
+	ctx, d := cmd.Context(), &f.d
+	if d.Length != 0 && d.Length < time.Second {
+		return usageErr("--round %v: at least 1s", d.Length)
 	}
 	out, err := a.openRunOutput(cmd, f.out)
 	if err != nil {
 		return err
 	}
 	defer out.close()
-	m := newMetrics()
-	if err := a.serveMetrics(ctx, m, f.metrics); err != nil {
+	m := schedule.NewMetrics()
+	reg := m.Registry()
+	if err := a.serveMetrics(ctx, reg, f.metrics); err != nil {
 		return err
 	}
-	if out.fwd, err = a.startForwarder(ctx, out.st, m); err != nil {
+	fwd, err := a.startForwarder(ctx, out.st, reg)
+	if err != nil {
 		return err
 	}
-	defer out.fwd.close(a.log)
-	errs := schedule.NewRoundErrors()
-	m.reg.MustRegister(errs)
-	d := &schedule.Daemon{
-		Prober: probes{}, Store: out.st, Emit: out.sink.write, Commit: out.save,
-		Reload: a.reloader(cmd), Log: a.log, Length: f.round, Cooldown: f.cooldown, Rounds: f.rounds, NoAlign: f.noAlign,
-		Metrics: &schedule.Metrics{Sent: m.sent, Replies: m.replies, PPS: m.pps, RoundDuration: m.roundDuration,
-			Rounds: m.rounds, HitRate: m.hitRate, Round: m.round, Reloads: m.reloads, Errors: errs},
+	if fwd != nil {
+		// Records go into the store and the collector's queue together.
+		out.to = fwd
+		defer fwd.Close()
 	}
-	if out.st != nil && out.fwd == nil {
+	d.Prober, d.Store, d.Emit, d.Commit = schedule.NetProber{}, out.st, out.sink.Write, out.save
+	d.Reload, d.Log, d.Metrics = a.reloader(cmd), a.log, m
+	if out.st != nil && fwd == nil {
 		// A node on its own keeps its store's verdicts and events current:
 		// the last two rounds' are (re)computed, with their history. With a
 		// collector, the collector does it for all.
@@ -106,23 +93,23 @@ func (a *app) runDaemon(cmd *cobra.Command, f *runFlags) error {
 // runOutput is where run's records go: the store (and through it the
 // collector), --out or stdout.
 type runOutput struct {
-	sink      *lockedWriter
+	sink      *recfile.Sink
 	st        store.Store
-	fwd       *forwarder // the way to the collector (collector.go); nil without one
+	to        recfile.Ingester // st, or the forwarder to the collector; nil without a store
 	closeFile func() error
 }
 
 // openRunOutput opens the store of the configuration, if any, and --out (or
 // stdout when there is no store).
 func (a *app) openRunOutput(cmd *cobra.Command, path string) (*runOutput, error) {
-	o := &runOutput{sink: &lockedWriter{}, closeFile: func() error { return nil }}
+	o := &runOutput{sink: &recfile.Sink{}, closeFile: func() error { return nil }}
 	if a.cfg.Store != "" {
 		st, err := a.openStore(cmd)
 		if err != nil {
 			return nil, err
 		}
-		o.st = st
-		o.sink.keep = true
+		o.st, o.to = st, st
+		o.sink.Keep = true
 		a.log.Info("records go to the store", "store", store.Redact(a.cfg.Store))
 	}
 	if path != "" || o.st == nil {
@@ -132,29 +119,15 @@ func (a *app) openRunOutput(cmd *cobra.Command, path string) (*runOutput, error)
 			return nil, err
 		}
 		o.closeFile = closer
-		o.sink.w = results.NewWriter(w, true)
-		o.sink.w.Batch = true
+		o.sink.W = results.NewWriter(w, true)
+		o.sink.W.Batch = true
 	}
 	return o, nil
 }
 
 // save writes the records taken so far: flushed to --out, committed to the
 // store.
-func (o *runOutput) save(ctx context.Context) error {
-	if err := o.sink.flush(); err != nil {
-		return fmt.Errorf("writing records: %w", err)
-	}
-	if o.st == nil {
-		return nil
-	}
-	recs := o.sink.take()
-	for i := 0; i < len(recs); i += importBatch {
-		if _, err := o.fwd.ingest(ctx, o.st, recs[i:min(i+importBatch, len(recs))]); err != nil {
-			return fmt.Errorf("storing records: %w", err)
-		}
-	}
-	return nil
-}
+func (o *runOutput) save(ctx context.Context) error { return o.sink.Save(ctx, o.to, recfile.Batch) }
 
 // close closes the file (a second close is harmless) and the store.
 func (o *runOutput) close() {
@@ -164,14 +137,30 @@ func (o *runOutput) close() {
 	}
 }
 
+// startForwarder starts sending st's records to the configured collector
+// (results/transport's Forwarder), if any, and registers the node's metrics
+// in reg; nil without a collector.
+func (a *app) startForwarder(ctx context.Context, st store.Store, reg *prometheus.Registry) (*transport.Forwarder, error) {
+	c := a.cfg.Collector
+	if c.URL == "" {
+		return nil, nil
+	}
+	if st == nil {
+		return nil, &config.Error{Key: "store", Msg: "a node that sends to a collector needs a local store"}
+	}
+	f, err := transport.StartForwarder(ctx, c, a.cfg.Vantage, version, st, a.log)
+	if err != nil {
+		return nil, config.InSection("collector", err)
+	}
+	reg.MustRegister(f.Metrics()...)
+	return f, nil
+}
+
 // serveMetrics serves /metrics on --metrics, else the configuration's
 // metrics address ("off": none).
-func (a *app) serveMetrics(ctx context.Context, m *metrics, flag string) error {
-	addr := pick(flag, a.cfg.Metrics)
-	if addr == "off" {
-		addr = ""
-	}
-	bound, err := m.serve(ctx, addr)
+func (a *app) serveMetrics(ctx context.Context, reg *prometheus.Registry, flag string) error {
+	addr := a.cfg.MetricsAddr(flag)
+	bound, err := schedule.ServeMetrics(ctx, reg, addr)
 	if err != nil {
 		return &exitError{code: exitFailure, err: fmt.Errorf("metrics on %s: %w", addr, err)}
 	}
@@ -185,10 +174,7 @@ func (a *app) serveMetrics(ctx context.Context, m *metrics, flag string) error {
 // the command line set; nil when there is no file. A configuration it
 // returns is in force for the rest of the command too.
 func (a *app) reloader(cmd *cobra.Command) func() (*schedule.Config, error) {
-	file, _ := cmd.Flags().GetString("config")
-	if file == "" {
-		file = os.Getenv("DARKWATCH_CONFIG")
-	}
+	file := configFile(cmd)
 	if file == "" {
 		return nil
 	}
@@ -199,8 +185,7 @@ func (a *app) reloader(cmd *cobra.Command) func() (*schedule.Config, error) {
 		}
 		cfg, err := loadConfig(v, file)
 		if err == nil && len(a.flagAllow) > 0 {
-			cfg.Allow = append(cfg.Allow, a.flagAllow...)
-			err = cfg.Validate()
+			err = cfg.AddAllow(a.flagAllow)
 		}
 		if err != nil {
 			return nil, err

@@ -25,26 +25,7 @@ func TestStoreSecrets(t *testing.T) {
 	}
 	dir := t.TempDir()
 	open := filepath.Join(dir, "open.pass")
-	private := filepath.Join(dir, "private.pass")
 	os.WriteFile(open, []byte("s3cret\n"), 0o644)
-	os.WriteFile(private, []byte("s3cret\n"), 0o600)
-	if _, err := readPrivateSecret("store_password_file", open); err == nil || !strings.Contains(err.Error(), "others may read it") {
-		t.Errorf("a world-readable password file: %v", err)
-	}
-	pw, err := readPrivateSecret("store_password_file", private)
-	if err != nil || pw != "s3cret" {
-		t.Fatalf("private password file: %q, %v", pw, err)
-	}
-	dsn, err := store.WithPassword("postgres://dw@db.example/dw", pw)
-	if err != nil || dsn != "postgres://dw:s3cret@db.example/dw" {
-		t.Errorf("WithPassword: %q, %v", dsn, err)
-	}
-	if _, err := store.WithPassword("sqlite:///x.db", pw); err == nil {
-		t.Error("a password given to a SQLite store")
-	}
-	if _, err := store.WithPassword("postgres://dw:other@db.example/dw", pw); err == nil {
-		t.Error("a password file besides a password in the DSN")
-	}
 	// The command refuses a readable file before it opens anything.
 	cfg := filepath.Join(dir, "c.yaml")
 	os.WriteFile(cfg, []byte("store: postgres://dw@192.0.2.1:1/dw\nstore_password_file: "+open+"\n"), 0o600)

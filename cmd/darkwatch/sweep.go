@@ -1,123 +1,86 @@
 package main
 
 import (
-	"bytes"
-	"context"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"os"
-	"strconv"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"darkwatch/probe"
 	"darkwatch/results"
+	"darkwatch/results/recfile"
 	"darkwatch/schedule"
 )
 
-// sweepFlags are the flags of `darkwatch sweep`.
+// sweepFlags are the flags of `darkwatch sweep`: most set the SweepJob
+// straight away, over the configuration's defaults.
 type sweepFlags struct {
-	targets       []string
-	method        string
-	rate          int
-	perBlock      int
-	cooldown      time.Duration
-	shards, shard uint64
-	seed          uint64
-	retries       int
-	out           string
-	lock          string
-	all           bool
-	round         int64
-	source        string
-	parallel      int
+	job                       schedule.SweepJob
+	targets                   []string
+	method, out, lock, source string
+	shards, shard, seed       uint64
 }
 
 func (a *app) sweepCommand() *cobra.Command {
 	var f sweepFlags
 	cmd := &cobra.Command{
-		Use:   "sweep [--targets CIDR,...] [--method icmp|tcp:PORT|trace] [flags]",
-		Short: "One round over whole address spaces, for cron: stateless, rate-capped, sharded",
-		Long: `Sweep probes every address of the targets once (1+--retries times), in a random
-order that never bursts one /24, at a capped rate, and records the replies.
-
-Targets come from --targets (CIDRs, addresses, @FILE with one per line) or else from
-the configuration's target sets (prefixes and hosts). The blocklist applies.
-
-icmp and tcp:PORT use the stateless engine: replies are validated by a keyed hash
-hidden in the fields they echo, so memory stays flat however many addresses are
-swept. trace runs Paris traces of every target, many in parallel, under the same
-rate cap.
-
-A lock (--lock) makes an overlapping run from cron exit at once, without sending.
-On SIGINT/SIGTERM sending stops, replies are read for the cooldown, and every
-record taken is written. A summary goes to stderr; a progress bar too when stderr
-is a terminal. Exit status: 0 every target answered, 1 some did not, 2 usage or
-configuration error, 3 the prober failed (for example another sweep holds the lock).`,
-		Example: `  darkwatch sweep --targets 175.45.176.0/22 --method icmp --rate 1000 --out kp.jsonl
-  darkwatch sweep --config configs/kp-2014.yaml --method tcp:80 --json
-  darkwatch sweep --targets @hitlist.txt --shards 3 --shard 0 --seed 42 --out part0.jsonl`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return a.runSweep(cmd, &f) },
+		Use:     "sweep [--targets CIDR,...] [--method icmp|tcp:PORT|trace] [flags]",
+		Short:   "One round over whole address spaces, for cron: stateless, rate-capped, sharded",
+		Long:    help("sweep"),
+		Example: help("sweep.example"),
+		Args:    cobra.NoArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return a.runSweep(cmd, &f) },
 	}
 	fl := cmd.Flags()
 	fl.StringSliceVarP(&f.targets, "targets", "t", nil, "target `CIDR`s, addresses or @FILE, comma-separated (default: the config's targets)")
 	fl.StringVarP(&f.method, "method", "M", "icmp", "probe method: icmp, tcp:PORT or trace[:icmp|udp|tcp]")
-	fl.IntVarP(&f.rate, "rate", "r", -1, "packets per second, 0 = as fast as the machine allows (default: config rate.pps)")
-	fl.IntVar(&f.perBlock, "per-block-rate", -1, "packets per second to any one /24 (default: config rate.per_block_pps; 0 = no cap)")
-	fl.DurationVar(&f.cooldown, "cooldown", 2*time.Second, "how long to keep reading replies after the last probe")
+	fl.IntVarP(&f.job.Rate, "rate", "r", -1, "packets per second, 0 = as fast as the machine allows (default: config rate.pps)")
+	fl.IntVar(&f.job.PerBlock, "per-block-rate", -1, "packets per second to any one /24 (default: config rate.per_block_pps; 0 = no cap)")
+	fl.DurationVar(&f.job.Cooldown, "cooldown", 2*time.Second, "how long to keep reading replies after the last probe")
 	fl.Uint64Var(&f.shards, "shards", 1, "split the sweep into this many disjoint shards (with --shard and the same --seed on every machine)")
 	fl.Uint64Var(&f.shard, "shard", 0, "which shard this run takes, 0 .. shards-1")
 	fl.Uint64Var(&f.seed, "seed", 0, "seed of the random order (default: random; give the same on every shard)")
-	fl.IntVar(&f.retries, "retries", 0, "extra passes over the targets (replies beyond the first are counted as duplicates)")
+	fl.IntVar(&f.job.Retries, "retries", 0, "extra passes over the targets (replies beyond the first are counted as duplicates)")
 	fl.StringVarP(&f.out, "out", "o", "", "append JSON records to `FILE` (default: stdout with --json)")
 	fl.StringVar(&f.lock, "lock", "", "lock `file` that keeps two sweeps from overlapping (default: per vantage, in the runtime dir)")
-	fl.BoolVar(&f.all, "all", false, "also write a timeout record for every target that did not answer")
-	fl.Int64Var(&f.round, "round", -1, "round number in the records (default: Unix time / config round length)")
+	fl.BoolVar(&f.job.All, "all", false, "also write a timeout record for every target that did not answer")
+	fl.Int64Var(&f.job.Round, "round", -1, "round number in the records (default: Unix time / config round length)")
 	fl.StringVarP(&f.source, "source", "S", "", "source `address` (default: the kernel's choice)")
-	fl.IntVarP(&f.parallel, "parallel", "P", 256, "traces in flight at once (trace)")
+	fl.IntVarP(&f.job.Parallel, "parallel", "P", 256, "traces in flight at once (trace)")
 	return cmd
 }
 
-// checkSweepFlags checks sweep's flags and gives its method and source.
-func checkSweepFlags(f *sweepFlags) (schedule.Method, netip.Addr, error) {
-	var src netip.Addr
+// checkSweepFlags checks sweep's flags and sets the job's method and source.
+func checkSweepFlags(f *sweepFlags) error {
 	m, err := schedule.ParseMethod(f.method)
 	if err != nil {
-		return m, src, usageErr("--method: %v", err)
+		return usageErr("--method: %v", err)
 	}
 	if m.Name == results.MethodDNS {
-		return m, src, usageErr("--method dns: sweeps take icmp, tcp:PORT or trace; probe name servers with darkwatch probe dns")
+		return usageErr("--method dns: sweeps take icmp, tcp:PORT or trace; probe name servers with darkwatch probe dns")
 	}
 	if f.shards == 0 || f.shard >= f.shards {
-		return m, src, usageErr("--shard %d of --shards %d: the shard must be 0 .. shards-1", f.shard, f.shards)
+		return usageErr("--shard %d of --shards %d: the shard must be 0 .. shards-1", f.shard, f.shards)
 	}
-	if f.retries < 0 || f.retries > 10 {
-		return m, src, usageErr("--retries %d: use 0 to 10", f.retries)
+	if f.job.Retries < 0 || f.job.Retries > 10 {
+		return usageErr("--retries %d: use 0 to 10", f.job.Retries)
 	}
-	if f.source != "" {
-		if src, err = netip.ParseAddr(f.source); err != nil {
-			return m, src, usageErr("--source %q is not an IP address", f.source)
-		}
-		if err := schedule.LocalSource(src); err != nil {
-			return m, src, usageErr("--source: %v", err)
-		}
-	}
-	return m, src, nil
+	f.job.Method = m
+	f.job.Source, err = parseSource(f.source)
+	return err
 }
 
+// runSweep sweeps, under the lock, the shard of the space that the flags
+// and the configuration name, writing the records as they come.
 func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
-	ctx := cmd.Context()
-	m, src, err := checkSweepFlags(f)
-	if err != nil {
+	ctx, c, job := cmd.Context(), a.cfg, &f.job
+	if err := checkSweepFlags(f); err != nil {
 		return err
 	}
-	bl := a.bl
 	space, err := a.sweepSpaceOf(f.targets)
 	if err != nil {
 		return err
@@ -125,66 +88,55 @@ func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
 	if f.seed == 0 {
 		f.seed = uint64(time.Now().UnixNano())
 	}
-	if f.round < 0 {
-		f.round = time.Now().Unix() / int64(a.cfg.Round/time.Second)
+	if job.Round < 0 {
+		job.Round = time.Now().Unix() / int64(c.Round/time.Second)
 	}
-	rate := f.rate
-	if rate < 0 {
-		rate = a.cfg.Rate.PPS
+	if job.Rate < 0 {
+		job.Rate = c.Rate.PPS
 	}
-	perBlock := f.perBlock
-	if perBlock < 0 {
-		perBlock = a.cfg.Rate.PerBlockPPS
+	if job.PerBlock < 0 {
+		job.PerBlock = c.Rate.PerBlockPPS
 	}
-
-	lockPath := f.lock
-	if lockPath == "" {
-		lockPath = defaultLockPath(a.cfg.Vantage)
-	}
-	lk, err := acquireLock(lockPath)
+	lk, err := schedule.AcquireLock(cmp.Or(f.lock, schedule.DefaultLockPath(c.Vantage)))
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}
-	defer lk.release()
-
+	defer lk.Release()
 	out, closeOut, err := a.recordSink(f.out)
 	if err != nil {
 		return err
 	}
 	rw := results.NewWriter(out, a.json || f.out != "")
 	rw.Batch = true
-	sink := &lockedWriter{w: rw}
-
-	job := &schedule.SweepJob{
-		Method: m, Space: space, Vantage: a.cfg.Vantage, Round: f.round, Retries: f.retries, Cooldown: f.cooldown,
-		Timeout: a.cfg.Probe.Timeout, TTL: a.cfg.Probe.TTL, Contact: a.cfg.Contact, Permit: bl.Check,
-		Source: src, Rate: rate, PerBlock: perBlock, All: f.all, Parallel: f.parallel,
-		Perm: func() (*schedule.Permutation, error) {
-			return schedule.NewShard(space.Size(), f.seed, f.shard, f.shards)
-		},
+	sink := &recfile.Sink{W: rw}
+	job.Space, job.Vantage, job.Contact, job.Permit = space, c.Vantage, c.Contact, a.bl.Check
+	job.Timeout, job.TTL = c.Probe.Timeout, c.Probe.TTL
+	job.Perm = func() (*schedule.Permutation, error) {
+		return schedule.NewShard(space.Size(), f.seed, f.shard, f.shards)
 	}
 	if _, err := job.Perm(); err != nil {
 		closeOut()
 		return usageErr("%v", err)
 	}
-	prog := newProgress(os.Stderr, space.Size()/f.shards*uint64(1+f.retries))
-	st, err := sweepSpace(ctx, job, sink.write, prog)
-	prog.done()
+	targets := space.Size() / f.shards
+	prog := schedule.NewProgressBar(os.Stderr, targets*uint64(1+job.Retries))
+	st, err := schedule.Sweep(ctx, job, sink.Write, prog)
+	prog.Done()
 	if err != nil {
-		sink.flush()
+		sink.Flush()
 		closeOut()
 		return &exitError{code: exitFailure, err: err}
 	}
-	werr := sink.flush()
+	werr := sink.Flush()
 	cerr := closeOut()
-	printSummary(os.Stderr, m, space.Size()/f.shards, st)
+	fmt.Fprint(os.Stderr, schedule.SweepSummary(job.Method, targets, st))
 	if werr != nil || cerr != nil {
 		return &exitError{code: exitFailure, err: fmt.Errorf("writing records: %v", errors.Join(werr, cerr))}
 	}
 	if ctx.Err() != nil {
 		return &exitError{code: exitSome, err: errors.New("interrupted: sending stopped early; every reply taken was written")}
 	}
-	if st.Hits < space.Size()/f.shards {
+	if st.Hits < targets {
 		return &exitError{code: exitSome}
 	}
 	return nil
@@ -220,282 +172,18 @@ func (a *app) sweepTargets(specs []string) ([]netip.Prefix, error) {
 		}
 		return ps, nil
 	}
-	var ps []netip.Prefix
-	for _, ts := range a.cfg.Targets {
-		for _, s := range ts.Prefixes {
-			ps = append(ps, netip.MustParsePrefix(s).Masked())
-		}
-		for _, h := range ts.Hosts {
-			ad := netip.MustParseAddr(h.Addr)
-			ps = append(ps, netip.PrefixFrom(ad, ad.BitLen()))
-		}
-	}
+	ps := a.cfg.TargetPrefixes()
 	if len(ps) == 0 {
 		return nil, usageErr("nothing to sweep: give --targets CIDR,... or target sets in --config")
 	}
 	return ps, nil
 }
 
-// sweepSpace runs job and gives its records to emit.
-func sweepSpace(ctx context.Context, job *schedule.SweepJob, emit func(results.Record), prog *progress) (probe.SweepStats, error) {
-	var st probe.SweepStats
-	var answered func(netip.Addr) bool
-	var err error
-	if job.Method.Name == results.MethodTrace {
-		st, answered, err = traceSweep(ctx, job, emit, prog)
-	} else {
-		st, answered, err = engineSweep(ctx, job, emit, prog)
-	}
-	// Timeouts are known only for a whole sweep: one stopped early never sent
-	// to some targets, and which is not known statelessly.
-	if err != nil || !job.All || ctx.Err() != nil {
-		return st, err
-	}
-	p, _ := job.Perm()
-	for {
-		i, ok := p.Next()
-		if !ok {
-			return st, nil
-		}
-		ad := job.Space.Index(i)
-		if !answered(ad) {
-			emit(results.Record{Time: time.Now().UTC(), Vantage: job.Vantage, Round: job.Round,
-				Method: job.Method.Name, Target: ad.String(), Port: int(job.Method.Port), Outcome: results.OutcomeTimeout})
-		}
-	}
-}
-
-// engineSweep runs the stateless engine over the space in permutation order.
-func engineSweep(ctx context.Context, job *schedule.SweepJob, emit func(results.Record), prog *progress) (probe.SweepStats, func(netip.Addr) bool, error) {
-	cfg := probe.SweepConfig{
-		Vantage: job.Vantage, Round: job.Round, Method: job.Method.Name, Port: job.Method.Port, Source: job.Source,
-		TTL: job.TTL, Contact: job.Contact, Retries: job.Retries, Cooldown: job.Cooldown,
-		Permit: job.Permit,
-	}
-	if job.Rate > 0 {
-		cfg.Wait = schedule.NewLimiter(job.Rate).Wait
-	}
-	if job.PerBlock > 0 {
-		cfg.BlockAllow = schedule.NewBlockCap(job.PerBlock).Allow
-	}
-	s, err := probe.NewSweep(cfg)
-	if err != nil {
-		return probe.SweepStats{}, nil, err
-	}
-	defer s.Close()
-	stop := make(chan struct{})
-	go func() {
-		select {
-		case <-ctx.Done():
-			close(stop)
-		case <-stop:
-		}
-	}()
-	ticker := time.NewTicker(200 * time.Millisecond)
-	defer ticker.Stop()
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-ticker.C:
-				st := s.Stats()
-				prog.show(st.Sent, st.Hits)
-			case <-done:
-				return
-			}
-		}
-	}()
-	pass := func() probe.AddrIter {
-		p, _ := job.Perm()
-		return func() (netip.Addr, bool) {
-			i, ok := p.Next()
-			if !ok {
-				return netip.Addr{}, false
-			}
-			return job.Space.Index(i), true
-		}
-	}
-	// Only IPv4 goes through the engine; IPv6 targets are probed one by one.
-	st, err := s.Run(stop, pass, emit)
-	close(done)
-	select {
-	case <-stop:
-	default:
-		close(stop)
-	}
-	return st, s.Answered, err
-}
-
-// traceSweep runs Paris traces of every target, many at once, each probe paced
-// by the caps.
-func traceSweep(ctx context.Context, job *schedule.SweepJob, emit func(results.Record), prog *progress) (probe.SweepStats, func(netip.Addr) bool, error) {
-	// Traces send from many goroutines: the pacer is shared under a lock.
-	var paceMu sync.Mutex
-	pacer := schedule.NewPacer(job.Rate, job.PerBlock)
-	pace := func(a netip.Addr) { paceMu.Lock(); pacer.Pace(a); paceMu.Unlock() }
-	tr, err := probe.NewTrace(probe.Config{
-		Vantage: job.Vantage, Round: job.Round, Timeout: job.Timeout, Source: job.Source,
-		Contact: job.Contact, Proto: job.Method.Proto, Count: 1, Permit: job.Permit,
-		Trace: probe.TraceOptions{Pace: pace},
-	})
-	if err != nil {
-		return probe.SweepStats{}, nil, err
-	}
-	defer tr.Close()
-	var st probe.SweepStats
-	st.Start = time.Now()
-	var mu sync.Mutex
-	reached := map[netip.Addr]bool{}
-	sem := make(chan struct{}, max(job.Parallel, 1))
-	var wg sync.WaitGroup
-	p, _ := job.Perm()
-	for ctx.Err() == nil {
-		i, ok := p.Next()
-		if !ok {
-			break
-		}
-		ad := job.Space.Index(i)
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			// A trace already started is finished even on SIGTERM: its hops are data.
-			recs := tr.Probe(context.WithoutCancel(ctx), probe.Target{Addr: ad})
-			mu.Lock()
-			defer mu.Unlock()
-			st.Sent++
-			for _, r := range recs {
-				st.Replies += uint64(len(r.Hops))
-				if r.Answered() {
-					st.Hits++
-					reached[ad] = true
-				}
-				emit(r)
-			}
-			prog.show(st.Sent, st.Hits)
-		}()
-	}
-	wg.Wait()
-	st.SendEnd, st.End = time.Now(), time.Now()
-	return st, func(ad netip.Addr) bool { mu.Lock(); defer mu.Unlock(); return reached[ad] }, nil
-}
-
-// recordSink opens where records go: FILE (appended, so no earlier round is
-// lost) or stdout.
+// recordSink opens where records go: --out FILE, appended to, or stdout.
 func (a *app) recordSink(path string) (io.Writer, func() error, error) {
-	if path == "" || path == "-" {
-		return a.stdout, func() error { return nil }, nil
-	}
-	fh, err := openRecordFile(path, os.Stderr)
+	w, closeOut, err := recfile.OpenOut(path, a.stdout, os.Stderr)
 	if err != nil {
 		return nil, nil, usageErr("--out: %v", err)
 	}
-	return fh, func() error {
-		// Sync makes the records durable; devices and pipes cannot sync.
-		if err := fh.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
-			fh.Close()
-			return err
-		}
-		return fh.Close()
-	}, nil
-}
-
-// openRecordFile opens a JSON Lines file for appending, creating it 0640. A
-// file that does not end in a newline was cut short mid-record (a killed
-// sweep): its torn last line is cut off, and said so on warn, so that the
-// records appended next start on a line of their own.
-func openRecordFile(path string, warn io.Writer) (*os.File, error) {
-	fh, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o640)
-	if err != nil {
-		return nil, err
-	}
-	fi, err := fh.Stat()
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
-		return fh, nil
-	}
-	keep, err := lastNewline(fh, fi.Size())
-	if err == nil && keep < fi.Size() {
-		err = fh.Truncate(keep)
-		if err == nil {
-			fmt.Fprintf(warn, "%s: last line was cut short (%d bytes without a newline, from an interrupted run); removed it\n",
-				path, fi.Size()-keep)
-		}
-	}
-	if err != nil {
-		fh.Close()
-		return nil, fmt.Errorf("%s: repairing its torn last line: %w", path, err)
-	}
-	return fh, nil
-}
-
-// lastNewline gives the length of f up to and including its last newline (0
-// when there is none).
-func lastNewline(f *os.File, size int64) (int64, error) {
-	buf := make([]byte, 64<<10)
-	for end := size; end > 0; {
-		start := max(end-int64(len(buf)), 0)
-		b := buf[:end-start]
-		if _, err := f.ReadAt(b, start); err != nil {
-			return 0, err
-		}
-		if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
-			return start + int64(i) + 1, nil
-		}
-		end = start
-	}
-	return 0, nil
-}
-
-// lockedWriter lets the receiving goroutine and the caller share one Writer.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *results.Writer // nil: records are only kept
-	// keep, when set, also collects the records for a store.
-	keep bool
-	kept []results.Record
-}
-
-func (l *lockedWriter) write(r results.Record) {
-	l.mu.Lock()
-	if l.w != nil {
-		l.w.Write(r)
-	}
-	if l.keep {
-		l.kept = append(l.kept, r)
-	}
-	l.mu.Unlock()
-}
-
-// take returns the records kept so far and forgets them.
-func (l *lockedWriter) take() []results.Record {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	k := l.kept
-	l.kept = nil
-	return k
-}
-
-func (l *lockedWriter) flush() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.w == nil {
-		return nil
-	}
-	return l.w.Flush()
-}
-
-// printSummary writes the sweep's figures in one block on stderr.
-func printSummary(w io.Writer, m schedule.Method, targets uint64, st probe.SweepStats) {
-	name := m.Name
-	if m.Port != 0 {
-		name += ":" + strconv.Itoa(int(m.Port))
-	}
-	rate := 0.0
-	if targets > 0 {
-		rate = 100 * float64(st.Hits) / float64(targets)
-	}
-	fmt.Fprintf(w, "sweep %s: %d targets, sent %d, replies %d, hits %d (%.2f%%), duplicates %d, blocked %d, achieved %.0f pps, sending %s, total %s\n",
-		name, targets, st.Sent, st.Replies, st.Hits, rate, st.Duplicates, st.Blocked, st.PPS(),
-		st.SendEnd.Sub(st.Start).Round(time.Millisecond), st.End.Sub(st.Start).Round(time.Millisecond))
+	return w, closeOut, nil
 }

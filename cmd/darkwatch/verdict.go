@@ -1,52 +1,30 @@
 package main
 
 import (
+	"cmp"
 	"context"
-	"fmt"
-	"net/netip"
-	"os"
 	"slices"
-	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"darkwatch/results"
+	"darkwatch/results/report"
 	"darkwatch/results/store"
 )
-
-// levels are the entity levels `verdict --level` takes.
-var levels = []string{results.LevelHost, results.LevelBlock, results.LevelPrefix, results.LevelASN, results.LevelCountry, results.LevelVantage}
 
 func (a *app) verdictCommand() *cobra.Command {
 	var level, at, since, until string
 	cmd := &cobra.Command{
-		Use:   "verdict [--level L] [--at T | --since T --until T]",
-		Short: "What the records in the store say: reachable, partial, outage, ... per entity",
-		Long: `Verdict reads the store's records from every vantage point and says, per entity and
-round, whether it is reachable in the data plane: host, block (/24), prefix, asn,
-country, or vantage (healthy, vantage-down or unknown, from its canaries).
-
-Per vantage and block, the round's probes update a Trinocular belief; a vantage whose
-canaries fail is a gap, never an outage; healthy vantages are merged with the quorum
-of the config; blocks roll up to prefixes, ASes and countries against a sliding
-median. With BGP routes in the store (bgp import, or serve's live collector) each
-host, block and prefix verdict combines both planes: data-plane-outage (routed but
-unreachable), control-plane-outage (withdrawn and unreachable), reachable-unrouted
-(answers though withdrawn); without them the control plane is "unknown".
-
-Without --at or --since, the latest verdict per entity. Times are RFC 3339
-(2026-11-21T22:00:00Z) or durations back from now (30m, 6h).
-Exit status: 0 nothing is down, 1 some entity is not reachable, 2 usage error.`,
-		Example: `  darkwatch verdict --level prefix
-  darkwatch verdict --level block --since 6h --json
-  darkwatch verdict --level vantage --at 2026-11-21T22:00:00Z`,
-		Args: cobra.NoArgs,
+		Use:     "verdict [--level L] [--at T | --since T --until T]",
+		Short:   "What the records in the store say: reachable, partial, outage, ... per entity",
+		Long:    help("verdict"),
+		Example: help("verdict.example"),
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !slices.Contains(levels, level) {
-				return usageErr("--level %q: use one of %s", level, strings.Join(levels, ", "))
+			if !slices.Contains(results.Levels, level) {
+				return usageErr("--level %q: use one of %s", level, strings.Join(results.Levels, ", "))
 			}
 			now := time.Now().UTC()
 			var t0, t1, tAt time.Time
@@ -54,7 +32,7 @@ Exit status: 0 nothing is down, 1 some entity is not reachable, 2 usage error.`,
 			if at != "" && (since != "" || until != "") {
 				return usageErr("--at goes alone, or --since with --until")
 			}
-			if tAt, err = parseWhen(at, now); err != nil {
+			if tAt, err = results.ParseTime(at, now); err != nil {
 				return usageErr("--at: %v", err)
 			}
 			if t0, t1, err = parseSpan(since, until, now); err != nil {
@@ -65,127 +43,46 @@ Exit status: 0 nothing is down, 1 some entity is not reachable, 2 usage error.`,
 				return err
 			}
 			defer st.Close()
-			vs, _, err := a.analyze(cmd.Context(), st, t0, firstNonZero(t1, tAt, now))
+			vs, _, err := a.analyze(cmd.Context(), st, t0, cmp.Or(t1, tAt, now))
 			if err != nil {
 				return err
 			}
 			vs = results.SelectVerdicts(vs, level, t0, t1, tAt)
-			if a.json {
-				w := results.NewWriter(a.stdout, true)
-				for i := range vs {
-					if err := w.Encode(vs[i]); err != nil {
-						return err
-					}
-				}
-				if err := w.Flush(); err != nil {
-					return err
-				}
-			} else {
-				printVerdicts(a.stdout, vs)
+			if err := report.WriteVerdicts(a.stdout, vs, a.json); err != nil {
+				return err
 			}
-			for _, v := range vs {
-				if v.Verdict != results.VerdictReachable && v.Verdict != results.VerdictHealthy {
-					return &exitError{code: exitSome}
-				}
+			if !results.AllReachable(vs) {
+				return &exitError{code: exitSome}
 			}
 			return nil
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&level, "level", "l", results.LevelPrefix, "entity level: "+strings.Join(levels, ", "))
+	fl.StringVarP(&level, "level", "l", results.LevelPrefix, "entity level: "+strings.Join(results.Levels, ", "))
 	fl.StringVar(&at, "at", "", "the verdicts in force at `time`")
 	fl.StringVar(&since, "since", "", "every round's verdict from `time` on")
 	fl.StringVar(&until, "until", "", "up to `time` (default now)")
 	return cmd
 }
 
-// parseWhen reads an RFC 3339 time or a duration back from now; "" is zero.
-func parseWhen(s string, now time.Time) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if d, err := time.ParseDuration(s); err == nil {
-		return now.Add(-d), nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return t, fmt.Errorf("%q is neither an RFC 3339 time (2026-11-21T22:00:00Z) nor a duration (6h)", s)
-	}
-	return t.UTC(), nil
-}
-
-// parseSpan reads --since and --until with parseWhen; a bad one is a usage
+// parseSpan reads --since and --until with results.ParseTime; a bad one is a usage
 // error naming its flag.
 func parseSpan(since, until string, now time.Time) (t0, t1 time.Time, err error) {
-	if t0, err = parseWhen(since, now); err != nil {
+	if t0, err = results.ParseTime(since, now); err != nil {
 		return t0, t1, usageErr("--since: %v", err)
 	}
-	if t1, err = parseWhen(until, now); err != nil {
+	if t1, err = results.ParseTime(until, now); err != nil {
 		return t0, t1, usageErr("--until: %v", err)
 	}
 	return t0, t1, nil
 }
 
-func firstNonZero(ts ...time.Time) time.Time {
-	for _, t := range ts {
-		if !t.IsZero() {
-			return t
-		}
-	}
-	return time.Time{}
-}
-
 // analyze runs results' one analysis (Analysis.Update) of the rounds from
 // since to until over the store, as the configuration describes them.
 func (a *app) analyze(ctx context.Context, st store.Store, since, until time.Time) ([]results.Verdict, []results.Event, error) {
-	vs, evs, err := a.analysis().Update(ctx, store.AnalysisSource(st), a.cfg.BGP.Visibility(), since, until, a.log)
+	vs, evs, err := a.cfg.Analysis().Update(ctx, store.AnalysisSource(st), a.cfg.BGP.Visibility(), since, until, a.log)
 	if err != nil {
 		return nil, nil, &exitError{code: exitFailure, err: err}
 	}
 	return vs, evs, nil
-}
-
-// analysis describes the configuration's entities to the analysis.
-func (a *app) analysis() results.Analysis {
-	c := a.cfg
-	an := results.Analysis{Quorum: c.Quorum, Round: c.Round}
-	for _, ts := range c.Targets {
-		set := results.TargetSet{Name: ts.Name, ASN: ts.ASN, Country: ts.Country}
-		for _, p := range ts.Prefixes {
-			set.Prefixes = append(set.Prefixes, netip.MustParsePrefix(p).Masked())
-		}
-		an.Sets = append(an.Sets, set)
-		for _, h := range ts.Hosts {
-			an.Hosts = append(an.Hosts, netip.MustParseAddr(h.Addr))
-		}
-	}
-	for _, h := range c.Canaries {
-		an.Canaries = append(an.Canaries, netip.MustParseAddr(h.Addr))
-	}
-	return an
-}
-
-func printVerdicts(f *os.File, vs []results.Verdict) {
-	tw := tabwriter.NewWriter(f, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tLEVEL\tENTITY\tVERDICT\tDATA\tCONTROL\tVANTAGES up/down/gap\tDETAIL")
-	for _, v := range vs {
-		van := ""
-		if v.Vantages != nil {
-			van = fmt.Sprintf("%d/%d/%d", v.Vantages.Up, v.Vantages.Down, v.Vantages.Gap)
-		}
-		var detail []string
-		if v.Up != nil && v.Total != nil {
-			detail = append(detail, fmt.Sprintf("%d/%d blocks up", *v.Up, *v.Total))
-		}
-		for m, s := range v.Methods {
-			detail = append(detail, m+"="+s)
-		}
-		sort.Strings(detail)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Time.Format(time.RFC3339), v.Level, v.Entity, v.Verdict,
-			v.DataPlane, v.ControlPlane, van, strings.Join(detail, " "))
-	}
-	tw.Flush()
-	if len(vs) == 0 {
-		fmt.Fprintln(f, "(no verdicts: the store holds no records for that time)")
-	}
 }

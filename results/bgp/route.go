@@ -4,8 +4,10 @@
 // prints them, and turned into per-prefix visibility: how many full-feed
 // peers see a prefix in a time bin, and whether it is announced or withdrawn.
 //
-// It also owns the bgp: section of the configuration (Section) and loads MRT
-// files, once or as they come (ImportFile, Watch), into a RouteStore.
+// It also owns the bgp: section of the configuration (Section), prints MRT
+// files (DumpFiles), loads them, once or as they come (ImportFile,
+// ImportFiles, Watch), into a RouteStore, and prints a prefix's visibility
+// over time (Timeline, WriteTimeline).
 //
 // It knows BGP and MRT, and nothing of probes, SQL, configuration files or
 // verdicts: callers hand it typed values (file names, addresses,

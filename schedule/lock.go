@@ -1,4 +1,4 @@
-package main
+package schedule
 
 import (
 	"errors"
@@ -11,16 +11,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// lockFile holds an exclusive flock(2) on a file for the life of a sweep, so an
+// Lock holds an exclusive flock(2) on a file for the life of a sweep, so an
 // overlapping cron run exits at once instead of sending a second round.
-type lockFile struct{ f *os.File }
+type Lock struct{ f *os.File }
 
-// errLocked says another darkwatch holds the lock.
-var errLocked = errors.New("locked")
+// ErrLocked says another darkwatch holds the lock.
+var ErrLocked = errors.New("locked")
 
-// acquireLock takes the lock at path without waiting. The file records the
-// holder's PID for the error message of the next one.
-func acquireLock(path string) (*lockFile, error) {
+// AcquireLock takes the lock at path without waiting. The file records the
+// holder's PID for the error message of the next one, which wraps ErrLocked.
+func AcquireLock(path string) (*Lock, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, err
 	}
@@ -39,24 +39,24 @@ func acquireLock(path string) (*lockFile, error) {
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
 			pid := strings.TrimSpace(string(b[:n]))
-			return nil, fmt.Errorf("%w: another darkwatch sweep (pid %s) holds %s; this run exits without sending", errLocked, pid, path)
+			return nil, fmt.Errorf("%w: another darkwatch sweep (pid %s) holds %s; this run exits without sending", ErrLocked, pid, path)
 		}
 		return nil, err
 	}
 	_ = f.Truncate(0)
 	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-	return &lockFile{f: f}, nil
+	return &Lock{f: f}, nil
 }
 
-// release drops the lock; the file stays for the next run.
-func (l *lockFile) release() {
+// Release drops the lock; the file stays for the next run.
+func (l *Lock) Release() {
 	_ = unix.Flock(int(l.f.Fd()), unix.LOCK_UN)
 	l.f.Close()
 }
 
-// defaultLockPath is where sweeps lock when --lock is not given: the runtime
-// directory when there is one, else the temporary directory.
-func defaultLockPath(vantage string) string {
+// DefaultLockPath is where the sweeps of vantage lock when no path is given:
+// the runtime directory when there is one, else the temporary directory.
+func DefaultLockPath(vantage string) string {
 	dir := os.Getenv("XDG_RUNTIME_DIR")
 	if dir == "" {
 		if os.Geteuid() == 0 {

@@ -1,0 +1,34 @@
+package recfile
+
+import (
+	"io"
+	"path/filepath"
+
+	"darkwatch/results"
+)
+
+// Export writes the records each walks as JSON Lines, as sweep --out writes
+// them, to the file path, whole or not at all (through a temporary file
+// beside it, see Whole), or to w when path is "" or "-". It returns how many
+// records it wrote. each calls write with every record and returns the walk's
+// error.
+func Export(path string, w io.Writer, each func(write func(results.Record)) error) (int, error) {
+	n := 0
+	all := func(w io.Writer) error {
+		rw := results.NewWriter(w, true)
+		if err := each(func(r results.Record) { rw.Write(r); n++ }); err != nil {
+			return err
+		}
+		return rw.Flush()
+	}
+	if path == "" || path == "-" {
+		err := all(w)
+		return n, err
+	}
+	f, err := CreateWhole(path, filepath.Base(path)+".tmp*")
+	if err != nil {
+		return 0, err
+	}
+	err = f.Write(all)
+	return n, err
+}
