@@ -3,6 +3,7 @@ package results
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sort"
 	"time"
 
@@ -15,9 +16,9 @@ type Saver interface {
 	PutVerdicts(ctx context.Context, vs []Verdict) error
 	// Events returns the events that overlap [since, until).
 	Events(ctx context.Context, since, until time.Time) ([]Event, error)
-	// ReplaceEvents deletes the events that start after after and stores
-	// es, in one transaction.
-	ReplaceEvents(ctx context.Context, after time.Time, es []Event) error
+	// ReplaceEvents deletes the events drop and stores put, in one
+	// transaction.
+	ReplaceEvents(ctx context.Context, drop, put []Event) error
 }
 
 // AnalysisStore is what Update reads and writes: records and stored
@@ -55,72 +56,167 @@ func (an Analysis) Update(ctx context.Context, st AnalysisStore, vis bgp.Config,
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := SaveAnalysis(ctx, st, vs, evs, w.Read(an.Round), w.Trusted(an.Round), an.Round); err != nil {
+	if err := SaveAnalysis(ctx, st, vs, evs, w.Read(an.Round), w.Trusted(an.Round), w.Until, an.Round); err != nil {
 		log.Warn("verdicts not saved to the store", "err", err)
 	}
 	return vs, evs, nil
 }
 
-// SaveAnalysis stores an analysis of the records from `from` on: the verdicts
-// at or after trusted (earlier ones only warm the beliefs and baselines up),
-// and the events, which replace those stored that start after the first
-// round read. An event that starts in the analysis' first round may have
-// begun earlier, before the records read: when the store holds such an event
-// of the same entity and kind, still open or ended within a round of from, it
-// is that event going on, and is stored under its first start, with its
-// minutes and severity grown to match.
-func SaveAnalysis(ctx context.Context, st Saver, vs []Verdict, evs []Event, from, trusted time.Time, round time.Duration) error {
+// SaveAnalysis stores an analysis of the records from `from` on that answers
+// for the time from trusted to until (zero: open): the verdicts of that time
+// (earlier ones only warm the beliefs and baselines up), and the events,
+// merged with those stored (mergeEvents).
+func SaveAnalysis(ctx context.Context, st Saver, vs []Verdict, evs []Event, from, trusted, until time.Time, round time.Duration) error {
 	keep := make([]Verdict, 0, len(vs))
+	judged := map[entityKey]bool{}
 	for _, v := range vs {
 		if !v.Time.Before(trusted) {
 			keep = append(keep, v)
+			judged[entityKey{v.Level, v.Entity}] = true
 		}
 	}
 	if err := st.PutVerdicts(ctx, keep); err != nil {
 		return err
 	}
-	if err := continueEvents(ctx, st, evs, from, round); err != nil {
-		return err
+	var stored []Event
+	if len(evs) > 0 || len(judged) > 0 {
+		var err error
+		if stored, err = st.Events(ctx, from.Add(-round), time.Time{}); err != nil {
+			return err
+		}
 	}
-	// Every event that starts after the first round read is this
-	// analysis' to say: one an earlier analysis stored there and this one
-	// does not find (its start moved as later records came in) goes.
-	after := from.Add(round)
-	if from.IsZero() {
-		after = time.Time{}
-	}
-	return st.ReplaceEvents(ctx, after, evs)
+	drop, put := mergeEvents(stored, evs, judged, trusted, until, round)
+	return st.ReplaceEvents(ctx, drop, put)
 }
 
-// continueEvents gives the events of evs that start in the first round read
-// the start of the stored event they continue, if any.
-func continueEvents(ctx context.Context, st Saver, evs []Event, from time.Time, round time.Duration) error {
-	var earlier []Event
-	for i := range evs {
-		e := &evs[i]
-		if from.IsZero() || e.Start.After(from.Add(round)) {
-			continue
-		}
-		if earlier == nil {
-			var err error
-			if earlier, err = st.Events(ctx, from.Add(-round), from.Add(round)); err != nil {
-				return err
-			}
-		}
-		for _, old := range earlier {
-			if old.Level != e.Level || old.Entity != e.Entity || old.Kind != e.Kind || !old.Start.Before(e.Start) ||
-				!old.End.IsZero() && old.End.Before(from.Add(-round)) {
-				continue
-			}
-			grown := e.Minutes + e.Start.Sub(old.Start).Minutes()
-			if e.Minutes > 0 {
-				e.Severity *= grown / e.Minutes
-			}
-			e.Start, e.Minutes = old.Start, grown
-			break
+// mergeEvents decides what an analysis that answers for [trusted, until]
+// (until zero: open) changes in the stored events: the events to drop and
+// those to store. The analysis is the authority for its own time only; the
+// warm-up before trusted starts cold and may not see what an earlier
+// analysis, trusted there, saw. So
+//   - a stored event that starts in [trusted, until] is replaced by what the
+//     analysis found (it goes if the analysis found none: its start moved, or
+//     late records showed there was none);
+//   - an event found that meets a stored event starting before trusted (it
+//     overlaps it, or follows within a round) continues it: one event, from
+//     the earlier start, of the worse kind, ending where the analysis says;
+//   - an event found that starts before trusted and meets none is stored only
+//     if it goes on at trusted (an outage confirmed late, dated back);
+//   - a stored event open at trusted that no event found continues, of an
+//     entity the analysis judged at trusted or later, ends at trusted.
+func mergeEvents(stored, found []Event, judged map[entityKey]bool, trusted, until time.Time, round time.Duration) (drop, put []Event) {
+	answered := func(t time.Time) bool { return !t.Before(trusted) && (until.IsZero() || !t.After(until)) }
+	before := map[entityKey][]int{} // stored events starting before trusted, by entity
+	var cands []Event
+	for _, s := range stored {
+		switch {
+		case answered(s.Start):
+			drop = append(drop, s)
+		case s.Start.Before(trusted):
+			k := entityKey{s.Level, s.Entity}
+			before[k] = append(before[k], len(cands))
+			cands = append(cands, s)
 		}
 	}
-	return nil
+	orig := slices.Clone(cands)
+	found = slices.Clone(found)
+	sortEvents(found)
+	for _, f := range found {
+		i := meeting(cands, before[entityKey{f.Level, f.Entity}], f, round)
+		switch {
+		case i >= 0:
+			cands[i] = continued(cands[i], f, trusted)
+		case answered(f.Start) || f.End.IsZero() || f.End.After(trusted):
+			put = append(put, f)
+		}
+	}
+	for i, c := range cands {
+		open := c.End.IsZero() || c.End.After(trusted)
+		if c == orig[i] && open && judged[entityKey{c.Level, c.Entity}] {
+			cands[i] = resized(c, c.Start, trusted)
+		}
+	}
+	for i, c := range cands {
+		if c == orig[i] {
+			continue
+		}
+		if !c.Start.Equal(orig[i].Start) || c.Kind != orig[i].Kind {
+			drop = append(drop, orig[i])
+		}
+		put = append(put, c)
+	}
+	return drop, put
+}
+
+// meeting returns the index, among the candidates cands[idx...] of one
+// entity, of the first that f meets: overlaps, or follows within a round.
+// It is -1 when f meets none.
+func meeting(cands []Event, idx []int, f Event, round time.Duration) int {
+	for _, i := range idx {
+		c := cands[i]
+		cEnd, fEnd := c.End, f.End
+		if !cEnd.IsZero() {
+			cEnd = cEnd.Add(round)
+		}
+		if !fEnd.IsZero() {
+			fEnd = fEnd.Add(round)
+		}
+		if (cEnd.IsZero() || !f.Start.After(cEnd)) && (fEnd.IsZero() || !c.Start.After(fEnd)) {
+			return i
+		}
+	}
+	return -1
+}
+
+// continued is the stored event c continued by the event f an analysis
+// found: from the earlier start, of the worse kind, ending where f ends;
+// where f ends before trusted, in the warm-up, a later end stored stays.
+func continued(c, f Event, trusted time.Time) Event {
+	if eventRank(f.Kind) > eventRank(c.Kind) {
+		c.Kind = f.Kind
+	}
+	if f.LastHop != "" {
+		c.LastHop = f.LastHop
+	}
+	end := f.End
+	if !end.IsZero() && end.Before(trusted) && (c.End.IsZero() || c.End.After(end)) {
+		end = c.End
+		if end.IsZero() || end.After(trusted) {
+			end = trusted
+		}
+	}
+	r := rate(f)
+	if f.Minutes <= 0 {
+		r = rate(c)
+	}
+	if f.Start.Before(c.Start) {
+		c.Start = f.Start
+	}
+	c.End = end
+	if end.IsZero() {
+		c.Minutes = f.Minutes + f.Start.Sub(c.Start).Minutes() // to f's last bad round
+	} else {
+		c.Minutes = end.Sub(c.Start).Minutes()
+	}
+	c.Severity = r * c.Minutes
+	return c
+}
+
+// rate is an event's severity per minute.
+func rate(e Event) float64 {
+	if e.Minutes <= 0 {
+		return 0
+	}
+	return e.Severity / e.Minutes
+}
+
+// resized is e from start to end, its severity scaled to the minutes.
+func resized(e Event, start, end time.Time) Event {
+	r := rate(e)
+	e.Start, e.End = start, end
+	e.Minutes = end.Sub(start).Minutes()
+	e.Severity = r * e.Minutes
+	return e
 }
 
 // SelectVerdicts keeps level's verdicts: the latest per entity at tAt (or

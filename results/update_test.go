@@ -109,13 +109,13 @@ func TestSaveAnalysis(t *testing.T) {
 		verdict(4, results.VerdictOutage), verdict(5, results.VerdictOutage)}
 	open := event(3, 0)
 	open.Minutes, open.Severity = 3, 3
-	if err := results.SaveAnalysis(ctx, store.AnalysisSource(st), first, []results.Event{open}, at(0), at(4), round); err != nil {
+	if err := results.SaveAnalysis(ctx, store.AnalysisSource(st), first, []results.Event{open}, at(0), at(4), at(5), round); err != nil {
 		t.Fatal(err)
 	}
 	// Rounds 6..12 read: the event is seen from round 6, the first read,
 	// and ends at round 12.
 	later := []results.Verdict{verdict(6, results.VerdictOutage), verdict(12, results.VerdictReachable)}
-	if err := results.SaveAnalysis(ctx, store.AnalysisSource(st), later, []results.Event{event(6, 12)}, at(6), at(6), round); err != nil {
+	if err := results.SaveAnalysis(ctx, store.AnalysisSource(st), later, []results.Event{event(6, 12)}, at(6), at(6), at(12), round); err != nil {
 		t.Fatal(err)
 	}
 
@@ -138,9 +138,9 @@ func TestSaveAnalysis(t *testing.T) {
 	for _, v := range vs {
 		got = append(got, v.Time)
 	}
-	// An analysis of the same rounds with more records in: the event it
+	// An analysis from round 2 on, with late records in: the event it
 	// finds starts a round later. The earlier one goes.
-	if err := results.SaveAnalysis(ctx, store.AnalysisSource(st), nil, []results.Event{event(4, 12)}, at(0), at(4), round); err != nil {
+	if err := results.SaveAnalysis(ctx, store.AnalysisSource(st), nil, []results.Event{event(4, 12)}, at(0), at(2), at(12), round); err != nil {
 		t.Fatal(err)
 	}
 	if evs, err = st.Events(ctx, time.Time{}, time.Time{}); err != nil {

@@ -146,16 +146,18 @@ func eventRows(es []results.Event) ([][]any, error) {
 	return rows, nil
 }
 
-func (s *sqlStore) ReplaceEvents(ctx context.Context, after time.Time, es []results.Event) error {
-	rows, err := eventRows(es)
+func (s *sqlStore) ReplaceEvents(ctx context.Context, drop, put []results.Event) error {
+	rows, err := eventRows(put)
 	if err != nil {
 		return err
 	}
 	err = s.b.inTx(ctx, func(t tx) error {
-		if _, err := t.exec(ctx, "DELETE FROM events WHERE start_ns > $1", clampNano(after)); err != nil {
+		_, err := t.execEach(ctx, "DELETE FROM events WHERE level = $1 AND entity = $2 AND kind = $3 AND start_ns = $4", len(drop),
+			func(i int) []any { return []any{drop[i].Level, drop[i].Entity, drop[i].Kind, clampNano(drop[i].Start)} })
+		if err != nil {
 			return err
 		}
-		_, err := t.execEach(ctx, upsertEvent, len(rows), func(i int) []any { return rows[i] })
+		_, err = t.execEach(ctx, upsertEvent, len(rows), func(i int) []any { return rows[i] })
 		return err
 	})
 	if err != nil {

@@ -50,10 +50,11 @@ type Store interface {
 	// PutEvents stores outage events, replacing any with the same level,
 	// entity, kind and start (so an ongoing event can be closed later).
 	PutEvents(ctx context.Context, es []results.Event) error
-	// ReplaceEvents deletes the events that start after after and stores
-	// es, in one transaction: what a newer analysis of that time concluded
-	// replaces what an older one did, even where an event's start moved.
-	ReplaceEvents(ctx context.Context, after time.Time, es []results.Event) error
+	// ReplaceEvents deletes the events drop (by level, entity, kind and
+	// start) and stores put, in one transaction: what a newer analysis
+	// concluded replaces what an older one did, even where an event's
+	// start or kind moved.
+	ReplaceEvents(ctx context.Context, drop, put []results.Event) error
 	// Events returns the events that overlap [since, until), by start; a
 	// zero bound is open.
 	Events(ctx context.Context, since, until time.Time) ([]results.Event, error)
