@@ -30,6 +30,8 @@ type Stream struct {
 	health       Health
 	reported     map[VantageRound]bool   // health already emitted
 	bins         map[int64][]Observation // by bin start, Unix nanoseconds
+	prev         []Observation           // the last bin closed
+	prevBin      int64
 	h            *Hierarchy
 	events       map[entityKey]*eventSeries
 	traces       []Record
@@ -251,6 +253,10 @@ func (s *Stream) closeBefore(now time.Time) {
 		s.open = append(s.open[:0], s.open[s.closed:]...)
 		s.closed = 0
 	}
+	var latest map[string]int64
+	if all {
+		latest = latestBins(s.bins)
+	}
 	for s.err == nil && len(s.bins) > 0 {
 		bin := int64(math.MaxInt64)
 		for b := range s.bins {
@@ -259,8 +265,63 @@ func (s *Stream) closeBefore(now time.Time) {
 		if !all && bin+int64(lag+s.an.Round) > now.UnixNano() {
 			break
 		}
+		if all {
+			s.bins[bin] = s.carryLate(bin, latest)
+		}
 		s.closeBin(bin)
 	}
+}
+
+// latestBins returns, per vantage point, the latest bin that holds one of
+// its observations.
+func latestBins(bins map[int64][]Observation) map[string]int64 {
+	latest := map[string]int64{}
+	for b, obs := range bins {
+		for i := range obs {
+			if l, ok := latest[obs[i].Vantage]; !ok || b > l {
+				latest[obs[i].Vantage] = b
+			}
+		}
+	}
+	return latest
+}
+
+// carryLate returns the observations of bin, one of the last bins read, with
+// those of the bin before for every vantage point whose records have not
+// come past bin (latest: per vantage point, its latest bin) and that said
+// nothing of the entity in bin: a node's records reach the store a few
+// seconds into the next round, and until they do, its last view of the
+// entity stands, as a carried view that confirms nothing new. Without it,
+// the newest round would be judged by the vantage points that delivered
+// first alone, too few for a quorum.
+func (s *Stream) carryLate(bin int64, latest map[string]int64) []Observation {
+	obs := s.bins[bin]
+	if s.an.Round <= 0 || s.prevBin != bin-int64(s.an.Round) {
+		return obs
+	}
+	type said struct{ vantage, level, entity, method string }
+	have := make(map[said]bool, len(obs))
+	for i := range obs {
+		have[said{obs[i].Vantage, obs[i].Level, obs[i].Entity, obs[i].Method}] = true
+	}
+	t := time.Unix(0, bin).UTC()
+	for _, o := range s.prev {
+		if l, ok := latest[o.Vantage]; ok && l > bin || have[said{o.Vantage, o.Level, o.Entity, o.Method}] {
+			continue
+		}
+		// The view moves to the vantage point's next round, healthy as it
+		// was in the round seen (its canaries are as late as its blocks).
+		if st, ok := s.health[VantageRound{o.Vantage, o.Round}]; ok {
+			next := VantageRound{o.Vantage, o.Round + 1}
+			if _, ok := s.health[next]; !ok {
+				st.Round, st.Time = next.Round, t
+				s.health[next], s.reported[next] = st, true
+			}
+		}
+		o.Round, o.Time, o.Carried = o.Round+1, t, o.Carried || o.State == PlaneDown
+		obs = append(obs, o)
+	}
+	return obs
 }
 
 // closeRound judges one round of an entity series by each of its methods and
@@ -299,6 +360,7 @@ func (s *Stream) closeRound(o *openRound) {
 func (s *Stream) closeBin(bin int64) {
 	obs := s.bins[bin]
 	delete(s.bins, bin)
+	s.prev, s.prevBin = obs, bin
 	if len(s.an.Canaries) > 0 {
 		// A vantage with no canary record in a round is unknown: a gap.
 		for _, o := range obs {

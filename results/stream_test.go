@@ -109,3 +109,38 @@ func TestStreamHoldsOnlyOpenRounds(t *testing.T) {
 		t.Error("no verdict emitted")
 	}
 }
+
+// TestStreamCarriesLateVantages: in the newest round, vantage points whose
+// records have not come yet count with their view of the round before, so a
+// blackout read live stays an outage; a vantage point that skipped a round
+// but delivered later ones is a gap in that round, not carried.
+func TestStreamCarriesLateVantages(t *testing.T) {
+	never := func(string, int) bool { return false }
+	cut := func(_ string, round int) bool { return round >= 3 }
+	for _, c := range []struct {
+		name    string
+		missing func(v string, round int) bool
+		round   int
+		want    string
+	}{
+		{"the newest round, two of three nodes not in yet", func(v string, r int) bool { return v != "vp1" && r == 9 }, 9, VerdictOutage},
+		{"an earlier round two nodes skipped", func(v string, r int) bool { return v != "vp1" && r == 8 }, 8, VerdictUncertain},
+		{"all in", func(string, int) bool { return false }, 9, VerdictOutage},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var recs []Record
+			for _, r := range labRecords(10, cut, never) {
+				if !c.missing(r.Vantage, int(r.Round)) {
+					recs = append(recs, r)
+				}
+			}
+			vs, _ := labAnalysis().Analyze(recs)
+			if got := verdictAt(vs, LevelBlock, "198.18.0.0/24", c.round); got != c.want {
+				t.Errorf("block in round %d: %s, want %s", c.round, got, c.want)
+			}
+			if got := verdictAt(vs, LevelPrefix, "198.18.0.0/23", c.round); c.want == VerdictOutage && got != VerdictOutage {
+				t.Errorf("prefix in round %d: %s, want outage", c.round, got)
+			}
+		})
+	}
+}
