@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"flag"
 	"io"
 	"net"
 	"net/netip"
@@ -22,29 +21,15 @@ import (
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 
+	"darkwatch/internal/testenv"
 	"darkwatch/probe/lab"
 	"darkwatch/results"
 )
 
-// updateGolden rewrites the golden files of the icmp and dns tests.
-var updateGolden = flag.Bool("update-icmp-dns", false, "rewrite testdata/icmp_* and testdata/dns_* golden files")
-
-// golden compares got with testdata/name, or rewrites it with -update-icmp-dns.
+// compareGolden compares got with testdata/name (testenv.Golden).
 func compareGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *updateGolden {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -run %s -update-icmp-dns to create it)", err, t.Name())
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("bytes differ from %s\ngot  %x\nwant %x", path, got, want)
-	}
+	testenv.Golden(t, name, got)
 }
 
 var testToken = [echoTokenLen]byte{'d', 'w', 'T', 'O', 'K', 'E', 'N', '!'}

@@ -1,12 +1,10 @@
 package probe
 
 import (
-	"bytes"
 	"encoding/binary"
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
+	"darkwatch/internal/testenv"
 	"darkwatch/probe/lab"
 	"darkwatch/results"
 )
@@ -39,19 +38,7 @@ func TestSweepProbeGolden(t *testing.T) {
 			buf := make([]byte, 128)
 			n := fixedBuilder(method).Build(buf, sweepDst)
 			got := buf[:n]
-			golden := filepath.Join("testdata", "sweep_"+method+".golden")
-			if os.Getenv("UPDATE_GOLDEN") != "" {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with UPDATE_GOLDEN=1 to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Fatalf("probe bytes changed:\n got %x\nwant %x", got, want)
-			}
+			testenv.Golden(t, "sweep_"+method+".golden", got)
 			pkt := gopacket.NewPacket(got, layers.LayerTypeIPv4, gopacket.Default)
 			ip, _ := pkt.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
 			if ip == nil || ip.SrcIP.String() != sweepSrc.String() || ip.DstIP.String() != sweepDst.String() || ip.TTL != 64 {

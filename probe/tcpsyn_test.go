@@ -19,6 +19,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
+	"darkwatch/internal/testenv"
 	"darkwatch/probe/lab"
 	"darkwatch/results"
 )
@@ -32,11 +33,11 @@ var (
 )
 
 // checkGoldenHex compares got with the hex dump in testdata/name, or rewrites
-// the file when DARKWATCH_UPDATE_GOLDEN=1.
+// the file with testenv.Update.
 func checkGoldenHex(t *testing.T, name string, got []byte) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
-	if os.Getenv("DARKWATCH_UPDATE_GOLDEN") == "1" {
+	if testenv.Update() {
 		var sb strings.Builder
 		for i := 0; i < len(got); i += 16 {
 			sb.WriteString(hex.EncodeToString(got[i:min(i+16, len(got))]))
@@ -49,7 +50,7 @@ func checkGoldenHex(t *testing.T, name string, got []byte) {
 	}
 	text, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run with DARKWATCH_UPDATE_GOLDEN=1 to create it)", err)
+		t.Fatalf("%v (%s=1 creates it)", err, testenv.UpdateVar)
 	}
 	want, err := hex.DecodeString(strings.Join(strings.Fields(string(text)), ""))
 	if err != nil {

@@ -24,6 +24,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"darkwatch/internal/testenv"
 )
 
 // Address plan of the lab. See scripts/lab.sh for the full topology.
@@ -243,16 +245,10 @@ func skipUnlessAble(t testing.TB) {
 	}
 }
 
-// Missing says that something a test needs is not here: root, a Debian
-// package, the shared test data. On a developer's machine the test is
-// skipped; in CI (CI set), where .ci/run installs everything and runs as
-// root, it fails, so that a missing part is never counted as a pass.
+// Missing is testenv.Missing: skipped here, failed in CI.
 func Missing(t testing.TB, format string, args ...any) {
 	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf("CI has not what this test needs: "+format, args...)
-	}
-	t.Skipf(format, args...)
+	testenv.Missing(t, format, args...)
 }
 
 // toolPath finds name in PATH or the sbin directories, "" if absent.

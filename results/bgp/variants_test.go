@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"darkwatch/probe/lab"
+	"darkwatch/internal/testenv"
 )
 
 // The test data has BGP4MP records of two kinds only (MESSAGE and
@@ -145,7 +145,7 @@ func bgp4mpMessage(sub uint16, body []byte) (hdr, msg []byte) {
 func TestDumpVariantsMatchBgpdump(t *testing.T) {
 	bgpdump, err := exec.LookPath("bgpdump")
 	if err != nil {
-		lab.Missing(t, "Debian's bgpdump is not installed (scripts/install-deps.sh installs it): nothing to compare with")
+		testenv.Missing(t, "Debian's bgpdump is not installed (scripts/install-deps.sh installs it): nothing to compare with")
 	}
 	variants := map[string]variant{
 		"BGP4MP_ET": func(i int, typ, sub uint16, body []byte) (uint16, uint16, []byte, []byte, bool) {
@@ -270,7 +270,7 @@ func tableDumpV1(plain []byte) []byte {
 func TestTableDumpV1MatchesBgpdump(t *testing.T) {
 	bgpdump, err := exec.LookPath("bgpdump")
 	if err != nil {
-		lab.Missing(t, "Debian's bgpdump is not installed (scripts/install-deps.sh installs it): nothing to compare with")
+		testenv.Missing(t, "Debian's bgpdump is not installed (scripts/install-deps.sh installs it): nothing to compare with")
 	}
 	data := tableDumpV1(plainMRT(t, "updates.20020722.2238.gz"))
 	path := filepath.Join(t.TempDir(), "table_dump_v1.mrt")
@@ -368,7 +368,7 @@ func wholeMPReach(afi uint16, safi uint8, nextHop []byte, nlri ...byte) []byte {
 func TestRIBVariantsMatchBgpdump(t *testing.T) {
 	bgpdump, err := exec.LookPath("bgpdump")
 	if err != nil {
-		lab.Missing(t, "Debian's bgpdump is not installed (scripts/install-deps.sh installs it): nothing to compare with")
+		testenv.Missing(t, "Debian's bgpdump is not installed (scripts/install-deps.sh installs it): nothing to compare with")
 	}
 	ip := func(s string) []byte { return mustAddr(t, s).AsSlice() }
 	tests := []struct {

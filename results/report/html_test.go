@@ -15,7 +15,7 @@ import (
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
 
-	"darkwatch/probe/lab"
+	"darkwatch/internal/testenv"
 )
 
 // voidElements have no end tag.
@@ -200,7 +200,7 @@ var consoleLine = regexp.MustCompile(`:CONSOLE[:(]\d+|Uncaught`)
 func TestHTMLChromium(t *testing.T) {
 	const chromium = "/usr/bin/chromium"
 	if _, err := os.Stat(chromium); err != nil {
-		lab.Missing(t, "%s not found: install the Debian package chromium (apt-get install -y chromium) to run this test", chromium)
+		testenv.Missing(t, "%s not found: install the Debian package chromium (apt-get install -y chromium) to run this test", chromium)
 	}
 	if testing.Short() {
 		t.Skip("-short: no browser")

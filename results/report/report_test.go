@@ -5,35 +5,19 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"darkwatch/internal/testenv"
 	"darkwatch/results"
 )
 
-// Run with UPDATE=1 to rewrite the golden files under testdata/.
-var update = os.Getenv("UPDATE") != ""
-
+// golden compares got with testdata/name (testenv.Golden).
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with UPDATE=1 to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (UPDATE=1 rewrites it); got:\n%s", path, got)
-	}
+	testenv.Golden(t, name, got)
 }
 
 func TestWrite(t *testing.T) {

@@ -24,7 +24,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"darkwatch/probe/lab"
+	"darkwatch/internal/testenv"
 )
 
 // server is the one server of a test binary, started on first use.
@@ -48,7 +48,7 @@ func Stop() {
 }
 
 // DSN returns a DSN for a fresh, empty schema of the test server, dropped
-// when tb ends. Without a server tb is skipped, or fails in CI (lab.Missing).
+// when tb ends. Without a server tb is skipped, or fails in CI (testenv.Missing).
 func DSN(tb testing.TB) string {
 	tb.Helper()
 	server.once.Do(start)
@@ -56,7 +56,7 @@ func DSN(tb testing.TB) string {
 		tb.Fatalf("PostgreSQL: %v", server.err)
 	}
 	if server.skip != "" {
-		lab.Missing(tb, "%s", server.skip)
+		testenv.Missing(tb, "%s", server.skip)
 	}
 	ctx := context.Background()
 	schema := fmt.Sprintf("darkwatch_test_%d_%d", os.Getpid(), schemas.Add(1))
