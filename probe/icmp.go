@@ -67,8 +67,7 @@ type ICMP struct {
 // echoAnswer is what came back for one echo request: an echo reply or an ICMP
 // error quoting the request.
 type echoAnswer struct {
-	at  time.Time
-	ttl int
+	heard
 	msg ICMPReply
 }
 
@@ -217,20 +216,7 @@ func (p *ICMP) echo(ctx context.Context, t Target, n int) results.Record {
 	defer p.pending.forget(seq, w)
 
 	b := echoRequest(dst.Is6(), p.id, seq, p.token, p.cfg.Contact)
-	sent := time.Now()
-	rec.Time = sent.UTC()
-	if err := c.WriteTo(b, dst); err != nil {
-		return fail(sendFailure(err), err)
-	}
-	a, err := await(ctx, w.got, p.cfg.Timeout, p.done)
-	switch {
-	case errors.Is(err, errTimeout):
-		rec.Outcome = results.OutcomeTimeout
-	case err != nil:
-		return fail(results.OutcomeError, err)
-	default:
-		rec.RTTms = rttMillis(a.at.Sub(sent))
-		rec.ReplyTTL = a.ttl
+	if a, ok := exchange(ctx, &rec, func() error { return c.WriteTo(b, dst) }, w.got, p.cfg.Timeout, p.done); ok {
 		rec.Outcome, rec.ICMP = echoOutcome(&a.msg)
 	}
 	return rec
@@ -273,7 +259,7 @@ func (p *ICMP) dispatch(b []byte, v6 bool, src netip.Addr, ttl int, at time.Time
 	}
 	e.msg.Data = nil // b is the receive buffer, about to be reused
 	e.msg.Quoted.Payload = nil
-	w.got <- echoAnswer{at: at, ttl: ttl, msg: e.msg}
+	w.got <- echoAnswer{heard{at, ttl}, e.msg}
 	return true
 }
 

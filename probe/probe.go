@@ -249,6 +249,41 @@ func await[A any](ctx context.Context, got <-chan A, timeout time.Duration, done
 	}
 }
 
+// heard is when a prober's reader took an answer, and the TTL or hop limit
+// it arrived with.
+type heard struct {
+	at  time.Time
+	ttl int
+}
+
+func (h heard) heardAt() heard { return h }
+
+// exchange sends a probe with send, stamping rec.Time, and waits up to
+// timeout for its answer on got. A probe the kernel would not send, that
+// timed out or was cut short is final in rec and ok is false; an answer
+// fills in rec's RTT and reply TTL and is returned for the caller to read.
+func exchange[A interface{ heardAt() heard }](ctx context.Context, rec *results.Record, send func() error,
+	got <-chan A, timeout time.Duration, done <-chan struct{}) (a A, ok bool) {
+	sent := time.Now()
+	rec.Time = sent.UTC()
+	if err := send(); err != nil {
+		rec.Outcome, rec.Error = sendFailure(err), err.Error()
+		return a, false
+	}
+	a, err := await(ctx, got, timeout, done)
+	switch {
+	case errors.Is(err, errTimeout):
+		rec.Outcome = results.OutcomeTimeout
+		return a, false
+	case err != nil:
+		rec.Outcome, rec.Error = results.OutcomeError, err.Error()
+		return a, false
+	}
+	h := a.heardAt()
+	rec.RTTms, rec.ReplyTTL = rttMillis(h.at.Sub(sent)), h.ttl
+	return a, true
+}
+
 // sendFailure is the outcome of a probe whose packet the kernel would not send:
 // unreachable when there is no route, else error.
 func sendFailure(err error) string {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -486,4 +487,60 @@ func openSweepSockets(proto int) (send, recv int, err error) {
 	tv := unix.NsecToTimeval(int64(50 * time.Millisecond))
 	_ = unix.SetsockoptTimeval(recv, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 	return send, recv, nil
+}
+
+// rawSockets are a prober's raw sockets of one address family.
+type rawSockets struct {
+	send rawConn // what probes go out on
+	icmp rawConn // reads ICMP errors (and, for traces, echo replies)
+	tcp  rawConn // reads TCP answers: SYN-ACKs and RSTs
+	err  error   // why the family cannot be used
+}
+
+// close closes each distinct socket.
+func (s *rawSockets) close() []error {
+	var errs []error
+	seen := map[rawConn]bool{}
+	for _, c := range []rawConn{s.send, s.icmp, s.tcp} {
+		if c != nil && !seen[c] {
+			seen[c] = true
+			errs = append(errs, c.Close())
+		}
+	}
+	return errs
+}
+
+// familySockets are a prober's raw sockets: IPv4, then IPv6.
+type familySockets [2]rawSockets
+
+// sender returns the sending socket of a family, unless the prober is
+// closed or the family cannot be used. The caller holds the prober's lock.
+func (f *familySockets) sender(closed, v6 bool) (rawConn, error) {
+	if closed {
+		return nil, net.ErrClosed
+	}
+	s := f[family(v6)]
+	if s.err != nil {
+		return nil, s.err
+	}
+	return s.send, nil
+}
+
+// shutdown closes a prober the first time it is called: under mu it marks
+// it closed and closes done, then closes the sockets and waits for the
+// receivers in wg.
+func (f *familySockets) shutdown(mu *sync.Mutex, closed *bool, done chan struct{}, wg *sync.WaitGroup) error {
+	mu.Lock()
+	first := shutdown(closed, done)
+	socks := *f
+	mu.Unlock()
+	if !first {
+		return nil
+	}
+	var errs []error
+	for i := range socks {
+		errs = append(errs, socks[i].close()...)
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

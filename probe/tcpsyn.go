@@ -10,7 +10,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -57,7 +56,7 @@ type TCP struct {
 	done  chan struct{}
 
 	mu      sync.Mutex
-	socks   [2]tcpSockets // IPv4, IPv6
+	socks   familySockets // tcp: sends SYNs and reads replies; icmp: reads errors
 	pending waits[synKey, synAnswer]
 	closed  bool
 	counter uint32 // probes sent, part of each SYN's hash; under pending's lock
@@ -65,13 +64,6 @@ type TCP struct {
 	wg      sync.WaitGroup
 	matched atomic.Uint64 // replies accepted
 	foreign atomic.Uint64 // segments to our source port, or errors quoting it, that were not ours
-}
-
-// tcpSockets are the sockets of one family: a raw TCP socket that sends SYNs and
-// reads replies, and a raw ICMP socket that reads errors.
-type tcpSockets struct {
-	tcp, icmp rawConn
-	err       error // why the family cannot be used
 }
 
 // synKey names a pending SYN by what its reply echoes: the target, its port and
@@ -84,8 +76,7 @@ type synKey struct {
 
 // synAnswer is what came back for one SYN.
 type synAnswer struct {
-	at      time.Time
-	ttl     int
+	heard
 	outcome string // open, closed or unreachable
 	icmp    string // ICMP name for unreachable
 }
@@ -100,7 +91,7 @@ func NewTCP(cfg Config) (*TCP, error) {
 	var r [2]byte
 	_, _ = rand.Read(r[:])
 	sport := ephemeralFirst + binary.BigEndian.Uint16(r[:])%(ephemeralLast-ephemeralFirst+1)
-	var socks [2]tcpSockets
+	var socks familySockets
 	for _, v6 := range []bool{false, true} {
 		s, err := openTCPSockets(v6, cfg.Source, cfg.TTL, sport)
 		if err != nil {
@@ -121,7 +112,7 @@ func NewTCP(cfg Config) (*TCP, error) {
 }
 
 // newTCP returns a prober over the given sockets and starts their receivers.
-func newTCP(cfg Config, key Key, sport uint16, socks [2]tcpSockets) *TCP {
+func newTCP(cfg Config, key Key, sport uint16, socks familySockets) *TCP {
 	p := &TCP{cfg: cfg, key: key, sport: sport, socks: socks, done: make(chan struct{})}
 	for i, s := range socks {
 		if s.err == nil && s.tcp != nil {
@@ -133,39 +124,28 @@ func newTCP(cfg Config, key Key, sport uint16, socks [2]tcpSockets) *TCP {
 	return p
 }
 
-// close closes the sockets.
-func (s *tcpSockets) close() []error {
-	var errs []error
-	for _, c := range []rawConn{s.tcp, s.icmp} {
-		if c != nil {
-			errs = append(errs, c.Close())
-		}
-	}
-	return errs
-}
-
 // openTCPSockets opens the raw TCP and ICMP sockets of one family. The TCP
 // socket's kernel filter passes only segments to sport, so that the prober does
 // not read every TCP segment the host receives.
-func openTCPSockets(v6 bool, src netip.Addr, ttl int, sport uint16) (tcpSockets, error) {
+func openTCPSockets(v6 bool, src netip.Addr, ttl int, sport uint16) (rawSockets, error) {
 	t, err := openRaw(v6, protoTCP, src)
 	if err != nil {
-		return tcpSockets{}, err
+		return rawSockets{}, err
 	}
 	if err := t.setTTL(ttl); err != nil {
 		t.Close()
-		return tcpSockets{}, err
+		return rawSockets{}, err
 	}
 	if err := t.setBPF(dstPortFilter(v6, sport)); err != nil {
 		t.Close()
-		return tcpSockets{}, err
+		return rawSockets{}, err
 	}
 	i, err := openRawICMP(v6)
 	if err != nil {
 		t.Close()
-		return tcpSockets{}, err
+		return rawSockets{}, err
 	}
-	return tcpSockets{tcp: t, icmp: i}, nil
+	return rawSockets{send: t, tcp: t, icmp: i}, nil
 }
 
 // Probe sends cfg.Count SYNs to t.Addr port t.Port, cfg.Interval apart, and
@@ -212,22 +192,8 @@ func (p *TCP) syn(ctx context.Context, t Target, n int) results.Record {
 	seq := k.ack - 1
 
 	b := buildSYN(src, dst, p.sport, t.Port, seq)
-	sent := time.Now()
-	rec.Time = sent.UTC()
-	if err := c.WriteTo(b, dst, src, 0); err != nil {
-		return fail(sendFailure(err), err)
-	}
-	a, err := await(ctx, w.got, p.cfg.Timeout, p.done)
-	switch {
-	case errors.Is(err, errTimeout):
-		rec.Outcome = results.OutcomeTimeout
-	case err != nil:
-		return fail(results.OutcomeError, err)
-	default:
-		rec.RTTms = rttMillis(a.at.Sub(sent))
-		rec.ReplyTTL = a.ttl
-		rec.Outcome = a.outcome
-		rec.ICMP = a.icmp
+	if a, ok := exchange(ctx, &rec, func() error { return c.WriteTo(b, dst, src, 0) }, w.got, p.cfg.Timeout, p.done); ok {
+		rec.Outcome, rec.ICMP = a.outcome, a.icmp
 	}
 	return rec
 }
@@ -236,14 +202,7 @@ func (p *TCP) syn(ctx context.Context, t Target, n int) results.Record {
 func (p *TCP) socket(v6 bool) (rawConn, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed {
-		return nil, net.ErrClosed
-	}
-	s := p.socks[family(v6)]
-	if s.err != nil {
-		return nil, s.err
-	}
-	return s.tcp, nil
+	return p.socks.sender(p.closed, v6)
 }
 
 // receive reads one socket until the prober is closed.
@@ -270,7 +229,7 @@ func (p *TCP) dispatchTCP(b []byte, v6 bool, src netip.Addr, hopLimit int, at ti
 		s.Src, ttl = src, hopLimit
 	}
 	a, ok := readSYNReply(&s)
-	return p.deliver(a, ok, synAnswer{at: at, ttl: ttl, outcome: a.outcome})
+	return p.deliver(a, ok, synAnswer{heard: heard{at, ttl}, outcome: a.outcome})
 }
 
 // dispatchICMP hands an ICMP error that quotes one of our SYNs to that SYN.
@@ -293,7 +252,7 @@ func (p *TCP) dispatchICMP(b []byte, v6 bool, src netip.Addr, hopLimit int, at t
 	if !ok || a.sport != p.sport {
 		return false
 	}
-	return p.deliver(a, true, synAnswer{at: at, ttl: ttl, outcome: a.outcome, icmp: a.kind})
+	return p.deliver(a, true, synAnswer{heard{at, ttl}, a.outcome, a.kind})
 }
 
 // deliver hands ans to the SYN that a answers, if a is an answer (ok) and that
@@ -315,19 +274,7 @@ func (p *TCP) deliver(a synReply, ok bool, ans synAnswer) bool {
 // Close stops the receivers and closes the sockets. Probes still waiting end
 // with an error.
 func (p *TCP) Close() error {
-	p.mu.Lock()
-	first := shutdown(&p.closed, p.done)
-	socks := p.socks
-	p.mu.Unlock()
-	if !first {
-		return nil
-	}
-	var errs []error
-	for _, s := range socks {
-		errs = append(errs, s.close()...)
-	}
-	p.wg.Wait()
-	return errors.Join(errs...)
+	return p.socks.shutdown(&p.mu, &p.closed, p.done, &p.wg)
 }
 
 // The tcp method module: the SYN, what answers it, its record. The prober

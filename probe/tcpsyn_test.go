@@ -363,7 +363,7 @@ func fakeTCPNet(t *testing.T, cfg Config) (*TCP, [2]*fakeRaw) {
 	t.Helper()
 	router4 := netip.MustParseAddr("192.0.2.9")
 	router6 := netip.MustParseAddr("2001:db8:a:1::1")
-	var socks [2]tcpSockets
+	var socks familySockets
 	var tcps [2]*fakeRaw
 	for i, v6 := range []bool{false, true} {
 		tc, ic := newFakeRaw(v6), newFakeRaw(v6)
@@ -398,7 +398,7 @@ func fakeTCPNet(t *testing.T, cfg Config) (*TCP, [2]*fakeRaw) {
 			answer(s.Seq + 2) // not ours
 			answer(s.Seq + 1)
 		}
-		socks[i] = tcpSockets{tcp: tc, icmp: ic}
+		socks[i] = rawSockets{send: tc, tcp: tc, icmp: ic}
 	}
 	p := newTCP(cfg.WithDefaults(), testKey, 40000, socks)
 	t.Cleanup(func() { p.Close() })
@@ -546,7 +546,7 @@ func TestTCPTwoProbersLoopback(t *testing.T) {
 	rawTCPOrSkip(t, cfg) // skips without raw sockets
 	var probers [2]*TCP
 	for i := range probers {
-		var socks [2]tcpSockets
+		var socks familySockets
 		s, err := openTCPSockets(false, netip.Addr{}, 0, 40123)
 		if err != nil {
 			t.Fatal(err)

@@ -69,21 +69,13 @@ type Trace struct {
 	done  chan struct{}
 
 	mu     sync.Mutex
-	socks  [2]traceSockets // IPv4, IPv6
+	socks  familySockets
 	runs   map[flowKey]*traceRun
 	closed bool
 
 	wg      sync.WaitGroup
 	matched atomic.Uint64 // replies handed to a trace
 	foreign atomic.Uint64 // replies of a known kind that no trace of ours sent
-}
-
-// traceSockets are the sockets of one family.
-type traceSockets struct {
-	send rawConn // IPv4: IPPROTO_RAW; IPv6: the probe protocol's raw socket
-	icmp rawConn // reads ICMP errors and echo replies
-	tcp  rawConn // TCP mode: reads SYN-ACKs and RSTs
-	err  error   // why the family cannot be used
 }
 
 // flowKey finds the trace a reply belongs to: the probe protocol, the
@@ -144,7 +136,7 @@ func NewTrace(cfg Config) (*Trace, error) {
 	if (cfg.Trace.MaxTTL-cfg.Trace.FirstTTL+1)*cfg.Count > traceModulus {
 		return nil, fmt.Errorf("probe: trace: %d probes per hop are too many", cfg.Count)
 	}
-	var socks [2]traceSockets
+	var socks familySockets
 	for _, v6 := range []bool{false, true} {
 		s, err := openTraceSockets(v6, proto, cfg.Source)
 		if err != nil {
@@ -165,7 +157,7 @@ func NewTrace(cfg Config) (*Trace, error) {
 }
 
 // newTrace returns a Trace over the given sockets and starts their receivers.
-func newTrace(cfg Config, proto uint8, key Key, socks [2]traceSockets) *Trace {
+func newTrace(cfg Config, proto uint8, key Key, socks familySockets) *Trace {
 	t := &Trace{cfg: cfg, proto: proto, key: key, socks: socks, done: make(chan struct{}),
 		runs: make(map[flowKey]*traceRun)}
 	for i, s := range socks {
@@ -183,7 +175,7 @@ func newTrace(cfg Config, proto uint8, key Key, socks [2]traceSockets) *Trace {
 }
 
 // openTraceSockets opens the sockets of one family for probes of proto.
-func openTraceSockets(v6 bool, proto uint8, bind netip.Addr) (s traceSockets, err error) {
+func openTraceSockets(v6 bool, proto uint8, bind netip.Addr) (s rawSockets, err error) {
 	defer func() {
 		if err != nil {
 			s.close()
@@ -233,19 +225,6 @@ func openTraceSockets(v6 bool, proto uint8, bind netip.Addr) (s traceSockets, er
 		}
 	}
 	return s, nil
-}
-
-// close closes each distinct socket.
-func (s *traceSockets) close() []error {
-	var errs []error
-	seen := map[rawConn]bool{}
-	for _, c := range []rawConn{s.send, s.icmp, s.tcp} {
-		if c != nil && !seen[c] {
-			seen[c] = true
-			errs = append(errs, c.Close())
-		}
-	}
-	return errs
 }
 
 // Probe traces the path to t and returns one record.
@@ -478,14 +457,7 @@ func summarizeTrace(answers []traceAnswer, first, lastSent, count, gap int) trac
 func (t *Trace) socket(v6 bool) (rawConn, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.closed {
-		return nil, net.ErrClosed
-	}
-	s := t.socks[family(v6)]
-	if s.err != nil {
-		return nil, s.err
-	}
-	return s.send, nil
+	return t.socks.sender(t.closed, v6)
 }
 
 // register makes the flow of a new trace from src to dst and records it for the
@@ -573,19 +545,7 @@ func (t *Trace) dispatch(r *TraceReply, at time.Time) bool {
 // Close stops the receivers and closes the sockets. Traces in progress end
 // with an error.
 func (t *Trace) Close() error {
-	t.mu.Lock()
-	first := shutdown(&t.closed, t.done)
-	socks := t.socks
-	t.mu.Unlock()
-	if !first {
-		return nil
-	}
-	var errs []error
-	for i := range socks {
-		errs = append(errs, socks[i].close()...)
-	}
-	t.wg.Wait()
-	return errors.Join(errs...)
+	return t.socks.shutdown(&t.mu, &t.closed, t.done, &t.wg)
 }
 
 // traceFlow is what stays the same across the probes of one trace (the Paris

@@ -538,7 +538,7 @@ func (fp fakePath) router(dst netip.Addr, ttl int) netip.Addr {
 
 func fakeTraceNet(t *testing.T, proto uint8, cfg Config, fp fakePath) *Trace {
 	t.Helper()
-	var socks [2]traceSockets
+	var socks familySockets
 	for i, v6 := range []bool{false, true} {
 		send, ic, tc := newFakeRaw(v6), newFakeRaw(v6), newFakeRaw(v6)
 		send.onWrite = func(b []byte, dst, src netip.Addr, hopLimit int) {
@@ -580,7 +580,7 @@ func fakeTraceNet(t *testing.T, proto uint8, cfg Config, fp fakePath) *Trace {
 				}
 			}()
 		}
-		socks[i] = traceSockets{send: send, icmp: ic}
+		socks[i] = rawSockets{send: send, icmp: ic}
 		if proto == protoTCP {
 			socks[i].tcp = tc
 		}
