@@ -808,6 +808,8 @@ func accCheckBlackout(t *testing.T, source string, got, after map[results.Entity
 			continue
 		}
 		share := float64(out) / float64(judged)
+		t.Logf("%s: blackout: %s %s reads outage in %d of %d judged rounds (%.1f %%), first in round %d",
+			source, e.Level, e.Entity, out, judged, 100*share, first)
 		if share < 0.95 || first < 0 || first > 2 {
 			if len(missed) > 10 {
 				missed = append(missed[:10:10], fmt.Sprintf("... and %d more", len(missed)-10))
