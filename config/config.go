@@ -16,7 +16,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
+	"darkwatch/results"
 	"darkwatch/results/bgp"
 	"darkwatch/results/serve"
 	"darkwatch/results/transport"
@@ -33,6 +35,9 @@ type Config struct {
 	// StorePasswordFile holds the PostgreSQL store's password, so that it
 	// is in neither the DSN, the logs nor ps (refused when others may read it).
 	StorePasswordFile string `mapstructure:"store_password_file"`
+	// Retention is how long `run` and `serve` keep records and verdicts in
+	// the store (0: for ever); at least the roll-up baselines' history.
+	Retention time.Duration `mapstructure:"retention"`
 	// Collector, Serve and BGP are the sections of results/transport,
 	// results/serve and results/bgp, which validate them.
 	Collector transport.Link `mapstructure:"collector"`
@@ -57,6 +62,10 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return &Error{Key: "log_level", Msg: fmt.Sprintf("%q is not one of debug, info, warn, error", c.LogLevel)}
+	}
+	if c.Retention < 0 || c.Retention > 0 && c.Retention < results.DefaultRollupSpan {
+		return &Error{Key: "retention", Msg: fmt.Sprintf("%v is shorter than the %v of history the roll-up baselines read: give at least that, or 0 to keep everything",
+			c.Retention, results.DefaultRollupSpan)}
 	}
 	return c.validateSections()
 }

@@ -87,6 +87,9 @@ func TestValidateTop(t *testing.T) {
 		{"unknown log level", func(c *Config) { c.LogLevel = "loud" }, "log_level"},
 		{"collector without a store", func(c *Config) { c.Collector.URL = "tls://collector.example:4222" }, "store"},
 		{"bad allow", func(c *Config) { c.Allow = []string{"172.16.0.0/33"} }, "allow[0]"},
+		{"retention of 30 days", func(c *Config) { c.Retention = 30 * 24 * time.Hour }, ""},
+		{"retention shorter than the baselines", func(c *Config) { c.Retention = 24 * time.Hour }, "retention"},
+		{"negative retention", func(c *Config) { c.Retention = -time.Hour }, "retention"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := &Config{LogLevel: "info", Config: schedule.Config{Vantage: "vp1", Round: time.Minute, Quorum: 2,

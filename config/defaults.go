@@ -20,6 +20,7 @@ func Defaults() map[string]any {
 		"vantage":             host,
 		"store":               "",
 		"store_password_file": "",
+		"retention":           time.Duration(0),
 		"contact":             "darkwatch measurement probe",
 		"rate.pps":            10000,
 		"rate.per_block_pps":  10,

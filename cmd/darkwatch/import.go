@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -34,6 +36,14 @@ func (a *app) importCommand() *cobra.Command {
 
 // openStore opens the store of --store (or the config's store, or the default
 // local SQLite file).
+// expire deletes what st holds from before the configured retention, now and
+// every hour, until the returned stop is called (store.Expire).
+func (a *app) expire(ctx context.Context, st store.Store) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := store.Expire(ctx, st, a.cfg.Retention, time.Hour, a.log)
+	return func() { cancel(); <-done }
+}
+
 func (a *app) openStore(cmd *cobra.Command) (store.Store, error) {
 	dsn, err := a.cfg.StoreDSN()
 	if err != nil {

@@ -55,6 +55,9 @@ func (a *app) runDaemon(cmd *cobra.Command, f *runFlags) error {
 		return err
 	}
 	defer out.close()
+	if out.st != nil {
+		defer a.expire(ctx, out.st)()
+	}
 	m := schedule.NewMetrics()
 	reg := m.Registry()
 	if err := a.serveMetrics(ctx, reg, f.metrics); err != nil {

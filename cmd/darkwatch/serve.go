@@ -39,6 +39,7 @@ func (a *app) serve(cmd *cobra.Command, listen, natsListen string) error {
 		return err
 	}
 	defer st.Close()
+	defer a.expire(cmd.Context(), st)()
 	o.Store = st
 	o.Analyze = func(ctx context.Context, since time.Time) error {
 		_, _, err := a.analyze(ctx, st, since.UTC(), time.Now().UTC())

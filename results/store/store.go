@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"net/url"
 	"os"
@@ -316,4 +317,35 @@ func WithPassword(dsn, password string) (string, error) {
 	}
 	u.User = url.UserPassword(user, password)
 	return u.String(), nil
+}
+
+// Expire keeps st to what was taken in the last keep: it deletes older
+// records and verdicts (Retain) at once and then every interval until ctx
+// ends, and logs what went or why nothing could. keep zero keeps everything.
+// The channel closes when it has stopped.
+func Expire(ctx context.Context, st Store, keep, interval time.Duration, log *slog.Logger) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if keep <= 0 {
+			return
+		}
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			before := time.Now().Add(-keep)
+			switch n, err := st.Retain(ctx, before); {
+			case err != nil && ctx.Err() == nil:
+				log.Warn("retention: old records not deleted", "err", err)
+			case n > 0:
+				log.Info("retention: deleted records and verdicts", "older than", before.UTC().Format(time.RFC3339), "deleted", n)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return done
 }
