@@ -15,6 +15,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -118,4 +119,27 @@ func (c *Config) MetricsAddr(flag string) string {
 		return ""
 	}
 	return addr
+}
+
+// FixedAtStart says which key of next, a configuration read again for a
+// SIGHUP, changes what a running daemon keeps from its start (the store,
+// the collector link, /metrics, the log level, retention): such a
+// configuration is refused whole, naming the key, and a restart applies it.
+func (c *Config) FixedAtStart(next *Config) error {
+	for _, k := range []struct {
+		key     string
+		changed bool
+	}{
+		{"store", c.Store != next.Store},
+		{"store_password_file", c.StorePasswordFile != next.StorePasswordFile},
+		{"retention", c.Retention != next.Retention},
+		{"collector", !reflect.DeepEqual(c.Collector, next.Collector)},
+		{"metrics", c.Metrics != next.Metrics},
+		{"log_level", !strings.EqualFold(c.LogLevel, next.LogLevel)},
+	} {
+		if k.changed {
+			return &Error{Key: k.key, Msg: "changed, and a running daemon keeps it from its start: restart darkwatch to apply the new file"}
+		}
+	}
+	return nil
 }

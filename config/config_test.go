@@ -145,3 +145,38 @@ func TestMetricsAddr(t *testing.T) {
 		}
 	}
 }
+
+// TestFixedAtStart: a SIGHUP's configuration that changes what a running
+// daemon cannot change is refused, naming the key; other changes pass.
+func TestFixedAtStart(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		edit func(c *Config)
+		key  string // "" when the change can be applied
+	}{
+		{"nothing", func(c *Config) {}, ""},
+		{"targets and rate", func(c *Config) { c.Rate.PPS = 50; c.Vantage = "vp1b" }, ""},
+		{"log level in capitals", func(c *Config) { c.LogLevel = "INFO" }, ""},
+		{"store", func(c *Config) { c.Store = "sqlite:///var/lib/darkwatch/other.db" }, "store"},
+		{"store password file", func(c *Config) { c.StorePasswordFile = "/etc/darkwatch/pg.pass" }, "store_password_file"},
+		{"collector", func(c *Config) { c.Collector.URL = "tls://collector.example:4222" }, "collector"},
+		{"metrics", func(c *Config) { c.Metrics = "127.0.0.1:9200" }, "metrics"},
+		{"retention", func(c *Config) { c.Retention = 30 * 24 * time.Hour }, "retention"},
+		{"log level", func(c *Config) { c.LogLevel = "debug" }, "log_level"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			old := &Config{LogLevel: "info", Store: "sqlite:///var/lib/darkwatch/darkwatch.db", Metrics: "127.0.0.1:9108",
+				Config: schedule.Config{Vantage: "vp1"}}
+			next := *old
+			c.edit(&next)
+			err := old.FixedAtStart(&next)
+			var ce *Error
+			switch {
+			case c.key == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case c.key != "" && (!errors.As(err, &ce) || ce.Key != c.key):
+				t.Errorf("error %v, want an Error for %s", err, c.key)
+			}
+		})
+	}
+}

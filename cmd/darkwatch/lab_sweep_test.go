@@ -358,7 +358,8 @@ func TestLabRunSIGTERMLosesNothing(t *testing.T) {
 	}
 }
 
-// TestLabRunSIGHUP: a bad new configuration is refused and the old one kept; a
+// TestLabRunSIGHUP: a bad new configuration is refused and the old one kept,
+// as is one that changes the store, which a running node cannot switch; a
 // good one takes effect.
 func TestLabRunSIGHUP(t *testing.T) {
 	l := lab.Start(t)
@@ -386,6 +387,12 @@ func TestLabRunSIGHUP(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGHUP)
 	waitFor("new configuration refused")
 	good := strings.Replace(mustRead(t, cfg+".good", writeRunConfig(t, "")), "vantage: vp1", "vantage: vp1b", 1)
+	moved := good + "store: sqlite://" + filepath.Join(t.TempDir(), "other.db") + "\n"
+	if err := os.WriteFile(cfg, []byte(moved), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor("store: changed")
 	if err := os.WriteFile(cfg, []byte(good), 0o644); err != nil {
 		t.Fatal(err)
 	}

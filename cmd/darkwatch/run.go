@@ -175,7 +175,8 @@ func (a *app) serveMetrics(ctx context.Context, reg *prometheus.Registry, flag s
 
 // reloader reads the configuration file again for a SIGHUP, keeping what
 // the command line set; nil when there is no file. A configuration it
-// returns is in force for the rest of the command too.
+// returns is in force for the rest of the command too; one that changes what
+// the daemon keeps from its start (config.FixedAtStart) is refused.
 func (a *app) reloader(cmd *cobra.Command) func() (*schedule.Config, error) {
 	file := configFile(cmd)
 	if file == "" {
@@ -189,6 +190,9 @@ func (a *app) reloader(cmd *cobra.Command) func() (*schedule.Config, error) {
 		cfg, err := loadConfig(v, file)
 		if err == nil && len(a.flagAllow) > 0 {
 			err = cfg.AddAllow(a.flagAllow)
+		}
+		if err == nil {
+			err = a.cfg.FixedAtStart(cfg)
 		}
 		if err != nil {
 			return nil, err
