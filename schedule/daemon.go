@@ -56,6 +56,8 @@ type Daemon struct {
 	cfg      *Config
 	bl       *Blocklist
 	adaptive adaptive
+	// resolved is the last resolution of the named target sets.
+	resolved *Resolution
 }
 
 // ErrInterrupted is wrapped by the error of work that a signal or the end
