@@ -2,6 +2,7 @@ package geo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -46,4 +47,24 @@ func Import(ctx context.Context, st DelegationStore, r io.Reader, name string) (
 		return h, 0, fmt.Errorf("%s: %w", name, err)
 	}
 	return h, n, nil
+}
+
+// ImportFiles imports files one after the other (see ImportFile), saying
+// on w what each brought. A file that cannot be read, or has a bad line,
+// is left out and its error added to bad, naming the file (and line); the
+// next files are still imported. Only a store that fails stops it (err).
+func ImportFiles(ctx context.Context, st DelegationStore, files []string, w io.Writer) (bad []error, err error) {
+	for _, f := range files {
+		h, n, err := ImportFile(ctx, st, f)
+		var se *SyntaxError
+		switch {
+		case errors.As(err, &se), errors.Is(err, os.ErrNotExist), errors.Is(err, os.ErrPermission):
+			bad = append(bad, fmt.Errorf("%w (nothing of it stored)", err))
+			continue
+		case err != nil:
+			return bad, err
+		}
+		fmt.Fprintf(w, "%s: %d delegations of %s (serial %s), in place of the earlier ones of %s\n", f, n, h.Registry, h.Serial, h.Registry)
+	}
+	return bad, nil
 }
