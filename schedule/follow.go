@@ -30,7 +30,39 @@ func (d *Daemon) targetSets(ctx context.Context, k int64) []TargetSet {
 	}
 	d.logChanges(k, r)
 	d.resolved = r
+	for _, w := range r.CanariesInside(d.cfg) {
+		d.Log.Warn("a canary lies inside a named target set: its failures would read as the vantage's own path failing", "canary", w.Canary,
+			"set", w.Set, "prefix", w.Prefix)
+	}
 	return r.Apply(d.cfg).Targets
+}
+
+// CanaryInside is a canary inside a prefix a named set resolved to.
+type CanaryInside struct {
+	Canary netip.Addr
+	Set    string
+	Prefix netip.Prefix
+}
+
+// CanariesInside lists the canaries of c that lie inside the prefixes r
+// resolved c's named sets to: Validate keeps canaries out of the prefixes a
+// configuration lists, but cannot know those of named sets.
+func (r *Resolution) CanariesInside(c *Config) []CanaryInside {
+	var out []CanaryInside
+	for _, h := range c.Canaries {
+		a := netip.MustParseAddr(h.Addr).Unmap()
+		for _, set := range r.Sets {
+			if set.By == FromConfig {
+				continue
+			}
+			for _, p := range set.Prefixes {
+				if p.Prefix.Contains(a) {
+					out = append(out, CanaryInside{a, set.Name, p.Prefix})
+				}
+			}
+		}
+	}
+	return out
 }
 
 // logChanges logs, per named set, the prefixes that joined or left it

@@ -144,6 +144,10 @@ func TestResolveRealData(t *testing.T) {
 			t.Errorf("%s: by %s %q, want by %s %q", tt.set, set.By, got, tt.by, tt.want)
 		}
 	}
+	cfg.Canaries = []HostConfig{{Addr: "175.45.177.1"}, {Addr: "198.18.0.1"}}
+	if in := r.CanariesInside(cfg); len(in) != 1 || in[0].Set != "kp" || in[0].Prefix != netip.MustParsePrefix("175.45.176.0/22") {
+		t.Errorf("canaries inside named sets: %+v, want 175.45.177.1 in kp's 175.45.176.0/22 alone", in)
+	}
 	applied := r.Apply(cfg)
 	if p := applied.Targets[1].Prefixes; !slices.Equal(p, []string{"175.45.176.0/22"}) || len(cfg.Targets[1].Prefixes) != 0 {
 		t.Errorf("applied kp prefixes %v (config's own now %v)", p, cfg.Targets[1].Prefixes)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -25,6 +26,10 @@ func (a *app) targetsCommand() *cobra.Command {
 			r, err := a.resolve(cmd)
 			if err != nil {
 				return err
+			}
+			for _, w := range r.CanariesInside(&a.cfg.Config) {
+				fmt.Fprintf(os.Stderr, "darkwatch: warning: canary %s lies inside %s of target set %s: canaries must be far from the targets\n",
+					w.Canary, w.Prefix, w.Set)
 			}
 			if err := r.Write(a.stdout, a.json); err != nil {
 				return &exitError{code: exitFailure, err: err}
