@@ -56,7 +56,9 @@ type Daemon struct {
 	cfg      *Config
 	bl       *Blocklist
 	adaptive adaptive
-	// resolved is the last resolution of the named target sets.
+	// resolver resolves the named target sets at every round; resolved is
+	// its last resolution.
+	resolver Resolver
 	resolved *Resolution
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/netip"
 	"slices"
-	"time"
 )
 
 // targetSets are the target sets of round k. Named sets are resolved from
@@ -20,7 +19,7 @@ func (d *Daemon) targetSets(ctx context.Context, k int64) []TargetSet {
 	if d.Store != nil {
 		src = d.Store
 	}
-	r, err := Resolve(ctx, src, d.cfg, time.Time{})
+	r, err := d.resolver.Resolve(ctx, src, d.cfg)
 	if err != nil {
 		d.fail(StageResolve, "named target sets not resolved: the last prefixes found stand", err, "round", k)
 		if d.resolved == nil {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"darkwatch/results/bgp"
@@ -19,6 +20,7 @@ import (
 // EntitySources).
 type EntitySource interface {
 	EachRoute(ctx context.Context, q store.RouteQuery, fn func(bgp.Route) error) error
+	RoutesStored(ctx context.Context) (int64, error)
 	Delegations(ctx context.Context, q store.DelegationQuery) ([]store.Delegation, error)
 }
 
@@ -132,6 +134,50 @@ type Resolution struct {
 // it holds). A named set the store knows nothing of resolves to no
 // prefixes; src may be nil when no set is named.
 func Resolve(ctx context.Context, src EntitySource, c *Config, at time.Time) (*Resolution, error) {
+	return resolve(ctx, src, c, at, func() (*bgp.Origins, error) { return replayRoutes(ctx, src, at) })
+}
+
+// Resolver resolves named target sets again and again, as Resolve does at
+// the time of each call, and replays the store's routes again only when
+// routes came since it last did. The zero Resolver is ready, and safe for
+// concurrent use.
+type Resolver struct {
+	mu      sync.Mutex
+	origins *bgp.Origins
+	// routes is how many routes the store held when origins was built.
+	routes int64
+}
+
+// Resolve is Resolve of c from src now, reusing the routes replayed last
+// time when the store holds no new one.
+func (rv *Resolver) Resolve(ctx context.Context, src EntitySource, c *Config) (*Resolution, error) {
+	return resolve(ctx, src, c, time.Time{}, func() (*bgp.Origins, error) {
+		if src == nil {
+			return replayRoutes(ctx, src, time.Time{})
+		}
+		rv.mu.Lock()
+		defer rv.mu.Unlock()
+		n, err := src.RoutesStored(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("resolving target sets by asn: %w", err)
+		}
+		if rv.origins != nil && n == rv.routes {
+			return rv.origins, nil
+		}
+		o, err := replayRoutes(ctx, src, time.Time{})
+		if err != nil {
+			return nil, err
+		}
+		// Routes stored during the replay may be in it or not: the count
+		// taken before it makes the next call replay them again.
+		rv.origins, rv.routes = o, n
+		return o, nil
+	})
+}
+
+// resolve is Resolve with the routes replayed by replay, called once if a
+// set is named by its AS.
+func resolve(ctx context.Context, src EntitySource, c *Config, at time.Time, replay func() (*bgp.Origins, error)) (*Resolution, error) {
 	r := &Resolution{At: at}
 	var origins *bgp.Origins
 	for _, ts := range c.Targets {
@@ -144,7 +190,7 @@ func Resolve(ctx context.Context, src EntitySource, c *Config, at time.Time) (*R
 			}
 		case FromBGP:
 			if origins == nil {
-				if origins, err = replayRoutes(ctx, src, at); err != nil {
+				if origins, err = replay(); err != nil {
 					return nil, err
 				}
 			}

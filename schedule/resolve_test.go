@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"fmt"
 	"net/netip"
 	"os"
@@ -242,5 +243,63 @@ func TestDaemonFollowsRouting(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "joined=[198.18.1.0/30] left=[198.18.0.0/30]") {
 		t.Errorf("the log does not say what joined and left:\n%s", log.String())
+	}
+}
+
+// countingSource counts the replays of the routes.
+type countingSource struct {
+	store.Store
+	replays int
+}
+
+func (c *countingSource) EachRoute(ctx context.Context, q store.RouteQuery, fn func(bgp.Route) error) error {
+	c.replays++
+	return c.Store.EachRoute(ctx, q, fn)
+}
+
+// TestResolverReplaysOnlyNewRoutes: a Resolver replays the routes again
+// only when the store holds new ones.
+func TestResolverReplaysOnlyNewRoutes(t *testing.T) {
+	ctx := t.Context()
+	st := openStore(t)
+	src := &countingSource{Store: st}
+	cfg := validConfig()
+	cfg.Targets = []TargetSet{{Name: "as64511", ASN: 64511}}
+	at := time.Date(2014, 12, 22, 7, 0, 0, 0, time.UTC)
+	announce := func(prefix string) {
+		t.Helper()
+		at = at.Add(time.Minute)
+		r := bgp.Route{Time: at, Kind: bgp.Announce, Peer: netip.MustParseAddr("192.0.2.1"), PeerAS: 64500,
+			Prefix: netip.MustParsePrefix(prefix), Attrs: &bgp.Attrs{ASPath: "64500 64511", HasASPath: true}}
+		if _, err := st.PutRoutes(ctx, "test", []bgp.Route{r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var rv Resolver
+	steps := []struct {
+		announce string
+		prefixes int
+		replays  int
+	}{
+		{"198.18.0.0/24", 1, 1},
+		{"", 1, 1},
+		{"198.18.1.0/24", 2, 2},
+		{"198.18.1.0/24", 2, 2}, // the same announcement again: stored once, nothing new
+		{"", 2, 2},
+	}
+	for i, step := range steps {
+		if step.announce != "" {
+			if i == 3 {
+				at = at.Add(-time.Minute) // the same route, the same time
+			}
+			announce(step.announce)
+		}
+		r, err := rv.Resolve(ctx, src, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(r.Sets[0].Prefixes); n != step.prefixes || src.replays != step.replays {
+			t.Errorf("step %d: %d prefixes after %d replays, want %d after %d", i, n, src.replays, step.prefixes, step.replays)
+		}
 	}
 }

@@ -62,6 +62,9 @@ type app struct {
 	// reloaded configuration keeps them.
 	flagSet   map[string]string
 	flagAllow []string
+	// resolver resolves named target sets for the analyses of run and
+	// serve, which come round after round.
+	resolver schedule.Resolver
 }
 
 func main() {

@@ -76,9 +76,13 @@ func (a *app) resolved(ctx context.Context, st store.Store) (*schedule.Config, e
 	if !cfg.Named() {
 		return cfg, nil
 	}
-	r, err := resolveFrom(ctx, st, cfg)
+	var src schedule.EntitySource
+	if st != nil {
+		src = st
+	}
+	r, err := a.resolver.Resolve(ctx, src, cfg)
 	if err != nil {
-		return nil, err
+		return nil, &exitError{code: exitFailure, err: err}
 	}
 	for _, s := range r.Empty() {
 		a.log.Warn("a named target set resolves to no prefix", "set", s.Name, "by", s.By)

@@ -106,6 +106,9 @@ type Store interface {
 	// stored within one time). An error from fn stops the walk and is
 	// returned as it is.
 	EachRoute(ctx context.Context, q RouteQuery, fn func(bgp.Route) error) error
+	// RoutesStored is how many routes the store holds. Routes are never
+	// deleted, so a count that has not changed says no route came since.
+	RoutesStored(ctx context.Context) (int64, error)
 
 	// PutDelegations replaces every delegation stored from statistics
 	// files of h.Registry with ds, read from source (a file's name), in
