@@ -76,7 +76,7 @@ type Origin struct {
 
 // String says where the prefix came from in one phrase: "config", "bgp:
 // AS131279 via 12 peers, MOAS 131279/4837", "geo: apnic delegated
-// 2010-01-22".
+// 2010-01-22 (assigned)".
 func (o Origin) String() string {
 	switch o.By {
 	case FromBGP:
@@ -96,11 +96,11 @@ func (o Origin) String() string {
 		}
 		return s
 	case FromGeo:
-		s := fmt.Sprintf("geo: %s %s", o.Registry, o.Status)
+		s := fmt.Sprintf("geo: %s delegated", o.Registry)
 		if o.Date != "" {
 			s += " " + o.Date
 		}
-		return s
+		return s + " (" + o.Status + ")"
 	}
 	return o.By
 }

@@ -129,9 +129,9 @@ func TestResolveRealData(t *testing.T) {
 		by   string
 		want []string // prefix, probed, where from
 	}{
-		{"kp", FromGeo, []string{"175.45.176.0/22 true geo: apnic assigned 2010-01-22"}},
-		{"jp", FromGeo, []string{"2001:200::/35 false geo: apnic allocated 1999-08-13", "2001:200:2000::/35 false geo: apnic allocated 2003-04-23",
-			"2001:200:4000::/34 false geo: apnic allocated 2003-04-23", "2001:200:8000::/33 false geo: apnic allocated 2003-04-23"}},
+		{"kp", FromGeo, []string{"175.45.176.0/22 true geo: apnic delegated 2010-01-22 (assigned)"}},
+		{"jp", FromGeo, []string{"2001:200::/35 false geo: apnic delegated 1999-08-13 (allocated)", "2001:200:2000::/35 false geo: apnic delegated 2003-04-23 (allocated)",
+			"2001:200:4000::/34 false geo: apnic delegated 2003-04-23 (allocated)", "2001:200:8000::/33 false geo: apnic delegated 2003-04-23 (allocated)"}},
 		{"lab", FromConfig, []string{"198.18.0.0/22 true config"}},
 		{"nowhere", FromBGP, nil},
 	}
@@ -167,8 +167,8 @@ func TestOriginString(t *testing.T) {
 		{Origin{By: FromBGP, ASN: 131279, Peers: 12, Origins: []uint32{4837, 131279}}, "bgp: AS131279 via 12 peers, MOAS 4837/131279"},
 		{Origin{By: FromBGP, ASN: 64511, Peers: 1, Origins: []uint32{64511}, Within: netip.MustParsePrefix("198.18.0.0/22")},
 			"bgp: AS64511 via 1 peer, part of 198.18.0.0/22 (more-specifics of other ASes carved out)"},
-		{Origin{By: FromGeo, Registry: "ripencc", Status: "allocated", Date: "2014-12-21"}, "geo: ripencc allocated 2014-12-21"},
-		{Origin{By: FromGeo, Registry: "arin", Status: "assigned"}, "geo: arin assigned"},
+		{Origin{By: FromGeo, Registry: "ripencc", Status: "allocated", Date: "2014-12-21"}, "geo: ripencc delegated 2014-12-21 (allocated)"},
+		{Origin{By: FromGeo, Registry: "arin", Status: "assigned"}, "geo: arin delegated (assigned)"},
 	}
 	for _, tt := range tests {
 		if got := tt.o.String(); got != tt.want {

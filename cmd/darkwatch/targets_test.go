@@ -44,7 +44,7 @@ func TestTargets(t *testing.T) {
 	if code != exitSome || !strings.Contains(stderr, "1 named target sets resolve to no prefix") {
 		t.Errorf("kp-2014: exit %d, stderr %q", code, stderr)
 	}
-	for _, want := range []string{"kp-as bgp - no route in the store ends in AS131279", "kp geo 175.45.176.0/22 geo: apnic assigned 2010-01-22"} {
+	for _, want := range []string{"kp-as bgp - no route in the store ends in AS131279", "kp geo 175.45.176.0/22 geo: apnic delegated 2010-01-22 (assigned)"} {
 		if !hasRow(out, want) {
 			t.Errorf("kp-2014: no row %q in\n%s", want, out)
 		}
