@@ -42,15 +42,36 @@ func (ts TargetSet) Named() bool {
 	return len(ts.Prefixes) == 0 && (ts.ASN != 0 || ts.Country != "")
 }
 
-// By is where the set's prefixes come from: FromConfig, FromBGP or FromGeo.
+// By is where the set's prefixes come from: FromConfig, FromBGP or FromGeo
+// (its from: when it names both an asn and a country).
 func (ts TargetSet) By() string {
 	switch {
 	case !ts.Named():
 		return FromConfig
+	case ts.From != "":
+		return ts.From
 	case ts.ASN != 0:
 		return FromBGP
 	}
 	return FromGeo
+}
+
+// validateFrom checks from:, which only a set without prefixes may have,
+// and which needs what it names: an asn for bgp, a country for geo.
+func (ts TargetSet) validateFrom(key string) error {
+	switch {
+	case ts.From == "":
+		return nil
+	case ts.From != FromBGP && ts.From != FromGeo:
+		return bad(key+".from", "%q is not one of bgp (the prefixes asn originates) and geo (the prefixes delegated to country)", ts.From)
+	case len(ts.Prefixes) > 0:
+		return bad(key+".from", "a set with prefixes probes those: from: goes only with a set that takes its prefixes from the store")
+	case ts.From == FromBGP && ts.ASN == 0:
+		return bad(key+".from", "bgp needs the asn whose prefixes the set probes")
+	case ts.From == FromGeo && ts.Country == "":
+		return bad(key+".from", "geo needs the country whose prefixes the set probes")
+	}
+	return nil
 }
 
 // Origin says where one prefix of a resolved target set came from.

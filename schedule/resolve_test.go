@@ -93,6 +93,7 @@ func TestResolveRealData(t *testing.T) {
 		{Name: "jp", Country: "JP", Methods: []string{"icmp"}},
 		{Name: "lab", Prefixes: []string{"198.18.0.0/22"}, ASN: 64500, Country: "ZZ"},
 		{Name: "nowhere", ASN: 64511},
+		{Name: "kp-space", ASN: 131279, Country: "KP", From: FromGeo},
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -134,6 +135,7 @@ func TestResolveRealData(t *testing.T) {
 			"2001:200:4000::/34 false geo: apnic delegated 2003-04-23 (allocated)", "2001:200:8000::/33 false geo: apnic delegated 2003-04-23 (allocated)"}},
 		{"lab", FromConfig, []string{"198.18.0.0/22 true config"}},
 		{"nowhere", FromBGP, nil},
+		{"kp-space", FromGeo, []string{"175.45.176.0/22 true geo: apnic delegated 2010-01-22 (assigned)"}},
 	}
 	for _, tt := range tests {
 		set := byName(tt.set)
@@ -146,8 +148,9 @@ func TestResolveRealData(t *testing.T) {
 		}
 	}
 	cfg.Canaries = []HostConfig{{Addr: "175.45.177.1"}, {Addr: "198.18.0.1"}}
-	if in := r.CanariesInside(cfg); len(in) != 1 || in[0].Set != "kp" || in[0].Prefix != netip.MustParsePrefix("175.45.176.0/22") {
-		t.Errorf("canaries inside named sets: %+v, want 175.45.177.1 in kp's 175.45.176.0/22 alone", in)
+	if in := r.CanariesInside(cfg); len(in) != 2 || in[0].Set != "kp" || in[1].Set != "kp-space" ||
+		in[0].Prefix != netip.MustParsePrefix("175.45.176.0/22") || in[0].Canary != netip.MustParseAddr("175.45.177.1") {
+		t.Errorf("canaries inside named sets: %+v, want 175.45.177.1 in kp's and kp-space's 175.45.176.0/22 alone", in)
 	}
 	applied := r.Apply(cfg)
 	if p := applied.Targets[1].Prefixes; !slices.Equal(p, []string{"175.45.176.0/22"}) || len(cfg.Targets[1].Prefixes) != 0 {

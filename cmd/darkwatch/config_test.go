@@ -38,7 +38,7 @@ func TestKP2014Config(t *testing.T) {
 	if kp.ASN != 131279 || kp.Country != "KP" || len(kp.Prefixes) != 0 || kp.By() != schedule.FromBGP {
 		t.Errorf("kp-as target set = %+v: want AS131279 by name", kp)
 	}
-	if cc := c.Targets[1]; cc.Country != "KP" || cc.ASN != 0 || len(cc.Prefixes) != 0 || cc.By() != schedule.FromGeo {
+	if cc := c.Targets[1]; cc.Country != "KP" || cc.ASN != 131279 || len(cc.Prefixes) != 0 || cc.By() != schedule.FromGeo {
 		t.Errorf("kp target set = %+v: want KP by name", cc)
 	}
 	if len(c.Canaries) == 0 {
