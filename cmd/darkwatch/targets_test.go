@@ -2,10 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // geoTestData holds real RIR statistics files (testdata/README.md at the
@@ -95,4 +97,39 @@ func hasRow(table, row string) bool {
 		}
 	}
 	return false
+}
+
+// TestVerdictOfNamedSets: verdict rolls the blocks of a set named by its
+// country, labelled with an AS, up into that AS and country, from the
+// delegations in the store.
+func TestVerdictOfNamedSets(t *testing.T) {
+	dir := t.TempDir()
+	db := "sqlite://" + filepath.Join(dir, "dw.db")
+	if code, _, stderr := runCLI(t, "--store", db, "geo", "import", filepath.Join(geoTestData, "delegated-apnic-20110113.txt")); code != 0 {
+		t.Fatalf("geo import: %s", stderr)
+	}
+	var recs strings.Builder
+	start := time.Date(2014, 12, 22, 7, 0, 0, 0, time.UTC)
+	for round := range 3 {
+		at := start.Add(time.Duration(round) * time.Minute)
+		for host := 1; host <= 20; host++ {
+			fmt.Fprintf(&recs, `{"time":"%s","vantage":"vp1","round":%d,"method":"icmp","target":"175.45.176.%d","seq":1,"outcome":"reply","rtt_ms":1}`+"\n",
+				at.Add(time.Duration(host)*time.Second).Format(time.RFC3339Nano), at.Unix()/60, host)
+		}
+	}
+	in := filepath.Join(dir, "kp.jsonl")
+	os.WriteFile(in, []byte(recs.String()), 0o644)
+	if code, _, stderr := runCLI(t, "--store", db, "import", in); code != 0 {
+		t.Fatalf("import: %s", stderr)
+	}
+	cfg := filepath.Join(dir, "kp.yaml")
+	os.WriteFile(cfg, []byte("vantage: vp1\nround: 1m\nquorum: 1\ntargets:\n  - {name: kp, country: KP, asn: 131279, from: geo, methods: [icmp]}\n"), 0o644)
+	for _, level := range []string{"asn", "country", "prefix"} {
+		code, out, stderr := runCLI(t, "--config", cfg, "--store", db, "verdict", "--level", level,
+			"--since", start.Format(time.RFC3339), "--until", start.Add(3*time.Minute).Format(time.RFC3339), "--json")
+		want := map[string]string{"asn": `"entity":"AS131279"`, "country": `"entity":"KP"`, "prefix": `"entity":"175.45.176.0/22"`}[level]
+		if code != 0 || !strings.Contains(out, want) || !strings.Contains(out, `"verdict":"reachable"`) {
+			t.Errorf("verdict --level %s: exit %d, stderr %q, out %q; want %s reachable", level, code, stderr, out, want)
+		}
+	}
 }
