@@ -34,7 +34,11 @@ func (a *app) targetsCommand() *cobra.Command {
 			if err := r.Write(a.stdout, a.json); err != nil {
 				return &exitError{code: exitFailure, err: err}
 			}
-			if empty := r.Empty(); len(empty) > 0 {
+			switch empty := r.Empty(); len(empty) {
+			case 0:
+			case 1:
+				return &exitError{code: exitSome, err: fmt.Errorf("target set %s resolves to no prefix (see above)", empty[0].Name)}
+			default:
 				return &exitError{code: exitSome, err: fmt.Errorf("%d named target sets resolve to no prefix (see above)", len(empty))}
 			}
 			return nil

@@ -43,7 +43,7 @@ func TestTargets(t *testing.T) {
 	// The update file of 2015 has no route of AS131279: that set is empty
 	// (exit 1), KP's delegation is there.
 	code, out, stderr := runCLI(t, "--config", "../../configs/kp-2014.yaml", "--store", db, "targets")
-	if code != exitSome || !strings.Contains(stderr, "1 named target sets resolve to no prefix") {
+	if code != exitSome || !strings.Contains(stderr, "target set kp-as resolves to no prefix") {
 		t.Errorf("kp-2014: exit %d, stderr %q", code, stderr)
 	}
 	for _, want := range []string{"kp-as bgp - no route in the store ends in AS131279", "kp geo 175.45.176.0/22 geo: apnic delegated 2010-01-22 (assigned)"} {
