@@ -57,7 +57,7 @@ func (c *Census) Run(ctx context.Context, cfg *Config) ([]store.Block, error) {
 		}
 		r, err := Resolve(ctx, src, cfg, time.Time{})
 		if err != nil {
-			return nil, &ConfigError{Key: "targets", Msg: err.Error()}
+			return nil, fmt.Errorf("census: %w", err)
 		}
 		cfg = r.Apply(cfg)
 	}
