@@ -306,3 +306,26 @@ func TestResolverReplaysOnlyNewRoutes(t *testing.T) {
 		}
 	}
 }
+
+// TestCensusOfNamedSet: a census of a set named by its AS sweeps what the
+// AS originates by the routes in the store.
+func TestCensusOfNamedSet(t *testing.T) {
+	ctx := t.Context()
+	st := openStore(t)
+	r := bgp.Route{Time: time.Date(2014, 12, 22, 7, 0, 0, 0, time.UTC), Kind: bgp.Announce, Peer: netip.MustParseAddr("192.0.2.1"),
+		PeerAS: 64500, Prefix: netip.MustParsePrefix("198.18.4.0/24"), Attrs: &bgp.Attrs{ASPath: "64500 64511", HasASPath: true}}
+	if _, err := st.PutRoutes(ctx, "test", []bgp.Route{r}); err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeProber{up: func(a netip.Addr) bool { return a.As4()[3] < 30 }, swept: map[string][]netip.Addr{}}
+	c := &Census{Prober: f, Store: st, Method: Method{Name: "icmp"}, Passes: 1}
+	cfg := validConfig()
+	cfg.Targets = []TargetSet{{Name: "as64511", ASN: 64511, Methods: []string{"icmp"}}}
+	out, err := c.Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.swept["icmp"]) != 256 || len(out) != 1 || out[0].Prefix != netip.MustParsePrefix("198.18.4.0/24") || len(out[0].E) != 30 {
+		t.Errorf("census swept %d addresses and stored %+v; want 198.18.4.0/24 with 30 addresses answering", len(f.swept["icmp"]), out)
+	}
+}
