@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -327,5 +328,36 @@ func TestCensusOfNamedSet(t *testing.T) {
 	}
 	if len(f.swept["icmp"]) != 256 || len(out) != 1 || out[0].Prefix != netip.MustParsePrefix("198.18.4.0/24") || len(out[0].E) != 30 {
 		t.Errorf("census swept %d addresses and stored %+v; want 198.18.4.0/24 with 30 addresses answering", len(f.swept["icmp"]), out)
+	}
+}
+
+// TestResolverConcurrent: a Resolver serves several goroutines at once
+// (run's rounds and their analysis, serve's refresh), alike.
+func TestResolverConcurrent(t *testing.T) {
+	ctx := t.Context()
+	st := openStore(t)
+	r := bgp.Route{Time: time.Date(2014, 12, 22, 7, 0, 0, 0, time.UTC), Kind: bgp.Announce, Peer: netip.MustParseAddr("192.0.2.1"),
+		PeerAS: 64500, Prefix: netip.MustParsePrefix("198.18.4.0/24"), Attrs: &bgp.Attrs{ASPath: "64500 64511", HasASPath: true}}
+	if _, err := st.PutRoutes(ctx, "test", []bgp.Route{r}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := validConfig()
+	cfg.Targets = []TargetSet{{Name: "as64511", ASN: 64511}}
+	var rv Resolver
+	var wg sync.WaitGroup
+	got := make([]int, 8)
+	for i := range got {
+		wg.Go(func() {
+			res, err := rv.Resolve(ctx, st, cfg)
+			if err == nil {
+				got[i] = len(res.Sets[0].Prefixes)
+			}
+		})
+	}
+	wg.Wait()
+	for i, n := range got {
+		if n != 1 {
+			t.Errorf("call %d: %d prefixes, want 1", i, n)
+		}
 	}
 }

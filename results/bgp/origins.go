@@ -4,17 +4,20 @@ import (
 	"cmp"
 	"net/netip"
 	"slices"
+	"sync"
 )
 
 // Origins replays routes, like View, and tells which prefixes an AS
 // originates: those whose AS path, from at least one peer, ends in it.
-// Feed it with Apply in time order; ask with Of. The zero Origins is not
-// usable: use NewOrigins.
+// Feed it with Apply in time order; ask with Of. Of may be called from
+// several goroutines at once, Apply only while nothing else runs. The zero
+// Origins is not usable: use NewOrigins.
 type Origins struct {
 	// peers holds, per peer, the origin AS of each route it has (0 for a
 	// path that ends in an AS_SET or is empty).
 	peers map[peerKey]map[pathKey]uint32
 	// index is what Of reads, built on first use after a change.
+	mu    sync.Mutex
 	index map[netip.Prefix]map[uint32]int
 }
 
@@ -162,6 +165,8 @@ func (o *Origins) Of(asn uint32) []Origination {
 
 // built is the index of who originates what, through how many peers.
 func (o *Origins) built() map[netip.Prefix]map[uint32]int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	if o.index != nil {
 		return o.index
 	}
