@@ -43,10 +43,23 @@ func (m Method) censusName() string {
 // Run takes the census with cfg and returns the blocks it stored for this
 // vantage point. A census cut short by ctx is not stored: its error wraps
 // ErrInterrupted. Nothing to census is a *ConfigError.
+//
+// Named target sets are resolved from the store first.
 func (c *Census) Run(ctx context.Context, cfg *Config) ([]store.Block, error) {
 	bl, err := cfg.BlocklistSet()
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Named() {
+		var src EntitySource
+		if c.Store != nil {
+			src = c.Store
+		}
+		r, err := Resolve(ctx, src, cfg, time.Time{})
+		if err != nil {
+			return nil, fmt.Errorf("census: %w", err)
+		}
+		cfg = r.Apply(cfg)
 	}
 	v4, hosts := censusTargets(cfg)
 	space, err := NewSpace(cfg.Assigned(v4), bl)

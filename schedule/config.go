@@ -58,10 +58,14 @@ type ProbeConfig struct {
 
 // TargetSet is a named group of prefixes and known hosts probed alike.
 type TargetSet struct {
-	Name       string       `mapstructure:"name"`
-	Prefixes   []string     `mapstructure:"prefixes"`
-	ASN        uint32       `mapstructure:"asn"`
-	Country    string       `mapstructure:"country"`
+	Name     string   `mapstructure:"name"`
+	Prefixes []string `mapstructure:"prefixes"`
+	ASN      uint32   `mapstructure:"asn"`
+	Country  string   `mapstructure:"country"`
+	// From says where a set without prefixes takes them: "bgp" (what ASN
+	// originates) or "geo" (what is delegated to Country); "": bgp when
+	// ASN is set, else geo. See Named.
+	From       string       `mapstructure:"from"`
 	Methods    []string     `mapstructure:"methods"`
 	TraceEvery int          `mapstructure:"trace_every"`
 	Hosts      []HostConfig `mapstructure:"hosts"`
@@ -273,6 +277,9 @@ func (ts TargetSet) validate(key string) error {
 	}
 	if ts.Country != "" && len(ts.Country) != 2 {
 		return bad(key+".country", "%q is not a two-letter country code", ts.Country)
+	}
+	if err := ts.validateFrom(key); err != nil {
+		return err
 	}
 	if ts.TraceEvery < 0 {
 		return bad(key+".trace_every", "must be 0 or more rounds")

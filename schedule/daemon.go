@@ -56,6 +56,10 @@ type Daemon struct {
 	cfg      *Config
 	bl       *Blocklist
 	adaptive adaptive
+	// resolver resolves the named target sets at every round; resolved is
+	// its last resolution.
+	resolver Resolver
+	resolved *Resolution
 }
 
 // ErrInterrupted is wrapped by the error of work that a signal or the end

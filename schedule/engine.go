@@ -20,7 +20,8 @@ func (d *Daemon) round(ctx context.Context, k int64) {
 	// The census blocks of every set that probes ICMP this round are probed
 	// adaptively in one go, beside the canaries; the sweeps and the hosts
 	// follow, set by set.
-	census, blocks := d.censusOfRound(ctx, k)
+	sets := d.targetSets(ctx, k)
+	census, blocks := d.censusOfRound(ctx, k, sets)
 	var beside sync.WaitGroup
 	if len(blocks) > 0 {
 		beside.Go(func() {
@@ -30,7 +31,7 @@ func (d *Daemon) round(ctx context.Context, k int64) {
 	}
 	beside.Go(func() { d.probeCanaries(ctx, k) })
 	defer beside.Wait()
-	for _, ts := range d.cfg.Targets {
+	for _, ts := range sets {
 		if ctx.Err() != nil {
 			return
 		}
@@ -38,16 +39,16 @@ func (d *Daemon) round(ctx context.Context, k int64) {
 	}
 }
 
-// censusOfRound gives, per target set that probes ICMP in round k, its census
-// blocks assigned to this vantage, and all of them once.
-func (d *Daemon) censusOfRound(ctx context.Context, k int64) (map[string][]store.Block, []store.Block) {
+// censusOfRound gives, per target set of sets that probes ICMP in round k,
+// its census blocks assigned to this vantage, and all of them once.
+func (d *Daemon) censusOfRound(ctx context.Context, k int64, sets []TargetSet) (map[string][]store.Block, []store.Block) {
 	stored, err := VantageCensus(ctx, d.Store, d.cfg.Vantage)
 	if err != nil {
 		d.fail(StageCensus, "census not loaded: census blocks are swept this round, not probed adaptively", err, "round", k)
 	}
 	var all []store.Block
 	census := map[string][]store.Block{}
-	for _, ts := range d.cfg.Targets {
+	for _, ts := range sets {
 		if len(stored) == 0 || !slices.Contains(MethodMix(ts.Methods, ts.TraceEvery, k), results.MethodICMP) {
 			continue
 		}

@@ -31,6 +31,7 @@ const (
 	StageSweep    = "sweep"    // a sweep of a target set
 	StageProber   = "prober"   // opening a one-shot prober
 	StageAnalysis = "analysis" // the round's verdicts (AfterRound)
+	StageResolve  = "resolve"  // finding the prefixes of named target sets
 )
 
 // NewRoundErrors makes the counter of Metrics.Errors,

@@ -31,12 +31,18 @@ func TestKP2014Config(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Targets) != 1 {
+	if len(c.Targets) != 2 {
 		t.Fatalf("targets: %+v", c.Targets)
 	}
 	kp := c.Targets[0]
-	if kp.ASN != 131279 || kp.Country != "KP" || len(kp.Prefixes) != 1 || kp.Prefixes[0] != "175.45.176.0/22" {
-		t.Errorf("kp target set = %+v", kp)
+	if kp.ASN != 131279 || kp.Country != "KP" || len(kp.Prefixes) != 0 || kp.By() != schedule.FromBGP {
+		t.Errorf("kp-as target set = %+v: want AS131279 by name", kp)
+	}
+	if cc := c.Targets[1]; cc.Country != "KP" || cc.ASN != 131279 || len(cc.Prefixes) != 0 || cc.By() != schedule.FromGeo {
+		t.Errorf("kp target set = %+v: want KP by name", cc)
+	}
+	if len(c.Canaries) == 0 {
+		t.Error("no canaries")
 	}
 	var soa int
 	for _, h := range kp.Hosts {

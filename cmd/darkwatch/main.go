@@ -62,6 +62,9 @@ type app struct {
 	// reloaded configuration keeps them.
 	flagSet   map[string]string
 	flagAllow []string
+	// resolver resolves named target sets for the analyses of run and
+	// serve, which come round after round.
+	resolver schedule.Resolver
 }
 
 func main() {
@@ -176,7 +179,7 @@ func (a *app) rootCommand() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: fmt.Errorf("%v\nRun '%s --help' for usage", err, c.CommandPath())}
 	})
-	root.AddCommand(a.probeCommand(), a.sweepCommand(), a.runCommand(), a.importCommand(), a.exportCommand(), a.censusCommand(), a.verdictCommand(), a.reportCommand(), a.bgpCommand(), a.serveCommand(), versionCommand())
+	root.AddCommand(a.probeCommand(), a.sweepCommand(), a.runCommand(), a.importCommand(), a.exportCommand(), a.censusCommand(), a.verdictCommand(), a.reportCommand(), a.bgpCommand(), a.geoCommand(), a.targetsCommand(), a.serveCommand(), versionCommand())
 	usageArgs(root)
 	return root
 }

@@ -41,6 +41,17 @@ func (a *app) serve(cmd *cobra.Command, listen, natsListen string) error {
 	defer st.Close()
 	defer a.expire(cmd.Context(), st)()
 	o.Store = st
+	if a.cfg.Named() {
+		// The dashboard lists what named target sets resolve to at start;
+		// the verdicts resolve them again at every refresh.
+		resolved, err := a.resolved(cmd.Context(), st)
+		if err != nil {
+			return err
+		}
+		c := *a.cfg
+		c.Config = *resolved
+		o.Targets = c.DashboardTargets()
+	}
 	o.Analyze = func(ctx context.Context, since time.Time) error {
 		_, _, err := a.analyze(ctx, st, since.UTC(), time.Now().UTC())
 		return err

@@ -81,7 +81,7 @@ func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
 	if err := checkSweepFlags(f); err != nil {
 		return err
 	}
-	space, err := a.sweepSpaceOf(f.targets)
+	space, err := a.sweepSpaceOf(cmd, f.targets)
 	if err != nil {
 		return err
 	}
@@ -144,8 +144,8 @@ func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
 
 // sweepSpaceOf is the space of --targets (or of the configuration) less
 // the blocklist, saying on stderr how much the blocklist took.
-func (a *app) sweepSpaceOf(specs []string) (*schedule.Space, error) {
-	prefixes, err := a.sweepTargets(specs)
+func (a *app) sweepSpaceOf(cmd *cobra.Command, specs []string) (*schedule.Space, error) {
+	prefixes, err := a.sweepTargets(cmd, specs)
 	if err != nil {
 		return nil, err
 	}
@@ -163,8 +163,9 @@ func (a *app) sweepSpaceOf(specs []string) (*schedule.Space, error) {
 	return space, nil
 }
 
-// sweepTargets gives the prefixes of --targets, or else of the configuration.
-func (a *app) sweepTargets(specs []string) ([]netip.Prefix, error) {
+// sweepTargets gives the prefixes of --targets, or else of the configuration
+// (its named target sets resolved from the store).
+func (a *app) sweepTargets(cmd *cobra.Command, specs []string) ([]netip.Prefix, error) {
 	if len(specs) > 0 {
 		ps, err := schedule.ParseTargets(specs)
 		if err != nil {
@@ -173,6 +174,18 @@ func (a *app) sweepTargets(specs []string) ([]netip.Prefix, error) {
 		return ps, nil
 	}
 	ps := a.cfg.TargetPrefixes()
+	if a.cfg.Named() {
+		st, err := a.openStore(cmd)
+		if err != nil {
+			return nil, err
+		}
+		defer st.Close()
+		cfg, err := a.resolved(cmd.Context(), st)
+		if err != nil {
+			return nil, err
+		}
+		ps = cfg.TargetPrefixes()
+	}
 	if len(ps) == 0 {
 		return nil, usageErr("nothing to sweep: give --targets CIDR,... or target sets in --config")
 	}

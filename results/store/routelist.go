@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 
 	"darkwatch/results/bgp"
 )
@@ -17,4 +18,14 @@ func Routes(ctx context.Context, st Store, q RouteQuery) ([]bgp.Route, error) {
 		return nil, err
 	}
 	return routes, nil
+}
+
+// RoutesStored is how many routes st holds. Routes are never deleted, so
+// a count that has not changed says that no route came since.
+func (s *sqlStore) RoutesStored(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.b.query(ctx, "SELECT COUNT(*) FROM routes", nil, func(scan func(...any) error) error { return scan(&n) }); err != nil {
+		return 0, fmt.Errorf("store %s: routes: %w", s.b.name(), err)
+	}
+	return n, nil
 }

@@ -67,6 +67,9 @@ func testRoutes(t *testing.T, dsn string) {
 	if err != nil || again != 0 {
 		t.Errorf("second import added %d (%v), want 0", again, err)
 	}
+	if n, err := s.RoutesStored(ctx); err != nil || n != int64(len(distinct)) {
+		t.Errorf("RoutesStored = %d (%v), want %d", n, err, len(distinct))
+	}
 
 	var got []bgp.Route
 	if err := s.EachRoute(ctx, RouteQuery{}, func(r bgp.Route) error {

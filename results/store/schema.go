@@ -174,6 +174,29 @@ var migrations = []migration{
 		`DROP TABLE blocks`,
 		`ALTER TABLE blocks_by_method RENAME TO blocks`,
 	}},
+	// Delegations are the records of RIR statistics files (results/geo):
+	// which registry gave which addresses and AS numbers to which country.
+	// A file replaces the rows of the files of its version line's registry
+	// before it, so (file_registry, line) names a row.
+	{version: 6, about: "delegations: RIR statistics files", stmts: []string{
+		`CREATE TABLE delegations (
+			file_registry TEXT NOT NULL,
+			line          BIGINT NOT NULL,
+			registry      TEXT NOT NULL,
+			country       TEXT NOT NULL,
+			type          TEXT NOT NULL,
+			start         TEXT NOT NULL,
+			value         BIGINT NOT NULL,
+			prefixes      TEXT,
+			date          TEXT,
+			status        TEXT NOT NULL,
+			opaque_id     TEXT,
+			serial        TEXT NOT NULL,
+			source        TEXT NOT NULL,
+			PRIMARY KEY (file_registry, line)
+		)`,
+		`CREATE INDEX delegations_country ON delegations (country, type)`,
+	}},
 }
 
 // schemaVersion is the newest schema this darkwatch knows.

@@ -22,6 +22,7 @@ import (
 
 	"darkwatch/results"
 	"darkwatch/results/bgp"
+	"darkwatch/results/geo"
 )
 
 // Store keeps records, verdicts, events, the census and beliefs. Every method
@@ -107,6 +108,16 @@ type Store interface {
 	// stored within one time). An error from fn stops the walk and is
 	// returned as it is.
 	EachRoute(ctx context.Context, q RouteQuery, fn func(bgp.Route) error) error
+	// RoutesStored is how many routes the store holds. Routes are never
+	// deleted, so a count that has not changed says no route came since.
+	RoutesStored(ctx context.Context) (int64, error)
+
+	// PutDelegations replaces every delegation stored from statistics
+	// files of h.Registry with ds, read from source (a file's name), in
+	// one transaction, and returns how many it stored.
+	PutDelegations(ctx context.Context, source string, h geo.Header, ds []geo.Delegation) (int, error)
+	// Delegations returns the delegations q selects.
+	Delegations(ctx context.Context, q DelegationQuery) ([]Delegation, error)
 }
 
 // Query selects records. Zero fields select everything; set fields are ANDed.

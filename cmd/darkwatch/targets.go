@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"darkwatch/results/store"
+	"darkwatch/schedule"
+)
+
+func (a *app) targetsCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:     "targets",
+		Short:   "What the configuration's target sets resolve to now: each prefix and where it came from",
+		Long:    help("targets"),
+		Example: help("targets.example"),
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(a.cfg.Targets) == 0 {
+				return usageErr("no target sets: give --config FILE with targets:")
+			}
+			r, err := a.resolve(cmd)
+			if err != nil {
+				return err
+			}
+			for _, w := range r.CanariesInside(&a.cfg.Config) {
+				fmt.Fprintf(os.Stderr, "darkwatch: warning: canary %s lies inside %s of target set %s: canaries must be far from the targets\n",
+					w.Canary, w.Prefix, w.Set)
+			}
+			if err := r.Write(a.stdout, a.json); err != nil {
+				return &exitError{code: exitFailure, err: err}
+			}
+			switch empty := r.Empty(); len(empty) {
+			case 0:
+			case 1:
+				return &exitError{code: exitSome, err: fmt.Errorf("target set %s resolves to no prefix (see above)", empty[0].Name)}
+			default:
+				return &exitError{code: exitSome, err: fmt.Errorf("%d named target sets resolve to no prefix (see above)", len(empty))}
+			}
+			return nil
+		},
+	}
+}
+
+// resolve resolves the configuration's target sets, from the store when a
+// set is named.
+func (a *app) resolve(cmd *cobra.Command) (*schedule.Resolution, error) {
+	var st store.Store
+	if a.cfg.Named() {
+		var err error
+		if st, err = a.openStore(cmd); err != nil {
+			return nil, err
+		}
+		defer st.Close()
+	}
+	return resolveFrom(cmd.Context(), st, &a.cfg.Config)
+}
+
+// resolveFrom is schedule.Resolve of cfg from st, now.
+func resolveFrom(ctx context.Context, st store.Store, cfg *schedule.Config) (*schedule.Resolution, error) {
+	var src schedule.EntitySource
+	if st != nil {
+		src = st
+	}
+	r, err := schedule.Resolve(ctx, src, cfg, time.Time{})
+	if err != nil {
+		return nil, &exitError{code: exitFailure, err: err}
+	}
+	return r, nil
+}
+
+// resolved is the configuration with its named target sets resolved from
+// st (the configuration itself when none is named).
+func (a *app) resolved(ctx context.Context, st store.Store) (*schedule.Config, error) {
+	cfg := &a.cfg.Config
+	if !cfg.Named() {
+		return cfg, nil
+	}
+	var src schedule.EntitySource
+	if st != nil {
+		src = st
+	}
+	r, err := a.resolver.Resolve(ctx, src, cfg)
+	if err != nil {
+		return nil, &exitError{code: exitFailure, err: err}
+	}
+	for _, s := range r.Empty() {
+		a.log.Warn("a named target set resolves to no prefix", "set", s.Name, "by", s.By)
+	}
+	return r.Apply(cfg), nil
+}
