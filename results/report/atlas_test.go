@@ -503,7 +503,9 @@ func roundTripRecords() []results.Record {
 			recs = append(recs, r)
 		}
 	}
-	at := func(ms int) time.Time { return t0.Add(7*roundLen + time.Duration(ms)*time.Millisecond + 123456*time.Nanosecond) }
+	at := func(ms int) time.Time {
+		return t0.Add(7*roundLen + time.Duration(ms)*time.Millisecond + 123456*time.Nanosecond)
+	}
 	soa := "ns1.dw.example. admin.dw.example. 2026120601 3600 600 86400 300"
 	recs = append(recs,
 		results.Record{Time: at(1), Vantage: "vp-fra1", Round: 107, Method: results.MethodICMP, Target: hostB, Seq: 1,
