@@ -31,8 +31,9 @@ const (
 type AtlasOptions struct {
 	// Addrs maps a vantage name to its address, written as "from" and
 	// "src_addr" for its records that do not carry their own source
-	// address; a vantage not in it gets "", which Atlas readers take as
-	// unknown.
+	// address, when none of the vantage's records of the same address
+	// family carries one either; a vantage not in it gets "", which Atlas
+	// readers take as unknown.
 	Addrs map[string]string
 	// Size is the probe size in bytes, written as ping and traceroute "size";
 	// 0 when unknown.
@@ -44,6 +45,45 @@ type AtlasOptions struct {
 	// takes the most common gap between successive rounds of a vantage, and
 	// leaves "step" out when there is none.
 	Step time.Duration
+
+	// sources are the source addresses the records show per vantage and
+	// address family (see recordSources).
+	sources map[vantageFamily]string
+}
+
+// vantageFamily is a vantage and an address family, 4 or 6.
+type vantageFamily struct {
+	vantage string
+	af      int
+}
+
+// recordSources is, per vantage and address family, the source address
+// most of the vantage's records of that family carry (DNS records do; the
+// smallest on a tie), so that the results of its other records show the
+// address the vantage sends from.
+func recordSources(recs []*results.Record) map[vantageFamily]string {
+	counts := map[vantageFamily]map[string]int{}
+	for _, r := range recs {
+		if r.Source == "" {
+			continue
+		}
+		k := vantageFamily{r.Vantage, atlasAF(r.Source)}
+		if counts[k] == nil {
+			counts[k] = map[string]int{}
+		}
+		counts[k][r.Source]++
+	}
+	out := map[vantageFamily]string{}
+	for k, c := range counts {
+		var best string
+		for a, n := range c {
+			if n > c[best] || n == c[best] && a < best {
+				best = a
+			}
+		}
+		out[k] = best
+	}
+	return out
 }
 
 // AtlasProbeID is the "prb_id" of a vantage: the FNV-1a 32-bit hash of its
@@ -162,6 +202,7 @@ func writeAtlas(w io.Writer, in Input) error {
 			recs = append(recs, r)
 		}
 	}
+	opts.sources = recordSources(recs)
 	var lines []atlasLine
 	lines = append(lines, atlasPings(recs, &opts)...)
 	for _, r := range recs {
@@ -207,7 +248,7 @@ func atlasExtension(v any, recs ...*results.Record) *atlas.Extension {
 }
 
 func atlasCommonOf(r *results.Record, opts *AtlasOptions, msm int, name, typ string) atlasCommon {
-	addr := cmp.Or(r.Source, opts.Addrs[r.Vantage])
+	addr := cmp.Or(r.Source, opts.sources[vantageFamily{r.Vantage, atlasAF(r.Target)}], opts.Addrs[r.Vantage])
 	return atlasCommon{
 		Af: atlasAF(r.Target), DstAddr: r.Target, From: addr, Fw: AtlasFirmware, GroupID: msm, Lts: -1,
 		MsmID: msm, MsmName: name, PrbID: AtlasProbeID(r.Vantage), SrcAddr: addr,

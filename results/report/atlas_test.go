@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -625,5 +626,41 @@ func sameRecordSet(t *testing.T, got, want []results.Record) {
 			t.Errorf("record %d:\n got %s\nwant %s", i, g[i], w[i])
 			return
 		}
+	}
+}
+
+// TestAtlasSourceAddrs: "src_addr" and "from" are the address a record was
+// sent from, else the one the vantage's records of that address family
+// show, else AtlasOptions.Addrs.
+func TestAtlasSourceAddrs(t *testing.T) {
+	recs := []results.Record{
+		{Time: t0, Vantage: "vp-x", Method: results.MethodDNS, Target: "192.0.2.53", Port: 53, Source: "198.51.100.20",
+			Outcome: results.OutcomeTimeout, Qname: "dw.example.", Qtype: "A"},
+		{Time: t0, Vantage: "vp-x", Method: results.MethodICMP, Target: "192.0.2.1", Outcome: results.OutcomeTimeout},
+		{Time: t0, Vantage: "vp-x", Method: results.MethodICMP, Target: "2001:db8::1", Outcome: results.OutcomeTimeout},
+		{Time: t0, Vantage: "vp-y", Method: results.MethodICMP, Target: "2001:db8::1", Outcome: results.OutcomeTimeout},
+	}
+	in := Input{Records: recs, Since: t0, Until: t0.Add(time.Hour),
+		Atlas: AtlasOptions{Addrs: map[string]string{"vp-y": "2001:db8::99"}}}
+	var b bytes.Buffer
+	if err := Write(&b, "atlas", in); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, m := range readLines(t, b.Bytes()) {
+		if m["from"] != m["src_addr"] {
+			t.Errorf("from %v, src_addr %v", m["from"], m["src_addr"])
+		}
+		got[fmt.Sprintf("%d %v %v", int(m["prb_id"].(float64)), m["type"], m["dst_addr"])] = m["src_addr"].(string)
+	}
+	x, y := AtlasProbeID("vp-x"), AtlasProbeID("vp-y")
+	want := map[string]string{
+		fmt.Sprintf("%d dns 192.0.2.53", x):   "198.51.100.20",
+		fmt.Sprintf("%d ping 192.0.2.1", x):   "198.51.100.20",
+		fmt.Sprintf("%d ping 2001:db8::1", x): "",
+		fmt.Sprintf("%d ping 2001:db8::1", y): "2001:db8::99",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("source addresses %v, want %v", got, want)
 	}
 }

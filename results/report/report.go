@@ -46,8 +46,9 @@
 // "group_id" are AtlasMsmPing, AtlasMsmTraceroute or AtlasMsmDNS. "fw" is
 // AtlasFirmware. "lts" is -1 (Atlas: "does not know whether it is in sync").
 // "from" and "src_addr" are the address the probe was sent from when the
-// record has it (DNS queries), else from AtlasOptions.Addrs, "" when unknown
-// (as Atlas readers expect); "size" from AtlasOptions.Size, ping "step" from
+// record has it (DNS queries), else the one most of the vantage's records of
+// the same address family have, else from AtlasOptions.Addrs, "" when
+// unknown (as Atlas readers expect); "size" from AtlasOptions.Size, ping "step" from
 // AtlasOptions.Step or the records. Ping "dup" is 0: darkwatch matches replies
 // to probes and keeps no duplicates. Traceroute "paris_id" is 0: darkwatch
 // keeps one flow identifier per destination, one Paris variation. Traceroute
