@@ -287,3 +287,25 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParse reads every sample result: ping, traceroute and DNS.
+func BenchmarkParse(b *testing.B) {
+	var data []byte
+	for _, name := range []string{"ping.jsonl", "traceroute.jsonl", "traceroute-fw5020.jsonl", "dns.jsonl"} {
+		d, err := os.ReadFile(filepath.Join(samples, name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		data = append(append(data, bytes.TrimSpace(d)...), '\n')
+	}
+	b.SetBytes(int64(len(data)))
+	var n int
+	for b.Loop() {
+		recs, _, err := Parse(data, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = len(recs)
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}

@@ -104,7 +104,17 @@ func Parse(data []byte, opts Options) (recs []results.Record, line int, err erro
 // parseArray reads a JSON array of results.
 func parseArray(data []byte, opts Options) ([]results.Record, int, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
-	lineAt := func(off int64) int { return 1 + bytes.Count(data[:min(int(off), len(data))], []byte{'\n'}) }
+	// lineAt counts lines up to off, from where it counted last: offsets
+	// only grow.
+	line, counted := 1, 0
+	lineAt := func(off int64) int {
+		end := min(int(off), len(data))
+		if end > counted {
+			line += bytes.Count(data[counted:end], []byte{'\n'})
+			counted = end
+		}
+		return line
+	}
 	if _, err := dec.Token(); err != nil {
 		return nil, 1, err
 	}
