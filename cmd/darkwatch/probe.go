@@ -78,7 +78,7 @@ func (a *app) probeMethod(method, use, short, example string) *cobra.Command {
 		fl.StringVarP(&f.qname, "qname", "q", "", "query `name` (required)")
 		fl.StringVarP(&f.qtype, "qtype", "t", "A", "query `type`: A, AAAA, SOA, NS, TXT, ...")
 		fl.StringSliceVarP(&f.ports, "port", "p", []string{"53"}, "server `port`")
-		fl.BoolVar(&f.pc.DNS.NSID, "nsid", false, "ask the server for its name server identifier (RFC 5001)")
+		fl.BoolVar(&f.pc.DNS.NSID, "nsid", false, "ask the server for its name server identifier (RFC 5001; default from config probe.nsid)")
 		_ = cmd.MarkFlagRequired("qname")
 	}
 	return cmd
@@ -135,6 +135,7 @@ func (a *app) probeConfig(method string, f *probeFlags) (probe.Config, error) {
 	c, pc := a.cfg, f.pc
 	pc.Vantage, pc.Contact = c.Vantage, c.Contact
 	pc.Count, pc.TTL = cmp.Or(pc.Count, c.Probe.Count), cmp.Or(pc.TTL, c.Probe.TTL)
+	pc.DNS.NSID = pc.DNS.NSID || c.Probe.NSID
 	pc.Timeout, pc.Interval = cmp.Or(pc.Timeout, c.Probe.Timeout), cmp.Or(pc.Interval, c.Probe.Interval)
 	if pc.Count < 1 {
 		return pc, usageErr("--count must be at least 1, not %d", pc.Count)
