@@ -179,5 +179,3 @@ func sortedKeys(m map[string]any) []string {
 	sort.Strings(keys)
 	return keys
 }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

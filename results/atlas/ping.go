@@ -2,6 +2,7 @@ package atlas
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -74,11 +75,11 @@ func errorText(raw []byte, def string) string {
 		return def
 	}
 	var s string
-	if err := jsonUnmarshal(raw, &s); err == nil {
+	if err := json.Unmarshal(raw, &s); err == nil {
 		return s
 	}
 	var m map[string]any
-	if err := jsonUnmarshal(raw, &m); err == nil && len(m) > 0 {
+	if err := json.Unmarshal(raw, &m); err == nil && len(m) > 0 {
 		var parts []string
 		for _, k := range sortedKeys(m) {
 			parts = append(parts, fmt.Sprintf("%s: %v", k, m[k]))

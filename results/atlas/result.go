@@ -111,7 +111,7 @@ func jsonKind(goType string) string {
 		return "a number"
 	case strings.Contains(goType, "string"):
 		return "a string"
-	case strings.HasPrefix(goType, "[]"), strings.Contains(goType, "[]"):
+	case strings.HasPrefix(goType, "[]"):
 		return "an array"
 	}
 	return "an object"
