@@ -309,3 +309,117 @@ func BenchmarkParse(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
+
+// TestSampleTracerouteOutcomes: every traceroute of the samples, with the
+// outcome and RTT the file states (the destination's fastest reply).
+func TestSampleTracerouteOutcomes(t *testing.T) {
+	recs := append(readSample(t, "traceroute.jsonl"), readSample(t, "traceroute-fw5020.jsonl")...)
+	const fw5020 = "atlas-53023"
+	want := []struct {
+		vantage string
+		ts      int64
+		outcome string
+		rtt     float64
+	}{
+		{"atlas-319", 1392240124, "timeout", 0}, {"atlas-319", 1395833036, "timeout", 0},
+		{"atlas-394", 1398334547, "reply", 216.443}, {"atlas-82", 1399388940, "unreachable", 0},
+		{"atlas-82", 1398180530, "error", 0}, {"atlas-2463", 1400582538, "unreachable", 0},
+		{"atlas-14748", 1400087690, "timeout", 0}, {"atlas-6021", 1400589951, "reply", 85.785},
+		{"atlas-319", 1406561027, "timeout", 0}, {"atlas-4978", 1414685926, "timeout", 0},
+		{"atlas-10834", 1447330668, "timeout", 0},
+		{fw5020, 1619118621, "timeout", 0}, {fw5020, 1619118928, "timeout", 0}, {fw5020, 1619119222, "timeout", 0},
+		{fw5020, 1619119529, "timeout", 0}, {fw5020, 1619119823, "timeout", 0}, {fw5020, 1619120128, "timeout", 0},
+		{fw5020, 1619120418, "timeout", 0}, {fw5020, 1619120726, "timeout", 0}, {fw5020, 1619121019, "timeout", 0},
+		{fw5020, 1619121332, "timeout", 0}, {fw5020, 1619121626, "reply", 48.442}, {fw5020, 1619121927, "reply", 49.026},
+		{fw5020, 1619122229, "reply", 48.268}, {fw5020, 1619122532, "reply", 48.568},
+	}
+	if len(recs) != len(want) {
+		t.Fatalf("%d records, want %d", len(recs), len(want))
+	}
+	for i, w := range want {
+		r := recs[i]
+		if r.Vantage != w.vantage || r.Time.Unix() != w.ts || r.Outcome != w.outcome || r.RTTms != w.rtt {
+			t.Errorf("traceroute %d: %s at %d %s %v, want %+v", i+1, r.Vantage, r.Time.Unix(), r.Outcome, r.RTTms, w)
+		}
+	}
+}
+
+// TestSampleDNSOutcomes: every query of the DNS samples, in order, with the
+// outcome, "rt", rcode (from abuf's header) and ANCOUNT the file states (-1:
+// none).
+func TestSampleDNSOutcomes(t *testing.T) {
+	recs := readSample(t, "dns.jsonl")
+	want := []struct {
+		vantage string
+		ts      int64
+		target  string
+		outcome string
+		rtt     float64
+		rcode   string
+		answers int
+	}{
+		{"atlas-714", 1395856407, "193.227.234.53", "reply", 81.718, "NOERROR", 1},
+		{"atlas-13337", 1395792203, "192.168.1.1", "reply", 2.9939999999999998, "NOERROR", 1},
+		{"atlas-13337", 1395792204, "109.69.8.34", "reply", 76.292, "NOERROR", 2},
+		{"atlas-13337", 1395792205, "8.8.8.8", "reply", 79.971, "NOERROR", 2},
+		{"atlas-14184", 1398939936, "2001:7fd::1", "reply", 219.205, "NOERROR", 1},
+		{"atlas-18279", 1447251248, "2001:67c:e0::5", "reply", 21.768, "NOERROR", 2},
+		{"atlas-15112", 1400665523, "8.8.8.8", "reply", 57.764, "", 0},
+		{"atlas-15112", 1400665524, "8.8.4.4", "reply", 57.263, "", 0},
+		{"atlas-6012", 1403091608, "2001:41d0:1:4874::1", "reply", 8.656, "NOERROR", 1},
+		{"atlas-13330", 1403101065, "2001:67c:e0::5", "reply", 84.262, "NOERROR", 2},
+		{"atlas-15060", 1402768690, "2001:500:40::1", "reply", 62.748, "NOERROR", 7},
+		{"atlas-17460", 1403100350, "2001:7b8:606::85", "reply", 99.33, "NOERROR", 1},
+		{"atlas-12534", 1444999225, "192.31.231.42", "reply", 38.079, "NOERROR", 4},
+		{"atlas-2793", 1403098937, "208.70.244.7", "reply", 198.454, "NOERROR", 2},
+		{"atlas-2793", 1403098938, "208.70.245.7", "reply", 127.644, "NOERROR", 2},
+		{"atlas-2793", 1403098939, "2001:4860:4860::8888", "timeout", 0, "", -1},
+		{"atlas-17868", 1403103973, "10.0.0.34", "reply", 1688.621, "NOERROR", 2},
+		{"atlas-17868", 1403103976, "10.0.0.35", "reply", 932.26, "NOERROR", 2},
+		{"atlas-11939", 1445001458, "2001:7fd::1", "reply", 18.193, "NXDOMAIN", 0},
+		{"atlas-11602", 1445006271, "2a04:b900::1:0:0:12", "reply", 37.356, "NXDOMAIN", 0},
+		{"atlas-12534", 1445010704, "185.49.140.12", "reply", 39.686, "NOERROR", 24},
+		{"atlas-12750", 1445246958, "2001:888:1044:10:2a0:c9ff:fe9f:17a9", "reply", 34.676, "NOERROR", 1},
+		{"atlas-10221", 1423566533, "193.0.9.5", "reply", 15.705, "NOERROR", 2},
+		{"atlas-3498", 1403087945, "2001:dcd:7::1", "reply", 21.566, "NOERROR", 1},
+		{"atlas-11712", 1445257644, "5.9.91.110", "reply", 39.476, "NOERROR", 1},
+		{"atlas-12750", 1445260363, "2001:67c:e0::5", "reply", 17.846, "NOERROR", 5},
+		{"atlas-12750", 1445263153, "2001:67c:e0::5", "reply", 17.932, "NOERROR", 4},
+		{"atlas-12750", 1445266555, "2001:888:1044:10:2a0:c9ff:fe9f:17a9", "reply", 34.265, "NOERROR", 1},
+		{"atlas-778", 1406560725, "193.227.234.53", "reply", 36.661, "NOERROR", 1},
+		{"atlas-4232", 1413417973, "198.41.0.4", "reply", 298.828, "NOERROR", 1},
+		{"atlas-4232", 1413417973, "198.41.0.4", "reply", 298.828, "NOERROR", 1},
+		{"atlas-96", 1422535611, "130.37.15.35", "reply", 33.973, "NOERROR", 1},
+		{"atlas-96", 1422535611, "130.37.15.35", "reply", 33.973, "NOERROR", 1},
+		{"atlas-21567", 1425632241, "2a02:2170:201:1::8", "reply", 22.34, "NOERROR", 1},
+		{"atlas-18394", 1442848754, "217.31.66.232", "reply", 3.408, "NOERROR", 1},
+		{"atlas-18394", 1442848755, "217.31.71.30", "reply", 3.155, "NOERROR", 1},
+		{"atlas-18394", 1442848756, "2a02:3a8:100::100", "timeout", 0, "", -1},
+		{"atlas-6012", 1400801282, "127.0.0.1", "reply", 0.275, "NOERROR", 2},
+		{"atlas-6012", 1400801283, "8.8.8.8", "reply", 90.513, "NOERROR", 2},
+		{"atlas-19895", 1441539311, "240c:f:1:32::191", "reply", 180.324, "NOERROR", 3},
+		{"atlas-6036", 1442845198, "193.0.14.129", "reply", 1.347, "NOERROR", 1},
+		{"atlas-6123", 1440751763, "127.0.0.1", "reply", 775.563, "NOERROR", 1},
+		{"atlas-6123", 1440751765, "2001:4860:4860::8888", "reply", 67.873, "NOERROR", 0},
+		{"atlas-6123", 1440751766, "8.8.8.8", "reply", 129.617, "NOERROR", 0},
+		{"atlas-11180", 1443691516, "193.0.14.129", "reply", 1.282, "NOTIMP", 0},
+	}
+	if len(recs) != len(want) {
+		t.Fatalf("%d records, want %d", len(recs), len(want))
+	}
+	for i, w := range want {
+		r := recs[i]
+		answers := -1
+		if r.Answers != nil {
+			answers = *r.Answers
+		}
+		if r.Vantage != w.vantage || r.Time.Unix() != w.ts || r.Target != w.target || r.Outcome != w.outcome ||
+			r.RTTms != w.rtt || r.Rcode != w.rcode || answers != w.answers {
+			t.Errorf("query %d: %s at %d to %s: %s %v %s %d, want %+v", i+1, r.Vantage, r.Time.Unix(), r.Target,
+				r.Outcome, r.RTTms, r.Rcode, answers, w)
+		}
+		if r.Answer != nil && len(r.Answer) != answers {
+			t.Errorf("query %d: %d answer records, ANCOUNT %d", i+1, len(r.Answer), answers)
+		}
+	}
+}
