@@ -49,7 +49,9 @@ type result struct {
 //   - target "dst_addr" ("dst_name" when there is no address), source
 //     "src_addr".
 //
-// An error names the member that is wrong ("result[2].rtt: ...").
+// A result with a "darkwatch" member (Extension) then takes what it says:
+// the records it was written from. An error names the member that is wrong
+// ("result[2]: ...", "resultset[1].result.abuf: ...").
 func Result(raw []byte, opts Options) ([]results.Record, error) {
 	var r result
 	if err := json.Unmarshal(raw, &r); err != nil {
