@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -205,5 +206,77 @@ func TestReportAtlasImport(t *testing.T) {
 	_, got, _ := runCLI(t, append([]string{"--store", db2, "export"}, span...)...)
 	if got != want || strings.Count(got, "\n") != 5 {
 		t.Errorf("records after report and import:\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestAtlasVantagesJoinVerdicts: Atlas probes are vantage points like
+// darkwatch's own nodes. With canaries configured, a probe is healthy in a
+// round when its results of a measurement of a canary answered (as Atlas's
+// built-in pings of k.root-servers.net would, with that address a canary);
+// then its results of the targets count toward the verdicts, and two
+// probes that see a host dark make a quorum.
+func TestAtlasVantagesJoinVerdicts(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "atlas.yaml")
+	os.WriteFile(cfg, []byte(`vantage: vp1
+allow: [198.18.0.0/15, 192.0.2.0/24]
+round: 10m
+quorum: 2
+canaries: [{addr: 192.0.2.1, methods: [icmp]}]
+targets:
+  - name: lab
+    prefixes: [198.18.0.0/24]
+    hosts: [{addr: 198.18.0.7, methods: [icmp]}, {addr: 198.18.0.8, methods: [icmp]}]
+`), 0o600)
+	// Round 2,833,000 of 10 minutes starts at 1699800000 (2023-11-12T14:40Z).
+	ping := func(prb, ts int, dst string, rtts ...string) string {
+		var res []string
+		for _, r := range rtts {
+			if r == "*" {
+				res = append(res, `{"x":"*"}`)
+			} else {
+				res = append(res, `{"rtt":`+r+`,"ttl":60}`)
+			}
+		}
+		return fmt.Sprintf(`{"type":"ping","fw":5080,"prb_id":%d,"timestamp":%d,"dst_addr":%q,"src_addr":"203.0.113.%d","proto":"ICMP","result":[%s]}`,
+			prb, ts, dst, prb, strings.Join(res, ","))
+	}
+	canary := filepath.Join(dir, "canary.jsonl")
+	targets := filepath.Join(dir, "targets.jsonl")
+	os.WriteFile(canary, []byte(ping(1, 1699800010, "192.0.2.1", "5.1", "5.2")+"\n"+ping(2, 1699800020, "192.0.2.1", "7.5", "7.25")+"\n"), 0o600)
+	os.WriteFile(targets, []byte(ping(1, 1699800100, "198.18.0.7", "20.5", "21")+"\n"+ping(2, 1699800110, "198.18.0.7", "*", "30")+"\n"+
+		ping(1, 1699800120, "198.18.0.8", "*", "*")+"\n"+ping(2, 1699800130, "198.18.0.8", "*", "*")+"\n"), 0o600)
+	db := "sqlite://" + filepath.Join(dir, "dw.db")
+	if code, _, stderr := runCLI(t, "--config", cfg, "--store", db, "import", "--format", "atlas", canary, targets); code != 0 {
+		t.Fatalf("import: exit %d, %s", code, stderr)
+	}
+	at := "2023-11-12T14:49:00Z"
+	code, out, stderr := runCLI(t, "--config", cfg, "--store", db, "verdict", "--level", "vantage", "--at", at, "--json")
+	if code > 1 || !strings.Contains(out, `"entity":"atlas-1","verdict":"healthy"`) || !strings.Contains(out, `"entity":"atlas-2","verdict":"healthy"`) {
+		t.Fatalf("vantage verdicts: exit %d\n%s%s", code, out, stderr)
+	}
+	code, out, stderr = runCLI(t, "--config", cfg, "--store", db, "verdict", "--level", "host", "--at", at, "--json")
+	if code > 1 {
+		t.Fatalf("host verdicts: exit %d, %s", code, stderr)
+	}
+	verdicts := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var v struct{ Entity, Verdict string }
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Fatalf("%v in %q", err, l)
+		}
+		verdicts[v.Entity] = v.Verdict
+	}
+	if verdicts["198.18.0.7"] != "reachable" || !strings.Contains(out, `"entity":"198.18.0.7","verdict":"reachable","data_plane":"up","control_plane":"unknown","belief":0.99,"vantages":{"up":2,"down":0,"gap":0}`) {
+		t.Errorf("198.18.0.7, answering both probes: %q\n%s", verdicts["198.18.0.7"], out)
+	}
+	// Without the canary measurement the probes are gaps, never evidence.
+	db2 := "sqlite://" + filepath.Join(dir, "targets-only.db")
+	if code, _, stderr := runCLI(t, "--config", cfg, "--store", db2, "import", "--format", "atlas", targets); code != 0 {
+		t.Fatalf("import: exit %d, %s", code, stderr)
+	}
+	_, out, _ = runCLI(t, "--config", cfg, "--store", db2, "verdict", "--level", "host", "--at", at, "--json")
+	if !strings.Contains(out, `"entity":"198.18.0.7","verdict":"uncertain"`) || !strings.Contains(out, `"gap":2`) {
+		t.Errorf("without canary results:\n%s", out)
 	}
 }
