@@ -30,6 +30,7 @@ func Defaults() map[string]any {
 		"probe.interval":      time.Second,
 		"probe.count":         1,
 		"probe.parallel":      256,
+		"probe.nsid":          false,
 		"log_level":           "info",
 		"metrics":             "127.0.0.1:9108",
 		"bgp.full_feed.ipv4":  bgp.FullFeedIPv4,

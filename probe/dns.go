@@ -9,20 +9,21 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/miekg/dns"
 
 	"darkwatch/results"
+	"darkwatch/results/dnsmsg"
 )
 
 // DefaultDNSPort is the server port when Target.Port is zero.
 const DefaultDNSPort = 53
 
-// dnsUDPBuffer is the receive buffer for UDP answers. Queries carry no EDNS, so a
-// server must keep answers within 512 bytes; the larger buffer lets a server that
+// dnsUDPBuffer is the receive buffer for UDP answers. Queries carry no EDNS
+// (unless they ask for the NSID, advertising dnsmsg.UDPSize), so a server
+// must keep answers within 512 bytes; the larger buffer lets a server that
 // does not still be read whole rather than fail to parse.
 const dnsUDPBuffer = 4096
 
@@ -32,7 +33,10 @@ const dnsUDPBuffer = 4096
 // Queries go over UDP with a random id, with RD (recursion desired) clear,
 // because darkwatch asks authoritative servers whether they answer for their own
 // zones, and without EDNS, so that a large answer is truncated; a truncated
-// answer is asked again over TCP. A reply counts only if it is a response with
+// answer is asked again over TCP. With cfg.DNS.NSID a query carries an OPT
+// record asking for the server's NSID. A record keeps the reply's answer
+// section, the serial of its SOA answer, the NSID and the local address the
+// query went out from. A reply counts only if it is a response with
 // the query's id and, when it has a question, the query's question; other
 // datagrams on the socket are dropped and the wait goes on.
 type DNS struct {
@@ -81,7 +85,7 @@ func (d *DNS) query(ctx context.Context, t Target, n int) results.Record {
 		rec.Outcome, rec.Error = outcome, err.Error()
 		return rec
 	}
-	q, err := dnsQuery(t.Qname, t.Qtype, dns.Id())
+	q, err := dnsQuery(t.Qname, t.Qtype, dns.Id(), d.cfg.DNS.NSID)
 	if err != nil {
 		return fail(results.OutcomeError, fmt.Errorf("not sent: %w", err))
 	}
@@ -113,9 +117,8 @@ func (d *DNS) query(ctx context.Context, t Target, n int) results.Record {
 	}
 	rec.Outcome = results.OutcomeReply
 	rec.RTTms = rttMillis(rtt)
-	rec.Rcode = r.Rcode
-	rec.AA = results.Bool(r.AA)
-	rec.Answers = results.Int(r.Answers)
+	rec.Source = r.Source
+	r.Fill(&rec)
 	return rec
 }
 
@@ -129,8 +132,9 @@ func dnsOutcome(err error) string {
 }
 
 // dnsQuery returns the query darkwatch sends: one question, class IN, RD clear,
-// no EDNS, the given id. qtype is a type name (default "A").
-func dnsQuery(qname, qtype string, id uint16) (*dns.Msg, error) {
+// the given id, and no EDNS unless nsid asks for the server's NSID. qtype is
+// a type name (default "A").
+func dnsQuery(qname, qtype string, id uint16, nsid bool) (*dns.Msg, error) {
 	if qname == "" {
 		return nil, errors.New("probe: dns: no qname")
 	}
@@ -149,6 +153,11 @@ func dnsQuery(qname, qtype string, id uint16) (*dns.Msg, error) {
 	m.SetQuestion(name, typ)
 	m.Id = id
 	m.RecursionDesired = false
+	if nsid {
+		m.SetEdns0(dnsmsg.UDPSize, false)
+		opt := m.IsEdns0()
+		opt.Option = append(opt.Option, &dns.EDNS0_NSID{Code: dns.EDNS0NSID})
+	}
 	return m, nil
 }
 
@@ -201,6 +210,9 @@ func (d *DNS) exchange(ctx context.Context, network string, q *dns.Msg, server n
 		}
 		r, err := parseDNSReply(b)
 		if err == nil && r.answers(q) {
+			if local, perr := netip.ParseAddrPort(co.LocalAddr().String()); perr == nil {
+				r.Source = local.Addr().Unmap().String()
+			}
 			return r, time.Since(start), nil
 		}
 		if network != "udp" {
@@ -218,12 +230,12 @@ type dnsReply struct {
 	ID        uint16
 	Response  bool
 	Truncated bool
-	AA        bool
-	Rcode     string
-	Answers   int
+	dnsmsg.Reply
 	// Question is the reply's first question; Questions how many it has.
 	Question  dns.Question
 	Questions int
+	// Source is the local address the reply came to.
+	Source string
 }
 
 // parseDNSReply reads the fields a record needs from the bytes of a DNS message.
@@ -237,21 +249,13 @@ func parseDNSReply(b []byte) (dnsReply, error) {
 		return dnsReply{}, fmt.Errorf("probe: dns: malformed reply: %w", err)
 	}
 	r := dnsReply{
-		ID: m.Id, Response: m.Response, Truncated: m.Truncated, AA: m.Authoritative,
-		Rcode: rcodeName(m.Rcode), Answers: len(m.Answer), Questions: len(m.Question),
+		ID: m.Id, Response: m.Response, Truncated: m.Truncated, Reply: dnsmsg.ReplyOf(&m),
+		Questions: len(m.Question),
 	}
 	if len(m.Question) > 0 {
 		r.Question = m.Question[0]
 	}
 	return r, nil
-}
-
-// rcodeName is the name of rcode as dig prints it ("NOERROR", "NXDOMAIN").
-func rcodeName(rcode int) string {
-	if s, ok := dns.RcodeToString[rcode]; ok {
-		return s
-	}
-	return "RCODE" + strconv.Itoa(rcode)
 }
 
 // answers reports whether r is the reply to q: a response with q's id and, if it

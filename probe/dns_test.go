@@ -3,8 +3,10 @@ package probe
 import (
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"net"
 	"net/netip"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -14,10 +16,11 @@ import (
 
 	"darkwatch/probe/lab"
 	"darkwatch/results"
+	"darkwatch/results/dnsmsg"
 )
 
 func TestDNSQueryGolden(t *testing.T) {
-	q, err := dnsQuery("www.dw.example", "a", 0xbeef)
+	q, err := dnsQuery("www.dw.example", "a", 0xbeef, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +36,7 @@ func TestDNSQueryGolden(t *testing.T) {
 		t.Errorf("header %x, want %x", b[:12], want)
 	}
 
-	q, err = dnsQuery("big.dw.example.", "TXT", 0x0102)
+	q, err = dnsQuery("big.dw.example.", "TXT", 0x0102, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,12 +51,12 @@ func TestDNSQueryInvalid(t *testing.T) {
 		{"a..b", "A", "not a domain name"},
 		{strings.Repeat("a", 64) + ".example", "A", "not a domain name"},
 	} {
-		if _, err := dnsQuery(tc.qname, tc.qtype, 1); err == nil || !strings.Contains(err.Error(), tc.err) {
+		if _, err := dnsQuery(tc.qname, tc.qtype, 1, false); err == nil || !strings.Contains(err.Error(), tc.err) {
 			t.Errorf("dnsQuery(%q, %q) = %v, want error with %q", tc.qname, tc.qtype, err, tc.err)
 		}
 	}
 	for _, qt := range []string{"", "A", "aaaa", "SOA", "TXT", "NS", "CAA", "HTTPS"} {
-		if _, err := dnsQuery("dw.example", qt, 1); err != nil {
+		if _, err := dnsQuery("dw.example", qt, 1, false); err != nil {
 			t.Errorf("qtype %q: %v", qt, err)
 		}
 	}
@@ -89,7 +92,9 @@ func (l *dnsLog) transports() string {
 }
 
 // dwExample answers for zone dw.example. like the lab's nsd: www A 198.18.0.80,
-// big TXT of more than 512 bytes, anything else NXDOMAIN.
+// big TXT of more than 512 bytes, the zone's SOA (serial 2026120601, TTL
+// 3600), anything else NXDOMAIN; a query with an NSID option gets the NSID
+// "dw-ns1".
 func dwExample(log *dnsLog) dns.HandlerFunc {
 	return func(w dns.ResponseWriter, r *dns.Msg) {
 		log.add(w, r)
@@ -100,6 +105,9 @@ func dwExample(log *dnsLog) dns.HandlerFunc {
 		switch {
 		case strings.EqualFold(q.Name, "www.dw.example.") && q.Qtype == dns.TypeA:
 			rr, _ := dns.NewRR("www.dw.example. 300 IN A 198.18.0.80")
+			m.Answer = append(m.Answer, rr)
+		case strings.EqualFold(q.Name, "dw.example.") && q.Qtype == dns.TypeSOA:
+			rr, _ := dns.NewRR("dw.example. 3600 IN SOA ns.dw.example. admin.dw.example. 2026120601 3600 600 86400 300")
 			m.Answer = append(m.Answer, rr)
 		case strings.EqualFold(q.Name, "big.dw.example.") && q.Qtype == dns.TypeTXT:
 			for i := range 10 {
@@ -112,6 +120,15 @@ func dwExample(log *dnsLog) dns.HandlerFunc {
 			m.Rcode = dns.RcodeNameError
 			soa, _ := dns.NewRR("dw.example. 300 IN SOA ns.dw.example. admin.dw.example. 1 3600 600 86400 300")
 			m.Ns = append(m.Ns, soa)
+		}
+		if opt := r.IsEdns0(); opt != nil {
+			m.SetEdns0(opt.UDPSize(), false)
+			for _, o := range opt.Option {
+				if o.Option() == dns.EDNS0NSID {
+					reply := m.IsEdns0()
+					reply.Option = append(reply.Option, &dns.EDNS0_NSID{Code: dns.EDNS0NSID, Nsid: hex.EncodeToString([]byte("dw-ns1"))})
+				}
+			}
 		}
 		if _, udp := w.RemoteAddr().(*net.UDPAddr); udp {
 			m.Truncate(dns.MinMsgSize)
@@ -212,6 +229,65 @@ func TestDNSLoopback(t *testing.T) {
 				if log.rd[i] || log.edns[i] {
 					t.Errorf("query %d: RD %v EDNS %v, want neither", i, log.rd[i], log.edns[i])
 				}
+			}
+		})
+	}
+}
+
+// TestDNSAnswerSection: a record keeps the answer section a real server
+// gives, record by record with its TTL, the SOA serial, the NSID when the
+// query asks for it, and the address the query went out from.
+func TestDNSAnswerSection(t *testing.T) {
+	log := &dnsLog{}
+	port := startDNS(t, "127.0.0.1", true, dwExample(log))
+	server := netip.MustParseAddr("127.0.0.1")
+	txt := func(c byte) results.RR {
+		return results.RR{Name: "big.dw.example.", Type: "TXT", TTL: 300, Data: `"` + strings.Repeat(string(c), 100) + `"`}
+	}
+	for _, tc := range []struct {
+		name, qname, qtype string
+		nsid               bool
+		answer             []results.RR
+		serial             *uint32
+		wantNSID           string
+	}{
+		{"a", "www.dw.example", "A", false,
+			[]results.RR{{Name: "www.dw.example.", Type: "A", TTL: 300, Data: "198.18.0.80"}}, nil, ""},
+		{"soa", "dw.example", "SOA", false,
+			[]results.RR{{Name: "dw.example.", Type: "SOA", TTL: 3600,
+				Data: "ns.dw.example. admin.dw.example. 2026120601 3600 600 86400 300"}},
+			results.Uint32(2026120601), ""},
+		{"soa with nsid", "dw.example", "SOA", true,
+			[]results.RR{{Name: "dw.example.", Type: "SOA", TTL: 3600,
+				Data: "ns.dw.example. admin.dw.example. 2026120601 3600 600 86400 300"}},
+			results.Uint32(2026120601), "64772d6e7331"},
+		{"nxdomain", "nope.dw.example", "A", true, nil, nil, "64772d6e7331"},
+		{"truncated, then tcp", "big.dw.example", "TXT", false,
+			[]results.RR{txt('a'), txt('b'), txt('c'), txt('d'), txt('e'), txt('f'), txt('g'), txt('h'), txt('i'), txt('j')}, nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := NewDNS(Config{Timeout: 2 * time.Second, Vantage: "lo", DNS: DNSOptions{NSID: tc.nsid}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := p.Probe(context.Background(), Target{Addr: server, Port: port, Qname: tc.qname, Qtype: tc.qtype})[0]
+			if r.Outcome != results.OutcomeReply || r.Answers == nil || *r.Answers != len(tc.answer) {
+				t.Fatalf("got %+v, want a reply with %d answers", r, len(tc.answer))
+			}
+			if !reflect.DeepEqual(r.Answer, tc.answer) {
+				t.Errorf("answer section\n got %+v\nwant %+v", r.Answer, tc.answer)
+			}
+			if (r.Serial == nil) != (tc.serial == nil) || r.Serial != nil && *r.Serial != *tc.serial {
+				t.Errorf("serial %v, want %v", r.Serial, tc.serial)
+			}
+			if r.NSID != tc.wantNSID || r.Source != "127.0.0.1" {
+				t.Errorf("nsid %q source %q, want %q and 127.0.0.1", r.NSID, r.Source, tc.wantNSID)
+			}
+			log.mu.Lock()
+			asked := log.edns[len(log.edns)-1]
+			log.mu.Unlock()
+			if asked != tc.nsid {
+				t.Errorf("query carried EDNS: %v, want %v", asked, tc.nsid)
 			}
 		})
 	}
@@ -418,7 +494,7 @@ func TestDNSTruncatedWithoutTCP(t *testing.T) {
 }
 
 func TestParseDNSReply(t *testing.T) {
-	q, _ := dnsQuery("big.dw.example", "TXT", 0x4242)
+	q, _ := dnsQuery("big.dw.example", "TXT", 0x4242, false)
 	full := new(dns.Msg)
 	full.SetReply(q)
 	full.Authoritative = true
@@ -471,15 +547,15 @@ func TestParseDNSReply(t *testing.T) {
 			}
 		})
 	}
-	if got := rcodeName(3841); got != "RCODE3841" {
-		t.Errorf("rcodeName(3841) = %q", got)
+	if got := dnsmsg.RcodeName(3841); got != "RCODE3841" {
+		t.Errorf("RcodeName(3841) = %q", got)
 	}
 }
 
 // FuzzParseDNSReply feeds parseDNSReply arbitrary bytes: it must never panic,
 // and what it returns must be consistent with the input.
 func FuzzParseDNSReply(f *testing.F) {
-	q, _ := dnsQuery("www.dw.example", "A", 0x4242)
+	q, _ := dnsQuery("www.dw.example", "A", 0x4242, false)
 	add := func(m *dns.Msg) {
 		b, err := m.Pack()
 		if err != nil {

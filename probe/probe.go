@@ -73,6 +73,14 @@ type Config struct {
 
 	ICMP  ICMPOptions  // icmp only
 	Trace TraceOptions // trace only
+	DNS   DNSOptions   // dns only
+}
+
+// DNSOptions are the options of the dns method.
+type DNSOptions struct {
+	// NSID asks the server for its name server identifier (RFC 5001): the
+	// query carries an EDNS OPT record with an empty NSID option.
+	NSID bool
 }
 
 // ICMPOptions are the options of the icmp method.

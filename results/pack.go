@@ -39,6 +39,10 @@ import (
 //	rcode     name, if packRcode
 //	answers   varint, if packAnswers
 //	hops      uvarint count then that many hops, if packHops
+//	source    address, if packSource
+//	answer    uvarint count then that many resource records, if packAnswer
+//	serial    uvarint, if packSerial
+//	nsid      string, if packNSID
 //
 // where a string is a uvarint length and that many bytes; a name is a uvarint
 // that is odd for the name at index v>>1 of packNames, even for a string of
@@ -47,7 +51,7 @@ import (
 // way netip writes it, a string as a name's; a varint is
 // binary.AppendVarint's zigzag form and a uvarint binary.AppendUvarint's. A
 // field is flagged when it is not zero (an RTT when its bits are not zero, so
-// -0 keeps its sign), a pointer when it is not nil, Hops when it is not nil
+// -0 keeps its sign), a pointer when it is not nil, Hops and Answer when they are not nil
 // (an empty slice is flagged with a count of 0). Reached and AA carry their
 // values in the flags. A hop is
 //
@@ -56,6 +60,14 @@ import (
 //	addr      address, if hopAddr
 //	rttMs     8 bytes as above, if hopRTT
 //	icmp      name, if hopICMP
+//
+// and a resource record of a DNS answer
+//
+//	name      string
+//	type      name
+//	class     name ("" for IN)
+//	ttl       uvarint
+//	data      string
 //
 // So an ICMP timeout to an IPv4 address takes 11 bytes, a reply 20. A
 // reader refuses an unknown version, unknown flags or names, a value flag
@@ -84,6 +96,10 @@ const (
 	packAnswers                // Answers != nil
 	packHops                   // Hops != nil
 	packError                  // Error != ""
+	packSource                 // Source != ""
+	packAnswer                 // Answer != nil
+	packSerial                 // Serial != nil
+	packNSID                   // NSID != ""
 
 	packAll = 1<<iota - 1 // every flag a reader knows
 )
@@ -103,6 +119,7 @@ const (
 const (
 	minRecordLen = 6 // time, flags, round, method, target, outcome
 	minHopLen    = 2 // flags, ttl
+	minRRLen     = 5 // name, type, class, ttl, data
 )
 
 // ErrBadPacked is what every error about a malformed chunk wraps.
@@ -175,6 +192,32 @@ func appendRecord(dst []byte, r *Record) []byte {
 	if f&packHops != 0 {
 		dst = appendHops(dst, r.Hops)
 	}
+	if f&packSource != 0 {
+		dst = appendPackAddr(dst, r.Source)
+	}
+	if f&packAnswer != 0 {
+		dst = appendRRs(dst, r.Answer)
+	}
+	if f&packSerial != 0 {
+		dst = binary.AppendUvarint(dst, uint64(*r.Serial))
+	}
+	if f&packNSID != 0 {
+		dst = appendPackString(dst, r.NSID)
+	}
+	return dst
+}
+
+// appendRRs appends the count of rrs and each resource record.
+func appendRRs(dst []byte, rrs []RR) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(rrs)))
+	for i := range rrs {
+		rr := &rrs[i]
+		dst = appendPackString(dst, rr.Name)
+		dst = appendPackName(dst, rr.Type)
+		dst = appendPackName(dst, rr.Class)
+		dst = binary.AppendUvarint(dst, uint64(rr.TTL))
+		dst = appendPackString(dst, rr.Data)
+	}
 	return dst
 }
 
@@ -191,7 +234,11 @@ func recordFlags(r *Record) uint64 {
 		flagIf(r.Qtype != "", packQtype) |
 		flagIf(r.Rcode != "", packRcode) |
 		flagIf(r.Answers != nil, packAnswers) |
-		flagIf(r.Hops != nil, packHops)
+		flagIf(r.Hops != nil, packHops) |
+		flagIf(r.Source != "", packSource) |
+		flagIf(r.Answer != nil, packAnswer) |
+		flagIf(r.Serial != nil, packSerial) |
+		flagIf(r.NSID != "", packNSID)
 	if r.Reached != nil {
 		f |= packReachedSet | flagIf(*r.Reached, packReached)
 	}
@@ -405,6 +452,45 @@ func (c *chunkReader) record(r *Record) {
 	if f&packHops != 0 {
 		r.Hops = c.hops()
 	}
+	if f&packSource != 0 {
+		r.Source = c.addr()
+	}
+	if f&packAnswer != 0 {
+		r.Answer = c.rrs()
+	}
+	if f&packSerial != 0 {
+		if v := c.uvarint(); v <= math.MaxUint32 {
+			r.Serial = Uint32(uint32(v))
+		} else {
+			c.fail("serial %d overflows 32 bits", v)
+		}
+	}
+	if f&packNSID != 0 {
+		r.NSID = c.str()
+	}
+}
+
+// rrs reads a count of resource records and the records, giving a non-nil
+// slice.
+func (c *chunkReader) rrs() []RR {
+	n := c.count(minRRLen, "resource records")
+	if c.err != nil {
+		return nil
+	}
+	rrs := make([]RR, n)
+	for i := range rrs {
+		rr := &rrs[i]
+		rr.Name = c.str()
+		rr.Type = c.name()
+		rr.Class = c.name()
+		if v := c.uvarint(); v <= math.MaxUint32 {
+			rr.TTL = uint32(v)
+		} else {
+			c.fail("ttl %d overflows 32 bits", v)
+		}
+		rr.Data = c.str()
+	}
+	return rrs
 }
 
 // hops reads a count of hops and the hops, giving a non-nil slice.
@@ -555,6 +641,7 @@ var packNames = [...]string{
 	"DS", "DNSKEY", "HTTPS", "SVCB", "ANY",
 	"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
 	"YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE", "BADSIG",
+	"RRSIG", "NSEC", "NSEC3", "CH",
 }
 
 // packNameIndex is the index of each of packNames.

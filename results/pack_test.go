@@ -85,6 +85,22 @@ func packCases() []struct {
 			{Time: at(3 * time.Second), Round: 1, Method: MethodDNS, Target: "192.0.2.55", Port: 53,
 				Outcome: OutcomeTimeout, Qname: "kp.", Qtype: "NS"},
 		}},
+		{"dns answers", []Record{
+			{Time: at(0), Round: 2, Method: MethodDNS, Target: "192.0.2.53", Port: 53, Source: "192.0.2.7",
+				Outcome: OutcomeReply, RTTms: 1.25, Qname: "dw.example.", Qtype: "SOA", Rcode: "NOERROR",
+				AA: Bool(true), Answers: Int(1), Serial: Uint32(math.MaxUint32), NSID: "6e7331",
+				Answer: []RR{{Name: "dw.example.", Type: "SOA", TTL: 300,
+					Data: "ns.dw.example. admin.dw.example. 4294967295 3600 600 86400 300"}}},
+			{Time: at(time.Second), Round: 2, Method: MethodDNS, Target: "2001:db8::53", Port: 53,
+				Source: "2001:db8::7", Outcome: OutcomeReply, Qname: "hostname.bind.", Qtype: "TXT",
+				Rcode: "NOERROR", Answers: Int(2), Answer: []RR{
+					{Name: "hostname.bind.", Type: "TXT", Class: "CH", Data: `"ns1.dw.example"`},
+					{Name: "x.", Type: "TYPE65280", Class: "CLASS9", TTL: 1, Data: `\# 2 abcd`},
+				}},
+			{Time: at(2 * time.Second), Round: 2, Method: MethodDNS, Target: "192.0.2.54", Port: 53,
+				Source: "not an address", Outcome: OutcomeReply, Rcode: "NXDOMAIN", Answers: Int(0),
+				Answer: []RR{}, Serial: Uint32(0)},
+		}},
 		{"odd values", []Record{
 			{Time: at(0), Round: -1, Method: MethodICMP, Target: "198.18.255.255", Seq: -5,
 				Outcome: OutcomeError, Error: "échec: réseau injoignable — ネットワーク 🚫"},
@@ -206,6 +222,12 @@ func TestUnpackRecordsOwnsMemory(t *testing.T) {
 		if len(r.Hops) > 0 {
 			own(i, &r.Hops[0])
 		}
+		if len(r.Answer) > 0 {
+			own(i, &r.Answer[0])
+		}
+		if r.Serial != nil {
+			own(i, r.Serial)
+		}
 	}
 }
 
@@ -272,6 +294,10 @@ func TestUnpackRecordsCorrupt(t *testing.T) {
 		{"hop count past bytes", one(packHops, 3, 0, 0, 0, 0, 0), false},
 		{"unknown hop flag", one(packHops, 1, hopAll+1, 0), false},
 		{"short float", one(packRTT, 1, 2, 3, 4, 5, 6, 7), false},
+		{"rr count past bytes", one(packAnswer, 2, 0, 0, 0, 0, 0), false},
+		{"huge rr ttl", one(packAnswer, 1, 0, 0, 0, 0x80, 0x80, 0x80, 0x80, 0x10, 0), false},
+		{"huge serial", one(packSerial, 0x80, 0x80, 0x80, 0x80, 0x10), false},
+		{"short nsid", one(packNSID, 4, 'a'), false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if _, err := unpackAll(c.data); !errors.Is(err, ErrBadPacked) {

@@ -48,6 +48,9 @@ type Record struct {
 	// ICMP names the ICMP type of an unreachable outcome ("dest-unreachable/host").
 	ICMP  string `json:"icmp,omitempty"`
 	Error string `json:"error,omitempty"`
+	// Source is the local address the probe was sent from, where the prober
+	// knows it (a DNS query's socket); empty when unknown.
+	Source string `json:"source,omitempty"`
 
 	// Trace only.
 	Proto   string `json:"proto,omitempty"`
@@ -60,6 +63,26 @@ type Record struct {
 	Rcode   string `json:"rcode,omitempty"`
 	AA      *bool  `json:"aa,omitempty"`
 	Answers *int   `json:"answers,omitempty"`
+	// Answer is the reply's answer section, record by record (Answers is
+	// how many it held); nil when the reply was not read that far.
+	Answer []RR `json:"answer,omitempty"`
+	// Serial is the serial of the answer section's first SOA record.
+	Serial *uint32 `json:"soa_serial,omitempty"`
+	// NSID is the server's name server identifier (RFC 5001), in hex as dig
+	// prints it, when the query asked for it and the reply carried one.
+	NSID string `json:"nsid,omitempty"`
+}
+
+// RR is one resource record of a DNS answer section, in the presentation
+// format of RFC 1035 section 5.1 (as dig prints it).
+type RR struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+	// Class is empty for IN, the class of nearly every answer.
+	Class string `json:"class,omitempty"`
+	TTL   uint32 `json:"ttl"`
+	// Data is the record's data, as it follows the type in a zone file.
+	Data string `json:"data"`
 }
 
 // Hop is one TTL step of a trace. Addr is empty when nothing answered at that TTL.
@@ -97,3 +120,6 @@ func Bool(b bool) *bool { return &b }
 
 // Int returns a pointer to n, for the optional integer fields.
 func Int(n int) *int { return &n }
+
+// Uint32 returns a pointer to n, for the optional serial.
+func Uint32(n uint32) *uint32 { return &n }

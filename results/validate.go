@@ -31,6 +31,7 @@ func (r *Record) Validate() error {
 		{"vantage", r.Vantage}, {"method", r.Method}, {"target", r.Target}, {"outcome", r.Outcome},
 		{"icmp", r.ICMP}, {"error", r.Error}, {"proto", r.Proto},
 		{"qname", r.Qname}, {"qtype", r.Qtype}, {"rcode", r.Rcode},
+		{"source", r.Source}, {"nsid", r.NSID},
 	} {
 		if err := ValidText(f.v); err != nil {
 			return fmt.Errorf("%s: %w", f.name, err)
@@ -39,6 +40,11 @@ func (r *Record) Validate() error {
 	for _, h := range r.Hops {
 		if err := ValidText(h.Addr + h.ICMP); err != nil {
 			return fmt.Errorf("hop %d: %w", h.TTL, err)
+		}
+	}
+	for i, rr := range r.Answer {
+		if err := ValidText(rr.Name + rr.Type + rr.Class + rr.Data); err != nil {
+			return fmt.Errorf("answer %d: %w", i+1, err)
 		}
 	}
 	return nil

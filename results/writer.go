@@ -2,6 +2,7 @@ package results
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -139,6 +140,9 @@ func Text(r *Record) string {
 			if r.Proto == "tcp" {
 				b.WriteString(" (tcp)")
 			}
+			if r.NSID != "" {
+				fmt.Fprintf(&b, " nsid=%s", r.NSID)
+			}
 		}
 	default:
 		fmt.Fprintf(&b, "%-24s %-4s seq=%d", target, r.Method, r.Seq)
@@ -157,5 +161,9 @@ func Text(r *Record) string {
 		fmt.Fprintf(&b, "  (%s)", r.Error)
 	}
 	b.WriteByte('\n')
+	// A DNS answer section, as dig prints it.
+	for _, rr := range r.Answer {
+		fmt.Fprintf(&b, "     %s\t%d\t%s\t%s\t%s\n", rr.Name, rr.TTL, cmp.Or(rr.Class, "IN"), rr.Type, rr.Data)
+	}
 	return b.String()
 }

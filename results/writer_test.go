@@ -42,3 +42,30 @@ func TestWriterRecordBoundaries(t *testing.T) {
 		t.Fatalf("%d lines written, want 5000", lines)
 	}
 }
+
+// TestTextDNS: a DNS record's text shows its NSID and its answer section, a
+// line per record as dig prints it.
+func TestTextDNS(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		r    Record
+		want string
+	}{
+		{"answers", Record{Method: MethodDNS, Target: "192.0.2.53", Port: 53, Qname: "dw.example.", Qtype: "SOA",
+			Outcome: OutcomeReply, Rcode: "NOERROR", AA: Bool(true), Answers: Int(2), RTTms: 1.5, NSID: "6e7331",
+			Answer: []RR{
+				{Name: "dw.example.", Type: "SOA", TTL: 3600, Data: "ns. admin. 7 1 1 1 1"},
+				{Name: "hostname.bind.", Type: "TXT", Class: "CH", Data: `"ns1"`},
+			}},
+			"192.0.2.53               dns  dw.example. SOA  NOERROR aa answers=2 nsid=6e7331  reply  rtt=1.500 ms\n" +
+				"     dw.example.\t3600\tIN\tSOA\tns. admin. 7 1 1 1 1\n" +
+				"     hostname.bind.\t0\tCH\tTXT\t\"ns1\"\n"},
+		{"timeout", Record{Method: MethodDNS, Target: "192.0.2.53", Port: 53, Qname: "dw.example.", Qtype: "A",
+			Outcome: OutcomeTimeout},
+			"192.0.2.53               dns  dw.example. A  timeout\n"},
+	} {
+		if got := Text(&tc.r); got != tc.want {
+			t.Errorf("%s:\n got %q\nwant %q", tc.name, got, tc.want)
+		}
+	}
+}

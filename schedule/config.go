@@ -54,6 +54,8 @@ type ProbeConfig struct {
 	TTL      int           `mapstructure:"ttl"`
 	Source   string        `mapstructure:"source"`
 	Parallel int           `mapstructure:"parallel"`
+	// NSID makes DNS queries ask the server for its NSID (RFC 5001).
+	NSID bool `mapstructure:"nsid"`
 }
 
 // TargetSet is a named group of prefixes and known hosts probed alike.

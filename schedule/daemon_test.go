@@ -27,6 +27,7 @@ type fakeProber struct {
 	mu      sync.Mutex
 	swept   map[string][]netip.Addr // by method name
 	opened  []string
+	configs []probe.Config // of each opened prober
 	// hold, when set, makes every sweep wait for its context to end before
 	// it answers (a sweep cut short by SIGTERM still reads its replies).
 	hold bool
@@ -35,6 +36,7 @@ type fakeProber struct {
 func (f *fakeProber) Open(method string, c probe.Config) (probe.Prober, error) {
 	f.mu.Lock()
 	f.opened = append(f.opened, method)
+	f.configs = append(f.configs, c)
 	f.mu.Unlock()
 	if f.openErr != nil {
 		return nil, f.openErr
@@ -136,6 +138,7 @@ func TestDaemonRound(t *testing.T) {
 	cfg.Targets[0].Hosts = []HostConfig{{Addr: "198.18.9.9", Methods: []string{"icmp", "dns:example.org./SOA"}}}
 	cfg.Canaries = []HostConfig{{Addr: "198.19.255.1"}}
 	cfg.Allow = append(cfg.Allow, "2001:db8::/32")
+	cfg.Probe.NSID = true
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -148,6 +151,14 @@ func TestDaemonRound(t *testing.T) {
 	d := newDaemon(f, &rec, nil, &log)
 	if err := d.Run(t.Context(), cfg); err != nil {
 		t.Fatal(err)
+	}
+	for i, m := range f.opened {
+		if m == results.MethodDNS && !f.configs[i].DNS.NSID {
+			t.Error("the dns prober was opened without probe.nsid's NSID option")
+		}
+	}
+	if !slices.Contains(f.opened, results.MethodDNS) {
+		t.Error("no dns prober opened")
 	}
 	pfx := netip.MustParsePrefix
 	for _, c := range []struct {

@@ -172,7 +172,8 @@ func (d *Daemon) probeIPv6(ctx context.Context, k int64, ts TargetSet, meth Meth
 func (d *Daemon) probeHosts(ctx context.Context, k int64, meth Method, hosts []netip.Addr) (sent, hits uint64) {
 	cfg := d.cfg
 	pc := probe.Config{Vantage: cfg.Vantage, Round: k, Count: 1, Timeout: cfg.Probe.Timeout,
-		TTL: cfg.Probe.TTL, Contact: cfg.Contact, Proto: meth.Proto, Permit: d.bl.Check}
+		TTL: cfg.Probe.TTL, Contact: cfg.Contact, Proto: meth.Proto, Permit: d.bl.Check,
+		DNS: probe.DNSOptions{NSID: cfg.Probe.NSID}}
 	if cfg.Probe.Source != "" {
 		pc.Source = netip.MustParseAddr(cfg.Probe.Source)
 	}

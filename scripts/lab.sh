@@ -250,6 +250,7 @@ server:
 	zonefiles-write: 0
 	hide-version: yes
 	identity: "darkwatch-lab"
+	nsid: "ascii_darkwatch-lab"
 	verbosity: 1
 	rrl-ratelimit: 0
 	rrl-whitelist-ratelimit: 0

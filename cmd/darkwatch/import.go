@@ -8,30 +8,44 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"darkwatch/results"
+	"darkwatch/results/atlas"
 	"darkwatch/results/recfile"
 	"darkwatch/results/store"
 )
 
 func (a *app) importCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:     "import FILE...",
-		Short:   "Load JSON record files (sweeps from other nodes) into the store, idempotently",
+	var format string
+	cmd := &cobra.Command{
+		Use:     "import [--format jsonl|atlas] FILE...",
+		Short:   "Load record files (sweeps from other nodes) or RIPE Atlas results into the store, idempotently",
 		Long:    help("import"),
 		Example: help("import.example"),
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var read recfile.Reader
+			switch format {
+			case "jsonl":
+			case "atlas":
+				opts := atlas.Options{Round: a.cfg.Round}
+				read = func(name string) ([]results.Record, error) { return atlas.ReadFile(name, opts) }
+			default:
+				return usageErr("--format %q: use jsonl or atlas", format)
+			}
 			st, err := a.openStore(cmd)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			refused := recfile.ImportFiles(cmd.Context(), st, args, os.Stderr)
+			refused := recfile.ImportFiles(cmd.Context(), st, args, read, os.Stderr)
 			if refused > 0 {
 				return &exitError{code: exitSome, err: fmt.Errorf("%d of %d files refused, the others imported", refused, len(args))}
 			}
 			return nil
 		},
 	}
+	cmd.Flags().StringVarP(&format, "format", "f", "jsonl", "what the files hold: jsonl (darkwatch records) or atlas (RIPE Atlas results)")
+	return cmd
 }
 
 // openStore opens the store of --store (or the config's store, or the default

@@ -38,7 +38,7 @@ func (a *app) probeCommand() *cobra.Command {
 			help("probe-tcp.example")),
 		a.probeMethod(results.MethodTrace, "trace [--proto icmp|udp|tcp] [flags] TARGET...", "Paris traceroute: the hops to each target and whether it was reached",
 			help("probe-trace.example")),
-		a.probeMethod(results.MethodDNS, "dns --qname NAME [--qtype TYPE] [flags] SERVER...", "DNS query (UDP, TCP on truncation): rcode, aa flag, answer count",
+		a.probeMethod(results.MethodDNS, "dns --qname NAME [--qtype TYPE] [flags] SERVER...", "DNS query (UDP, TCP on truncation): rcode, aa flag, the answers, the NSID",
 			help("probe-dns.example")),
 	)
 	return cmd
@@ -78,6 +78,7 @@ func (a *app) probeMethod(method, use, short, example string) *cobra.Command {
 		fl.StringVarP(&f.qname, "qname", "q", "", "query `name` (required)")
 		fl.StringVarP(&f.qtype, "qtype", "t", "A", "query `type`: A, AAAA, SOA, NS, TXT, ...")
 		fl.StringSliceVarP(&f.ports, "port", "p", []string{"53"}, "server `port`")
+		fl.BoolVar(&f.pc.DNS.NSID, "nsid", false, "ask the server for its name server identifier (RFC 5001; default from config probe.nsid)")
 		_ = cmd.MarkFlagRequired("qname")
 	}
 	return cmd
@@ -134,6 +135,7 @@ func (a *app) probeConfig(method string, f *probeFlags) (probe.Config, error) {
 	c, pc := a.cfg, f.pc
 	pc.Vantage, pc.Contact = c.Vantage, c.Contact
 	pc.Count, pc.TTL = cmp.Or(pc.Count, c.Probe.Count), cmp.Or(pc.TTL, c.Probe.TTL)
+	pc.DNS.NSID = pc.DNS.NSID || c.Probe.NSID
 	pc.Timeout, pc.Interval = cmp.Or(pc.Timeout, c.Probe.Timeout), cmp.Or(pc.Interval, c.Probe.Interval)
 	if pc.Count < 1 {
 		return pc, usageErr("--count must be at least 1, not %d", pc.Count)

@@ -48,7 +48,7 @@ func (a *app) reportCommand() *cobra.Command {
 				return &exitError{code: exitFailure, err: err}
 			}
 			in := report.Input{Records: recs, Verdicts: vs, Events: evs, Since: t0, Until: t1, Title: cmp.Or(title, report.Title(t0, t1)),
-				Atlas: report.AtlasOptions{Timeout: a.cfg.Probe.Timeout}}
+				Atlas: report.AtlasOptions{Timeout: a.cfg.Probe.Timeout, Addrs: a.vantageAddrs()}}
 			write := func(w io.Writer) error { return report.Write(w, format, in) }
 			if out == "" || out == "-" {
 				err = write(a.stdout)
@@ -81,4 +81,14 @@ func replaceFile(path string, write func(io.Writer) error) error {
 		return fmt.Errorf("--out %s: %w; the file there is unchanged", path, err)
 	}
 	return nil
+}
+
+// vantageAddrs maps this vantage to its configured probe source address
+// (none when probe.source is unset), for the Atlas results of records that
+// do not carry their own.
+func (a *app) vantageAddrs() map[string]string {
+	if a.cfg.Probe.Source == "" {
+		return nil
+	}
+	return map[string]string{a.cfg.Vantage: a.cfg.Probe.Source}
 }

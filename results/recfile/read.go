@@ -64,13 +64,21 @@ func parseLine(line string) (results.Record, error) {
 	return rec, nil
 }
 
-// ImportFiles stores the records of each JSON Lines file (see ReadFile) in
-// to, a file in one call, so that each is stored whole or not at all, and
-// says on w what became of each: imported, with how many records were new,
-// or refused, and why. It returns how many files were refused.
-func ImportFiles(ctx context.Context, to Ingester, names []string, w io.Writer) (refused int) {
+// Reader reads every record of a file, or refuses the file whole with an
+// error that names it: ReadFile for JSON Lines record files.
+type Reader func(name string) ([]results.Record, error)
+
+// ImportFiles stores the records of each file, as read reads them (nil:
+// JSON Lines record files, ReadFile), in to, a file in one call, so that
+// each is stored whole or not at all, and says on w what became of each:
+// imported, with how many records were new, or refused, and why. It returns
+// how many files were refused.
+func ImportFiles(ctx context.Context, to Ingester, names []string, read Reader, w io.Writer) (refused int) {
+	if read == nil {
+		read = ReadFile
+	}
 	for _, name := range names {
-		recs, err := ReadFile(name)
+		recs, err := read(name)
 		if err == nil {
 			var added int
 			if added, err = to.Ingest(ctx, recs); err == nil {

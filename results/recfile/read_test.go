@@ -68,7 +68,7 @@ func TestImportFiles(t *testing.T) {
 	bad := write("bad.jsonl", recordLine(9)+recordLine(3))
 	var to refusing
 	var out strings.Builder
-	refused := ImportFiles(context.Background(), &to, []string{good, torn, bad, filepath.Join(dir, "none")}, &out)
+	refused := ImportFiles(context.Background(), &to, []string{good, torn, bad, filepath.Join(dir, "none")}, nil, &out)
 	if refused != 3 || to.stored != 2 {
 		t.Errorf("%d refused, %d stored; want 3 and 2", refused, to.stored)
 	}

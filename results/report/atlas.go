@@ -3,18 +3,18 @@ package report
 import (
 	"cmp"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"hash/fnv"
 	"io"
 	"math"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"darkwatch/results"
+	"darkwatch/results/atlas"
+	"darkwatch/results/dnsmsg"
 )
 
 // Atlas identities written by darkwatch. Atlas assigns measurement ids below
@@ -30,8 +30,10 @@ const (
 // value is usable.
 type AtlasOptions struct {
 	// Addrs maps a vantage name to its address, written as "from" and
-	// "src_addr"; a vantage not in it gets "", which Atlas readers take as
-	// unknown.
+	// "src_addr" for its records that do not carry their own source
+	// address, when none of the vantage's records of the same address
+	// family carries one either; a vantage not in it gets "", which Atlas
+	// readers take as unknown.
 	Addrs map[string]string
 	// Size is the probe size in bytes, written as ping and traceroute "size";
 	// 0 when unknown.
@@ -43,6 +45,45 @@ type AtlasOptions struct {
 	// takes the most common gap between successive rounds of a vantage, and
 	// leaves "step" out when there is none.
 	Step time.Duration
+
+	// sources are the source addresses the records show per vantage and
+	// address family (see recordSources).
+	sources map[vantageFamily]string
+}
+
+// vantageFamily is a vantage and an address family, 4 or 6.
+type vantageFamily struct {
+	vantage string
+	af      int
+}
+
+// recordSources is, per vantage and address family, the source address
+// most of the vantage's records of that family carry (DNS records do; the
+// smallest on a tie), so that the results of its other records show the
+// address the vantage sends from.
+func recordSources(recs []*results.Record) map[vantageFamily]string {
+	counts := map[vantageFamily]map[string]int{}
+	for _, r := range recs {
+		if r.Source == "" {
+			continue
+		}
+		k := vantageFamily{r.Vantage, atlasAF(r.Source)}
+		if counts[k] == nil {
+			counts[k] = map[string]int{}
+		}
+		counts[k][r.Source]++
+	}
+	out := map[vantageFamily]string{}
+	for k, c := range counts {
+		var best string
+		for a, n := range c {
+			if n > c[best] || n == c[best] && a < best {
+				best = a
+			}
+		}
+		out[k] = best
+	}
+	return out
 }
 
 // AtlasProbeID is the "prb_id" of a vantage: the FNV-1a 32-bit hash of its
@@ -83,6 +124,8 @@ type atlasPing struct {
 	Size    int              `json:"size"`
 	Step    *int64           `json:"step,omitempty"`
 	TTL     *int             `json:"ttl,omitempty"`
+
+	Darkwatch *atlas.Extension `json:"darkwatch,omitempty"`
 }
 
 type atlasPingReply struct {
@@ -99,6 +142,8 @@ type atlasTraceroute struct {
 	ParisID int        `json:"paris_id"`
 	Result  []atlasHop `json:"result"`
 	Size    int        `json:"size"`
+
+	Darkwatch *atlas.Extension `json:"darkwatch,omitempty"`
 }
 
 type atlasHop struct {
@@ -121,6 +166,8 @@ type atlasDNS struct {
 	Name   string          `json:"name"`
 	Result *atlasDNSResult `json:"result,omitempty"`
 	Error  *atlasDNSError  `json:"error,omitempty"`
+
+	Darkwatch *atlas.Extension `json:"darkwatch,omitempty"`
 }
 
 type atlasDNSResult struct {
@@ -155,14 +202,19 @@ func writeAtlas(w io.Writer, in Input) error {
 			recs = append(recs, r)
 		}
 	}
+	opts.sources = recordSources(recs)
 	var lines []atlasLine
 	lines = append(lines, atlasPings(recs, &opts)...)
 	for _, r := range recs {
 		switch r.Method {
 		case results.MethodTrace:
-			lines = append(lines, atlasLine{r.Time, r.Vantage, 1, r.Target, atlasTrace(r, &opts)})
+			t := atlasTrace(r, &opts)
+			t.Darkwatch = atlasExtension(t, r)
+			lines = append(lines, atlasLine{r.Time, r.Vantage, 1, r.Target, t})
 		case results.MethodDNS:
-			lines = append(lines, atlasLine{r.Time, r.Vantage, 2, r.Target, atlasDNSResultOf(r, &opts)})
+			d := atlasDNSResultOf(r, &opts)
+			d.Darkwatch = atlasExtension(d, r)
+			lines = append(lines, atlasLine{r.Time, r.Vantage, 2, r.Target, d})
 		}
 	}
 	slices.SortStableFunc(lines, func(a, b atlasLine) int {
@@ -179,8 +231,24 @@ func writeAtlas(w io.Writer, in Input) error {
 	return nil
 }
 
+// atlasExtension is the "darkwatch" member of v, the result written from
+// recs: what makes reading v give back recs exactly (atlas.Extension). It is
+// nil, and v is written without it, in the unlikely case that v cannot be
+// read back.
+func atlasExtension(v any, recs ...*results.Record) *atlas.Extension {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	ext, err := atlas.NewExtension(raw, recs)
+	if err != nil {
+		return nil
+	}
+	return ext
+}
+
 func atlasCommonOf(r *results.Record, opts *AtlasOptions, msm int, name, typ string) atlasCommon {
-	addr := opts.Addrs[r.Vantage]
+	addr := cmp.Or(r.Source, opts.sources[vantageFamily{r.Vantage, atlasAF(r.Target)}], opts.Addrs[r.Vantage])
 	return atlasCommon{
 		Af: atlasAF(r.Target), DstAddr: r.Target, From: addr, Fw: AtlasFirmware, GroupID: msm, Lts: -1,
 		MsmID: msm, MsmName: name, PrbID: AtlasProbeID(r.Vantage), SrcAddr: addr,
@@ -278,6 +346,7 @@ func atlasPings(recs []*results.Record, opts *AtlasOptions) []atlasLine {
 		if p.Rcvd > 0 {
 			p.Avg = round(sum/float64(p.Rcvd), 3)
 		}
+		p.Darkwatch = atlasExtension(p, g...)
 		out = append(out, atlasLine{first.Time, k.vantage, 0, k.target, p})
 	}
 	return out
@@ -348,7 +417,7 @@ func atlasTrace(r *results.Record, opts *AtlasOptions) atlasTraceroute {
 		}
 		hop.Result = append(hop.Result, reply)
 	}
-	if len(t.Result) == 0 {
+	if len(t.Result) == 0 && r.Outcome == results.OutcomeError {
 		t.Result = append(t.Result, atlasHop{Error: cmp.Or(r.Error, r.Outcome)})
 	}
 	return t
@@ -397,8 +466,11 @@ func atlasDNSResultOf(r *results.Record, opts *AtlasOptions) atlasDNS {
 	}
 	switch r.Outcome {
 	case results.OutcomeReply:
-		res := &atlasDNSResult{ANCOUNT: r.Answers, QDCOUNT: 1, RT: r.RTTms}
-		if msg, ok := dnsHeaderQuestion(0, r.AA != nil && *r.AA, r.Rcode, r.Qname, r.Qtype); ok {
+		res := &atlasDNSResult{ANCOUNT: r.Answers, RT: r.RTTms}
+		if r.Qname != "" {
+			res.QDCOUNT = 1
+		}
+		if msg, err := dnsmsg.Message(r, 0); err == nil {
 			res.Abuf = base64.StdEncoding.EncodeToString(msg)
 		}
 		d.Result = res
@@ -412,77 +484,4 @@ func atlasDNSResultOf(r *results.Record, opts *AtlasOptions) atlasDNS {
 		d.Error = &atlasDNSError{Socket: cmp.Or(r.Error, r.Outcome)}
 	}
 	return d
-}
-
-// dnsRcodes numbers the rcode names records hold (as dig prints them).
-var dnsRcodes = map[string]int{
-	"NOERROR": 0, "FORMERR": 1, "SERVFAIL": 2, "NXDOMAIN": 3, "NOTIMP": 4, "REFUSED": 5,
-	"YXDOMAIN": 6, "YXRRSET": 7, "NXRRSET": 8, "NOTAUTH": 9, "NOTZONE": 10,
-}
-
-// dnsTypes numbers the common qtype names; others are written TYPEn.
-var dnsTypes = map[string]uint16{
-	"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "PTR": 12, "HINFO": 13, "MX": 15, "TXT": 16, "AAAA": 28,
-	"LOC": 29, "SRV": 33, "NAPTR": 35, "DS": 43, "SSHFP": 44, "RRSIG": 46, "NSEC": 47, "DNSKEY": 48,
-	"NSEC3": 50, "NSEC3PARAM": 51, "TLSA": 52, "CDS": 59, "CDNSKEY": 60, "SVCB": 64, "HTTPS": 65,
-	"ANY": 255, "CAA": 257,
-}
-
-// dnsHeaderQuestion returns a DNS response message in wire format (RFC 1035
-// 4.1) holding a header and one question of class IN: id, QR set, AA as
-// given, RD clear (darkwatch's queries clear it), rcode, QDCOUNT 1 and the
-// other counts 0. ok is false when the rcode, name or type cannot be written.
-func dnsHeaderQuestion(id uint16, aa bool, rcode, qname, qtype string) (msg []byte, ok bool) {
-	rc, known := dnsRcodes[strings.ToUpper(rcode)]
-	if !known {
-		n, err := strconv.Atoi(strings.TrimPrefix(strings.ToUpper(rcode), "RCODE"))
-		if err != nil || n < 0 || n > 15 {
-			return nil, false
-		}
-		rc = n
-	}
-	typ, known := dnsTypes[strings.ToUpper(qtype)]
-	if !known {
-		n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToUpper(qtype), "TYPE"), 10, 16)
-		if err != nil {
-			return nil, false
-		}
-		typ = uint16(n)
-	}
-	flags := uint16(1 << 15) // QR
-	if aa {
-		flags |= 1 << 10
-	}
-	flags |= uint16(rc)
-	msg = binary.BigEndian.AppendUint16(nil, id)
-	msg = binary.BigEndian.AppendUint16(msg, flags)
-	msg = append(msg, 0, 1, 0, 0, 0, 0, 0, 0) // QDCOUNT 1, ANCOUNT, NSCOUNT, ARCOUNT 0
-	name, ok := dnsName(qname)
-	if !ok {
-		return nil, false
-	}
-	msg = append(msg, name...)
-	msg = binary.BigEndian.AppendUint16(msg, typ)
-	msg = binary.BigEndian.AppendUint16(msg, 1) // class IN
-	return msg, true
-}
-
-// dnsName writes a domain name as labels. Names with escapes, empty labels or
-// over-long labels are refused.
-func dnsName(name string) ([]byte, bool) {
-	name = strings.TrimSuffix(name, ".")
-	if strings.Contains(name, `\`) || len(name) > 253 {
-		return nil, false
-	}
-	var out []byte
-	if name != "" {
-		for _, label := range strings.Split(name, ".") {
-			if len(label) == 0 || len(label) > 63 {
-				return nil, false
-			}
-			out = append(out, byte(len(label)))
-			out = append(out, label...)
-		}
-	}
-	return append(out, 0), true
 }

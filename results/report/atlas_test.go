@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 
 	"darkwatch/results"
+	"darkwatch/results/atlas"
 )
 
 // atlasSamples is where the real Atlas results live (testdata/README.md at
@@ -363,7 +365,7 @@ func TestAtlasRoundTrip(t *testing.T) {
 			if want := strings.ToUpper(r.Proto); m["proto"] != want {
 				t.Errorf("trace %s: proto %v, want %s", r.Target, m["proto"], want)
 			}
-			if len(r.Hops) == 0 {
+			if len(r.Hops) == 0 && r.Outcome == results.OutcomeError {
 				hops := asSlice(m["result"])
 				if len(hops) != 1 || hops[0].(map[string]any)["error"] != r.Error {
 					t.Errorf("trace %s without hops: result %v, want the error %q", r.Target, hops, r.Error)
@@ -467,60 +469,6 @@ func TestAtlasHopError(t *testing.T) {
 	}
 }
 
-func TestDNSHeaderQuestion(t *testing.T) {
-	tests := []struct {
-		rcode, qname, qtype string
-		aa                  bool
-		ok                  bool
-		wantRcode           dnsmessage.RCode
-		wantType            dnsmessage.Type
-	}{
-		{"NOERROR", "kp.", "SOA", true, true, dnsmessage.RCodeSuccess, dnsmessage.TypeSOA},
-		{"NXDOMAIN", "www.example.", "A", false, true, dnsmessage.RCodeNameError, dnsmessage.TypeA},
-		{"SERVFAIL", ".", "NS", false, true, dnsmessage.RCodeServerFailure, dnsmessage.TypeNS},
-		{"REFUSED", "example", "aaaa", false, true, dnsmessage.RCodeRefused, dnsmessage.TypeAAAA},
-		{"RCODE11", "example.", "TYPE65280", false, true, 11, 65280},
-		{"BADVERS", "example.", "A", false, false, 0, 0},
-		{"NOERROR", `a\.b.`, "A", false, false, 0, 0},
-		{"NOERROR", "a..b.", "A", false, false, 0, 0},
-		{"NOERROR", strings.Repeat("x", 64) + ".", "A", false, false, 0, 0},
-		{"NOERROR", "example.", "BOGUS", false, false, 0, 0},
-	}
-	for _, tc := range tests {
-		msg, ok := dnsHeaderQuestion(0x1234, tc.aa, tc.rcode, tc.qname, tc.qtype)
-		if ok != tc.ok {
-			t.Errorf("%s %s %s: ok %v, want %v", tc.rcode, tc.qname, tc.qtype, ok, tc.ok)
-			continue
-		}
-		if !ok {
-			continue
-		}
-		var p dnsmessage.Parser
-		h, err := p.Start(msg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q, err := p.Question()
-		if err != nil {
-			t.Fatal(err)
-		}
-		wantName := tc.qname
-		if !strings.HasSuffix(wantName, ".") {
-			wantName += "."
-		}
-		if h.ID != 0x1234 || !h.Response || h.Authoritative != tc.aa || h.RecursionDesired || h.RCode != tc.wantRcode ||
-			q.Name.String() != wantName || q.Type != tc.wantType || q.Class != dnsmessage.ClassINET {
-			t.Errorf("%s %s %s: header %+v question %+v", tc.rcode, tc.qname, tc.qtype, h, q)
-		}
-		if err := p.SkipAllQuestions(); err != nil {
-			t.Error(err)
-		}
-		if _, err := p.AnswerHeader(); err != dnsmessage.ErrSectionDone {
-			t.Errorf("answers in a header-and-question message: %v", err)
-		}
-	}
-}
-
 func TestAtlasProbeID(t *testing.T) {
 	// FNV-1a 32 of "vp-fra1", top bit cleared: stable across runs and releases.
 	if got, want := AtlasProbeID("vp-fra1"), 0x7fffffff&fnv1a("vp-fra1"); got != want {
@@ -544,4 +492,175 @@ func fnv1a(s string) int {
 		h *= 16777619
 	}
 	return int(h)
+}
+
+// roundTripRecords are records of every method the atlas format writes and
+// every outcome of each: the fixture's (but tcp, which Atlas has no result
+// for) and more, with the fields DNS replies keep.
+func roundTripRecords() []results.Record {
+	var recs []results.Record
+	for _, r := range fixtureRecords() {
+		if r.Method != results.MethodTCP {
+			recs = append(recs, r)
+		}
+	}
+	at := func(ms int) time.Time {
+		return t0.Add(7*roundLen + time.Duration(ms)*time.Millisecond + 123456*time.Nanosecond)
+	}
+	soa := "ns1.dw.example. admin.dw.example. 2026120601 3600 600 86400 300"
+	recs = append(recs,
+		results.Record{Time: at(1), Vantage: "vp-fra1", Round: 107, Method: results.MethodICMP, Target: hostB, Seq: 1,
+			Outcome: results.OutcomeError, Error: "sendto: no buffer space available"},
+		results.Record{Time: at(2), Vantage: "vp-fra1", Round: 107, Method: results.MethodICMP, Target: hostB, Seq: 2,
+			Outcome: results.OutcomeReply, RTTms: 0.001, Source: "192.0.2.10"},
+		results.Record{Time: at(3), Vantage: "vp-fra1", Round: 107, Method: results.MethodICMP, Target: hostB, Seq: 3,
+			Outcome: results.OutcomeUnreachable, ICMP: "dest-unreachable/admin"},
+		results.Record{Time: at(4), Vantage: "vp-fra1", Round: 107, Method: results.MethodDNS, Target: dnsA, Port: 53,
+			Source: "192.0.2.11", Outcome: results.OutcomeReply, RTTms: 1.5, Qname: "dw.example.", Qtype: "SOA",
+			Rcode: "NOERROR", AA: results.Bool(true), Answers: results.Int(1), Serial: results.Uint32(2026120601),
+			NSID: "64772d6e7331", Answer: []results.RR{{Name: "dw.example.", Type: "SOA", TTL: 3600, Data: soa}}},
+		results.Record{Time: at(5), Vantage: "vp-fra1", Round: 107, Method: results.MethodDNS, Target: hostV6, Port: 53,
+			Source: "2001:db8::10", Proto: "tcp", Outcome: results.OutcomeReply, RTTms: 3.25, Qname: "big.dw.example.",
+			Qtype: "TXT", Rcode: "NOERROR", AA: results.Bool(false), Answers: results.Int(2),
+			Error: "truncated over udp; tcp: i/o timeout", Answer: []results.RR{
+				{Name: "big.dw.example.", Type: "TXT", TTL: 300, Data: `"a\255b" "c d"`},
+				{Name: "hostname.bind.", Type: "TXT", Class: "CH", Data: `"ns1"`},
+			}},
+		results.Record{Time: at(6), Vantage: "vp-nyc1", Round: 107, Method: results.MethodDNS, Target: dnsA, Port: 5353,
+			Outcome: results.OutcomeReply, Qname: "nope.dw.example.", Qtype: "TYPE65280", Rcode: "NXDOMAIN",
+			AA: results.Bool(true), Answers: results.Int(0)},
+		results.Record{Time: at(7), Vantage: "vp-nyc1", Round: 107, Method: results.MethodDNS, Target: dnsA, Port: 53,
+			Outcome: results.OutcomeError, Error: "not sent: 198.18.1.53 is blocklisted", Qname: "kp.", Qtype: "SOA"},
+		results.Record{Time: at(8), Vantage: "vp-nyc1", Round: 107, Method: results.MethodDNS, Target: dnsA, Port: 53,
+			Outcome: results.OutcomeReply, Qname: "kp.", Qtype: "SOA", Rcode: "BADVERS", Answers: results.Int(0)},
+		results.Record{Time: at(9), Vantage: "vp-sin1", Round: 107, Method: results.MethodTrace, Target: hostV6,
+			Proto: "udp", Port: 33434, Outcome: results.OutcomeUnreachable, ICMP: "dest-unreachable/admin",
+			Reached: results.Bool(false), Hops: []results.Hop{
+				{TTL: 1, Addr: "2001:db8::1", RTTms: 0.25, ICMP: "time-exceeded"},
+				{TTL: 2, Addr: "2001:db8::2", RTTms: 0.5, ICMP: "dest-unreachable/admin"},
+			}},
+		results.Record{Time: at(10), Vantage: "vp-sin1", Round: 107, Method: results.MethodTrace, Target: hostB,
+			Proto: "icmp", Outcome: results.OutcomeTimeout, Reached: results.Bool(false), Hops: []results.Hop{}},
+	)
+	return recs
+}
+
+// TestAtlasImportRoundTrip: reading the atlas format back (results/atlas,
+// as `import --format atlas` does) gives exactly the records it was written
+// from, and without the "darkwatch" member still what Atlas results say:
+// targets, outcomes, RTTs, hops, DNS answers.
+func TestAtlasImportRoundTrip(t *testing.T) {
+	recs := roundTripRecords()
+	in := fixture()
+	in.Records, in.Until = recs, t0.Add(8*roundLen)
+	var b bytes.Buffer
+	if err := Write(&b, "atlas", in); err != nil {
+		t.Fatal(err)
+	}
+	got, line, err := atlas.Parse(b.Bytes(), atlas.Options{Round: time.Minute})
+	if err != nil {
+		t.Fatalf("line %d: %v", line, err)
+	}
+	sameRecordSet(t, got, recs)
+
+	// Without the extension: what the Atlas fields alone say.
+	var plain bytes.Buffer
+	var patchKeys int
+	for _, m := range readLines(t, b.Bytes()) {
+		ext := m["darkwatch"].(map[string]any)
+		for _, p := range ext["records"].([]any) {
+			patchKeys += len(p.(map[string]any)) - 4
+		}
+		delete(m, "darkwatch")
+		line, _ := json.Marshal(m)
+		plain.Write(append(line, '\n'))
+	}
+	bare, _, err := atlas.Parse(plain.Bytes(), atlas.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bare) != len(recs) {
+		t.Fatalf("%d records without the extension, want %d", len(bare), len(recs))
+	}
+	key := func(r results.Record) string {
+		return fmt.Sprintf("%s %s %s %v %g %d", r.Method, r.Target, r.Outcome, r.Answer, r.RTTms, len(r.Hops))
+	}
+	want := map[string]int{}
+	for _, r := range recs {
+		want[key(r)]++
+	}
+	for _, r := range bare {
+		if want[key(r)] == 0 {
+			t.Errorf("without the extension: %s is none of the records written", key(r))
+		}
+		want[key(r)]--
+		if !strings.HasPrefix(r.Vantage, atlas.VantagePrefix) {
+			t.Errorf("vantage %q", r.Vantage)
+		}
+	}
+	t.Logf("%d records, %d results, %d patch members beyond time, vantage, round and seq", len(recs), len(readLines(t, b.Bytes())), patchKeys)
+}
+
+// sameRecordSet fails t unless got and want hold the same records, in any
+// order, compared as JSON.
+func sameRecordSet(t *testing.T, got, want []results.Record) {
+	t.Helper()
+	enc := func(recs []results.Record) []string {
+		var out []string
+		for _, r := range recs {
+			b, err := json.Marshal(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, string(b))
+		}
+		sort.Strings(out)
+		return out
+	}
+	g, w := enc(got), enc(want)
+	if len(g) != len(w) {
+		t.Errorf("%d records, want %d", len(g), len(w))
+	}
+	for i := range min(len(g), len(w)) {
+		if g[i] != w[i] {
+			t.Errorf("record %d:\n got %s\nwant %s", i, g[i], w[i])
+			return
+		}
+	}
+}
+
+// TestAtlasSourceAddrs: "src_addr" and "from" are the address a record was
+// sent from, else the one the vantage's records of that address family
+// show, else AtlasOptions.Addrs.
+func TestAtlasSourceAddrs(t *testing.T) {
+	recs := []results.Record{
+		{Time: t0, Vantage: "vp-x", Method: results.MethodDNS, Target: "192.0.2.53", Port: 53, Source: "198.51.100.20",
+			Outcome: results.OutcomeTimeout, Qname: "dw.example.", Qtype: "A"},
+		{Time: t0, Vantage: "vp-x", Method: results.MethodICMP, Target: "192.0.2.1", Outcome: results.OutcomeTimeout},
+		{Time: t0, Vantage: "vp-x", Method: results.MethodICMP, Target: "2001:db8::1", Outcome: results.OutcomeTimeout},
+		{Time: t0, Vantage: "vp-y", Method: results.MethodICMP, Target: "2001:db8::1", Outcome: results.OutcomeTimeout},
+	}
+	in := Input{Records: recs, Since: t0, Until: t0.Add(time.Hour),
+		Atlas: AtlasOptions{Addrs: map[string]string{"vp-y": "2001:db8::99"}}}
+	var b bytes.Buffer
+	if err := Write(&b, "atlas", in); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, m := range readLines(t, b.Bytes()) {
+		if m["from"] != m["src_addr"] {
+			t.Errorf("from %v, src_addr %v", m["from"], m["src_addr"])
+		}
+		got[fmt.Sprintf("%d %v %v", int(m["prb_id"].(float64)), m["type"], m["dst_addr"])] = m["src_addr"].(string)
+	}
+	x, y := AtlasProbeID("vp-x"), AtlasProbeID("vp-y")
+	want := map[string]string{
+		fmt.Sprintf("%d dns 192.0.2.53", x):   "198.51.100.20",
+		fmt.Sprintf("%d ping 192.0.2.1", x):   "198.51.100.20",
+		fmt.Sprintf("%d ping 2001:db8::1", x): "",
+		fmt.Sprintf("%d ping 2001:db8::1", y): "2001:db8::99",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("source addresses %v, want %v", got, want)
+	}
 }

@@ -35,7 +35,7 @@
 //     reply entry per answering address ({"from","rtt"}, "err" for an ICMP
 //     unreachable as Atlas spells it, "flags" for a TCP answer, "ttl" for the
 //     destination's answer) or {"x":"*"}; a trace that was not sent has one
-//     entry {"error": message};
+//     entry {"error": message}, one that got no answer none;
 //   - dns records become "dns" results with "result" ({"rt","ID","QDCOUNT",
 //     "ANCOUNT","abuf"}) or "error" ({"timeout": ms} or {"socket": message}).
 //
@@ -45,20 +45,28 @@
 // as follows. "prb_id" is AtlasProbeID of the vantage name. "msm_id" and
 // "group_id" are AtlasMsmPing, AtlasMsmTraceroute or AtlasMsmDNS. "fw" is
 // AtlasFirmware. "lts" is -1 (Atlas: "does not know whether it is in sync").
-// "from" and "src_addr" come from AtlasOptions.Addrs, "" when unknown (as
-// Atlas readers expect), "size" from AtlasOptions.Size, ping "step" from
+// "from" and "src_addr" are the address the probe was sent from when the
+// record has it (DNS queries), else the one most of the vantage's records of
+// the same address family have, else from AtlasOptions.Addrs, "" when
+// unknown (as Atlas readers expect); "size" from AtlasOptions.Size, ping "step" from
 // AtlasOptions.Step or the records. Ping "dup" is 0: darkwatch matches replies
 // to probes and keeps no duplicates. Traceroute "paris_id" is 0: darkwatch
 // keeps one flow identifier per destination, one Paris variation. Traceroute
 // "endtime" is the start time: records keep when a trace began, not when it
-// ended. DNS "ID" is 0 and "abuf" holds the reply's header (ID 0, QR, AA,
-// RCODE) and the question only, its counts saying so (QDCOUNT 1, the others
-// 0): records keep the rcode, the AA flag and the number of answers, not the
-// answer records; the result's "ANCOUNT" is the number of answers the server
-// sent. Left out for want of data: a traceroute reply's "size" and "ttl" (but
-// the destination's "ttl"), DNS "size", "NSCOUNT", "ARCOUNT" and "qbuf", and
-// "mver" (the version of Atlas's measurement code; "fw" alone selects the
-// format).
+// ended. DNS "ID" is 0 and "abuf" is the reply as the record keeps it (ID 0,
+// QR, AA, RCODE, the question, the answer section, and an OPT record with
+// the NSID when there is one): records do not keep the authority and
+// additional sections, so "abuf" counts none. The result's "ANCOUNT" is the
+// number of answers the server sent. Left out for want of data: a
+// traceroute reply's "size" and "ttl" (but the destination's "ttl"), DNS
+// "size", "NSCOUNT", "ARCOUNT" and "qbuf", and "mver" (the version of
+// Atlas's measurement code; "fw" alone selects the format).
+//
+// Every result also has a "darkwatch" member (atlas.Extension), which Atlas
+// tools ignore: what the records held that the Atlas fields do not say (the
+// vantage name, round and sequence numbers, times to the nanosecond, ICMP
+// message names, errors), so that `import --format atlas` gives back exactly
+// the records the results were written from.
 package report
 
 import (

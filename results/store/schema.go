@@ -197,6 +197,12 @@ var migrations = []migration{
 		)`,
 		`CREATE INDEX delegations_country ON delegations (country, type)`,
 	}},
+	// Packed records gain a DNS reply's answer section, SOA serial and
+	// NSID and a probe's source address (results.PackRecords flags them).
+	// No table changes: the step only marks the store, so that an older
+	// darkwatch, whose chunk reader would refuse those flags as corrupt,
+	// refuses the store at Open as newer than itself instead.
+	{version: 7, about: "packed records carry DNS answers, SOA serials, NSIDs and source addresses"},
 }
 
 // schemaVersion is the newest schema this darkwatch knows.

@@ -120,7 +120,11 @@ type heartbeatReply struct {
 // FormatPacked: one or more outbox batches, each a length (uvarint) and the
 // batch's records in the packed encoding (results.PackRecords), which does
 // not repeat the vantage: the subject names it. A message without the
-// header is one record's JSON, as nodes sent before.
+// header is one record's JSON, as nodes sent before. Packed records carry
+// every field of a record, a DNS reply's answer section, SOA serial and
+// NSID and the source address too; a collector older than those fields
+// refuses the records that have them, so collectors are upgraded before
+// their nodes.
 const (
 	FormatHeader = "Darkwatch-Format"
 	FormatPacked = "packed/1"

@@ -320,3 +320,26 @@ func TestMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestMessagesCarryDNSAnswers: a DNS record's answer section, SOA serial,
+// NSID and source address travel from node to collector in packed messages.
+func TestMessagesCarryDNSAnswers(t *testing.T) {
+	r := results.Record{Time: time.Date(2026, 12, 6, 3, 0, 0, 123456789, time.UTC), Vantage: "vp1", Round: 7,
+		Method: results.MethodDNS, Target: "198.18.0.53", Port: 53, Seq: 1, Source: "192.0.2.10",
+		Outcome: results.OutcomeReply, RTTms: 0.5, Qname: "dw.example.", Qtype: "SOA", Rcode: "NOERROR",
+		AA: results.Bool(true), Answers: results.Int(1), Serial: results.Uint32(1), NSID: "6461726b77617463682d6c6162",
+		Answer: []results.RR{{Name: "dw.example.", Type: "SOA", TTL: 300,
+			Data: "ns.dw.example. hostmaster.dw.example. 1 3600 600 86400 300"}}}
+	batches := []store.Batch{{ID: "b0", Vantage: "vp1", Len: 1, Packed: results.PackRecords(nil, []results.Record{r})}}
+	msgs := packMessages("vp1", nil, batches)
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages", len(msgs))
+	}
+	got, err := decodeMessage("vp1", nats.Header{FormatHeader: []string{FormatPacked}}, msgs[0].body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !reflect.DeepEqual(got[0], r) {
+		t.Errorf("got %+v\nwant %+v", got, r)
+	}
+}
