@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"strings"
 
+	"darkwatch/results/alert"
 	"darkwatch/results/bgp"
 	"darkwatch/results/serve"
 	"darkwatch/results/transport"
@@ -33,11 +34,13 @@ type Config struct {
 	// StorePasswordFile holds the PostgreSQL store's password, so that it
 	// is in neither the DSN, the logs nor ps (refused when others may read it).
 	StorePasswordFile string `mapstructure:"store_password_file"`
-	// Collector, Serve and BGP are the sections of results/transport,
-	// results/serve and results/bgp, which validate them.
+	// Collector, Serve, BGP and Alerts are the sections of
+	// results/transport, results/serve, results/bgp and results/alert,
+	// which validate them.
 	Collector transport.Link `mapstructure:"collector"`
 	Serve     serve.Config   `mapstructure:"serve"`
 	BGP       bgp.Section    `mapstructure:"bgp"`
+	Alerts    alert.Config   `mapstructure:"alerts"`
 	LogLevel  string         `mapstructure:"log_level"`
 	// Metrics is the listen address of /metrics on `run` ("" = none).
 	Metrics string `mapstructure:"metrics"`
@@ -75,6 +78,9 @@ func (c *Config) validateSections() error {
 	}
 	if err := c.BGP.Validate(); err != nil {
 		return InSection("bgp", err)
+	}
+	if err := c.Alerts.Validate(); err != nil {
+		return InSection("alerts", err)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"darkwatch/results/alert"
 	"darkwatch/schedule"
 )
 
@@ -87,6 +88,9 @@ func TestValidateTop(t *testing.T) {
 		{"unknown log level", func(c *Config) { c.LogLevel = "loud" }, "log_level"},
 		{"collector without a store", func(c *Config) { c.Collector.URL = "tls://collector.example:4222" }, "store"},
 		{"bad allow", func(c *Config) { c.Allow = []string{"172.16.0.0/33"} }, "allow[0]"},
+		{"alerts", func(c *Config) { c.Alerts.Alertmanager = []string{"http://127.0.0.1:9093"} }, ""},
+		{"alerts with a bad webhook", func(c *Config) { c.Alerts.Webhooks = []alert.Webhook{{URL: "hooks.example.org"}} }, "alerts.webhooks[0].url"},
+		{"alerts of an unknown level", func(c *Config) { c.Alerts.Levels = []string{"city"} }, "alerts.levels[0]"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := &Config{LogLevel: "info", Config: schedule.Config{Vantage: "vp1", Round: time.Minute, Quorum: 2,
