@@ -349,3 +349,75 @@ func value(t *testing.T, m prometheus.Metric) float64 {
 	}
 	return out.GetCounter().GetValue() + out.GetGauge().GetValue()
 }
+
+// TestWebhookFailures: each way a webhook can fail a request is retried
+// until it takes the message, which it then gets once.
+func TestWebhookFailures(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		// fail answers the first requests (true: it handled the request).
+		fail func(w http.ResponseWriter, r *http.Request) bool
+	}{
+		{"503", func(w http.ResponseWriter, r *http.Request) bool {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return true
+		}},
+		{"429", func(w http.ResponseWriter, r *http.Request) bool {
+			http.Error(w, "slow down", http.StatusTooManyRequests)
+			return true
+		}},
+		{"slower than the timeout", func(w http.ResponseWriter, r *http.Request) bool {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(time.Minute):
+			}
+			return true
+		}},
+		{"redirect, not followed", func(w http.ResponseWriter, r *http.Request) bool {
+			http.Redirect(w, r, "/elsewhere", http.StatusTemporaryRedirect)
+			return true
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			failures, taken := 2, 0
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				// Read whole, the request's context ends when the client
+				// hangs up.
+				_, _ = io.Copy(io.Discard, r.Body)
+				mu.Lock()
+				fail := failures > 0 && r.URL.Path == "/hook"
+				if fail {
+					failures--
+				}
+				mu.Unlock()
+				if fail && tt.fail(w, r) {
+					return
+				}
+				mu.Lock()
+				taken++
+				mu.Unlock()
+			}))
+			defer srv.Close()
+			n, err := New(Options{Config: Config{Webhooks: []Webhook{{URL: srv.URL + "/hook", Timeout: time.Second}}},
+				Sets: sets, Round: round, Log: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n.backoff = func(int) time.Duration { return 10 * time.Millisecond }
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { n.Run(ctx); close(done) }()
+			defer func() { cancel(); <-done }()
+			n.Observe(t0.Add(time.Minute), []results.Event{ev("prefix", "198.18.0.0/22", "outage", 0, 0)}, nil)
+			waitFor(t, "the message taken", func() bool { mu.Lock(); defer mu.Unlock(); return taken >= 1 })
+			failed := value(t, n.notifications.WithLabelValues("webhook", srv.URL+"/hook", "failed"))
+			waitFor(t, "the send counted", func() bool {
+				return value(t, n.notifications.WithLabelValues("webhook", srv.URL+"/hook", "sent")) == 1
+			})
+			if failed != 2 {
+				t.Errorf("%v failed attempts counted, want 2", failed)
+			}
+		})
+	}
+}
