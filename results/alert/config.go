@@ -139,7 +139,7 @@ func checkURL(s string) error {
 	u, err := url.Parse(s)
 	switch {
 	case err != nil:
-		return fmt.Errorf("%q is not a URL: write it as http://HOST:PORT/...", s)
+		return fmt.Errorf("%q is not a URL: write it as http://HOST:PORT", s)
 	case u.Scheme != "http" && u.Scheme != "https":
 		return fmt.Errorf("%q: only http:// and https:// URLs", Redact(s))
 	case u.Host == "":
