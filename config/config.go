@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"darkwatch/results"
+	"darkwatch/results/alert"
 	"darkwatch/results/bgp"
 	"darkwatch/results/serve"
 	"darkwatch/results/transport"
@@ -39,11 +40,13 @@ type Config struct {
 	// Retention is how long `run` and `serve` keep records and verdicts in
 	// the store (0: for ever); at least the roll-up baselines' history.
 	Retention time.Duration `mapstructure:"retention"`
-	// Collector, Serve and BGP are the sections of results/transport,
-	// results/serve and results/bgp, which validate them.
+	// Collector, Serve, BGP and Alerts are the sections of
+	// results/transport, results/serve, results/bgp and results/alert,
+	// which validate them.
 	Collector transport.Link `mapstructure:"collector"`
 	Serve     serve.Config   `mapstructure:"serve"`
 	BGP       bgp.Section    `mapstructure:"bgp"`
+	Alerts    alert.Config   `mapstructure:"alerts"`
 	LogLevel  string         `mapstructure:"log_level"`
 	// Metrics is the listen address of /metrics on `run` ("" = none).
 	Metrics string `mapstructure:"metrics"`
@@ -85,6 +88,9 @@ func (c *Config) validateSections() error {
 	}
 	if err := c.BGP.Validate(); err != nil {
 		return InSection("bgp", err)
+	}
+	if err := c.Alerts.Validate(); err != nil {
+		return InSection("alerts", err)
 	}
 	return nil
 }

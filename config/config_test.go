@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"darkwatch/results/alert"
 	"darkwatch/schedule"
 )
 
@@ -90,6 +91,9 @@ func TestValidateTop(t *testing.T) {
 		{"retention of 30 days", func(c *Config) { c.Retention = 30 * 24 * time.Hour }, ""},
 		{"retention shorter than the baselines", func(c *Config) { c.Retention = 24 * time.Hour }, "retention"},
 		{"negative retention", func(c *Config) { c.Retention = -time.Hour }, "retention"},
+		{"alerts", func(c *Config) { c.Alerts.Alertmanager = []string{"http://127.0.0.1:9093"} }, ""},
+		{"alerts with a bad webhook", func(c *Config) { c.Alerts.Webhooks = []alert.Webhook{{URL: "hooks.example.org"}} }, "alerts.webhooks[0].url"},
+		{"alerts of an unknown level", func(c *Config) { c.Alerts.Levels = []string{"city"} }, "alerts.levels[0]"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := &Config{LogLevel: "info", Config: schedule.Config{Vantage: "vp1", Round: time.Minute, Quorum: 2,

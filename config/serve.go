@@ -1,6 +1,7 @@
 package config
 
 import (
+	"darkwatch/results/alert"
 	"darkwatch/results/bgp/live"
 	"darkwatch/results/dashboard"
 	"darkwatch/results/serve"
@@ -10,8 +11,8 @@ import (
 // ServeOptions are the options of the collector (results/serve) as the
 // configuration sets them, listening on listen and natsListen ("" for the
 // serve: section's addresses) and running the passive BGP route collector
-// when bgp.peers are set. The caller adds the store, the analysis and the
-// log.
+// when bgp.peers are set, sending alerts when the alerts: section names
+// receivers. The caller adds the store, the analysis and the log.
 func (c *Config) ServeOptions(listen, natsListen string) (serve.Options, error) {
 	sc := c.Serve
 	o := serve.Options{Config: sc, HTTPListen: sc.HTTPAddr(listen), NATSListen: sc.NATS.ListenAddr(natsListen),
@@ -22,6 +23,10 @@ func (c *Config) ServeOptions(listen, natsListen string) (serve.Options, error) 
 			return o, err
 		}
 		o.BGP = &cc
+	}
+	if c.Alerts.Enabled() {
+		o.Alerts = &alert.Options{Config: c.Alerts, Sets: c.Analysis().Sets, Round: c.Round,
+			Lookback: sc.AnalysisWindow()}
 	}
 	return o, nil
 }

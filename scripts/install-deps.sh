@@ -2,7 +2,7 @@
 # install-deps.sh — install, with apt-get, the Debian packages the lab, the demo and
 # the tests use (root). Installs only what is missing; prints what it installs.
 set -euo pipefail
-packages=(iproute2 nftables nsd socat dnsutils iputils-ping traceroute nmap tcpdump util-linux procps make git chromium postgresql nats-server bgpdump bird2)
+packages=(iproute2 nftables nsd socat dnsutils iputils-ping traceroute nmap tcpdump util-linux procps make git chromium postgresql nats-server bgpdump bird2 prometheus-alertmanager prometheus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -24,3 +24,8 @@ systemctl disable --now nats-server >/dev/null 2>&1 || true
 # And its bird2 starts a system BIRD; the lab runs its own in the border namespace
 # (scripts/lab.sh), with its own configuration and control socket.
 systemctl disable --now bird >/dev/null 2>&1 || true
+# prometheus-alertmanager and prometheus (for promtool) start a system Alertmanager
+# on :9093 and a Prometheus on :9090; the alert tests start their own Alertmanager on
+# 127.0.0.1 (results/alert, cmd/darkwatch/lab_alerts_test.go).
+systemctl disable --now prometheus-alertmanager >/dev/null 2>&1 || true
+systemctl disable --now prometheus >/dev/null 2>&1 || true

@@ -81,6 +81,8 @@ func TestInvalidConfigs(t *testing.T) {
 		{"invalid-serve-url-plaintext.yaml", []string{"serve.nats.url", "in clear", "insecure_plaintext"}},
 		{"invalid-serve-max-age.yaml", []string{"serve.nats.max_age"}},
 		{"invalid-bgp-peer.yaml", []string{"bgp.peers[0].asn"}},
+		{"invalid-alerts-webhook.yaml", []string{"alerts.webhooks[1].url", "only http:// and https://"}},
+		{"invalid-alerts-duration.yaml", []string{"alerts.min_duration", "bare number"}},
 		{"invalid-quorum-redundancy.yaml", []string{"quorum", "2 is more than redundancy 1"}},
 		{"invalid-quorum-vantages.yaml", []string{"quorum", "3 is more than the vantage points listed in vantages (2)"}},
 		{"invalid-vantages-canaries.yaml", []string{"canaries", "would read as a target outage"}},

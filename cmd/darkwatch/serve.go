@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"darkwatch/config"
+	"darkwatch/results/alert"
 	"darkwatch/results/serve"
 )
 
@@ -58,11 +59,14 @@ func (a *app) serve(cmd *cobra.Command, listen, natsListen string) error {
 	}
 	err = serve.Run(cmd.Context(), o)
 	var ce *serve.ConfigError
+	var ae *alert.ConfigError
 	switch {
 	case err == nil:
 		return nil
 	case errors.As(err, &ce):
 		return config.InSection("serve", err)
+	case errors.As(err, &ae):
+		return config.InSection("alerts", err)
 	}
 	return &exitError{code: exitFailure, err: err}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"darkwatch/results/alert"
 	"darkwatch/results/bgp/live"
 	"darkwatch/results/dashboard"
 	"darkwatch/results/store"
@@ -49,6 +50,9 @@ type Options struct {
 	Vantages []string
 	// BGP, when set, is the passive route collector to run.
 	BGP *live.Config
+	// Alerts, when set, sends the events to Alertmanagers and webhooks
+	// (results/alert) after each refresh; Run adds the log.
+	Alerts *alert.Options
 	// Analyze recomputes and stores the verdicts and events of the rounds
 	// from since to now.
 	Analyze func(ctx context.Context, since time.Time) error
@@ -59,9 +63,14 @@ type Options struct {
 var ErrHTTP = errors.New("http")
 
 // Run is the collector until ctx ends: then it stores what was taken and
-// returns nil. Bad secrets are *ConfigError naming their key.
+// returns nil. Bad secrets are *ConfigError naming their key (those of the
+// alerts: section *alert.ConfigError).
 func Run(ctx context.Context, o Options) error {
 	tokens, err := ReadTokens(o.Config.Tokens)
+	if err != nil {
+		return err
+	}
+	alerts, err := o.notifier()
 	if err != nil {
 		return err
 	}
@@ -83,9 +92,16 @@ func Run(ctx context.Context, o Options) error {
 	colDone := make(chan error, 1)
 	go func() { colDone <- col.Run(ctx) }()
 	bgpDone := o.collectRoutes(ctx)
-	refreshDone := o.refresh(ctx, col)
+	alertsDone := make(chan struct{})
+	go func() {
+		defer close(alertsDone)
+		if alerts != nil {
+			alerts.Run(ctx)
+		}
+	}()
+	refreshDone := o.refresh(ctx, col, alerts)
 
-	srv := o.httpServer(col, nc, board, tokens)
+	srv := o.httpServer(col, nc, board, tokens, alerts)
 	ln, err := net.Listen("tcp", o.HTTPListen)
 	if err != nil {
 		return fmt.Errorf("serve.listen %s: %w", o.HTTPListen, err)
@@ -106,6 +122,7 @@ func Run(ctx context.Context, o Options) error {
 		o.Log.Warn("collector", "err", err)
 	}
 	<-refreshDone
+	<-alertsDone
 	<-bgpDone
 	o.Log.Info("stopped; every record taken is stored")
 	return nil
@@ -131,11 +148,22 @@ func (o *Options) collectRoutes(ctx context.Context) <-chan struct{} {
 	return done
 }
 
+// notifier is the alerts' notifier, nil when there are none.
+func (o *Options) notifier() (*alert.Notifier, error) {
+	if o.Alerts == nil {
+		return nil, nil
+	}
+	ao := *o.Alerts
+	ao.Log = o.Log.With("part", "alerts")
+	return alert.New(ao)
+}
+
 // refresh keeps verdicts and events current until ctx ends: the whole
 // window at start, then every refresh from the oldest record stored since
 // the last one (a node that was away sends late), at least two refreshes
-// back, at most the window. The channel closes when it has stopped.
-func (o *Options) refresh(ctx context.Context, col *transport.Collector) <-chan struct{} {
+// back, at most the window. After each, alerts (when not nil) learns the
+// events. The channel closes when it has stopped.
+func (o *Options) refresh(ctx context.Context, col *transport.Collector, alerts *alert.Notifier) <-chan struct{} {
 	done := make(chan struct{})
 	window, every := o.Config.AnalysisWindow(), o.Config.RefreshEvery(o.Round)
 	go func() {
@@ -146,6 +174,10 @@ func (o *Options) refresh(ctx context.Context, col *transport.Collector) <-chan 
 		for {
 			if err := o.Analyze(ctx, since); err != nil {
 				o.Log.Warn("refreshing verdicts and events", "err", err)
+			} else if alerts != nil {
+				if err := alerts.Refresh(ctx, o.Store); err != nil {
+					o.Log.Warn("alerts not refreshed", "err", err)
+				}
 			}
 			select {
 			case <-ctx.Done():
@@ -167,12 +199,16 @@ func (o *Options) refresh(ctx context.Context, col *transport.Collector) <-chan 
 
 // httpServer serves the dashboard and the API behind the tokens, /metrics
 // and /healthz.
-func (o *Options) httpServer(col *transport.Collector, nc *nats.Conn, board *vantageBoard, tokens Tokens) *http.Server {
+func (o *Options) httpServer(col *transport.Collector, nc *nats.Conn, board *vantageBoard, tokens Tokens, alerts *alert.Notifier) *http.Server {
 	dash := dashboard.Handler(dashboard.Config{Store: o.Store, Targets: o.Targets, Window: o.Config.AnalysisWindow(),
 		Log: o.Log.With("part", "api"), Refresh: max(o.Config.RefreshEvery(o.Round), 5*time.Second),
 		Vantages: func() []dashboard.Vantage { return board.vantages(col) }})
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(metrics(col), promhttp.HandlerOpts{}))
+	reg := metrics(col)
+	if alerts != nil {
+		reg.MustRegister(alerts.Collectors()...)
+	}
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("GET /healthz", health{nats: nc.IsConnected, store: o.Store,
 		stalled: func() bool { return col.Stats().Stalled }, log: o.Log})
 	mux.Handle("/", Guard(tokens, dash, o.Log))
