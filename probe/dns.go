@@ -61,8 +61,8 @@ func (d *DNS) Probe(ctx context.Context, t Target) []results.Record {
 		r.Port, r.Qname, r.Qtype = dnsPort(t), t.Qname, t.Qtype
 		return []results.Record{r}
 	}
-	return spacedProbes(ctx, d.cfg.Count, d.cfg.Interval, func(n int) results.Record {
-		return d.query(ctx, t, n)
+	return spacedProbes(ctx, d.cfg.Count, d.cfg.Interval, func(n int, sent func()) results.Record {
+		return d.query(ctx, t, n, sent)
 	})
 }
 
@@ -74,8 +74,9 @@ func dnsPort(t Target) int {
 	return int(t.Port)
 }
 
-// query makes the n-th query of a probe of server t.
-func (d *DNS) query(ctx context.Context, t Target, n int) results.Record {
+// query makes the n-th query of a probe of server t; sent is called as the
+// query goes out.
+func (d *DNS) query(ctx context.Context, t Target, n int, sent func()) results.Record {
 	rec := results.Record{
 		Time: time.Now().UTC(), Vantage: d.cfg.Vantage, Round: d.cfg.Round,
 		Method: results.MethodDNS, Target: t.Addr.String(), Port: dnsPort(t), Seq: n,
@@ -100,6 +101,7 @@ func (d *DNS) query(ctx context.Context, t Target, n int) results.Record {
 	addr := netip.AddrPortFrom(server, uint16(rec.Port))
 
 	rec.Time = time.Now().UTC()
+	sent()
 	r, rtt, err := d.exchange(ctx, "udp", q, addr)
 	if err != nil {
 		return fail(dnsOutcome(err), err)

@@ -186,13 +186,14 @@ func (p *ICMP) Probe(ctx context.Context, t Target) []results.Record {
 	if err := p.cfg.permit(t.Addr); err != nil {
 		return []results.Record{blockedRecord(&p.cfg, results.MethodICMP, t, err)}
 	}
-	return spacedProbes(ctx, p.cfg.Count, p.cfg.Interval, func(n int) results.Record {
-		return p.echo(ctx, t, n)
+	return spacedProbes(ctx, p.cfg.Count, p.cfg.Interval, func(n int, sent func()) results.Record {
+		return p.echo(ctx, t, n, sent)
 	})
 }
 
-// echo sends the n-th echo request of a probe to t and waits for its answer.
-func (p *ICMP) echo(ctx context.Context, t Target, n int) results.Record {
+// echo sends the n-th echo request of a probe to t, calls sent, and waits
+// for its answer.
+func (p *ICMP) echo(ctx context.Context, t Target, n int, sent func()) results.Record {
 	rec := newRecord(&p.cfg, results.MethodICMP, t, n)
 	fail := func(outcome string, err error) results.Record {
 		rec.Outcome, rec.Error = outcome, err.Error()
@@ -216,7 +217,7 @@ func (p *ICMP) echo(ctx context.Context, t Target, n int) results.Record {
 	defer p.pending.forget(seq, w)
 
 	b := echoRequest(dst.Is6(), p.id, seq, p.token, p.cfg.Contact)
-	if a, ok := exchange(ctx, &rec, func() error { return c.WriteTo(b, dst) }, w.got, p.cfg.Timeout, p.done); ok {
+	if a, ok := exchange(ctx, &rec, func() error { defer sent(); return c.WriteTo(b, dst) }, w.got, p.cfg.Timeout, p.done); ok {
 		rec.Outcome, rec.ICMP = echoOutcome(&a.msg)
 	}
 	return rec

@@ -301,10 +301,13 @@ func sendFailure(err error) string {
 	return results.OutcomeError
 }
 
-// spacedProbes calls probe(1) … probe(count), each interval after the one
-// before, concurrently, and returns their records in order. After ctx is done
-// the remaining calls start at once; probe must then return without sending.
-func spacedProbes(ctx context.Context, count int, interval time.Duration, probe func(n int) results.Record) []results.Record {
+// spacedProbes calls probe(1) … probe(count), concurrently, each interval
+// after the one before went out: probe calls sent once its packet is on the
+// wire (returning counts as sent), so that the n-th probe never goes out
+// before the one before it, however late the scheduler runs it. It returns
+// their records in order. After ctx is done the remaining calls start at
+// once; probe must then return without sending.
+func spacedProbes(ctx context.Context, count int, interval time.Duration, probe func(n int, sent func()) results.Record) []results.Record {
 	recs := make([]results.Record, count)
 	var wg sync.WaitGroup
 	for i := range count {
@@ -316,7 +319,17 @@ func spacedProbes(ctx context.Context, count int, interval time.Duration, probe 
 				t.Stop()
 			}
 		}
-		wg.Go(func() { recs[i] = probe(i + 1) })
+		out := make(chan struct{})
+		var once sync.Once
+		sent := func() { once.Do(func() { close(out) }) }
+		wg.Go(func() {
+			defer sent()
+			recs[i] = probe(i+1, sent)
+		})
+		select {
+		case <-out:
+		case <-ctx.Done():
+		}
 	}
 	wg.Wait()
 	return recs

@@ -156,13 +156,14 @@ func (p *TCP) Probe(ctx context.Context, t Target) []results.Record {
 		rec.Port = int(t.Port)
 		return []results.Record{rec}
 	}
-	return spacedProbes(ctx, p.cfg.Count, p.cfg.Interval, func(n int) results.Record {
-		return p.syn(ctx, t, n)
+	return spacedProbes(ctx, p.cfg.Count, p.cfg.Interval, func(n int, sent func()) results.Record {
+		return p.syn(ctx, t, n, sent)
 	})
 }
 
-// syn sends the n-th SYN of a probe of t and waits for its answer.
-func (p *TCP) syn(ctx context.Context, t Target, n int) results.Record {
+// syn sends the n-th SYN of a probe of t, calls sent, and waits for its
+// answer.
+func (p *TCP) syn(ctx context.Context, t Target, n int, sent func()) results.Record {
 	rec := newRecord(&p.cfg, results.MethodTCP, t, n)
 	rec.Port = int(t.Port)
 	fail := func(outcome string, err error) results.Record {
@@ -192,7 +193,7 @@ func (p *TCP) syn(ctx context.Context, t Target, n int) results.Record {
 	seq := k.ack - 1
 
 	b := buildSYN(src, dst, p.sport, t.Port, seq)
-	if a, ok := exchange(ctx, &rec, func() error { return c.WriteTo(b, dst, src, 0) }, w.got, p.cfg.Timeout, p.done); ok {
+	if a, ok := exchange(ctx, &rec, func() error { defer sent(); return c.WriteTo(b, dst, src, 0) }, w.got, p.cfg.Timeout, p.done); ok {
 		rec.Outcome, rec.ICMP = a.outcome, a.icmp
 	}
 	return rec
