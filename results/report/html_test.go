@@ -2,12 +2,14 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"image/png"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +89,7 @@ func checkHTML(t *testing.T, out []byte) {
 	rep := Build(fixture())
 	svgs := map[string]int{}
 	var all int
+	var scripts []*html.Node
 	texts := map[string]bool{}
 	walk(doc, func(n *html.Node) {
 		// Nothing outside the file: no src, no href but to an anchor in it,
@@ -102,7 +105,9 @@ func checkHTML(t *testing.T, out []byte) {
 			}
 		}
 		switch n.DataAtom {
-		case atom.Script, atom.Link, atom.Iframe, atom.Object, atom.Embed, atom.Img:
+		case atom.Script:
+			scripts = append(scripts, n)
+		case atom.Link, atom.Iframe, atom.Object, atom.Embed, atom.Img:
 			t.Errorf("<%s> in a self-contained report", n.Data)
 		case atom.Style:
 			if css := n.FirstChild; css != nil && (strings.Contains(css.Data, "url(") || strings.Contains(css.Data, "@import")) {
@@ -138,10 +143,21 @@ func checkHTML(t *testing.T, out []byte) {
 			t.Errorf("no timeline for vantage %s", v.Vantage)
 		}
 	}
-	for _, want := range []string{"darkwatch lab: border cut", borderHop, "data-plane-outage", hostA, "vp-sin1"} {
+	for _, want := range []string{"darkwatch lab: border cut", borderHop, "data-plane-outage", "vp-sin1"} {
 		if !texts[want] {
 			t.Errorf("no element holds %q", want)
 		}
+	}
+	d := checkScripts(t, out, scripts)
+	if len(d.Targets) != len(rep.Targets) {
+		t.Errorf("%d targets in the table's data, want %d", len(d.Targets), len(rep.Targets))
+	}
+	found := false
+	for _, row := range d.Targets {
+		found = found || row[0] == hostA
+	}
+	if !found || !slices.Contains(d.Vantages, "vp-sin1") {
+		t.Errorf("%s or vp-sin1 missing from the table's data: %v", hostA, d.Vantages)
 	}
 	// Verdicts are coloured by class; the style sheet gives each a colour.
 	for _, class := range []string{"ok", "partial", "down", "unknown", "unrouted"} {
@@ -152,6 +168,42 @@ func checkHTML(t *testing.T, out []byte) {
 			t.Errorf("no fill for rect.%s", class)
 		}
 	}
+}
+
+// checkScripts checks that the page runs no script but report.js, which its
+// Content-Security-Policy names by hash, and that the target data is JSON
+// that cannot end its element; it returns the data.
+func checkScripts(t *testing.T, page []byte, scripts []*html.Node) targetData {
+	t.Helper()
+	var d targetData
+	if len(scripts) != 2 {
+		t.Fatalf("%d <script> elements, want 2 (the target data and report.js)", len(scripts))
+	}
+	if typ, _ := attr(scripts[0], "type"); typ != "application/json" || len(scripts[0].Attr) != 2 {
+		t.Errorf("first <script> has %v, want the target data (type application/json, an id)", scripts[0].Attr)
+	}
+	if len(scripts[1].Attr) != 0 || scripts[1].FirstChild == nil || scripts[1].FirstChild.Data != targetScript {
+		t.Error("the second <script> is not report.js, inline and whole")
+	}
+	if scripts[0].FirstChild == nil {
+		t.Fatal("no target data")
+	}
+	text := scripts[0].FirstChild.Data
+	if strings.ContainsAny(text, "<>") {
+		t.Error("the target data holds < or >, which could end its element")
+	}
+	if err := json.Unmarshal([]byte(text), &d); err != nil {
+		t.Fatalf("target data: %v", err)
+	}
+	if want := `<meta http-equiv="Content-Security-Policy" content="default-src &#39;none&#39;; style-src &#39;unsafe-inline&#39;; script-src &#39;sha256-`; !bytes.Contains(page, []byte(want)) {
+		t.Error("no Content-Security-Policy naming report.js by hash")
+	}
+	for _, fetch := range []string{"fetch(", "XMLHttpRequest", "import(", "http:", "https:", ".src", "innerHTML", "eval("} {
+		if strings.Contains(targetScript, fetch) {
+			t.Errorf("report.js holds %q", fetch)
+		}
+	}
+	return d
 }
 
 // TestHTMLEscapes puts markup in every string the page shows.
@@ -172,9 +224,12 @@ func TestHTMLEscapes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var scripts []*html.Node
 	walk(doc, func(n *html.Node) {
 		switch n.DataAtom {
-		case atom.Script, atom.Img:
+		case atom.Script:
+			scripts = append(scripts, n)
+		case atom.Img:
 			t.Errorf("injected <%s>", n.Data)
 		}
 		for _, a := range n.Attr {
@@ -185,6 +240,14 @@ func TestHTMLEscapes(t *testing.T) {
 	})
 	if !strings.Contains(b.String(), "&lt;script&gt;") {
 		t.Error("the title is not escaped as text")
+	}
+	d := checkScripts(t, b.Bytes(), scripts)
+	found := false
+	for _, row := range d.Targets {
+		found = found || row[0] == evil
+	}
+	if !found {
+		t.Error("the target's markup did not come back whole from the target data")
 	}
 }
 
@@ -255,29 +318,50 @@ func TestHTMLChromium(t *testing.T) {
 	t.Logf("screenshot: %s (%d bytes)", shot, fi.Size())
 }
 
+// chromiumFlags are the flags every headless run here uses: nothing fetched
+// in the background, a fresh profile in userData, console messages on stderr.
+func chromiumFlags(userData string) []string {
+	return []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir=" + userData, "--enable-logging=stderr", "--v=0"}
+}
+
 // screenshot renders page in headless Chromium into png and returns its stderr.
 func screenshot(t *testing.T, chromium, page, png string) string {
 	t.Helper()
-	cmd := exec.Command(chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir="+t.TempDir(), "--enable-logging=stderr", "--v=0",
-		"--screenshot="+png, "--window-size=1280,2000", "file://"+page)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	_, stderr := runChromium(t, chromium, append(chromiumFlags(t.TempDir()),
+		"--screenshot="+png, "--window-size=1280,2000", "file://"+page))
+	return stderr
+}
+
+// dumpDOM loads url in headless Chromium and returns the DOM once the page
+// has loaded (--dump-dom), and Chromium's stderr.
+func dumpDOM(tb testing.TB, chromium, url string) (dom, stderr string) {
+	tb.Helper()
+	return runChromium(tb, chromium, append(chromiumFlags(tb.TempDir()), "--dump-dom", url))
+}
+
+// runChromium runs chromium with args and returns its stdout and stderr,
+// failing tb when it fails or takes more than 90 s.
+func runChromium(tb testing.TB, chromium string, args []string) (stdout, stderr string) {
+	tb.Helper()
+	cmd := exec.Command(chromium, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
 	done := make(chan error, 1)
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("chromium: %v\n%s", err, stderr.String())
+			tb.Fatalf("chromium: %v\n%s", err, errb.String())
 		}
 	case <-time.After(90 * time.Second):
 		cmd.Process.Kill()
 		<-done
-		t.Fatalf("chromium did not finish in 90 s\n%s", stderr.String())
+		tb.Fatalf("chromium did not finish in 90 s\n%s", errb.String())
 	}
-	return stderr.String()
+	return out.String(), errb.String()
 }
