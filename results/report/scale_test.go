@@ -4,13 +4,20 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
+
+	"darkwatch/internal/testenv"
 	"darkwatch/results"
 )
 
@@ -158,3 +165,156 @@ func BenchmarkHTMLReport65536(b *testing.B) {
 // renderMS finds the milliseconds the page took to show its first table page,
 // which its script writes into the table's data-render-ms.
 var renderMS = regexp.MustCompile(`data-render-ms="([0-9.]+)"`)
+
+// scaleTargets is the size of the scale test: a /16's worth of targets.
+const scaleTargets = 65536
+
+// maxReportBytes is what the HTML report of scaleTargets targets must stay under.
+const maxReportBytes = 10 << 20
+
+// TestHTMLScale writes the HTML report of 65,536 targets, checks that it stays
+// under 10 MB, and loads it in headless Chromium twice: as it opens (the
+// summary, every timeline, the first page of the table, worst first) and with
+// a filter in the URL fragment (one cut /20's partly answering targets).
+func TestHTMLScale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: 65,536 targets")
+	}
+	in := scaleInput(scaleTargets)
+	var b bytes.Buffer
+	if err := Write(&b, "html", in); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d targets: %d bytes", scaleTargets, b.Len())
+	if b.Len() >= maxReportBytes {
+		t.Errorf("the report of %d targets is %d bytes, want under %d", scaleTargets, b.Len(), maxReportBytes)
+	}
+	const chromium = "/usr/bin/chromium"
+	if _, err := os.Stat(chromium); err != nil {
+		testenv.Missing(t, "%s not found: install the Debian package chromium (apt-get install -y chromium) to run this test", chromium)
+	}
+	page := filepath.Join(t.TempDir(), "report.html")
+	if err := os.WriteFile(page, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep := Build(in)
+	t.Run("opens", func(t *testing.T) {
+		p := renderedPage(t, chromium, "file://"+page)
+		if p.cards["targets"] != strconv.Itoa(scaleTargets) || p.cards["vantages"] != "3" {
+			t.Errorf("summary cards %v", p.cards)
+		}
+		if want := len(rep.Prefixes) + len(rep.Vantages); p.timelines != want {
+			t.Errorf("%d timelines, want %d", p.timelines, want)
+		}
+		if len(p.targets) != 50 {
+			t.Fatalf("%d targets on the first page, want 50", len(p.targets))
+		}
+		// Worst first: the targets that never answered (every thirteenth).
+		for i, row := range p.targets {
+			if want := rep.Targets[13*i].Target; row != want+" down" {
+				t.Errorf("row %d is %q, want %q down", i, row, want)
+			}
+		}
+		if want := "1\u201350 of 65,536 matching (65,536 targets)"; p.count != want {
+			t.Errorf("count %q, want %q", p.count, want)
+		}
+	})
+	t.Run("filtered", func(t *testing.T) {
+		cut := netip.MustParsePrefix(scaleCut[0])
+		var want []string
+		for _, tg := range rep.Targets {
+			if a := netip.MustParseAddr(tg.Target); cut.Contains(a) && tg.Answered > 0 && tg.Answered < tg.Probes {
+				want = append(want, tg.Target+" partial")
+			}
+		}
+		p := renderedPage(t, chromium, "file://"+page+"#q="+url.QueryEscape(cut.String())+"&state=partial&sort=target&page=2")
+		if len(want) < 100 {
+			t.Fatalf("the fixture has %d partly answering targets in %s, want two pages", len(want), cut)
+		}
+		if !slices.Equal(p.targets, want[50:100]) {
+			t.Errorf("page 2 of %s partly answering:\n got %q\nwant %q", cut, p.targets, want[50:100])
+		}
+		if c := fmt.Sprintf("51\u2013100 of %s matching (65,536 targets)", thousands(len(want))); p.count != c {
+			t.Errorf("count %q, want %q", p.count, c)
+		}
+	})
+}
+
+// shownPage is what a rendered report shows: the summary cards, how many
+// timelines, the targets of the table's page ("address state") and the
+// table's count line.
+type shownPage struct {
+	cards     map[string]string
+	timelines int
+	targets   []string
+	count     string
+}
+
+// renderedPage loads url in headless Chromium, fails t on any console
+// message, and reads the rendered DOM.
+func renderedPage(t *testing.T, chromium, url string) shownPage {
+	t.Helper()
+	dom, stderr := dumpDOM(t, chromium, url)
+	for _, line := range strings.Split(stderr, "\n") {
+		if consoleLine.MatchString(line) {
+			t.Errorf("console message from the page: %s", line)
+		}
+	}
+	doc, err := html.Parse(strings.NewReader(dom))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := shownPage{cards: map[string]string{}}
+	walk(doc, func(n *html.Node) {
+		class, _ := attr(n, "class")
+		id, _ := attr(n, "id")
+		switch {
+		case class == "timeline":
+			p.timelines++
+		case strings.HasPrefix(class, "card"):
+			p.cards[textOf(n.FirstChild)] = textOf(n.LastChild)
+		case id == "target-count":
+			p.count = textOf(n)
+		case n.DataAtom == atom.Tr && class == "all":
+			state := ""
+			walk(n, func(d *html.Node) {
+				if c, _ := attr(d, "class"); strings.HasPrefix(c, "dot ") {
+					state = strings.TrimPrefix(c, "dot ")
+				}
+			})
+			p.targets = append(p.targets, textOf(n.FirstChild)+" "+state)
+		}
+	})
+	if p.count == "" {
+		t.Errorf("the table was not drawn: no count line in the DOM of %s", url)
+	}
+	return p
+}
+
+// textOf is the text of n and its descendants, trimmed.
+func textOf(n *html.Node) string {
+	var b strings.Builder
+	var add func(*html.Node)
+	add = func(n *html.Node) {
+		if n == nil {
+			return
+		}
+		if n.Type == html.TextNode {
+			b.WriteString(n.Data)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			add(c)
+		}
+	}
+	add(n)
+	return strings.TrimSpace(b.String())
+}
+
+// thousands writes n with commas, as toLocaleString("en") does.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
