@@ -38,6 +38,7 @@ type htmlView struct {
 	Legend       []legendItem
 	VLegend      []legendItem
 	Prefixes     []htmlTimeline
+	Rollups      []htmlTimeline // ASes, then countries
 	Vantages     []htmlTimeline
 	Events       []htmlEvent
 	BinNote      string
@@ -112,6 +113,9 @@ func writeHTML(w io.Writer, in Input) error {
 	for _, l := range rep.Prefixes {
 		v.Prefixes = append(v.Prefixes, htmlLine(&rep, l.Entity, l.Level, l.Level != results.LevelPrefix, l.Bins))
 	}
+	for _, l := range rollupLines(in, rep.Since, rep.Until) {
+		v.Rollups = append(v.Rollups, htmlLine(&rep, l.Entity, l.Level, false, l.Bins))
+	}
 	for _, vp := range rep.Vantages {
 		t := htmlLine(&rep, vp.Vantage, results.LevelVantage, false, vp.Bins)
 		if vp.Probes > 0 {
@@ -135,6 +139,18 @@ func writeHTML(w io.Writer, in Input) error {
 		v.Targets, v.TargetData, v.Script = len(rep.Targets), data, template.JS(targetScript)
 	}
 	return htmlTemplate.Execute(w, &v)
+}
+
+// rollupLines are the AS timelines and then the country timelines of in's
+// verdicts in [since, until): the HTML report shows them under the prefixes.
+func rollupLines(in Input, since, until time.Time) []Timeline {
+	var vs []results.Verdict
+	for _, v := range in.Verdicts {
+		if (v.Level == results.LevelASN || v.Level == results.LevelCountry) && within(v.Time, since, until) {
+			vs = append(vs, v)
+		}
+	}
+	return append(timelines(vs, results.LevelASN), timelines(vs, results.LevelCountry)...)
 }
 
 func htmlSummary(rep *Report) []summaryItem {

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/net/html/atom"
 
 	"darkwatch/internal/testenv"
+	"darkwatch/results"
 )
 
 // voidElements have no end tag.
@@ -167,6 +168,45 @@ func checkHTML(t *testing.T, out []byte) {
 		if !bytes.Contains(out, []byte("rect."+class+" { fill:")) {
 			t.Errorf("no fill for rect.%s", class)
 		}
+	}
+}
+
+// TestHTMLRollups checks that AS and country verdicts get timelines of their
+// own, ASes first, and that a report without them has no such section.
+func TestHTMLRollups(t *testing.T) {
+	in := fixture()
+	for round := range rounds {
+		tm := t0.Add(time.Duration(round) * roundLen)
+		in.Verdicts = append(in.Verdicts,
+			results.Verdict{Time: tm, Level: results.LevelCountry, Entity: "KP", Verdict: results.VerdictReachable},
+			results.Verdict{Time: tm, Level: results.LevelASN, Entity: "AS131279", Verdict: results.VerdictPartial})
+	}
+	// Outside the report's range.
+	in.Verdicts = append(in.Verdicts, results.Verdict{Time: t0.Add(-time.Hour), Level: results.LevelASN, Entity: "AS64500", Verdict: results.VerdictOutage})
+	var b bytes.Buffer
+	if err := Write(&b, "html", in); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := html.Parse(bytes.NewReader(b.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	walk(doc, func(n *html.Node) {
+		if level, _ := attr(n, "data-level"); level == results.LevelASN || level == results.LevelCountry {
+			entity, _ := attr(n, "data-entity")
+			got = append(got, level+" "+entity)
+		}
+	})
+	if want := []string{"asn AS131279", "country KP"}; !slices.Equal(got, want) {
+		t.Errorf("roll-up timelines %q, want %q", got, want)
+	}
+	b.Reset()
+	if err := Write(&b, "html", fixture()); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b.Bytes(), []byte(`id="rollups"`)) {
+		t.Error("a report without AS or country verdicts has their section")
 	}
 }
 

@@ -203,7 +203,7 @@ func TestHTMLScale(t *testing.T) {
 		if p.cards["targets"] != strconv.Itoa(scaleTargets) || p.cards["vantages"] != "3" {
 			t.Errorf("summary cards %v", p.cards)
 		}
-		if want := len(rep.Prefixes) + len(rep.Vantages); p.timelines != want {
+		if want := len(rep.Prefixes) + len(rep.Vantages) + 4 + 1; p.timelines != want { // 4 ASes, 1 country
 			t.Errorf("%d timelines, want %d", p.timelines, want)
 		}
 		if len(p.targets) != 50 {
