@@ -94,7 +94,7 @@ func checkHTML(t *testing.T, out []byte) {
 	texts := map[string]bool{}
 	walk(doc, func(n *html.Node) {
 		// Nothing outside the file: no src, no href but to an anchor in it,
-		// no url() in a style, no script, no link, no iframe or object.
+		// no url() in a style, no link, no iframe or object (scripts: checkScripts).
 		for _, a := range n.Attr {
 			switch k := strings.ToLower(a.Key); {
 			case k == "src" || k == "srcset" || k == "xlink:href" || k == "action" || k == "poster" || k == "data" && n.DataAtom == atom.Object:
