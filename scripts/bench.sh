@@ -162,7 +162,9 @@ build_darkwatch() {
 		say "WARNING: make build failed (sources being edited?); benchmarking the existing bin/darkwatch"
 	fi
 }
-build_darkwatch
+# The report and gobench workloads run go test, not bin/darkwatch.
+needs_darkwatch() { want sweep || want memory || want trace || want rate || want bgp; }
+if needs_darkwatch; then build_darkwatch; fi
 DW_VERSION=$("$DW" version 2>/dev/null | head -1 || true)
 
 # ---------------------------------------------------------------- work dir, lab, cleanup
