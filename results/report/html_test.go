@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"io"
 	"os"
@@ -149,17 +150,7 @@ func checkHTML(t *testing.T, out []byte) {
 			t.Errorf("no element holds %q", want)
 		}
 	}
-	d := checkScripts(t, out, scripts)
-	if len(d.Targets) != len(rep.Targets) {
-		t.Errorf("%d targets in the table's data, want %d", len(d.Targets), len(rep.Targets))
-	}
-	found := false
-	for _, row := range d.Targets {
-		found = found || row[0] == hostA
-	}
-	if !found || !slices.Contains(d.Vantages, "vp-sin1") {
-		t.Errorf("%s or vp-sin1 missing from the table's data: %v", hostA, d.Vantages)
-	}
+	checkTargetData(t, checkScripts(t, out, scripts), &rep)
 	// Verdicts are coloured by class; the style sheet gives each a colour.
 	for _, class := range []string{"ok", "partial", "down", "unknown", "unrouted"} {
 		if !bytes.Contains(out, []byte(`<rect class="`+class+`"`)) {
@@ -208,6 +199,59 @@ func TestHTMLRollups(t *testing.T) {
 	if bytes.Contains(b.Bytes(), []byte(`id="rollups"`)) {
 		t.Error("a report without AS or country verdicts has their section")
 	}
+}
+
+// checkTargetData checks the target table's data against the fixture's report.
+func checkTargetData(t *testing.T, d targetData, rep *Report) {
+	t.Helper()
+	if len(d.Targets) != len(rep.Targets) {
+		t.Errorf("%d targets in the table's data, want %d", len(d.Targets), len(rep.Targets))
+	}
+	for i, row := range d.Targets[:min(len(d.Targets), len(rep.Targets))] {
+		want := rep.Targets[i]
+		all, _ := row[3].([]any)
+		var rtt float64
+		if want.RTT != nil {
+			rtt = want.RTT.Avg
+		}
+		got := fmt.Sprintf("%v %v %v %v %v %v", row[0], d.Methods[int(row[1].(float64))], row[2], entry(all, 0), entry(all, 2), outcomeSum(all, 4))
+		if w := fmt.Sprintf("%v %v %v %v %v %v", want.Target, want.Method, want.Port, want.Answered, rtt, want.Probes); got != w {
+			t.Errorf("target %d in the table's data is %s, want %s", i, got, w)
+		}
+		per, _ := row[4].([]any)
+		for j, v := range per[:min(len(per), len(want.Vantages))] {
+			v, _ := v.([]any)
+			wv := want.Vantages[j]
+			got := fmt.Sprintf("%v %v %v", d.Vantages[int(entry(v, 0))], entry(v, 1), outcomeSum(v, 3))
+			if w := fmt.Sprintf("%v %v %v", wv.Vantage, wv.Answered, wv.Probes); got != w {
+				t.Errorf("target %d vantage %d in the table's data is %s, want %s", i, j, got, w)
+			}
+		}
+		if outages, _ := row[len(row)-1].([]any); len(want.Outages) > 0 && len(outages) != len(want.Outages) || len(per) != len(want.Vantages) {
+			t.Errorf("target %d in the table's data: %d vantages, outages %v, want %d and %d", i, len(per), row[len(row)-1], len(want.Vantages), len(want.Outages))
+		}
+	}
+	if !slices.Contains(d.Vantages, "vp-sin1") || len(d.Outages) == 0 {
+		t.Errorf("vantages %v, outages %v in the table's data", d.Vantages, d.Outages)
+	}
+}
+
+// entry is a number of a row of the table's data, 0 when left out.
+func entry(row []any, i int) float64 {
+	if i < len(row) {
+		v, _ := row[i].(float64)
+		return v
+	}
+	return 0
+}
+
+// outcomeSum is the six outcome counts of a row from i on: its probes.
+func outcomeSum(row []any, i int) float64 {
+	var n float64
+	for k := i; k < i+6; k++ {
+		n += entry(row, k)
+	}
+	return n
 }
 
 // checkScripts checks that the page runs no script but report.js, which its
