@@ -794,7 +794,7 @@ bench_go() {
 # time). The goals: under 10 MB, the first table page in under 5 s.
 bench_report() {
 	echo
-	echo "== 6. HTML report of 65,536 targets (3 vantages, 544 prefix and block timelines)"
+	echo "== 6. HTML report of 65,536 targets (3 vantages; 544 prefix and block, 4 AS and 1 country timelines)"
 	command -v go >/dev/null 2>&1 || PATH="$PATH:/usr/local/go/bin"
 	if ! command -v go >/dev/null 2>&1; then
 		echo "   skipped: no Go toolchain on PATH"
