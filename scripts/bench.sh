@@ -19,6 +19,10 @@
 #            testdata/mrt (updates.20160811.1600.gz): wall time, RSS, the
 #            ratio (darkwatch / bgpdump, at most 1.0 is the goal) and identical lines
 #   gobench  go test -run '^$' -bench . -benchmem ./probe/ ./schedule/ ./results/ ./results/store/ ./results/bgp/ ./results/transport/
+#   report   the HTML report of 65,536 made-up targets (BenchmarkHTMLReport65536 in
+#            results/report): its size, the Go time to write it, and headless
+#            Chromium's time to load it (wall, browser start included) and the page's
+#            own time from navigation to the first page of its target table
 #
 # A table per workload on stdout, progress on stderr, and the raw figures (one JSON
 # object per run, one per table row) in $BENCH_OUT.
@@ -36,10 +40,11 @@
 #                     set it to TRACE_PPS to compare at one cap
 #   REPEAT=1          runs of each measurement; the tables show the median
 #   SKIP_TOOLS=""     e.g. "masscan nmap": tools not to run (nor install)
-#   WORKLOADS="sweep memory trace rate bgp gobench"
+#   WORKLOADS="sweep memory trace rate bgp gobench report"
 #   BENCH_OUT=bench-results.jsonl   (relative to the directory bench.sh is run from)
 #   LAB_PREFIX=dwbench  the lab's namespace prefix (brought up at start, down at exit)
 #   TOOL_TIMEOUT=300  seconds after which a run is interrupted and counted as failed
+#   REPORT_RUNS=3     writes and Chromium loads of the 65,536-target report
 #   KEEP_LOGS=0       1: keep the work directory (outputs, stderr) even on success
 #   DARKWATCH         the binary to benchmark (default bin/darkwatch, built with make build
 #                     when missing or older than the sources)
@@ -66,7 +71,7 @@ PER_BLOCK_RATE=${PER_BLOCK_RATE:-0}
 TRACE_PPS=${TRACE_PPS:-1000}
 REPEAT=${REPEAT:-1}
 SKIP_TOOLS=${SKIP_TOOLS:-}
-WORKLOADS=${WORKLOADS:-sweep memory trace rate bgp gobench}
+WORKLOADS=${WORKLOADS:-sweep memory trace rate bgp gobench report}
 TOOL_TIMEOUT=${TOOL_TIMEOUT:-300}
 KEEP_LOGS=${KEEP_LOGS:-0}
 BENCH_OUT=${BENCH_OUT:-bench-results.jsonl}
@@ -81,7 +86,7 @@ isint "$TRACE_PPS" || die "TRACE_PPS must be a number, got '$TRACE_PPS'"
 isint "$REPEAT" && [ "$REPEAT" -ge 1 ] || die "REPEAT must be 1 or more, got '$REPEAT'"
 isint "$TOOL_TIMEOUT" && [ "$TOOL_TIMEOUT" -ge 1 ] || die "TOOL_TIMEOUT must be seconds, got '$TOOL_TIMEOUT'"
 for w in $WORKLOADS; do
-	case "$w" in sweep | memory | trace | rate | bgp | gobench) ;; *) die "WORKLOADS: unknown workload '$w'" ;; esac
+	case "$w" in sweep | memory | trace | rate | bgp | gobench | report) ;; *) die "WORKLOADS: unknown workload '$w'" ;; esac
 done
 for t in $SKIP_TOOLS; do
 	case "$t" in zmap | masscan | nmap | fping | scamper) ;; *) die "SKIP_TOOLS: can skip zmap masscan nmap fping scamper, not '$t'" ;; esac
@@ -111,6 +116,9 @@ ensure_packages() {
 	fi
 	if want bgp; then
 		command -v bgpdump >/dev/null 2>&1 || need+=(bgpdump)
+	fi
+	if want report; then
+		[ -x /usr/bin/chromium ] || need+=(chromium)
 	fi
 	[ "${#need[@]}" -eq 0 ] && return 0
 	say "installing missing Debian packages with apt-get: ${need[*]}"
@@ -154,7 +162,9 @@ build_darkwatch() {
 		say "WARNING: make build failed (sources being edited?); benchmarking the existing bin/darkwatch"
 	fi
 }
-build_darkwatch
+# The report and gobench workloads run go test, not bin/darkwatch.
+needs_darkwatch() { want sweep || want memory || want trace || want rate || want bgp; }
+if needs_darkwatch; then build_darkwatch; fi
 DW_VERSION=$("$DW" version 2>/dev/null | head -1 || true)
 
 # ---------------------------------------------------------------- work dir, lab, cleanup
@@ -776,6 +786,47 @@ bench_go() {
 	fi
 }
 
+# ---------------------------------------------------------------- 6. the HTML report at scale
+#
+# It runs BenchmarkHTMLReport65536 (results/report): the HTML report of 65,536
+# made-up targets in 198.18.0.0/15 (nothing probed), written REPORT_RUNS times
+# and loaded as often in headless Chromium (--dump-dom, a fresh profile each
+# time). The goals: under 10 MB, the first table page in under 5 s.
+bench_report() {
+	echo
+	echo "== 6. HTML report of 65,536 targets (3 vantages; 544 prefix and block, 4 AS and 1 country timelines)"
+	command -v go >/dev/null 2>&1 || PATH="$PATH:/usr/local/go/bin"
+	if ! command -v go >/dev/null 2>&1; then
+		echo "   skipped: no Go toolchain on PATH"
+		return 0
+	fi
+	local runs=${REPORT_RUNS:-3} rc
+	say "report: go test -bench HTMLReport65536 -benchtime ${runs}x ./results/report/"
+	set +e
+	CGO_ENABLED=0 go test -run '^$' -bench 'HTMLReport65536' -benchtime "${runs}x" ./results/report/ >"$W/report-bench.out" 2>&1
+	rc=$?
+	set -e
+	# "BenchmarkHTMLReport65536/write-2  3  6221100736 ns/op  6.451 MB" and
+	# ".../chromium-2  3  21327085632 ns/op  6.451 MB  3342 page-ms"
+	local line size="-" write="-" load="-" page="-"
+	line=$(grep -E '^BenchmarkHTMLReport65536/write' "$W/report-bench.out" || true)
+	[ -n "$line" ] && read -r size write < <(awk '{for (i = 1; i < NF; i++) {if ($(i+1) == "MB") m = $i; if ($(i+1) == "ns/op") t = $i / 1e9}} END {printf "%s %.2f\n", m, t}' <<<"$line")
+	line=$(grep -E '^BenchmarkHTMLReport65536/chromium' "$W/report-bench.out" || true)
+	[ -n "$line" ] && read -r load page < <(awk '{for (i = 1; i < NF; i++) {if ($(i+1) == "ns/op") t = $i / 1e9; if ($(i+1) == "page-ms") p = $i}} END {printf "%.2f %s\n", t, p}' <<<"$line")
+	printf '%-10s %9s %9s %12s %11s\n' targets size_MB write_s chromium_s page_s
+	local pages=-
+	[ "$page" != - ] && pages=$(div "$page" 1000)
+	printf '%-10s %9s %9s %12s %11s\n' 65536 "$size" "$write" "$load" "$pages"
+	echo "   mean of $runs run(s) on $(nproc) cores; chromium_s: chromium --headless --dump-dom, browser start"
+	echo "   included; page_s: the page's own time from navigation to its first table page (goal < 5 s)"
+	jl kind=row workload=report targets=65536 runs="$runs" size_mb="$size" write_s="$write" chromium_s="$load" page_ms="$page"
+	if [ "$rc" != 0 ] || [ "$size" = - ]; then
+		FAILED=$((FAILED + 1))
+		echo "   go test failed (exit status $rc); its output is in $W/report-bench.out:"
+		grep -vE '^\s*\[' "$W/report-bench.out" | tail -n 10 | sed 's/^/     /'
+	fi
+}
+
 # ---------------------------------------------------------------- main
 
 echo "darkwatch bench: $DW_VERSION; $(nproc) cores, $(uname -r); cooldown ${COOLDOWN} s," \
@@ -786,6 +837,7 @@ if want trace; then bench_trace; fi
 if want rate; then bench_rate; fi
 if want bgp; then bench_bgp_dump; fi
 if want gobench; then bench_go; fi
+if want report; then bench_report; fi
 
 T_TOTAL=$(awk -v a="$T_START" -v b="$(date +%s.%N)" 'BEGIN {printf "%.0f", b - a}')
 jl kind=end total_s="$T_TOTAL" failed="$FAILED"

@@ -12,9 +12,11 @@ import (
 	"darkwatch/results"
 )
 
-// The HTML report is one self-contained page: inline CSS, inline SVG, no
-// script, no external asset, no font to fetch. html/template escapes every
-// value that comes from the input.
+// The HTML report is one self-contained page: inline CSS, inline SVG, the
+// targets as JSON drawn by one inline script (htmltargets.go), no external
+// asset, no font to fetch; its Content-Security-Policy lets nothing be fetched
+// and no other script run. html/template escapes every value that comes from
+// the input.
 //
 //go:embed report.html
 var htmlSource string
@@ -36,10 +38,16 @@ type htmlView struct {
 	Legend       []legendItem
 	VLegend      []legendItem
 	Prefixes     []htmlTimeline
+	Rollups      []htmlTimeline // ASes, then countries
 	Vantages     []htmlTimeline
 	Events       []htmlEvent
-	Targets      []htmlTarget
 	BinNote      string
+	// Policy is the page's Content-Security-Policy.
+	Policy string
+	// Targets counts the targets; TargetData holds them for Script.
+	Targets    int
+	TargetData template.JS
+	Script     template.JS
 }
 
 type summaryItem struct{ Label, Value, Class string }
@@ -67,31 +75,12 @@ type htmlEvent struct {
 	LastHop                    string
 }
 
-type htmlTarget struct {
-	Target, Method, Port string
-	Rows                 []htmlStatsRow
-	Outages              []string
-	Class                string
-}
-
-type htmlStatsRow struct {
-	Vantage  string
-	All      bool
-	Probes   int
-	Answered int
-	Avail    string
-	AvailPct float64
-	HasAvail bool
-	RTT      string
-	Outcomes Outcomes
-}
-
 func writeHTML(w io.Writer, in Input) error {
 	rep := Build(in)
 	v := htmlView{
 		Title: rep.Title,
 		Since: htmlTime(rep.Since), Until: htmlTime(rep.Until),
-		Span: rep.Until.Sub(rep.Since).String(),
+		Span: rep.Until.Sub(rep.Since).String(), Policy: htmlPolicy,
 	}
 	if v.Title == "" {
 		v.Title = "darkwatch report"
@@ -124,6 +113,9 @@ func writeHTML(w io.Writer, in Input) error {
 	for _, l := range rep.Prefixes {
 		v.Prefixes = append(v.Prefixes, htmlLine(&rep, l.Entity, l.Level, l.Level != results.LevelPrefix, l.Bins))
 	}
+	for _, l := range rollupLines(in, rep.Since, rep.Until) {
+		v.Rollups = append(v.Rollups, htmlLine(&rep, l.Entity, l.Level, false, l.Bins))
+	}
 	for _, vp := range rep.Vantages {
 		t := htmlLine(&rep, vp.Vantage, results.LevelVantage, false, vp.Bins)
 		if vp.Probes > 0 {
@@ -139,28 +131,26 @@ func writeHTML(w io.Writer, in Input) error {
 			LastHop: dash(e.LastHop),
 		})
 	}
-	for _, t := range rep.Targets {
-		ht := htmlTarget{Target: t.Target, Method: t.Method, Port: port(t.Port), Class: "ok"}
-		switch {
-		case t.Answered == 0:
-			ht.Class = "down"
-		case t.Answered < t.Probes:
-			ht.Class = "partial"
+	if len(rep.Targets) > 0 {
+		data, err := htmlTargets(rep.Targets)
+		if err != nil {
+			return err
 		}
-		ht.Rows = append(ht.Rows, htmlRow("all", true, t.Stats))
-		for _, vs := range t.Vantages {
-			ht.Rows = append(ht.Rows, htmlRow(vs.Vantage, false, vs.Stats))
-		}
-		for _, e := range t.Outages {
-			s := fmt.Sprintf("%s %s %s %s", e.Level, e.Entity, e.Kind, htmlInterval(e.Start, e.End))
-			if e.LastHop != "" {
-				s += ", last hop " + e.LastHop
-			}
-			ht.Outages = append(ht.Outages, s)
-		}
-		v.Targets = append(v.Targets, ht)
+		v.Targets, v.TargetData, v.Script = len(rep.Targets), data, template.JS(targetScript)
 	}
 	return htmlTemplate.Execute(w, &v)
+}
+
+// rollupLines are the AS timelines and then the country timelines of in's
+// verdicts in [since, until): the HTML report shows them under the prefixes.
+func rollupLines(in Input, since, until time.Time) []Timeline {
+	var vs []results.Verdict
+	for _, v := range in.Verdicts {
+		if (v.Level == results.LevelASN || v.Level == results.LevelCountry) && within(v.Time, since, until) {
+			vs = append(vs, v)
+		}
+	}
+	return append(timelines(vs, results.LevelASN), timelines(vs, results.LevelCountry)...)
 }
 
 func htmlSummary(rep *Report) []summaryItem {
@@ -273,15 +263,6 @@ func htmlLine(rep *Report, entity, level string, sub bool, bins []Bin) htmlTimel
 		t.Note = strings.Join(parts, ", ")
 	}
 	return t
-}
-
-func htmlRow(vantage string, all bool, s Stats) htmlStatsRow {
-	r := htmlStatsRow{Vantage: vantage, All: all, Probes: s.Probes, Answered: s.Answered,
-		Avail: avail(s), AvailPct: s.Availability, HasAvail: s.Probes > 0, RTT: "–", Outcomes: s.Outcomes}
-	if s.RTT != nil {
-		r.RTT = fmt.Sprintf("%.3f / %.3f / %.3f", s.RTT.Min, s.RTT.Avg, s.RTT.Max)
-	}
-	return r
 }
 
 func svgNumber(v float64) string {

@@ -2,12 +2,15 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"image/png"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +19,7 @@ import (
 	"golang.org/x/net/html/atom"
 
 	"darkwatch/internal/testenv"
+	"darkwatch/results"
 )
 
 // voidElements have no end tag.
@@ -87,10 +91,11 @@ func checkHTML(t *testing.T, out []byte) {
 	rep := Build(fixture())
 	svgs := map[string]int{}
 	var all int
+	var scripts []*html.Node
 	texts := map[string]bool{}
 	walk(doc, func(n *html.Node) {
 		// Nothing outside the file: no src, no href but to an anchor in it,
-		// no url() in a style, no script, no link, no iframe or object.
+		// no url() in a style, no link, no iframe or object (scripts: checkScripts).
 		for _, a := range n.Attr {
 			switch k := strings.ToLower(a.Key); {
 			case k == "src" || k == "srcset" || k == "xlink:href" || k == "action" || k == "poster" || k == "data" && n.DataAtom == atom.Object:
@@ -102,7 +107,9 @@ func checkHTML(t *testing.T, out []byte) {
 			}
 		}
 		switch n.DataAtom {
-		case atom.Script, atom.Link, atom.Iframe, atom.Object, atom.Embed, atom.Img:
+		case atom.Script:
+			scripts = append(scripts, n)
+		case atom.Link, atom.Iframe, atom.Object, atom.Embed, atom.Img:
 			t.Errorf("<%s> in a self-contained report", n.Data)
 		case atom.Style:
 			if css := n.FirstChild; css != nil && (strings.Contains(css.Data, "url(") || strings.Contains(css.Data, "@import")) {
@@ -138,11 +145,12 @@ func checkHTML(t *testing.T, out []byte) {
 			t.Errorf("no timeline for vantage %s", v.Vantage)
 		}
 	}
-	for _, want := range []string{"darkwatch lab: border cut", borderHop, "data-plane-outage", hostA, "vp-sin1"} {
+	for _, want := range []string{"darkwatch lab: border cut", borderHop, "data-plane-outage", "vp-sin1"} {
 		if !texts[want] {
 			t.Errorf("no element holds %q", want)
 		}
 	}
+	checkTargetData(t, checkScripts(t, out, scripts), &rep)
 	// Verdicts are coloured by class; the style sheet gives each a colour.
 	for _, class := range []string{"ok", "partial", "down", "unknown", "unrouted"} {
 		if !bytes.Contains(out, []byte(`<rect class="`+class+`"`)) {
@@ -152,6 +160,134 @@ func checkHTML(t *testing.T, out []byte) {
 			t.Errorf("no fill for rect.%s", class)
 		}
 	}
+}
+
+// TestHTMLRollups checks that AS and country verdicts get timelines of their
+// own, ASes first, and that a report without them has no such section.
+func TestHTMLRollups(t *testing.T) {
+	in := fixture()
+	for round := range rounds {
+		tm := t0.Add(time.Duration(round) * roundLen)
+		in.Verdicts = append(in.Verdicts,
+			results.Verdict{Time: tm, Level: results.LevelCountry, Entity: "KP", Verdict: results.VerdictReachable},
+			results.Verdict{Time: tm, Level: results.LevelASN, Entity: "AS131279", Verdict: results.VerdictPartial})
+	}
+	// Outside the report's range.
+	in.Verdicts = append(in.Verdicts, results.Verdict{Time: t0.Add(-time.Hour), Level: results.LevelASN, Entity: "AS64500", Verdict: results.VerdictOutage})
+	var b bytes.Buffer
+	if err := Write(&b, "html", in); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := html.Parse(bytes.NewReader(b.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	walk(doc, func(n *html.Node) {
+		if level, _ := attr(n, "data-level"); level == results.LevelASN || level == results.LevelCountry {
+			entity, _ := attr(n, "data-entity")
+			got = append(got, level+" "+entity)
+		}
+	})
+	if want := []string{"asn AS131279", "country KP"}; !slices.Equal(got, want) {
+		t.Errorf("roll-up timelines %q, want %q", got, want)
+	}
+	b.Reset()
+	if err := Write(&b, "html", fixture()); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b.Bytes(), []byte(`id="rollups"`)) {
+		t.Error("a report without AS or country verdicts has their section")
+	}
+}
+
+// checkTargetData checks the target table's data against the fixture's report.
+func checkTargetData(t *testing.T, d targetData, rep *Report) {
+	t.Helper()
+	if len(d.Targets) != len(rep.Targets) {
+		t.Errorf("%d targets in the table's data, want %d", len(d.Targets), len(rep.Targets))
+	}
+	for i, row := range d.Targets[:min(len(d.Targets), len(rep.Targets))] {
+		want := rep.Targets[i]
+		all, _ := row[3].([]any)
+		var rtt float64
+		if want.RTT != nil {
+			rtt = want.RTT.Avg
+		}
+		got := fmt.Sprintf("%v %v %v %v %v %v", row[0], d.Methods[int(row[1].(float64))], row[2], entry(all, 0), entry(all, 2), outcomeSum(all, 4))
+		if w := fmt.Sprintf("%v %v %v %v %v %v", want.Target, want.Method, want.Port, want.Answered, rtt, want.Probes); got != w {
+			t.Errorf("target %d in the table's data is %s, want %s", i, got, w)
+		}
+		per, _ := row[4].([]any)
+		for j, v := range per[:min(len(per), len(want.Vantages))] {
+			v, _ := v.([]any)
+			wv := want.Vantages[j]
+			got := fmt.Sprintf("%v %v %v", d.Vantages[int(entry(v, 0))], entry(v, 1), outcomeSum(v, 3))
+			if w := fmt.Sprintf("%v %v %v", wv.Vantage, wv.Answered, wv.Probes); got != w {
+				t.Errorf("target %d vantage %d in the table's data is %s, want %s", i, j, got, w)
+			}
+		}
+		if outages, _ := row[len(row)-1].([]any); len(want.Outages) > 0 && len(outages) != len(want.Outages) || len(per) != len(want.Vantages) {
+			t.Errorf("target %d in the table's data: %d vantages, outages %v, want %d and %d", i, len(per), row[len(row)-1], len(want.Vantages), len(want.Outages))
+		}
+	}
+	if !slices.Contains(d.Vantages, "vp-sin1") || len(d.Outages) == 0 {
+		t.Errorf("vantages %v, outages %v in the table's data", d.Vantages, d.Outages)
+	}
+}
+
+// entry is a number of a row of the table's data, 0 when left out.
+func entry(row []any, i int) float64 {
+	if i < len(row) {
+		v, _ := row[i].(float64)
+		return v
+	}
+	return 0
+}
+
+// outcomeSum is the six outcome counts of a row from i on: its probes.
+func outcomeSum(row []any, i int) float64 {
+	var n float64
+	for k := i; k < i+6; k++ {
+		n += entry(row, k)
+	}
+	return n
+}
+
+// checkScripts checks that the page runs no script but report.js, which its
+// Content-Security-Policy names by hash, and that the target data is JSON
+// that cannot end its element; it returns the data.
+func checkScripts(t *testing.T, page []byte, scripts []*html.Node) targetData {
+	t.Helper()
+	var d targetData
+	if len(scripts) != 2 {
+		t.Fatalf("%d <script> elements, want 2 (the target data and report.js)", len(scripts))
+	}
+	if typ, _ := attr(scripts[0], "type"); typ != "application/json" || len(scripts[0].Attr) != 2 {
+		t.Errorf("first <script> has %v, want the target data (type application/json, an id)", scripts[0].Attr)
+	}
+	if len(scripts[1].Attr) != 0 || scripts[1].FirstChild == nil || scripts[1].FirstChild.Data != targetScript {
+		t.Error("the second <script> is not report.js, inline and whole")
+	}
+	if scripts[0].FirstChild == nil {
+		t.Fatal("no target data")
+	}
+	text := scripts[0].FirstChild.Data
+	if strings.ContainsAny(text, "<>") {
+		t.Error("the target data holds < or >, which could end its element")
+	}
+	if err := json.Unmarshal([]byte(text), &d); err != nil {
+		t.Fatalf("target data: %v", err)
+	}
+	if want := `<meta http-equiv="Content-Security-Policy" content="default-src &#39;none&#39;; style-src &#39;unsafe-inline&#39;; script-src &#39;sha256-`; !bytes.Contains(page, []byte(want)) {
+		t.Error("no Content-Security-Policy naming report.js by hash")
+	}
+	for _, fetch := range []string{"fetch(", "XMLHttpRequest", "import(", "http:", "https:", ".src", "innerHTML", "eval("} {
+		if strings.Contains(targetScript, fetch) {
+			t.Errorf("report.js holds %q", fetch)
+		}
+	}
+	return d
 }
 
 // TestHTMLEscapes puts markup in every string the page shows.
@@ -172,9 +308,12 @@ func TestHTMLEscapes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var scripts []*html.Node
 	walk(doc, func(n *html.Node) {
 		switch n.DataAtom {
-		case atom.Script, atom.Img:
+		case atom.Script:
+			scripts = append(scripts, n)
+		case atom.Img:
 			t.Errorf("injected <%s>", n.Data)
 		}
 		for _, a := range n.Attr {
@@ -185,6 +324,14 @@ func TestHTMLEscapes(t *testing.T) {
 	})
 	if !strings.Contains(b.String(), "&lt;script&gt;") {
 		t.Error("the title is not escaped as text")
+	}
+	d := checkScripts(t, b.Bytes(), scripts)
+	found := false
+	for _, row := range d.Targets {
+		found = found || row[0] == evil
+	}
+	if !found {
+		t.Error("the target's markup did not come back whole from the target data")
 	}
 }
 
@@ -255,29 +402,50 @@ func TestHTMLChromium(t *testing.T) {
 	t.Logf("screenshot: %s (%d bytes)", shot, fi.Size())
 }
 
+// chromiumFlags are the flags every headless run here uses: nothing fetched
+// in the background, a fresh profile in userData, console messages on stderr.
+func chromiumFlags(userData string) []string {
+	return []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir=" + userData, "--enable-logging=stderr", "--v=0"}
+}
+
 // screenshot renders page in headless Chromium into png and returns its stderr.
 func screenshot(t *testing.T, chromium, page, png string) string {
 	t.Helper()
-	cmd := exec.Command(chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir="+t.TempDir(), "--enable-logging=stderr", "--v=0",
-		"--screenshot="+png, "--window-size=1280,2000", "file://"+page)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	_, stderr := runChromium(t, chromium, append(chromiumFlags(t.TempDir()),
+		"--screenshot="+png, "--window-size=1280,2000", "file://"+page))
+	return stderr
+}
+
+// dumpDOM loads url in headless Chromium and returns the DOM once the page
+// has loaded (--dump-dom), and Chromium's stderr.
+func dumpDOM(tb testing.TB, chromium, url string) (dom, stderr string) {
+	tb.Helper()
+	return runChromium(tb, chromium, append(chromiumFlags(tb.TempDir()), "--dump-dom", url))
+}
+
+// runChromium runs chromium with args and returns its stdout and stderr,
+// failing tb when it fails or takes more than 90 s.
+func runChromium(tb testing.TB, chromium string, args []string) (stdout, stderr string) {
+	tb.Helper()
+	cmd := exec.Command(chromium, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
 	done := make(chan error, 1)
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("chromium: %v\n%s", err, stderr.String())
+			tb.Fatalf("chromium: %v\n%s", err, errb.String())
 		}
 	case <-time.After(90 * time.Second):
 		cmd.Process.Kill()
 		<-done
-		t.Fatalf("chromium did not finish in 90 s\n%s", stderr.String())
+		tb.Fatalf("chromium did not finish in 90 s\n%s", errb.String())
 	}
-	return stderr.String()
+	return out.String(), errb.String()
 }

@@ -15,9 +15,10 @@
 //   - csv: one row per target, method, port and vantage, with a header.
 //   - json: Build's Report as one object: title, since, until, targets,
 //     prefixes, vantages and events (results.Event as it marshals).
-//   - html: one self-contained page (inline CSS and SVG, no script, nothing
-//     fetched) with a summary, an SVG timeline per prefix, block and vantage,
-//     the events and the targets.
+//   - html: one self-contained page (inline CSS and SVG, one inline script,
+//     nothing fetched) with a summary, an SVG timeline per prefix, block, AS,
+//     country and vantage, the events, and the targets as JSON that the script
+//     draws a page at a time, filtered and sorted (htmltargets.go).
 //   - atlas: RIPE Atlas results, described below.
 //
 // # Atlas results
