@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"darkwatch/internal/cli"
 	"darkwatch/results/bgp"
 	"darkwatch/results/bgp/live"
 	"darkwatch/results/store"
@@ -34,24 +34,11 @@ func (a *app) bgpDumpCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			files, err := bgp.Files(args)
 			if err != nil {
-				return &exitError{code: exitUsage, err: err}
+				return cli.Exit(cli.Usage, err)
 			}
-			bad, err := bgp.DumpFiles(a.stdout, files)
-			if err != nil {
-				return &exitError{code: exitFailure, err: err}
-			}
-			return someFilesBad(bad)
+			return filesDone(bgp.DumpFiles(a.stdout, files))
 		},
 	}
-}
-
-// someFilesBad is the exit status 1 of the files that were truncated or
-// corrupt, with their errors, or nil when there are none.
-func someFilesBad(bad []error) error {
-	if len(bad) == 0 {
-		return nil
-	}
-	return &exitError{code: exitSome, err: errors.Join(bad...)}
 }
 
 func (a *app) bgpImportCommand() *cobra.Command {
@@ -66,36 +53,21 @@ func (a *app) bgpImportCommand() *cobra.Command {
 				args = a.cfg.BGP.MRT
 			}
 			if len(args) == 0 {
-				return usageErr("bgp import: name MRT files or directories, or list them in bgp.mrt of the configuration")
+				return cli.Usagef("bgp import: name MRT files or directories, or list them in bgp.mrt of the configuration")
 			}
 			if watch < 0 {
-				return usageErr("--watch %v: must be positive", watch)
-			}
-			if watch > 0 {
-				st, err := a.openStore(cmd)
-				if err != nil {
-					return err
-				}
-				defer st.Close()
-				if err := bgp.Watch(cmd.Context(), st, args, watch, a.log); err != nil {
-					return &exitError{code: exitFailure, err: err}
-				}
-				return nil
+				return cli.Usagef("--watch %v: must be positive", watch)
 			}
 			files, err := bgp.Files(args)
-			if err != nil {
-				return &exitError{code: exitUsage, err: err}
+			if err != nil && watch == 0 {
+				return cli.Exit(cli.Usage, err)
 			}
-			st, err := a.openStore(cmd)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			bad, err := bgp.ImportFiles(cmd.Context(), st, files, os.Stderr)
-			if err != nil {
-				return &exitError{code: exitFailure, err: err}
-			}
-			return someFilesBad(bad)
+			return a.withStore(func(cmd *cobra.Command, _ []string, st store.Store) error {
+				if watch > 0 {
+					return cli.Failed(bgp.Watch(cmd.Context(), st, args, watch, a.log))
+				}
+				return filesDone(bgp.ImportFiles(cmd.Context(), st, files, os.Stderr))
+			})(cmd, args)
 		},
 	}
 	cmd.Flags().DurationVar(&watch, "watch", 0, "keep importing new and changed files, looking every `D` (0: import once)")
@@ -114,41 +86,43 @@ func (a *app) bgpShowCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			prefix, err := netip.ParsePrefix(args[0])
 			if err != nil {
-				return usageErr("%q is not a CIDR prefix", args[0])
+				return cli.Usagef("%q is not a CIDR prefix", args[0])
 			}
 			prefix = prefix.Masked()
 			if bin <= 0 {
-				return usageErr("--bin must be positive, not %v", bin)
+				return cli.Usagef("--bin must be positive, not %v", bin)
 			}
 			now := time.Now().UTC()
 			t0, t1, err := parseSpan(since, until, now)
 			if err != nil {
 				return err
 			}
-			st, err := a.openStore(cmd)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			q := store.RouteQuery{}
-			if !t1.IsZero() {
-				q.Until = t1.Add(time.Nanosecond) // the routes of the last bin too
-			}
-			routes, err := store.Routes(cmd.Context(), st, q)
-			if err != nil {
-				return &exitError{code: exitFailure, err: err}
-			}
-			if len(routes) == 0 {
-				return &exitError{code: exitSome, err: fmt.Errorf("no routes in the store %s: load some with darkwatch bgp import", store.Redact(a.cfg.Store))}
-			}
-			vis := bgp.Timeline(routes, prefix, t0, t1, bin, a.cfg.BGP.Visibility())
-			return bgp.WriteTimeline(a.stdout, vis, a.json)
+			return a.withStore(func(cmd *cobra.Command, _ []string, st store.Store) error {
+				return a.showTimeline(cmd, st, prefix, t0, t1, bin)
+			})(cmd, args)
 		},
 	}
 	cmd.Flags().StringVar(&since, "since", "", "first time bin (RFC 3339 or a duration back from now)")
 	cmd.Flags().StringVar(&until, "until", "", "last time bin (RFC 3339 or a duration back from now)")
 	cmd.Flags().DurationVar(&bin, "bin", 5*time.Minute, "time bin width")
 	return cmd
+}
+
+// showTimeline prints prefix's visibility from t0 to t1 in bins.
+func (a *app) showTimeline(cmd *cobra.Command, st store.Store, prefix netip.Prefix, t0, t1 time.Time, bin time.Duration) error {
+	q := store.RouteQuery{}
+	if !t1.IsZero() {
+		q.Until = t1.Add(time.Nanosecond) // the routes of the last bin too
+	}
+	routes, err := store.Routes(cmd.Context(), st, q)
+	if err != nil {
+		return cli.Exit(cli.Failure, err)
+	}
+	if len(routes) == 0 {
+		return cli.Exit(cli.Some, fmt.Errorf("no routes in the store %s: load some with darkwatch bgp import", store.Redact(a.cfg.Store)))
+	}
+	vis := bgp.Timeline(routes, prefix, t0, t1, bin, a.cfg.BGP.Visibility())
+	return bgp.WriteTimeline(a.stdout, vis, a.json)
 }
 
 func (a *app) bgpCollectCommand() *cobra.Command {
@@ -159,23 +133,18 @@ func (a *app) bgpCollectCommand() *cobra.Command {
 		Long:    help("bgp-collect"),
 		Example: help("bgp-collect.example"),
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: a.withStore(func(cmd *cobra.Command, _ []string, st store.Store) error {
 			cc, err := live.ConfigFor(a.cfg.BGP, listen)
 			if err != nil {
-				return usageErr("%v", err)
+				return cli.Usagef("%v", err)
 			}
-			st, err := a.openStore(cmd)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
 			cc.Logger = a.log
 			err = live.Collect(cmd.Context(), st, cc, a.stdout, a.log)
-			if err != nil && cmd.Context().Err() == nil {
-				return &exitError{code: exitFailure, err: err}
+			if cmd.Context().Err() != nil {
+				return nil
 			}
-			return nil
-		},
+			return cli.Failed(err)
+		}),
 	}
 	cmd.Flags().StringArrayVar(&listen, "listen", nil, "accept sessions on `ADDR:PORT` (repeatable; default bgp.listen, else 0.0.0.0:179 and [::]:179)")
 	return cmd

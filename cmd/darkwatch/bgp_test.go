@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"darkwatch/internal/cli"
 	"darkwatch/probe/lab"
 	"darkwatch/results/bgp"
 	"darkwatch/results/store"
@@ -89,8 +90,8 @@ func TestBGPDumpTruncated(t *testing.T) {
 	os.WriteFile(cut, plain[:len(plain)-7], 0o644)
 	good := filepath.Join(mrtTestData, "updates.20020722.2238.gz")
 	code, out, stderr := runCLI(t, "bgp", "dump", cut, good)
-	if code != exitSome {
-		t.Errorf("exit %d, want %d", code, exitSome)
+	if code != cli.Some {
+		t.Errorf("exit %d, want %d", code, cli.Some)
 	}
 	if !strings.Contains(stderr, cut) || !strings.Contains(stderr, "record at byte 0") || !strings.Contains(stderr, "truncated") {
 		t.Errorf("stderr %q does not name the file, the offset and the truncation", stderr)
@@ -128,7 +129,7 @@ func TestBGPImportShow(t *testing.T) {
 		t.Fatalf("import of bgp.mrt: exit %d, %q", code, stderr)
 	}
 	code, _, stderr = runCLI(t, "--store", db, "bgp", "import")
-	if code != exitUsage || !strings.Contains(stderr, "bgp.mrt") {
+	if code != cli.Usage || !strings.Contains(stderr, "bgp.mrt") {
 		t.Fatalf("import of nothing: exit %d, %q", code, stderr)
 	}
 	// IODA's thresholds: an update file has no full-feed peer.
@@ -165,7 +166,7 @@ func TestBGPImportShow(t *testing.T) {
 		t.Errorf("show table: exit %d, %q", code, out)
 	}
 	code, _, stderr = runCLI(t, "--store", db, "bgp", "show", "not-a-prefix")
-	if code != exitUsage || !strings.Contains(stderr, "not-a-prefix") {
+	if code != cli.Usage || !strings.Contains(stderr, "not-a-prefix") {
 		t.Errorf("bad prefix: exit %d, %q", code, stderr)
 	}
 }

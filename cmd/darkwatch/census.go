@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"darkwatch/internal/cli"
 	"darkwatch/probe"
 	"darkwatch/results"
 	"darkwatch/schedule"
@@ -34,11 +35,11 @@ func (a *app) censusCommand() *cobra.Command {
 // prints the blocks it stored.
 func (a *app) runCensus(cmd *cobra.Command, passes int, cooldown time.Duration, method string) error {
 	if passes < 1 || passes > 20 {
-		return usageErr("--passes %d: use 1 to 20", passes)
+		return cli.Usagef("--passes %d: use 1 to 20", passes)
 	}
 	meth, err := schedule.ParseMethod(method)
 	if err != nil || (meth.Name != results.MethodICMP && meth.Name != results.MethodTCP) {
-		return usageErr("--method %q: a census takes icmp or tcp:PORT", method)
+		return cli.Usagef("--method %q: a census takes icmp or tcp:PORT", method)
 	}
 	st, err := a.openStore(cmd)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"darkwatch/config"
+	"darkwatch/internal/cli"
 	"darkwatch/schedule"
 )
 
@@ -106,7 +107,7 @@ func TestInvalidConfigs(t *testing.T) {
 			}
 			// The command line turns it into exit status 2 and one sentence.
 			code, _, stderr := runCLI(t, "--config", path, "version")
-			if code != exitUsage || !strings.Contains(stderr, tt.file) {
+			if code != cli.Usage || !strings.Contains(stderr, tt.file) {
 				t.Errorf("darkwatch --config %s: exit %d, stderr %q; want exit 2 naming the file", tt.file, code, stderr)
 			}
 		})
@@ -160,7 +161,7 @@ func TestCLIUsageErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, stdout, stderr := runCLI(t, tt.args...)
-			if code != exitUsage {
+			if code != cli.Usage {
 				t.Fatalf("exit %d, want 2; stderr %q", code, stderr)
 			}
 			if !strings.Contains(stderr, tt.want) {
@@ -185,7 +186,7 @@ func TestBlocklistRefusesBeforeSending(t *testing.T) {
 		{"--allow", "198.18.0.0/15", "probe", "icmp", "198.18.3.4", "127.0.0.1"},
 	} {
 		code, stdout, stderr := runCLI(t, method...)
-		if code != exitUsage || !strings.Contains(stderr, "nothing sent") || !strings.Contains(stderr, "--allow") {
+		if code != cli.Usage || !strings.Contains(stderr, "nothing sent") || !strings.Contains(stderr, "--allow") {
 			t.Errorf("%v: exit %d stderr %q; want exit 2 saying nothing was sent and how to allow", method, code, stderr)
 		}
 		if stdout != "" {
@@ -242,11 +243,11 @@ func TestExitStatusByType(t *testing.T) {
 		err  error
 		want int
 	}{
-		{"configuration", fmt.Errorf("run: %w", &config.Error{Key: "round", Msg: "unknown command"}), exitUsage},
-		{"command line", &usageError{errors.New("anything at all")}, exitUsage},
-		{"interrupted", fmt.Errorf("census: %w", schedule.ErrInterrupted), exitSome},
-		{"explicit", &exitError{code: exitSome}, exitSome},
-		{"text of a usage error, not its type", errors.New("unknown flag: --bogus"), exitFailure},
+		{"configuration", fmt.Errorf("run: %w", &config.Error{Key: "round", Msg: "unknown command"}), cli.Usage},
+		{"command line", &cli.UsageError{Err: errors.New("anything at all")}, cli.Usage},
+		{"interrupted", fmt.Errorf("census: %w", schedule.ErrInterrupted), cli.Some},
+		{"explicit", cli.Exit(cli.Some, nil), cli.Some},
+		{"text of a usage error, not its type", errors.New("unknown flag: --bogus"), cli.Failure},
 	} {
 		if got := exitStatus(c.err); got != c.want {
 			t.Errorf("%s: exit %d, want %d", c.name, got, c.want)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"darkwatch/internal/cli"
 	"darkwatch/results"
 	"darkwatch/results/recfile"
 	"darkwatch/results/store"
@@ -29,7 +30,7 @@ func (a *app) exportCommand() *cobra.Command {
 			q := store.Query{Since: t0, Until: t1, Vantage: vantage, Target: target, Method: method}
 			if prefix != "" {
 				if q.Prefix, err = netip.ParsePrefix(prefix); err != nil {
-					return usageErr("--prefix: %v", err)
+					return cli.Usagef("--prefix: %v", err)
 				}
 			}
 			st, err := a.openStore(cmd)
@@ -39,7 +40,7 @@ func (a *app) exportCommand() *cobra.Command {
 			defer st.Close()
 			n, err := a.export(cmd, st, q, out)
 			if err != nil {
-				return &exitError{code: exitFailure, err: err}
+				return cli.Exit(cli.Failure, err)
 			}
 			fmt.Fprintf(os.Stderr, "%d records\n", n)
 			return nil

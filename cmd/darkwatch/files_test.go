@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"darkwatch/internal/cli"
 	"darkwatch/schedule"
 )
 
@@ -51,8 +52,8 @@ func TestImportWholeFiles(t *testing.T) {
 	good := write("good.jsonl", recordLine(7000)+recordLine(7001))
 
 	code, _, stderr := runCLI(t, "--store", db, "import", late, two, trailing, good)
-	if code != exitSome {
-		t.Errorf("exit %d, want %d when a file is refused; stderr %q", code, exitSome, stderr)
+	if code != cli.Some {
+		t.Errorf("exit %d, want %d when a file is refused; stderr %q", code, cli.Some, stderr)
 	}
 	for _, want := range []string{
 		"late.jsonl: refused", "nothing of " + late,
@@ -118,7 +119,7 @@ func TestReportOutFailureKeepsOld(t *testing.T) {
 	os.WriteFile(rep, []byte("the good report\n"), 0o640)
 	code, _, stderr := runCLI(t, "--store", db, "--allow", "198.18.0.0/15", "report", "--format", "csv",
 		"--since", "2026-11-21T00:00:00Z", "--until", "2026-11-22T00:00:00Z", "--out", rep)
-	if code != exitFailure || !strings.Contains(stderr, "unchanged") {
+	if code != cli.Failure || !strings.Contains(stderr, "unchanged") {
 		t.Errorf("report onto a full file system: exit %d, %q", code, stderr)
 	}
 	if b, _ := os.ReadFile(rep); string(b) != "the good report\n" {
@@ -153,14 +154,14 @@ func TestSourceMustBeLocal(t *testing.T) {
 		{"probe", "icmp", "--source", "203.0.113.77", "198.18.7.1"},
 	} {
 		code, _, stderr := runCLI(t, append([]string{"--allow", "198.18.0.0/15"}, args...)...)
-		if code != exitUsage || !strings.Contains(stderr, "203.0.113.77 is not an address of a local interface") {
+		if code != cli.Usage || !strings.Contains(stderr, "203.0.113.77 is not an address of a local interface") {
 			t.Errorf("%v: exit %d, %q", args, code, stderr)
 		}
 	}
 	cfg := filepath.Join(dir, "dw.yaml")
 	os.WriteFile(cfg, []byte("probe:\n  source: 203.0.113.77\n"), 0o600)
 	code, _, stderr := runCLI(t, "--config", cfg, "version")
-	if code != exitUsage || !strings.Contains(stderr, "probe.source") || !strings.Contains(stderr, "not an address of a local interface") {
+	if code != cli.Usage || !strings.Contains(stderr, "probe.source") || !strings.Contains(stderr, "not an address of a local interface") {
 		t.Errorf("probe.source: exit %d, %q", code, stderr)
 	}
 	if err := schedule.LocalSource(netip.MustParseAddr("127.0.0.1")); err != nil {

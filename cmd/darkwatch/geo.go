@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"darkwatch/results/geo"
+	"darkwatch/results/store"
 )
 
 func (a *app) geoCommand() *cobra.Command {
@@ -25,17 +26,8 @@ func (a *app) geoImportCommand() *cobra.Command {
 		Long:    help("geo-import"),
 		Example: help("geo-import.example"),
 		Args:    cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.openStore(cmd)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			bad, err := geo.ImportFiles(cmd.Context(), st, args, os.Stderr)
-			if err != nil {
-				return &exitError{code: exitFailure, err: err}
-			}
-			return someFilesBad(bad)
-		},
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store.Store) error {
+			return filesDone(geo.ImportFiles(cmd.Context(), st, args, os.Stderr))
+		}),
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"darkwatch/internal/cli"
 	"darkwatch/results"
 	"darkwatch/results/recfile"
 )
@@ -35,7 +36,7 @@ func TestImport(t *testing.T) {
 		t.Fatalf("second import is not idempotent: exit %d, %q", code, stderr)
 	}
 	code, _, stderr = runCLI(t, "--store", db, "import", bad)
-	if code != exitSome || !strings.Contains(stderr, "bad.jsonl:3") || !strings.Contains(stderr, "nothing of") {
+	if code != cli.Some || !strings.Contains(stderr, "bad.jsonl:3") || !strings.Contains(stderr, "nothing of") {
 		t.Fatalf("malformed line: exit %d, %q; want exit 1 naming bad.jsonl:3", code, stderr)
 	}
 	// What was stored before is all still there.
@@ -51,22 +52,22 @@ func TestStoreBadInput(t *testing.T) {
 	content := []byte("these are my notes, not a database\n")
 	os.WriteFile(foreign, content, 0o644)
 	code, _, stderr := runCLI(t, "--store", "sqlite://"+foreign, "verdict")
-	if code != exitFailure || !strings.Contains(stderr, "not a darkwatch store") {
+	if code != cli.Failure || !strings.Contains(stderr, "not a darkwatch store") {
 		t.Fatalf("foreign file: exit %d, %q", code, stderr)
 	}
 	if b, _ := os.ReadFile(foreign); !bytes.Equal(b, content) {
 		t.Fatal("the foreign file was changed")
 	}
 	code, _, stderr = runCLI(t, "--store", "sqlite://"+filepath.Join(dir, "x.db"), "verdict", "--level", "galaxy")
-	if code != exitUsage || !strings.Contains(stderr, "galaxy") {
+	if code != cli.Usage || !strings.Contains(stderr, "galaxy") {
 		t.Fatalf("unknown level: exit %d, %q", code, stderr)
 	}
 	code, _, stderr = runCLI(t, "--store", "mysql://x", "verdict")
-	if code != exitFailure || !strings.Contains(stderr, "sqlite") {
+	if code != cli.Failure || !strings.Contains(stderr, "sqlite") {
 		t.Fatalf("unknown store scheme: exit %d, %q", code, stderr)
 	}
 	code, _, stderr = runCLI(t, "report", "--format", "pdf")
-	if code != exitUsage || !strings.Contains(stderr, "html") {
+	if code != cli.Usage || !strings.Contains(stderr, "html") {
 		t.Fatalf("unknown format: exit %d, %q", code, stderr)
 	}
 }
@@ -115,10 +116,10 @@ func TestExport(t *testing.T) {
 	if code, _, stderr := runCLI(t, "--store", other, "import", file); code != 0 || !strings.Contains(stderr, "4 records, 4 new") {
 		t.Errorf("import of the export: exit %d, %q", code, stderr)
 	}
-	if code, _, stderr := runCLI(t, "--store", db, "export", "--prefix", "198.18.3.4/99"); code != exitUsage || !strings.Contains(stderr, "--prefix") {
+	if code, _, stderr := runCLI(t, "--store", db, "export", "--prefix", "198.18.3.4/99"); code != cli.Usage || !strings.Contains(stderr, "--prefix") {
 		t.Errorf("bad --prefix: exit %d, %q", code, stderr)
 	}
-	if code, _, stderr := runCLI(t, "--store", db, "export", "--out", filepath.Join(dir, "no", "such", "dir.jsonl")); code != exitFailure {
+	if code, _, stderr := runCLI(t, "--store", db, "export", "--out", filepath.Join(dir, "no", "such", "dir.jsonl")); code != cli.Failure {
 		t.Errorf("--out in a missing directory: exit %d, %q", code, stderr)
 	}
 }
@@ -167,15 +168,15 @@ func TestImportAtlas(t *testing.T) {
 			t.Errorf("stderr %q lacks %q", stderr, want)
 		}
 	}
-	if code != exitSome {
-		t.Errorf("exit %d with a refused file, want %d", code, exitSome)
+	if code != cli.Some {
+		t.Errorf("exit %d with a refused file, want %d", code, cli.Some)
 	}
 	code, out, _ := runCLI(t, "--store", db, "export", "--vantage", "atlas-270", "--method", "icmp")
 	if code != 0 || strings.Count(out, "\n") != 9 || !strings.Contains(out, `"rtt_ms":45.939,"reply_ttl":50`) {
 		t.Errorf("export of probe 270: exit %d\n%s", code, out)
 	}
 	code, _, stderr = runCLI(t, "--store", db, "import", "--format", "csv", bad)
-	if code != exitUsage || !strings.Contains(stderr, `--format "csv"`) {
+	if code != cli.Usage || !strings.Contains(stderr, `--format "csv"`) {
 		t.Errorf("unknown format: exit %d, %q", code, stderr)
 	}
 }

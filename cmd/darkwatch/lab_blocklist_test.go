@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"darkwatch/internal/cli"
 	"darkwatch/probe/lab"
 )
 
@@ -92,7 +93,7 @@ func TestLabBlocklistForms(t *testing.T) {
 		for _, form := range append(blockedForms, "127.0.0.0/30", "192.0.2.0/28") {
 			code, out := dw("sweep", "--targets", form, "--rate", "0", "--cooldown", "200ms", "--out", os.DevNull,
 				"--lock", filepath.Join(dir, "lock"))
-			if code != exitUsage || !says(out) {
+			if code != cli.Usage || !says(out) {
 				t.Errorf("sweep --targets %s: exit %d, no word of the blocklist:\n%s", form, code, out)
 			}
 		}
@@ -139,7 +140,7 @@ targets:
 			recs := filepath.Join(dir, "run.jsonl")
 			os.Remove(recs)
 			code, out := dw("--config", cfg, "run", "--round", "1s", "--rounds", "1", "--no-align", "--out", recs)
-			if code == exitUsage && says(out) {
+			if code == cli.Usage && says(out) {
 				continue // the configuration itself refused, saying why
 			}
 			b, _ := os.ReadFile(recs)

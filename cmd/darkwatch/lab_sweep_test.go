@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"darkwatch/internal/cli"
 	"darkwatch/probe/lab"
 	"darkwatch/results"
 )
@@ -175,7 +176,7 @@ func TestLabOverlappingSweepRefused(t *testing.T) {
 	second, stdout, stderr := labCmd(t, l, "vp1", "sweep", "--targets", "198.18.0.0/22", "--out", os.DevNull, "--lock", lock)
 	began := time.Now()
 	code := exitCode(t, second)
-	if code != exitFailure || !strings.Contains(stderr.String(), "another darkwatch sweep") || time.Since(began) > 5*time.Second {
+	if code != cli.Failure || !strings.Contains(stderr.String(), "another darkwatch sweep") || time.Since(began) > 5*time.Second {
 		t.Fatalf("overlapping sweep: exit %d after %v, stderr %q stdout %q", code, time.Since(began), stderr, stdout)
 	}
 	if err := first.Wait(); err != nil {
@@ -274,7 +275,7 @@ func TestLabBlocklistInSweep(t *testing.T) {
 	// Nothing allowed at all: refused with exit 2, nothing sent.
 	cmd = l.Command(t.Context(), "vp1", lab.Binary(t), "sweep", "--targets", "198.18.50.0/24", "--lock", filepath.Join(t.TempDir(), "lock2"))
 	out, _ = cmd.CombinedOutput()
-	if cmd.ProcessState.ExitCode() != exitUsage || !strings.Contains(string(out), "blocklisted") {
+	if cmd.ProcessState.ExitCode() != cli.Usage || !strings.Contains(string(out), "blocklisted") {
 		t.Fatalf("sweep of a blocked range: exit %d, %s", cmd.ProcessState.ExitCode(), out)
 	}
 }

@@ -17,36 +17,9 @@ import (
 	"github.com/spf13/viper"
 
 	"darkwatch/config"
+	"darkwatch/internal/cli"
 	"darkwatch/schedule"
 )
-
-// Exit statuses, as DESIGN.md's command line states them.
-const (
-	exitOK      = 0 // every target answered
-	exitSome    = 1 // some target did not answer
-	exitUsage   = 2 // usage or configuration error
-	exitFailure = 3 // the prober itself failed (no permission, socket error)
-)
-
-// exitError carries an exit status out of a command.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("exit %d", e.code)
-	}
-	return e.err.Error()
-}
-
-func (e *exitError) Unwrap() error { return e.err }
-
-// usageErr makes err a usage error (exit 2).
-func usageErr(format string, a ...any) error {
-	return &exitError{code: exitUsage, err: fmt.Errorf(format, a...)}
-}
 
 // app is the state shared by all subcommands: the flags' viper and the loaded
 // configuration.
@@ -79,76 +52,40 @@ func run(args []string) int {
 	a := &app{v: newConfigViper(), stdout: os.Stdout}
 	root := a.rootCommand()
 	root.SetArgs(args)
-	err := findCommand(root, args)
+	err := cli.FindCommand(root, args)
 	if err == nil {
 		err = root.ExecuteContext(ctx)
 	}
 	if err == nil {
-		return exitOK
+		return cli.OK
 	}
 	code := exitStatus(err)
-	var ee *exitError
-	if !errors.As(err, &ee) || ee.err != nil {
+	var ee *cli.ExitError
+	if !errors.As(err, &ee) || ee.Err != nil {
 		fmt.Fprintln(os.Stderr, "darkwatch:", err)
 	}
-	var ue *usageError
+	var ue *cli.UsageError
 	if errors.As(err, &ue) {
 		fmt.Fprintln(os.Stderr, "Run 'darkwatch --help' for usage.")
 	}
 	return code
 }
 
-// exitStatus is the exit status err calls for: an exitError's own, 2 for a
+// exitStatus is the exit status err calls for: a cli.ExitError's own, 2 for a
 // bad command line or configuration, 1 for work cut short, else 3.
 func exitStatus(err error) int {
-	var ee *exitError
+	var ee *cli.ExitError
 	var ce *config.Error
-	var ue *usageError
+	var ue *cli.UsageError
 	switch {
 	case errors.As(err, &ee):
-		return ee.code
+		return ee.Code
 	case errors.As(err, &ce), errors.As(err, &ue):
-		return exitUsage
+		return cli.Usage
 	case errors.Is(err, schedule.ErrInterrupted):
-		return exitSome
+		return cli.Some
 	}
-	return exitFailure
-}
-
-// usageError is cobra's complaint about the command line: an unknown command,
-// the wrong number of arguments, a required flag left out.
-type usageError struct{ err error }
-
-// Error is cobra's message.
-func (e *usageError) Error() string { return e.err.Error() }
-
-// Unwrap gives cobra's error.
-func (e *usageError) Unwrap() error { return e.err }
-
-// findCommand says, as a usageError, when args name no command.
-func findCommand(root *cobra.Command, args []string) error {
-	root.InitDefaultHelpCmd()
-	root.InitDefaultCompletionCmd(args...)
-	if _, _, err := root.Find(args); err != nil {
-		return &usageError{err}
-	}
-	return nil
-}
-
-// usageArgs makes the argument checks of cmd and its subcommands return a
-// usageError.
-func usageArgs(cmd *cobra.Command) {
-	if check := cmd.Args; check != nil {
-		cmd.Args = func(c *cobra.Command, args []string) error {
-			if err := check(c, args); err != nil {
-				return &usageError{err}
-			}
-			return nil
-		}
-	}
-	for _, sub := range cmd.Commands() {
-		usageArgs(sub)
-	}
+	return cli.Failure
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -161,10 +98,10 @@ func (a *app) rootCommand() *cobra.Command {
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			// cobra checks these after this hook; here their errors are usage errors.
 			if err := cmd.ValidateRequiredFlags(); err != nil {
-				return &usageError{err}
+				return &cli.UsageError{Err: err}
 			}
 			if err := cmd.ValidateFlagGroups(); err != nil {
-				return &usageError{err}
+				return &cli.UsageError{Err: err}
 			}
 			return a.load(cmd)
 		},
@@ -177,10 +114,10 @@ func (a *app) rootCommand() *cobra.Command {
 	pf.BoolVar(&a.json, "json", false, "print JSON Lines records on stdout instead of a table")
 	pf.String("log-level", "", "log level: debug, info, warn, error (default info)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &exitError{code: exitUsage, err: fmt.Errorf("%v\nRun '%s --help' for usage", err, c.CommandPath())}
+		return cli.Exit(cli.Usage, fmt.Errorf("%v\nRun '%s --help' for usage", err, c.CommandPath()))
 	})
 	root.AddCommand(a.probeCommand(), a.sweepCommand(), a.runCommand(), a.importCommand(), a.exportCommand(), a.censusCommand(), a.verdictCommand(), a.reportCommand(), a.bgpCommand(), a.geoCommand(), a.targetsCommand(), a.serveCommand(), versionCommand())
-	usageArgs(root)
+	cli.UsageArgs(root)
 	return root
 }
 
@@ -213,7 +150,7 @@ func (a *app) load(cmd *cobra.Command) error {
 		if err := cfg.AddAllow(allow); err != nil {
 			var ce *config.Error
 			if errors.As(err, &ce) && strings.HasPrefix(ce.Key, "allow") {
-				return usageErr("--allow: %s", ce.Msg)
+				return cli.Usagef("--allow: %s", ce.Msg)
 			}
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/spf13/cobra"
 
+	"darkwatch/internal/cli"
 	"darkwatch/probe"
 	"darkwatch/results"
 	"darkwatch/schedule"
@@ -95,16 +96,16 @@ func (a *app) runProbe(cmd *cobra.Command, method string, f *probeFlags, args []
 	}
 	ports, err := probe.ParsePorts(f.ports)
 	if err != nil {
-		return usageErr("--port %v", err)
+		return cli.Usagef("--port %v", err)
 	}
 	addrs, err := probe.ResolveTargets(ctx, args)
 	if err != nil {
-		return usageErr("%v", err)
+		return cli.Usagef("%v", err)
 	}
 	bl := a.bl
 	for _, ad := range addrs {
 		if err := bl.Check(ad); err != nil {
-			return &exitError{code: exitUsage, err: fmt.Errorf("nothing sent: %w", err)}
+			return cli.Exit(cli.Usage, fmt.Errorf("nothing sent: %w", err))
 		}
 	}
 	pc.Permit = bl.Check
@@ -112,20 +113,20 @@ func (a *app) runProbe(cmd *cobra.Command, method string, f *probeFlags, args []
 
 	p, err := probe.Methods[method](pc)
 	if err != nil {
-		return &exitError{code: exitFailure, err: err}
+		return cli.Exit(cli.Failure, err)
 	}
 	defer p.Close()
 
 	out := results.NewWriter(a.stdout, a.json)
 	recs := probe.ProbeAll(ctx, p, targets, cmp.Or(f.parallel, a.cfg.Probe.Parallel), func(r []results.Record) { out.Write(r...) })
 	if err := out.Flush(); err != nil {
-		return &exitError{code: exitFailure, err: fmt.Errorf("writing results: %w", err)}
+		return cli.Exit(cli.Failure, fmt.Errorf("writing results: %w", err))
 	}
 	if ctx.Err() != nil {
-		return &exitError{code: exitSome, err: errors.New("interrupted: the records above are all that was taken")}
+		return cli.Exit(cli.Some, errors.New("interrupted: the records above are all that was taken"))
 	}
 	if !probe.EachAnswered(recs) {
-		return &exitError{code: exitSome}
+		return cli.Exit(cli.Some, nil)
 	}
 	return nil
 }
@@ -138,13 +139,13 @@ func (a *app) probeConfig(method string, f *probeFlags) (probe.Config, error) {
 	pc.DNS.NSID = pc.DNS.NSID || c.Probe.NSID
 	pc.Timeout, pc.Interval = cmp.Or(pc.Timeout, c.Probe.Timeout), cmp.Or(pc.Interval, c.Probe.Interval)
 	if pc.Count < 1 {
-		return pc, usageErr("--count must be at least 1, not %d", pc.Count)
+		return pc, cli.Usagef("--count must be at least 1, not %d", pc.Count)
 	}
 	if pc.TTL < 0 || pc.TTL > 255 {
-		return pc, usageErr("--ttl must be between 1 and 255, not %d", pc.TTL)
+		return pc, cli.Usagef("--ttl must be between 1 and 255, not %d", pc.TTL)
 	}
 	if f.parallel < 0 {
-		return pc, usageErr("--parallel must be at least 1, not %d", f.parallel)
+		return pc, cli.Usagef("--parallel must be at least 1, not %d", f.parallel)
 	}
 	var err error
 	if pc.Source, err = parseSource(cmp.Or(f.source, c.Probe.Source)); err != nil {
@@ -154,18 +155,18 @@ func (a *app) probeConfig(method string, f *probeFlags) (probe.Config, error) {
 		switch pc.Proto {
 		case "icmp", "udp", "tcp":
 		default:
-			return pc, usageErr("--proto %q: use icmp, udp or tcp", pc.Proto)
+			return pc, cli.Usagef("--proto %q: use icmp, udp or tcp", pc.Proto)
 		}
 		if t := pc.Trace; t.FirstTTL < 1 || t.MaxTTL > 255 || t.FirstTTL > t.MaxTTL {
-			return pc, usageErr("--first-ttl %d and --max-ttl %d must satisfy 1 <= first <= max <= 255", t.FirstTTL, t.MaxTTL)
+			return pc, cli.Usagef("--first-ttl %d and --max-ttl %d must satisfy 1 <= first <= max <= 255", t.FirstTTL, t.MaxTTL)
 		}
 		if len(f.ports) > 1 {
-			return pc, usageErr("--port takes one port for trace")
+			return pc, cli.Usagef("--port takes one port for trace")
 		}
 	}
 	if method == results.MethodDNS {
 		if _, ok := dns.StringToType[strings.ToUpper(f.qtype)]; !ok {
-			return pc, usageErr("--qtype %q is not a DNS query type", f.qtype)
+			return pc, cli.Usagef("--qtype %q is not a DNS query type", f.qtype)
 		}
 	}
 	return pc, nil
@@ -179,10 +180,10 @@ func parseSource(s string) (netip.Addr, error) {
 	}
 	ad, err := netip.ParseAddr(s)
 	if err != nil {
-		return ad, usageErr("--source %q is not an IP address", s)
+		return ad, cli.Usagef("--source %q is not an IP address", s)
 	}
 	if err := schedule.LocalSource(ad); err != nil {
-		return ad, usageErr("--source: %v", err)
+		return ad, cli.Usagef("--source: %v", err)
 	}
 	return ad, nil
 }

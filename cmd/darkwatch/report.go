@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"darkwatch/internal/cli"
 	"darkwatch/results/recfile"
 	"darkwatch/results/report"
 	"darkwatch/results/store"
@@ -26,7 +27,7 @@ func (a *app) reportCommand() *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !slices.Contains(report.Formats, format) {
-				return usageErr("--format %q: use one of %s", format, strings.Join(report.Formats, ", "))
+				return cli.Usagef("--format %q: use one of %s", format, strings.Join(report.Formats, ", "))
 			}
 			now := time.Now().UTC()
 			t0, t1, err := parseSpan(since, until, now)
@@ -45,7 +46,7 @@ func (a *app) reportCommand() *cobra.Command {
 			}
 			recs, err := st.Records(cmd.Context(), store.Query{Since: t0, Until: t1})
 			if err != nil {
-				return &exitError{code: exitFailure, err: err}
+				return cli.Exit(cli.Failure, err)
 			}
 			in := report.Input{Records: recs, Verdicts: vs, Events: evs, Since: t0, Until: t1, Title: cmp.Or(title, report.Title(t0, t1)),
 				Atlas: report.AtlasOptions{Timeout: a.cfg.Probe.Timeout, Addrs: a.vantageAddrs()}}
@@ -56,7 +57,7 @@ func (a *app) reportCommand() *cobra.Command {
 				err = replaceFile(out, write)
 			}
 			if err != nil {
-				return &exitError{code: exitFailure, err: err}
+				return cli.Exit(cli.Failure, err)
 			}
 			return nil
 		},

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"darkwatch/config"
+	"darkwatch/internal/cli"
 	"darkwatch/results"
 	"darkwatch/results/recfile"
 	"darkwatch/results/store"
@@ -48,7 +49,7 @@ func (a *app) runCommand() *cobra.Command {
 func (a *app) runDaemon(cmd *cobra.Command, f *runFlags) error {
 	ctx, d := cmd.Context(), &f.d
 	if d.Length != 0 && d.Length < time.Second {
-		return usageErr("--round %v: at least 1s", d.Length)
+		return cli.Usagef("--round %v: at least 1s", d.Length)
 	}
 	out, err := a.openRunOutput(cmd, f.out)
 	if err != nil {
@@ -87,7 +88,7 @@ func (a *app) runDaemon(cmd *cobra.Command, f *runFlags) error {
 		return err
 	}
 	if err := out.closeFile(); err != nil {
-		return &exitError{code: exitFailure, err: fmt.Errorf("writing records: %w", err)}
+		return cli.Exit(cli.Failure, fmt.Errorf("writing records: %w", err))
 	}
 	a.log.Info("stopped; every record taken is written")
 	return nil
@@ -165,7 +166,7 @@ func (a *app) serveMetrics(ctx context.Context, reg *prometheus.Registry, flag s
 	addr := a.cfg.MetricsAddr(flag)
 	bound, err := schedule.ServeMetrics(ctx, reg, addr)
 	if err != nil {
-		return &exitError{code: exitFailure, err: fmt.Errorf("metrics on %s: %w", addr, err)}
+		return cli.Exit(cli.Failure, fmt.Errorf("metrics on %s: %w", addr, err))
 	}
 	if bound != nil {
 		a.log.Info("serving metrics", "addr", "http://"+bound.String()+"/metrics")

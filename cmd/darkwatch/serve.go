@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"darkwatch/config"
+	"darkwatch/internal/cli"
 	"darkwatch/results/alert"
 	"darkwatch/results/serve"
 )
@@ -32,7 +33,7 @@ func (a *app) serveCommand() *cobra.Command {
 func (a *app) serve(cmd *cobra.Command, listen, natsListen string) error {
 	o, err := a.cfg.ServeOptions(listen, natsListen)
 	if err != nil {
-		return usageErr("%v", err)
+		return cli.Usagef("%v", err)
 	}
 	o.Log = a.log
 	st, err := a.openStore(cmd)
@@ -68,5 +69,5 @@ func (a *app) serve(cmd *cobra.Command, listen, natsListen string) error {
 	case errors.As(err, &ae):
 		return config.InSection("alerts", err)
 	}
-	return &exitError{code: exitFailure, err: err}
+	return cli.Exit(cli.Failure, err)
 }

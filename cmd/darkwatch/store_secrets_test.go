@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"darkwatch/internal/cli"
 	"darkwatch/results/store"
 )
 
@@ -30,7 +31,7 @@ func TestStoreSecrets(t *testing.T) {
 	cfg := filepath.Join(dir, "c.yaml")
 	os.WriteFile(cfg, []byte("store: postgres://dw@192.0.2.1:1/dw\nstore_password_file: "+open+"\n"), 0o600)
 	code, _, stderr := runCLI(t, "--config", cfg, "verdict")
-	if code != exitUsage || !strings.Contains(stderr, "store_password_file") || strings.Contains(stderr, "s3cret") {
+	if code != cli.Usage || !strings.Contains(stderr, "store_password_file") || strings.Contains(stderr, "s3cret") {
 		t.Errorf("exit %d, stderr %q: want 2 naming store_password_file", code, stderr)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"darkwatch/internal/cli"
 	"darkwatch/results"
 	"darkwatch/results/recfile"
 	"darkwatch/schedule"
@@ -58,16 +59,16 @@ func (a *app) sweepCommand() *cobra.Command {
 func checkSweepFlags(f *sweepFlags) error {
 	m, err := schedule.ParseMethod(f.method)
 	if err != nil {
-		return usageErr("--method: %v", err)
+		return cli.Usagef("--method: %v", err)
 	}
 	if m.Name == results.MethodDNS {
-		return usageErr("--method dns: sweeps take icmp, tcp:PORT or trace; probe name servers with darkwatch probe dns")
+		return cli.Usagef("--method dns: sweeps take icmp, tcp:PORT or trace; probe name servers with darkwatch probe dns")
 	}
 	if f.shards == 0 || f.shard >= f.shards {
-		return usageErr("--shard %d of --shards %d: the shard must be 0 .. shards-1", f.shard, f.shards)
+		return cli.Usagef("--shard %d of --shards %d: the shard must be 0 .. shards-1", f.shard, f.shards)
 	}
 	if f.job.Retries < 0 || f.job.Retries > 10 {
-		return usageErr("--retries %d: use 0 to 10", f.job.Retries)
+		return cli.Usagef("--retries %d: use 0 to 10", f.job.Retries)
 	}
 	f.job.Method = m
 	f.job.Source, err = parseSource(f.source)
@@ -99,7 +100,7 @@ func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
 	}
 	lk, err := schedule.AcquireLock(cmp.Or(f.lock, schedule.DefaultLockPath(c.Vantage)))
 	if err != nil {
-		return &exitError{code: exitFailure, err: err}
+		return cli.Exit(cli.Failure, err)
 	}
 	defer lk.Release()
 	out, closeOut, err := a.recordSink(f.out)
@@ -116,7 +117,7 @@ func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
 	}
 	if _, err := job.Perm(); err != nil {
 		closeOut()
-		return usageErr("%v", err)
+		return cli.Usagef("%v", err)
 	}
 	targets := space.Size() / f.shards
 	prog := schedule.NewProgressBar(os.Stderr, targets*uint64(1+job.Retries))
@@ -125,19 +126,19 @@ func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
 	if err != nil {
 		sink.Flush()
 		closeOut()
-		return &exitError{code: exitFailure, err: err}
+		return cli.Exit(cli.Failure, err)
 	}
 	werr := sink.Flush()
 	cerr := closeOut()
 	fmt.Fprint(os.Stderr, schedule.SweepSummary(job.Method, targets, st))
 	if werr != nil || cerr != nil {
-		return &exitError{code: exitFailure, err: fmt.Errorf("writing records: %v", errors.Join(werr, cerr))}
+		return cli.Exit(cli.Failure, fmt.Errorf("writing records: %v", errors.Join(werr, cerr)))
 	}
 	if ctx.Err() != nil {
-		return &exitError{code: exitSome, err: errors.New("interrupted: sending stopped early; every reply taken was written")}
+		return cli.Exit(cli.Some, errors.New("interrupted: sending stopped early; every reply taken was written"))
 	}
 	if st.Hits < targets {
-		return &exitError{code: exitSome}
+		return cli.Exit(cli.Some, nil)
 	}
 	return nil
 }
@@ -151,10 +152,10 @@ func (a *app) sweepSpaceOf(cmd *cobra.Command, specs []string) (*schedule.Space,
 	}
 	space, err := schedule.NewSpace(prefixes, a.bl)
 	if err != nil {
-		return nil, usageErr("%v", err)
+		return nil, cli.Usagef("%v", err)
 	}
 	if space.Size() == 0 {
-		return nil, usageErr("no target left to sweep: %d addresses given, all blocklisted (see --allow)", space.Blocked())
+		return nil, cli.Usagef("no target left to sweep: %d addresses given, all blocklisted (see --allow)", space.Blocked())
 	}
 	if space.Blocked() > 0 {
 		fmt.Fprintf(os.Stderr, "sweep: %d of the %d addresses given are on the blocklist and are not probed (see --allow, blocklist:)\n",
@@ -169,7 +170,7 @@ func (a *app) sweepTargets(cmd *cobra.Command, specs []string) ([]netip.Prefix, 
 	if len(specs) > 0 {
 		ps, err := schedule.ParseTargets(specs)
 		if err != nil {
-			return nil, usageErr("--targets: %v", err)
+			return nil, cli.Usagef("--targets: %v", err)
 		}
 		return ps, nil
 	}
@@ -187,7 +188,7 @@ func (a *app) sweepTargets(cmd *cobra.Command, specs []string) ([]netip.Prefix, 
 		ps = cfg.TargetPrefixes()
 	}
 	if len(ps) == 0 {
-		return nil, usageErr("nothing to sweep: give --targets CIDR,... or target sets in --config")
+		return nil, cli.Usagef("nothing to sweep: give --targets CIDR,... or target sets in --config")
 	}
 	return ps, nil
 }
@@ -196,7 +197,7 @@ func (a *app) sweepTargets(cmd *cobra.Command, specs []string) ([]netip.Prefix, 
 func (a *app) recordSink(path string) (io.Writer, func() error, error) {
 	w, closeOut, err := recfile.OpenOut(path, a.stdout, os.Stderr)
 	if err != nil {
-		return nil, nil, usageErr("--out: %v", err)
+		return nil, nil, cli.Usagef("--out: %v", err)
 	}
 	return w, closeOut, nil
 }

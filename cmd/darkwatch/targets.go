@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"darkwatch/internal/cli"
 	"darkwatch/results/store"
 	"darkwatch/schedule"
 )
@@ -21,7 +22,7 @@ func (a *app) targetsCommand() *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(a.cfg.Targets) == 0 {
-				return usageErr("no target sets: give --config FILE with targets:")
+				return cli.Usagef("no target sets: give --config FILE with targets:")
 			}
 			r, err := a.resolve(cmd)
 			if err != nil {
@@ -32,14 +33,14 @@ func (a *app) targetsCommand() *cobra.Command {
 					w.Canary, w.Prefix, w.Set)
 			}
 			if err := r.Write(a.stdout, a.json); err != nil {
-				return &exitError{code: exitFailure, err: err}
+				return cli.Exit(cli.Failure, err)
 			}
 			switch empty := r.Empty(); len(empty) {
 			case 0:
 			case 1:
-				return &exitError{code: exitSome, err: fmt.Errorf("target set %s resolves to no prefix (see above)", empty[0].Name)}
+				return cli.Exit(cli.Some, fmt.Errorf("target set %s resolves to no prefix (see above)", empty[0].Name))
 			default:
-				return &exitError{code: exitSome, err: fmt.Errorf("%d named target sets resolve to no prefix (see above)", len(empty))}
+				return cli.Exit(cli.Some, fmt.Errorf("%d named target sets resolve to no prefix (see above)", len(empty)))
 			}
 			return nil
 		},
@@ -68,7 +69,7 @@ func resolveFrom(ctx context.Context, st store.Store, cfg *schedule.Config) (*sc
 	}
 	r, err := schedule.Resolve(ctx, src, cfg, time.Time{})
 	if err != nil {
-		return nil, &exitError{code: exitFailure, err: err}
+		return nil, cli.Exit(cli.Failure, err)
 	}
 	return r, nil
 }
@@ -86,7 +87,7 @@ func (a *app) resolved(ctx context.Context, st store.Store) (*schedule.Config, e
 	}
 	r, err := a.resolver.Resolve(ctx, src, cfg)
 	if err != nil {
-		return nil, &exitError{code: exitFailure, err: err}
+		return nil, cli.Exit(cli.Failure, err)
 	}
 	for _, s := range r.Empty() {
 		a.log.Warn("a named target set resolves to no prefix", "set", s.Name, "by", s.By)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"darkwatch/internal/cli"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -23,7 +24,7 @@ func TestGeoImport(t *testing.T) {
 	os.WriteFile(bad, []byte("2|apnic|20141221|1|19830613|20141219|+1000\napnic|KP|ipv4|175.45.176.0|1024|20100122|stolen\n"), 0o644)
 	good := filepath.Join(geoTestData, "delegated-apnic-20110113.txt")
 	code, _, stderr := runCLI(t, "--store", db, "geo", "import", bad, good)
-	if code != exitSome || !strings.Contains(stderr, bad+":2: status: \"stolen\"") ||
+	if code != cli.Some || !strings.Contains(stderr, bad+":2: status: \"stolen\"") ||
 		!strings.Contains(stderr, good+": 11 delegations of apnic (serial 20110113)") {
 		t.Fatalf("exit %d, stderr %q: want 1, the bad file's line and field, the good file imported", code, stderr)
 	}
@@ -43,7 +44,7 @@ func TestTargets(t *testing.T) {
 	// The update file of 2015 has no route of AS131279: that set is empty
 	// (exit 1), KP's delegation is there.
 	code, out, stderr := runCLI(t, "--config", "../../configs/kp-2014.yaml", "--store", db, "targets")
-	if code != exitSome || !strings.Contains(stderr, "target set kp-as resolves to no prefix") {
+	if code != cli.Some || !strings.Contains(stderr, "target set kp-as resolves to no prefix") {
 		t.Errorf("kp-2014: exit %d, stderr %q", code, stderr)
 	}
 	for _, want := range []string{"kp-as bgp - no route in the store ends in AS131279", "kp geo 175.45.176.0/22 geo: apnic delegated 2010-01-22 (assigned)"} {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"darkwatch/internal/cli"
 	"darkwatch/results"
 	"darkwatch/results/report"
 	"darkwatch/results/store"
@@ -24,16 +25,16 @@ func (a *app) verdictCommand() *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !slices.Contains(results.Levels, level) {
-				return usageErr("--level %q: use one of %s", level, strings.Join(results.Levels, ", "))
+				return cli.Usagef("--level %q: use one of %s", level, strings.Join(results.Levels, ", "))
 			}
 			now := time.Now().UTC()
 			var t0, t1, tAt time.Time
 			var err error
 			if at != "" && (since != "" || until != "") {
-				return usageErr("--at goes alone, or --since with --until")
+				return cli.Usagef("--at goes alone, or --since with --until")
 			}
 			if tAt, err = results.ParseTime(at, now); err != nil {
-				return usageErr("--at: %v", err)
+				return cli.Usagef("--at: %v", err)
 			}
 			if t0, t1, err = parseSpan(since, until, now); err != nil {
 				return err
@@ -52,7 +53,7 @@ func (a *app) verdictCommand() *cobra.Command {
 				return err
 			}
 			if !results.AllReachable(vs) {
-				return &exitError{code: exitSome}
+				return cli.Exit(cli.Some, nil)
 			}
 			return nil
 		},
@@ -69,10 +70,10 @@ func (a *app) verdictCommand() *cobra.Command {
 // error naming its flag.
 func parseSpan(since, until string, now time.Time) (t0, t1 time.Time, err error) {
 	if t0, err = results.ParseTime(since, now); err != nil {
-		return t0, t1, usageErr("--since: %v", err)
+		return t0, t1, cli.Usagef("--since: %v", err)
 	}
 	if t1, err = results.ParseTime(until, now); err != nil {
-		return t0, t1, usageErr("--until: %v", err)
+		return t0, t1, cli.Usagef("--until: %v", err)
 	}
 	return t0, t1, nil
 }
@@ -86,7 +87,7 @@ func (a *app) analyze(ctx context.Context, st store.Store, since, until time.Tim
 	}
 	vs, evs, err := cfg.Analysis().Update(ctx, store.AnalysisSource(st), a.cfg.BGP.Visibility(), since, until, a.log)
 	if err != nil {
-		return nil, nil, &exitError{code: exitFailure, err: err}
+		return nil, nil, cli.Exit(cli.Failure, err)
 	}
 	return vs, evs, nil
 }

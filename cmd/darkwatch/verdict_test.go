@@ -1,6 +1,7 @@
 package main
 
 import (
+	"darkwatch/internal/cli"
 	"errors"
 	"strings"
 	"testing"
@@ -17,8 +18,8 @@ func TestParseSpan(t *testing.T) {
 	}
 	for _, c := range [][3]string{{"yesterday", "", "--since"}, {"", "22:00", "--until"}} {
 		_, _, err := parseSpan(c[0], c[1], now)
-		var ee *exitError
-		if !errors.As(err, &ee) || ee.code != exitUsage || !strings.Contains(err.Error(), c[2]) {
+		var ee *cli.ExitError
+		if !errors.As(err, &ee) || ee.Code != cli.Usage || !strings.Contains(err.Error(), c[2]) {
 			t.Errorf("parseSpan(%q, %q) = %v, want a usage error naming %s", c[0], c[1], err, c[2])
 		}
 	}
