@@ -232,7 +232,7 @@ func resolve(ctx context.Context, src EntitySource, c *Config, at time.Time, rep
 // replayRoutes replays the routes of src up to at (zero: all of them).
 func replayRoutes(ctx context.Context, src EntitySource, at time.Time) (*bgp.Origins, error) {
 	if src == nil {
-		return nil, fmt.Errorf("target sets named by asn take their prefixes from the routes in a store: name one with --store or store:")
+		return nil, fmt.Errorf("target sets named by asn take their prefixes from the routes in a store: name one with --store or the store key")
 	}
 	o := bgp.NewOrigins()
 	q := store.RouteQuery{}
@@ -268,7 +268,7 @@ func originated(o *bgp.Origins, asn uint32) []ResolvedPrefix {
 // delegated is what the registries delegated to country.
 func delegated(ctx context.Context, src EntitySource, country string) ([]ResolvedPrefix, error) {
 	if src == nil {
-		return nil, fmt.Errorf("target sets named by country take their prefixes from the RIR delegations in a store: name one with --store or store:")
+		return nil, fmt.Errorf("target sets named by country take their prefixes from the RIR delegations in a store: name one with --store or the store key")
 	}
 	var out []ResolvedPrefix
 	for _, typ := range []string{geo.TypeIPv4, geo.TypeIPv6} {
