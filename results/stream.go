@@ -33,6 +33,7 @@ type Stream struct {
 	prev         []Observation           // the last bin closed
 	prevBin      int64
 	h            *Hierarchy
+	parents      map[netip.Prefix][]EntityRef // h.Parents, as asked so far
 	events       map[entityKey]*eventSeries
 	traces       []Record
 	now          time.Time
@@ -98,7 +99,7 @@ type probe struct {
 func (an Analysis) NewStream(emit func(Verdict) error) *Stream {
 	s := &Stream{an: an, emit: emit, canary: map[netip.Addr]bool{}, host: map[netip.Addr]bool{},
 		census: map[seriesKey]*BlockStat{}, series: map[streamKey]*entitySeries{}, health: Health{}, reported: map[VantageRound]bool{},
-		bins: map[int64][]Observation{}, h: NewHierarchy(an.Sets), events: map[entityKey]*eventSeries{}}
+		bins: map[int64][]Observation{}, h: NewHierarchy(an.Sets), parents: map[netip.Prefix][]EntityRef{}, events: map[entityKey]*eventSeries{}}
 	if s.an.Rollup.Window <= 0 {
 		s.an.Rollup.Window = RollupWindow(an.Round)
 	}
@@ -377,7 +378,7 @@ func (s *Stream) closeBin(bin int64) {
 		v.Verdict = Combine(v.DataPlane, v.ControlPlane)
 		s.put(v, 1)
 	}
-	for _, rb := range s.an.Rollup.AddCounts(s.h.Count(merged, s.an.Round)) {
+	for _, rb := range s.an.Rollup.AddCounts(s.h.count(merged, s.an.Round, s.parentsOf)) {
 		cp := ControlUnknown
 		switch rb.Level {
 		case LevelPrefix:
@@ -413,6 +414,16 @@ func (s *Stream) closeBin(bin int64) {
 			s.err = s.emit(v)
 		}
 	}
+}
+
+// parentsOf is s.h.Parents(block), found once a block.
+func (s *Stream) parentsOf(block netip.Prefix) []EntityRef {
+	ps, ok := s.parents[block]
+	if !ok {
+		ps = s.h.Parents(block)
+		s.parents[block] = ps
+	}
+	return ps
 }
 
 // put emits a verdict and adds its bin, of weight drop, to its entity's
