@@ -121,6 +121,14 @@ func (an Analysis) NewStream(emit func(Verdict) error) *Stream {
 // Add takes the next record. Records that name no address, and errors of
 // the prober, are no evidence and are skipped.
 func (s *Stream) Add(r *Record) error {
+	addr, _ := netip.ParseAddr(r.Target)
+	return s.addProbe(r, addr)
+}
+
+// addProbe is Add of a record whose target is addr, which is invalid when
+// the target is not an address; r.Target may be empty when it is one
+// (ProbeSource).
+func (s *Stream) addProbe(r *Record, addr netip.Addr) error {
 	if s.err != nil {
 		return s.err
 	}
@@ -128,10 +136,10 @@ func (s *Stream) Add(r *Record) error {
 		s.now = r.Time
 		s.closeBefore(s.now)
 	}
-	addr, err := netip.ParseAddr(r.Target)
-	if err != nil || r.Outcome == OutcomeError {
+	if !addr.IsValid() || r.Outcome == OutcomeError {
 		return s.err
 	}
+	target := addr
 	addr = addr.Unmap()
 	switch {
 	case s.canary[addr]:
@@ -139,6 +147,9 @@ func (s *Stream) Add(r *Record) error {
 		return s.err
 	case r.Method == MethodTrace:
 		s.traces = append(s.traces, *r)
+		if r.Target == "" {
+			s.traces[len(s.traces)-1].Target = target.String()
+		}
 		return s.err
 	}
 	m := RecordMethod(r)

@@ -259,6 +259,18 @@ func (s analysisSource) EachRecord(ctx context.Context, since, until time.Time, 
 	return s.Store.EachRecord(ctx, Query{Since: since, Until: until}, fn)
 }
 
+// EachProbe reads the records lean (results.ProbeSource) from a store
+// that can, and as EachRecord gives them from any other.
+func (s analysisSource) EachProbe(ctx context.Context, since, until time.Time, fn func(*results.Record, netip.Addr) error) error {
+	if ps, ok := s.Store.(results.ProbeSource); ok {
+		return ps.EachProbe(ctx, since, until, fn)
+	}
+	return s.EachRecord(ctx, since, until, func(r results.Record) error {
+		a, _ := netip.ParseAddr(r.Target)
+		return fn(&r, a)
+	})
+}
+
 func (s analysisSource) StoredVerdicts(ctx context.Context, level string, since, until time.Time) ([]results.Verdict, error) {
 	return s.Verdicts(ctx, VerdictQuery{Level: level, Since: since, Until: until})
 }

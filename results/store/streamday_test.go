@@ -206,10 +206,18 @@ func writeHeapProfile(path string) error {
 	return f.Close()
 }
 
-// countingSource counts the records a Source gives.
+// countingSource counts the records a Source gives, read as its
+// ProbeSource reads them.
 type countingSource struct {
 	results.Source
 	n *int
+}
+
+func (c countingSource) EachProbe(ctx context.Context, since, until time.Time, fn func(*results.Record, netip.Addr) error) error {
+	return c.Source.(results.ProbeSource).EachProbe(ctx, since, until, func(r *results.Record, a netip.Addr) error {
+		*c.n++
+		return fn(r, a)
+	})
 }
 
 func (c countingSource) EachRecord(ctx context.Context, since, until time.Time, fn func(results.Record) error) error {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -78,6 +79,7 @@ func TestStreamDayDigest(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	t.Run("EachProbe", func(t *testing.T) { checkEachProbe(t, s) })
 	src := AnalysisSource(s)
 	census, err := src.Census(ctx)
 	if err != nil {
@@ -106,4 +108,38 @@ func TestStreamDayDigest(t *testing.T) {
 		got = append(append(got, b...), '\n')
 	}
 	testenv.Golden(t, "streamday.golden", got)
+}
+
+// checkEachProbe checks that EachProbe gives the records EachRecord gives,
+// in the same order, over the whole day and over a span that cuts chunks.
+func checkEachProbe(t *testing.T, s Store) {
+	ctx := context.Background()
+	ps := s.(results.ProbeSource)
+	for _, span := range []struct{ since, until time.Time }{
+		{dayStart.Add(-time.Hour), dayStart.Add(25 * time.Hour)},
+		{dayStart.Add(3*dayRound + 20*time.Second), dayStart.Add(9*dayRound + 40*time.Second)},
+	} {
+		want, err := s.Records(ctx, Query{Since: span.since, Until: span.until})
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := 0
+		err = ps.EachProbe(ctx, span.since, span.until, func(r *results.Record, a netip.Addr) error {
+			g := *r
+			if a.IsValid() {
+				g.Target = a.String()
+			}
+			if i >= len(want) || !reflect.DeepEqual(g, want[i]) {
+				return fmt.Errorf("record %d: %+v, want the %dth of %d records EachRecord gives", i, g, i, len(want))
+			}
+			i++
+			return nil
+		})
+		if err == nil && i != len(want) {
+			err = fmt.Errorf("%d records, want %d", i, len(want))
+		}
+		if err != nil {
+			t.Errorf("[%v, %v): %v", span.since, span.until, err)
+		}
+	}
 }
