@@ -375,6 +375,10 @@ func (p *ProbeReader) Next() bool {
 // UnpackRecords gives them.
 func (p *ProbeReader) Record() (*Record, netip.Addr) { return &p.r, p.c.target }
 
+// AppendID appends the ID of the record Next decoded (Record.ID, its
+// target as text) to b.
+func (p *ProbeReader) AppendID(b []byte) []byte { return p.r.appendID(b, p.c.target) }
+
 // Err is the corruption that stopped Next, wrapping ErrBadPacked, or nil.
 func (p *ProbeReader) Err() error { return p.c.err }
 

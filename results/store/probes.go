@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"container/heap"
 	"context"
 	"errors"
@@ -58,8 +59,8 @@ type probeMerge []*probeRun
 type probeRun struct {
 	rd    *results.ProbeReader
 	first int64 // the chunk's first time, for errors
-	ns    int64 // the next record's time
-	id    string
+	ns    int64  // the next record's time
+	id    []byte // the next record's id, once a tie has needed it
 }
 
 func (m probeMerge) Len() int { return len(m) }
@@ -68,7 +69,7 @@ func (m probeMerge) Less(i, j int) bool {
 	if a.ns != b.ns {
 		return a.ns < b.ns
 	}
-	return a.nextID() < b.nextID()
+	return bytes.Compare(a.nextID(), b.nextID()) < 0
 }
 func (m probeMerge) Swap(i, j int) { m[i], m[j] = m[j], m[i] }
 func (m *probeMerge) Push(x any)   { *m = append(*m, x.(*probeRun)) }
@@ -82,22 +83,16 @@ func (m *probeMerge) Pop() any {
 
 // nextID is the id of the run's next record (results.Record.ID), found
 // once a tie needs it.
-func (r *probeRun) nextID() string {
-	if r.id == "" {
-		rec, addr := r.rd.Record()
-		if rec.Target == "" && addr.IsValid() {
-			c := *rec
-			c.Target = addr.String()
-			rec = &c
-		}
-		r.id = rec.ID()
+func (r *probeRun) nextID() []byte {
+	if len(r.id) == 0 {
+		r.id = r.rd.AppendID(r.id)
 	}
 	return r.id
 }
 
 // next moves the run to its next record and reports whether it has one.
 func (r *probeRun) next() (bool, error) {
-	r.id = ""
+	r.id = r.id[:0]
 	if !r.rd.Next() {
 		if err := r.rd.Err(); err != nil {
 			rec, _ := r.rd.Record()
