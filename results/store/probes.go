@@ -58,7 +58,7 @@ type probeMerge []*probeRun
 // probeRun is one chunk's reader at its next record.
 type probeRun struct {
 	rd    *results.ProbeReader
-	first int64 // the chunk's first time, for errors
+	first int64  // the chunk's first time, for errors
 	ns    int64  // the next record's time
 	id    []byte // the next record's id, once a tie has needed it
 }
