@@ -34,9 +34,20 @@ type Stream struct {
 	prevBin      int64
 	h            *Hierarchy
 	parents      map[netip.Prefix][]EntityRef // h.Parents, as asked so far
-	events       map[entityKey]*eventSeries
-	traces       []Record
-	now          time.Time
+	// The roll-up counts (rollupCounts): blocks by entity and by prefix,
+	// the entities they roll up into, numbered.
+	blocks        map[string]*streamBlock
+	blockByPrefix map[netip.Prefix]*streamBlock
+	entities      []streamEntity
+	entityIndex   map[EntityRef]int32
+	touched       []int32
+	countSeq      int64
+	// Memory that closed rounds and bins leave for new ones.
+	freeRounds []*openRound
+	freeObs    [][]Observation
+	events     map[entityKey]*eventSeries
+	traces     []Record
+	now        time.Time
 }
 
 // StreamLag is how many rounds after a round's first record a Stream waits
@@ -99,7 +110,8 @@ type probe struct {
 func (an Analysis) NewStream(emit func(Verdict) error) *Stream {
 	s := &Stream{an: an, emit: emit, canary: map[netip.Addr]bool{}, host: map[netip.Addr]bool{},
 		census: map[seriesKey]*BlockStat{}, series: map[streamKey]*entitySeries{}, health: Health{}, reported: map[VantageRound]bool{},
-		bins: map[int64][]Observation{}, h: NewHierarchy(an.Sets), parents: map[netip.Prefix][]EntityRef{}, events: map[entityKey]*eventSeries{}}
+		bins: map[int64][]Observation{}, h: NewHierarchy(an.Sets), parents: map[netip.Prefix][]EntityRef{},
+		blocks: map[string]*streamBlock{}, blockByPrefix: map[netip.Prefix]*streamBlock{}, entityIndex: map[EntityRef]int32{}, events: map[entityKey]*eventSeries{}}
 	if s.an.Rollup.Window <= 0 {
 		s.an.Rollup.Window = RollupWindow(an.Round)
 	}
@@ -225,7 +237,7 @@ func (s *Stream) add(k streamKey, m string, r *Record, p probe) {
 		}
 	}
 	if o == nil {
-		o = &openRound{s: es, round: r.Round, first: r.Time}
+		o = s.newRound(es, r.Round, r.Time)
 		es.open = append(es.open, o)
 		s.open = append(s.open, o)
 	}
@@ -237,7 +249,24 @@ func (s *Stream) add(k streamKey, m string, r *Record, p probe) {
 			return
 		}
 	}
-	o.methods = append(o.methods, openMethod{m: ms, first: r.Time, probes: []probe{p}})
+	var probes []probe
+	if n := len(o.methods); n < cap(o.methods) {
+		probes = o.methods[:n+1][n].probes[:0] // a closed round's, reused
+	}
+	o.methods = append(o.methods, openMethod{m: ms, first: r.Time, probes: append(probes, p)})
+}
+
+// newRound returns an empty open round of es, one a closed round left when
+// there is one.
+func (s *Stream) newRound(es *entitySeries, round int64, first time.Time) *openRound {
+	n := len(s.freeRounds)
+	if n == 0 {
+		return &openRound{s: es, round: round, first: first}
+	}
+	o := s.freeRounds[n-1]
+	s.freeRounds = s.freeRounds[:n-1]
+	o.s, o.round, o.first, o.methods = es, round, first, o.methods[:0]
+	return o
 }
 
 func minTime(a, b time.Time) time.Time {
@@ -360,10 +389,17 @@ func (s *Stream) closeRound(o *openRound) {
 			es.firstUp = append(es.firstUp, methodRound{om.m.method, o.round})
 		}
 		t := binStart(om.first, s.an.Round)
-		s.bins[t.UnixNano()] = append(s.bins[t.UnixNano()], Observation{Vantage: es.vantage, Level: es.level,
+		obs, ok := s.bins[t.UnixNano()]
+		if !ok && len(s.freeObs) > 0 {
+			obs = s.freeObs[len(s.freeObs)-1]
+			s.freeObs = s.freeObs[:len(s.freeObs)-1]
+		}
+		s.bins[t.UnixNano()] = append(obs, Observation{Vantage: es.vantage, Level: es.level,
 			Entity: es.entity, Round: o.round, Time: t, State: state, Method: om.m.method,
 			Belief: om.m.belief.Value(), Carried: carried})
 	}
+	o.s = nil
+	s.freeRounds = append(s.freeRounds, o)
 }
 
 // closeBin merges the observations of one bin into block and host verdicts,
@@ -372,6 +408,9 @@ func (s *Stream) closeRound(o *openRound) {
 func (s *Stream) closeBin(bin int64) {
 	obs := s.bins[bin]
 	delete(s.bins, bin)
+	if s.prev != nil {
+		s.freeObs = append(s.freeObs, s.prev[:0])
+	}
 	s.prev, s.prevBin = obs, bin
 	if len(s.an.Canaries) > 0 {
 		// A vantage with no canary record in a round is unknown: a gap.
@@ -389,7 +428,7 @@ func (s *Stream) closeBin(bin int64) {
 		v.Verdict = Combine(v.DataPlane, v.ControlPlane)
 		s.put(v, 1)
 	}
-	for _, rb := range s.an.Rollup.AddCounts(s.h.count(merged, s.an.Round, s.parentsOf)) {
+	for _, rb := range s.an.Rollup.AddCounts(s.rollupCounts(merged)) {
 		cp := ControlUnknown
 		switch rb.Level {
 		case LevelPrefix:
