@@ -42,6 +42,8 @@ type Stream struct {
 	entityIndex   map[EntityRef]int32
 	touched       []int32
 	countSeq      int64
+	recent        [4]recentSeries // the series asked for last (seriesOf)
+	nextRecent    int
 	// Memory that closed rounds and bins leave for new ones.
 	freeRounds []*openRound
 	freeObs    [][]Observation
@@ -61,6 +63,12 @@ type streamKey struct {
 	vantage string
 	host    bool
 	prefix  netip.Prefix
+}
+
+// recentSeries is a series and its key.
+type recentSeries struct {
+	k streamKey
+	s *entitySeries
 }
 
 // entitySeries is one vantage point's series of rounds of one entity, one
@@ -206,15 +214,33 @@ func (s *Stream) addCanary(r *Record) {
 	s.health[k] = st
 }
 
+// seriesOf is s.series[k], found first among the series asked for last:
+// a block's probes, and its vantage points' probes of it, come together.
+func (s *Stream) seriesOf(k streamKey) *entitySeries {
+	for i := range s.recent {
+		if r := &s.recent[i]; r.s != nil && r.k == k {
+			return r.s
+		}
+	}
+	es := s.series[k]
+	if es != nil {
+		s.recent[s.nextRecent] = recentSeries{k, es}
+		s.nextRecent = (s.nextRecent + 1) % len(s.recent)
+	}
+	return es
+}
+
 // add files a probe of method m into its series' open round.
 func (s *Stream) add(k streamKey, m string, r *Record, p probe) {
-	es := s.series[k]
+	es := s.seriesOf(k)
 	if es == nil {
 		es = &entitySeries{vantage: k.vantage, level: LevelBlock, entity: k.prefix.String()}
 		if k.host {
 			es.level, es.entity = LevelHost, k.prefix.Addr().String()
 		}
 		s.series[k] = es
+		s.recent[s.nextRecent] = recentSeries{k, es}
+		s.nextRecent = (s.nextRecent + 1) % len(s.recent)
 	}
 	var ms *methodSeries
 	for _, x := range es.methods {
