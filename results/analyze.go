@@ -139,21 +139,31 @@ type blockSeries struct {
 	answers int // of them, answered
 }
 
-// evidence says whether a is in E(b), and gives A; A is 0 while unknown.
-func (s *blockSeries) evidence() (inE func(netip.Addr) bool, a float64, size int) {
+// evidence gives A, 0 while unknown, and the size of E(b).
+func (s *blockSeries) evidence() (a float64, size int) {
 	switch {
 	case s.host:
-		return func(netip.Addr) bool { return true }, HostA, 1
+		return HostA, 1
 	case s.census != nil:
-		e := s.census.E
-		return func(x netip.Addr) bool { _, ok := slices.BinarySearchFunc(e, x, netip.Addr.Compare); return ok },
-			s.census.A, len(e)
+		return s.census.A, len(s.census.E)
 	}
 	if s.probes > 0 {
 		// Laplace's rule, so that a few probes do not give A = 1 or 0.
 		a = float64(s.answers+1) / float64(s.probes+2)
 	}
-	return func(x netip.Addr) bool { return s.learnt[x] }, a, len(s.learnt)
+	return a, len(s.learnt)
+}
+
+// inE says whether x is in E(b).
+func (s *blockSeries) inE(x netip.Addr) bool {
+	switch {
+	case s.host:
+		return true
+	case s.census != nil:
+		_, ok := slices.BinarySearchFunc(s.census.E, x, netip.Addr.Compare)
+		return ok
+	}
+	return s.learnt[x]
 }
 
 // round applies one round's records and returns the series' state after
@@ -168,14 +178,14 @@ func (s *blockSeries) evidence() (inE func(netip.Addr) bool, a float64, size int
 // otherwise it is uncertain, and its belief starts the next round at 0.5, as
 // Trinocular's does when a round's probe budget is spent.
 func (s *blockSeries) round(probes []probe) (state string, carried bool) {
-	inE, a, size := s.evidence()
+	a, size := s.evidence()
 	replies, silences := 0, 0
 	var silent []netip.Addr // E(b)'s addresses silent in the round
 	for _, p := range probes {
 		switch {
 		case p.answered:
 			replies++
-		case inE(p.addr):
+		case s.inE(p.addr):
 			silences++
 			silent = append(silent, p.addr)
 		}
