@@ -24,7 +24,8 @@ type Stream struct {
 
 	canary, host map[netip.Addr]bool
 	census       map[seriesKey]*BlockStat
-	series       map[streamKey]*entitySeries
+	series       map[followed]*entityViews
+	last         *entityViews // the entity asked for last (views)
 	open         []*openRound // by first record's time: the order they close in
 	closed       int          // open[:closed] are closed
 	health       Health
@@ -42,8 +43,6 @@ type Stream struct {
 	entityIndex   map[EntityRef]int32
 	touched       []int32
 	countSeq      int64
-	recent        [4]recentSeries // the series asked for last (seriesOf)
-	nextRecent    int
 	// Memory that closed rounds and bins leave for new ones.
 	freeRounds []*openRound
 	freeObs    [][]Observation
@@ -65,10 +64,20 @@ type streamKey struct {
 	prefix  netip.Prefix
 }
 
-// recentSeries is a series and its key.
-type recentSeries struct {
-	k streamKey
-	s *entitySeries
+// followed names an entity a Stream follows: a block, or a known host
+// (a single-address prefix).
+type followed struct {
+	host   bool
+	prefix netip.Prefix
+}
+
+// entityViews are the vantage points' series of one entity. A block's
+// probes from every vantage point come together, so the entity asked for
+// last is often the one asked for next.
+type entityViews struct {
+	followed
+	level, entity string
+	series        []*entitySeries
 }
 
 // entitySeries is one vantage point's series of rounds of one entity, one
@@ -117,7 +126,7 @@ type probe struct {
 // points). An error from emit stops the stream: Add and Close return it.
 func (an Analysis) NewStream(emit func(Verdict) error) *Stream {
 	s := &Stream{an: an, emit: emit, canary: map[netip.Addr]bool{}, host: map[netip.Addr]bool{},
-		census: map[seriesKey]*BlockStat{}, series: map[streamKey]*entitySeries{}, health: Health{}, reported: map[VantageRound]bool{},
+		census: map[seriesKey]*BlockStat{}, series: map[followed]*entityViews{}, health: Health{}, reported: map[VantageRound]bool{},
 		bins: map[int64][]Observation{}, h: NewHierarchy(an.Sets), parents: map[netip.Prefix][]EntityRef{},
 		blocks: map[string]*streamBlock{}, blockByPrefix: map[netip.Prefix]*streamBlock{}, entityIndex: map[EntityRef]int32{}, events: map[entityKey]*eventSeries{}}
 	if s.an.Rollup.Window <= 0 {
@@ -214,33 +223,36 @@ func (s *Stream) addCanary(r *Record) {
 	s.health[k] = st
 }
 
-// seriesOf is s.series[k], found first among the series asked for last:
-// a block's probes, and its vantage points' probes of it, come together.
-func (s *Stream) seriesOf(k streamKey) *entitySeries {
-	for i := range s.recent {
-		if r := &s.recent[i]; r.s != nil && r.k == k {
-			return r.s
+// views returns the series of entity e, which it adds when new.
+func (s *Stream) views(e followed) *entityViews {
+	if s.last != nil && s.last.followed == e {
+		return s.last
+	}
+	ev := s.series[e]
+	if ev == nil {
+		ev = &entityViews{followed: e, level: LevelBlock, entity: e.prefix.String()}
+		if e.host {
+			ev.level, ev.entity = LevelHost, e.prefix.Addr().String()
 		}
+		s.series[e] = ev
 	}
-	es := s.series[k]
-	if es != nil {
-		s.recent[s.nextRecent] = recentSeries{k, es}
-		s.nextRecent = (s.nextRecent + 1) % len(s.recent)
-	}
-	return es
+	s.last = ev
+	return ev
 }
 
 // add files a probe of method m into its series' open round.
 func (s *Stream) add(k streamKey, m string, r *Record, p probe) {
-	es := s.seriesOf(k)
-	if es == nil {
-		es = &entitySeries{vantage: k.vantage, level: LevelBlock, entity: k.prefix.String()}
-		if k.host {
-			es.level, es.entity = LevelHost, k.prefix.Addr().String()
+	ev := s.views(followed{k.host, k.prefix})
+	var es *entitySeries
+	for _, x := range ev.series {
+		if x.vantage == k.vantage {
+			es = x
+			break
 		}
-		s.series[k] = es
-		s.recent[s.nextRecent] = recentSeries{k, es}
-		s.nextRecent = (s.nextRecent + 1) % len(s.recent)
+	}
+	if es == nil {
+		es = &entitySeries{vantage: k.vantage, level: ev.level, entity: ev.entity}
+		ev.series = append(ev.series, es)
 	}
 	var ms *methodSeries
 	for _, x := range es.methods {
