@@ -14,10 +14,88 @@ import (
 
 // EachProbe is EachRecord of [since, until) for an analysis
 // (results.ProbeSource): the same records in the same order, but each
-// decoded only when its turn comes, into memory the walk reuses, its target
-// an address rather than text. What the walk holds is the packed chunks that
-// overlap in time, never their records decoded.
+// decoded only when its turn comes, its target an address rather than
+// text. A goroutine of its own reads, decodes and merges the chunks while
+// fn runs, and hands the records over in batches of probeBatchLen, at most
+// probeBatches of them in flight: what the walk holds is those batches and
+// the packed chunks that overlap in time, never the chunks decoded.
 func (s *sqlStore) EachProbe(ctx context.Context, since, until time.Time, fn func(*results.Record, netip.Addr) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	full, free := make(chan *probeBatch, probeBatches), make(chan *probeBatch, probeBatches)
+	for range probeBatches {
+		free <- &probeBatch{}
+	}
+	walked := make(chan error, 1)
+	go func() {
+		defer close(full)
+		walked <- s.walkProbes(ctx, since, until, full, free)
+	}()
+	var err error
+	for b := range full {
+		for i := 0; err == nil && i < len(b.recs); i++ {
+			if err = fn(&b.recs[i], b.addrs[i]); err != nil {
+				cancel() // the walk stops; the batches on their way are dropped
+			}
+		}
+		free <- b
+	}
+	if werr := <-walked; err == nil {
+		err = werr
+	}
+	return err
+}
+
+// Batches of records EachProbe hands over: how many records a batch
+// holds, and how many batches there are.
+const (
+	probeBatchLen = 2048
+	probeBatches  = 4
+)
+
+// probeBatch is a run of records, with their targets' addresses.
+type probeBatch struct {
+	recs  []results.Record
+	addrs []netip.Addr
+}
+
+// walkProbes is EachProbe's reading goroutine: it fills batches taken from
+// free with the records in order, and sends them on full.
+func (s *sqlStore) walkProbes(ctx context.Context, since, until time.Time, full, free chan *probeBatch) error {
+	var b *probeBatch
+	send := func() error {
+		select {
+		case full <- b:
+			b = nil
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	err := s.eachProbe(ctx, since, until, func(r *results.Record, a netip.Addr) error {
+		if b == nil {
+			select {
+			case b = <-free:
+				b.recs, b.addrs = b.recs[:0], b.addrs[:0]
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		b.recs, b.addrs = append(b.recs, *r), append(b.addrs, a)
+		if len(b.recs) < probeBatchLen {
+			return nil
+		}
+		return send()
+	})
+	if err == nil && b != nil {
+		err = send()
+	}
+	return err
+}
+
+// eachProbe is EachProbe in the caller's goroutine: fn's record is valid
+// only during the call.
+func (s *sqlStore) eachProbe(ctx context.Context, since, until time.Time, fn func(*results.Record, netip.Addr) error) error {
 	sel, err := selectChunks(Query{Since: since, Until: until})
 	if err != nil {
 		return err

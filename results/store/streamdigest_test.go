@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"path/filepath"
@@ -141,5 +142,16 @@ func checkEachProbe(t *testing.T, s Store) {
 		if err != nil {
 			t.Errorf("[%v, %v): %v", span.since, span.until, err)
 		}
+	}
+	// An error of fn stops the walk and comes back as it is.
+	stop, n := errors.New("enough"), 0
+	err := ps.EachProbe(ctx, dayStart, dayStart.Add(time.Hour), func(*results.Record, netip.Addr) error {
+		if n++; n == 5000 {
+			return stop
+		}
+		return nil
+	})
+	if err != stop || n != 5000 {
+		t.Errorf("EachProbe stopped after %d records with %v, want 5000 and %v", n, err, stop)
 	}
 }
