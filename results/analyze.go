@@ -178,22 +178,45 @@ func (s *blockSeries) inE(x netip.Addr) bool {
 // otherwise it is uncertain, and its belief starts the next round at 0.5, as
 // Trinocular's does when a round's probe budget is spent.
 func (s *blockSeries) round(probes []probe) (state string, carried bool) {
-	a, size := s.evidence()
-	replies, silences := 0, 0
-	var silent []netip.Addr // E(b)'s addresses silent in the round
+	var t roundTally
 	for _, p := range probes {
-		switch {
-		case p.answered:
-			replies++
-		case s.inE(p.addr):
-			silences++
-			silent = append(silent, p.addr)
-		}
+		t.add(s, p)
 	}
+	return s.judge(&t, probes)
+}
+
+// roundTally is what a round's judgement needs of its probes: the replies,
+// and the silences of E(b) with their addresses.
+type roundTally struct {
+	replies, silences int
+	silent            []netip.Addr // E(b)'s addresses silent in the round
+}
+
+// add counts probe p of series s.
+func (t *roundTally) add(s *blockSeries, p probe) {
+	switch {
+	case p.answered:
+		t.replies++
+	case s.inE(p.addr):
+		t.silences++
+		t.silent = append(t.silent, p.addr)
+	}
+}
+
+// fixedE reports whether the series' E(b) stays as it is from round to
+// round (a census's, or a known host's), so that a round's probes can be
+// tallied as they come rather than kept until the round is judged.
+func (s *blockSeries) fixedE() bool { return s.host || s.census != nil }
+
+// judge is round with the round's probes tallied in t; probes are needed
+// only by a series that learns its E(b) (not fixedE). It sorts t.silent.
+func (s *blockSeries) judge(t *roundTally, probes []probe) (state string, carried bool) {
+	a, size := s.evidence()
+	replies, silences := t.replies, t.silences
 	// Only distinct addresses confirm a down: a few addresses probed over
 	// and over are not independent witnesses.
-	slices.SortFunc(silent, netip.Addr.Compare)
-	distinct := len(slices.Compact(silent))
+	slices.SortFunc(t.silent, netip.Addr.Compare)
+	distinct := len(slices.Compact(t.silent))
 	prior := s.belief
 	s.belief.Silent = 0
 	s.answered = s.answered || replies > 0

@@ -112,7 +112,8 @@ type openRound struct {
 type openMethod struct {
 	m      *methodSeries
 	first  time.Time
-	probes []probe
+	tally  roundTally // the probes, when m's E(b) is fixed
+	probes []probe    // the probes, when m learns its E(b)
 }
 
 // probe is what a round's judgement needs of a record.
@@ -283,15 +284,27 @@ func (s *Stream) add(k streamKey, m string, r *Record, p probe) {
 	for i := range o.methods {
 		if om := &o.methods[i]; om.m == ms {
 			om.first = minTime(om.first, r.Time)
-			om.probes = append(om.probes, p)
+			om.add(p)
 			return
 		}
 	}
-	var probes []probe
+	om := openMethod{m: ms, first: r.Time}
 	if n := len(o.methods); n < cap(o.methods) {
-		probes = o.methods[:n+1][n].probes[:0] // a closed round's, reused
+		old := o.methods[:n+1][n] // a closed round's: its memory is reused
+		om.probes, om.tally.silent = old.probes[:0], old.tally.silent[:0]
 	}
-	o.methods = append(o.methods, openMethod{m: ms, first: r.Time, probes: append(probes, p)})
+	om.add(p)
+	o.methods = append(o.methods, om)
+}
+
+// add files probe p: tallied when the series' E(b) is fixed, kept for the
+// judgement otherwise.
+func (om *openMethod) add(p probe) {
+	if om.m.fixedE() {
+		om.tally.add(&om.m.blockSeries, p)
+	} else {
+		om.probes = append(om.probes, p)
+	}
 }
 
 // newRound returns an empty open round of es, one a closed round left when
@@ -419,7 +432,13 @@ func (s *Stream) closeRound(o *openRound) {
 		}
 	}
 	for _, om := range o.methods {
-		state, carried := om.m.round(om.probes)
+		var state string
+		var carried bool
+		if om.m.fixedE() {
+			state, carried = om.m.judge(&om.tally, nil)
+		} else {
+			state, carried = om.m.round(om.probes)
+		}
 		if missing && state == PlaneDown {
 			continue // a method that saw the entity up was not asked: no evidence
 		}
