@@ -102,8 +102,12 @@ func TestStreamHoldsOnlyOpenRounds(t *testing.T) {
 	if limit := 6 * (StreamLag + 2); most > limit {
 		t.Errorf("%d rounds or bins open at once, want ≤ %d", most, limit)
 	}
-	if len(st.series) != 6 {
-		t.Errorf("%d series, want 6", len(st.series))
+	series := 0
+	for _, ev := range st.series {
+		series += len(ev.series)
+	}
+	if series != 6 {
+		t.Errorf("%d series, want 6", series)
 	}
 	if n == 0 {
 		t.Error("no verdict emitted")
