@@ -43,12 +43,10 @@ type Stream struct {
 	entityIndex   map[EntityRef]int32
 	touched       []int32
 	countSeq      int64
-	// Memory that closed rounds and bins leave for new ones.
-	freeRounds []*openRound
-	freeObs    [][]Observation
-	events     map[entityKey]*eventSeries
-	traces     []Record
-	now        time.Time
+	freeRounds    []*openRound // closed rounds, for new ones
+	events        map[entityKey]*eventSeries
+	traces        []Record
+	now           time.Time
 }
 
 // StreamLag is how many rounds after a round's first record a Stream waits
@@ -447,9 +445,8 @@ func (s *Stream) closeRound(o *openRound) {
 		}
 		t := binStart(om.first, s.an.Round)
 		obs, ok := s.bins[t.UnixNano()]
-		if !ok && len(s.freeObs) > 0 {
-			obs = s.freeObs[len(s.freeObs)-1]
-			s.freeObs = s.freeObs[:len(s.freeObs)-1]
+		if !ok {
+			obs = make([]Observation, 0, len(s.prev)+len(s.prev)/8) // a bin holds about what the last one did
 		}
 		s.bins[t.UnixNano()] = append(obs, Observation{Vantage: es.vantage, Level: es.level,
 			Entity: es.entity, Round: o.round, Time: t, State: state, Method: om.m.method,
@@ -465,9 +462,6 @@ func (s *Stream) closeRound(o *openRound) {
 func (s *Stream) closeBin(bin int64) {
 	obs := s.bins[bin]
 	delete(s.bins, bin)
-	if s.prev != nil {
-		s.freeObs = append(s.freeObs, s.prev[:0])
-	}
 	s.prev, s.prevBin = obs, bin
 	if len(s.an.Canaries) > 0 {
 		// A vantage with no canary record in a round is unknown: a gap.
