@@ -98,11 +98,6 @@ func (c *collector) verdicts() []Verdict {
 	return slices.Concat(c.entities, c.rollups, c.vantages)
 }
 
-// seriesKey names one vantage's series of rounds of one entity by one method.
-type seriesKey struct {
-	vantage, level, entity, method string
-}
-
 // CensusMethod is the method name a census is kept under: "icmp" for the
 // empty name.
 func CensusMethod(m string) string {

@@ -365,11 +365,6 @@ type EntityCount struct {
 // verdict's time as its bin. A block counted twice in a bin counts once (up if
 // either says so). The result is sorted by time, level, then entity.
 func (h *Hierarchy) Count(blocks []Verdict, bin time.Duration) []EntityCount {
-	return h.count(blocks, bin, h.Parents)
-}
-
-// count is Count with parents giving a block's parents, as Parents does.
-func (h *Hierarchy) count(blocks []Verdict, bin time.Duration, parents func(netip.Prefix) []EntityRef) []EntityCount {
 	type binKey struct {
 		t time.Time
 		e EntityRef
@@ -391,7 +386,7 @@ func (h *Hierarchy) count(blocks []Verdict, bin time.Duration, parents func(neti
 		p = p.Masked()
 		t := binStart(v.Time, bin)
 		up := v.DataPlane == PlaneUp || v.DataPlane == PlanePartial
-		for _, e := range parents(p) {
+		for _, e := range h.Parents(p) {
 			bk := binKey{t, e}
 			c := counts[bk]
 			if c == nil {

@@ -1,6 +1,7 @@
 package results
 
 import (
+	"cmp"
 	"math"
 	"net/netip"
 	"slices"
@@ -23,7 +24,7 @@ type Stream struct {
 	err  error
 
 	canary, host map[netip.Addr]bool
-	census       map[seriesKey]*BlockStat
+	census       censusIndex
 	series       map[followed]*entityViews
 	last         *entityViews // the entity asked for last (views)
 	open         []*openRound // by first record's time: the order they close in
@@ -34,7 +35,6 @@ type Stream struct {
 	prev         []Observation           // the last bin closed
 	prevBin      int64
 	h            *Hierarchy
-	parents      map[netip.Prefix][]EntityRef // h.Parents, as asked so far
 	// The roll-up counts (rollupCounts): blocks by entity and by prefix,
 	// the entities they roll up into, numbered.
 	blocks        map[string]*streamBlock
@@ -125,8 +125,8 @@ type probe struct {
 // points). An error from emit stops the stream: Add and Close return it.
 func (an Analysis) NewStream(emit func(Verdict) error) *Stream {
 	s := &Stream{an: an, emit: emit, canary: map[netip.Addr]bool{}, host: map[netip.Addr]bool{},
-		census: map[seriesKey]*BlockStat{}, series: map[followed]*entityViews{}, health: Health{}, reported: map[VantageRound]bool{},
-		bins: map[int64][]Observation{}, h: NewHierarchy(an.Sets), parents: map[netip.Prefix][]EntityRef{},
+		series: map[followed]*entityViews{}, health: Health{}, reported: map[VantageRound]bool{},
+		bins: map[int64][]Observation{}, h: NewHierarchy(an.Sets),
 		blocks: map[string]*streamBlock{}, blockByPrefix: map[netip.Prefix]*streamBlock{}, entityIndex: map[EntityRef]int32{}, events: map[entityKey]*eventSeries{}}
 	if s.an.Rollup.Window <= 0 {
 		s.an.Rollup.Window = RollupWindow(an.Round)
@@ -137,13 +137,51 @@ func (an Analysis) NewStream(emit func(Verdict) error) *Stream {
 	for _, a := range an.Hosts {
 		s.host[a] = true
 	}
-	for i := range an.Census {
-		b := &an.Census[i]
-		if !b.Host {
-			s.census[seriesKey{b.Vantage, LevelBlock, b.Block.String(), CensusMethod(b.Method)}] = b
+	s.census = newCensusIndex(an.Census)
+	return s
+}
+
+// censusIndex finds the census of a vantage point's block by a method
+// among stats: the indexes of stats' blocks (not hosts), sorted by vantage
+// point, block and method, which take less room than a map of them.
+type censusIndex struct {
+	stats []BlockStat
+	order []int32
+}
+
+func newCensusIndex(stats []BlockStat) censusIndex {
+	c := censusIndex{stats: stats}
+	for i := range stats {
+		if !stats[i].Host {
+			c.order = append(c.order, int32(i))
 		}
 	}
-	return s
+	slices.SortStableFunc(c.order, func(i, j int32) int {
+		a, b := &stats[i], &stats[j]
+		return c.compare(a.Vantage, a.Block, CensusMethod(a.Method), b)
+	})
+	return c
+}
+
+// compare orders (vantage, block, method) and b's.
+func (c censusIndex) compare(vantage string, block netip.Prefix, method string, b *BlockStat) int {
+	return cmp.Or(cmp.Compare(vantage, b.Vantage), block.Compare(b.Block), cmp.Compare(method, CensusMethod(b.Method)))
+}
+
+// find returns the census of block by method from vantage, the last one
+// given when there are several, or nil.
+func (c censusIndex) find(vantage string, block netip.Prefix, method string) *BlockStat {
+	// The first index past the matches; the one before it is the last match.
+	n, _ := slices.BinarySearchFunc(c.order, 0, func(i int32, _ int) int {
+		if c.compare(vantage, block, method, &c.stats[i]) >= 0 {
+			return -1
+		}
+		return 1
+	})
+	if n == 0 || c.compare(vantage, block, method, &c.stats[c.order[n-1]]) != 0 {
+		return nil
+	}
+	return &c.stats[c.order[n-1]]
 }
 
 // Add takes the next record. Records that name no address, and errors of
@@ -222,6 +260,15 @@ func (s *Stream) addCanary(r *Record) {
 	s.health[k] = st
 }
 
+// censusOf is the census by method m from vantage of the entity k names:
+// none for a host.
+func (s *Stream) censusOf(vantage string, k streamKey, m string) *BlockStat {
+	if k.host {
+		return nil
+	}
+	return s.census.find(vantage, k.prefix, m)
+}
+
 // views returns the series of entity e, which it adds when new.
 func (s *Stream) views(e followed) *entityViews {
 	if s.last != nil && s.last.followed == e {
@@ -261,7 +308,7 @@ func (s *Stream) add(k streamKey, m string, r *Record, p probe) {
 	}
 	if ms == nil {
 		ms = &methodSeries{method: m, blockSeries: blockSeries{host: k.host,
-			census: s.census[seriesKey{es.vantage, es.level, es.entity, m}]}}
+			census: s.censusOf(es.vantage, k, m)}}
 		if s.an.Before[es.entity] == PlaneDown {
 			ms.belief = Belief{BU: BeliefMin, DownRounds: 1}
 		}
@@ -515,16 +562,6 @@ func (s *Stream) closeBin(bin int64) {
 			s.err = s.emit(v)
 		}
 	}
-}
-
-// parentsOf is s.h.Parents(block), found once a block.
-func (s *Stream) parentsOf(block netip.Prefix) []EntityRef {
-	ps, ok := s.parents[block]
-	if !ok {
-		ps = s.h.Parents(block)
-		s.parents[block] = ps
-	}
-	return ps
 }
 
 // put emits a verdict and adds its bin, of weight drop, to its entity's

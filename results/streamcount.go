@@ -35,7 +35,7 @@ func (s *Stream) rollupCounts(merged []Verdict) []EntityCount {
 		if first < 0 {
 			first = i
 		} else if !binStart(merged[i].Time, s.an.Round).Equal(binStart(merged[first].Time, s.an.Round)) {
-			return s.h.count(merged, s.an.Round, s.parentsOf)
+			return s.h.Count(merged, s.an.Round)
 		}
 	}
 	if first < 0 {
@@ -103,7 +103,7 @@ func (s *Stream) block(entity string) *streamBlock {
 	b := s.blockByPrefix[p]
 	if b == nil {
 		b = &streamBlock{}
-		for _, e := range s.parentsOf(p) {
+		for _, e := range s.h.Parents(p) {
 			i, ok := s.entityIndex[e]
 			if !ok {
 				i = int32(len(s.entities))

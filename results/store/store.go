@@ -13,10 +13,10 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
