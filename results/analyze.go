@@ -98,11 +98,6 @@ func (c *collector) verdicts() []Verdict {
 	return slices.Concat(c.entities, c.rollups, c.vantages)
 }
 
-// seriesKey names one vantage's series of rounds of one entity by one method.
-type seriesKey struct {
-	vantage, level, entity, method string
-}
-
 // CensusMethod is the method name a census is kept under: "icmp" for the
 // empty name.
 func CensusMethod(m string) string {
@@ -139,21 +134,33 @@ type blockSeries struct {
 	answers int // of them, answered
 }
 
-// evidence says whether a is in E(b), and gives A; A is 0 while unknown.
-func (s *blockSeries) evidence() (inE func(netip.Addr) bool, a float64, size int) {
+// evidence gives A, 0 while unknown, and the size of E(b).
+func (s *blockSeries) evidence() (a float64, size int) {
 	switch {
 	case s.host:
-		return func(netip.Addr) bool { return true }, HostA, 1
+		return HostA, 1
 	case s.census != nil:
-		e := s.census.E
-		return func(x netip.Addr) bool { _, ok := slices.BinarySearchFunc(e, x, netip.Addr.Compare); return ok },
-			s.census.A, len(e)
+		return s.census.A, len(s.census.E)
 	}
 	if s.probes > 0 {
 		// Laplace's rule, so that a few probes do not give A = 1 or 0.
 		a = float64(s.answers+1) / float64(s.probes+2)
 	}
-	return func(x netip.Addr) bool { return s.learnt[x] }, a, len(s.learnt)
+	return a, len(s.learnt)
+}
+
+// inE says whether x is in E(b).
+func (s *blockSeries) inE(x netip.Addr) bool {
+	switch {
+	case s.host:
+		return true
+	case s.census != nil && len(s.census.E) <= 32:
+		return slices.Contains(s.census.E, x) // a few comparisons beat a search by Compare
+	case s.census != nil:
+		_, ok := slices.BinarySearchFunc(s.census.E, x, netip.Addr.Compare)
+		return ok
+	}
+	return s.learnt[x]
 }
 
 // round applies one round's records and returns the series' state after
@@ -168,22 +175,45 @@ func (s *blockSeries) evidence() (inE func(netip.Addr) bool, a float64, size int
 // otherwise it is uncertain, and its belief starts the next round at 0.5, as
 // Trinocular's does when a round's probe budget is spent.
 func (s *blockSeries) round(probes []probe) (state string, carried bool) {
-	inE, a, size := s.evidence()
-	replies, silences := 0, 0
-	var silent []netip.Addr // E(b)'s addresses silent in the round
+	var t roundTally
 	for _, p := range probes {
-		switch {
-		case p.answered:
-			replies++
-		case inE(p.addr):
-			silences++
-			silent = append(silent, p.addr)
-		}
+		t.add(s, p)
 	}
+	return s.judge(&t, probes)
+}
+
+// roundTally is what a round's judgement needs of its probes: the replies,
+// and the silences of E(b) with their addresses.
+type roundTally struct {
+	replies, silences int
+	silent            []netip.Addr // E(b)'s addresses silent in the round
+}
+
+// add counts probe p of series s.
+func (t *roundTally) add(s *blockSeries, p probe) {
+	switch {
+	case p.answered:
+		t.replies++
+	case s.inE(p.addr):
+		t.silences++
+		t.silent = append(t.silent, p.addr)
+	}
+}
+
+// fixedE reports whether the series' E(b) stays as it is from round to
+// round (a census's, or a known host's), so that a round's probes can be
+// tallied as they come rather than kept until the round is judged.
+func (s *blockSeries) fixedE() bool { return s.host || s.census != nil }
+
+// judge is round with the round's probes tallied in t; probes are needed
+// only by a series that learns its E(b) (not fixedE). It sorts t.silent.
+func (s *blockSeries) judge(t *roundTally, probes []probe) (state string, carried bool) {
+	a, size := s.evidence()
+	replies, silences := t.replies, t.silences
 	// Only distinct addresses confirm a down: a few addresses probed over
 	// and over are not independent witnesses.
-	slices.SortFunc(silent, netip.Addr.Compare)
-	distinct := len(slices.Compact(silent))
+	slices.SortFunc(t.silent, netip.Addr.Compare)
+	distinct := len(slices.Compact(t.silent))
 	prior := s.belief
 	s.belief.Silent = 0
 	s.answered = s.answered || replies > 0

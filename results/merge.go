@@ -181,7 +181,7 @@ func Merge(obs []Observation, health Health, quorum int) []Verdict {
 // it returns their names, each observation's entity number, and the lowest
 // and highest round of obs.
 func numberEntities(obs []Observation) (names []entityKey, ids []int32, minRound, maxRound int64) {
-	entities := make(map[entityKey]int32)
+	entities := make(map[entityKey]int32, len(obs)/2)
 	ids = make([]int32, len(obs))
 	minRound, maxRound = int64(math.MaxInt64), int64(math.MinInt64)
 	var last entityKey

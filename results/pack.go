@@ -358,11 +358,85 @@ func UnpackRecords(data []byte, vantage string, fn func(r *Record) error) error 
 	return c.err
 }
 
+// UnpackProbes is UnpackRecords for an analysis, which reads target
+// addresses, not their text: it calls fn with each record as ProbeReader
+// gives it.
+func UnpackProbes(data []byte, vantage string, fn func(r *Record, addr netip.Addr) error) error {
+	p := NewProbeReader(data, vantage)
+	for p.Next() {
+		if err := fn(p.Record()); err != nil {
+			return err
+		}
+	}
+	return p.Err()
+}
+
+// ProbeReader reads a chunk PackRecords made one record at a time, for an
+// analysis, which reads target addresses, not their text: a target packed
+// as an address comes as the record's address, with its Target empty; any
+// other target comes as Target, with the zero Addr. It holds one record
+// decoded at a time however long the chunk.
+type ProbeReader struct {
+	c       chunkReader
+	vantage string
+	n, i    int
+	ns      int64
+	r       Record
+}
+
+// NewProbeReader starts reading data, giving each record the vantage point
+// vantage.
+func NewProbeReader(data []byte, vantage string) *ProbeReader {
+	p := &ProbeReader{c: chunkReader{b: data, lean: true}, vantage: vantage}
+	p.n = p.c.header()
+	return p
+}
+
+// Next decodes the next record and reports whether there is one: false at
+// the end of the chunk, or at a corruption, which Err then returns. The
+// record Record gave before is overwritten.
+func (p *ProbeReader) Next() bool {
+	if p.c.err != nil {
+		return false
+	}
+	if p.i == p.n {
+		if len(p.c.b) > 0 {
+			p.c.fail("%d bytes after the last record", len(p.c.b))
+		}
+		return false
+	}
+	p.ns += p.c.varint()
+	p.r = Record{Time: time.Unix(0, p.ns).UTC(), Vantage: p.vantage}
+	p.c.target = netip.Addr{}
+	p.c.record(&p.r)
+	if p.c.err != nil {
+		p.c.err = fmt.Errorf("record %d of %d: %w", p.i, p.n, p.c.err)
+		return false
+	}
+	p.i++
+	return true
+}
+
+// Record is the record Next decoded, valid until the next call of Next, and
+// its target's address. Its strings, slices and pointers are its own, as
+// UnpackRecords gives them.
+func (p *ProbeReader) Record() (*Record, netip.Addr) { return &p.r, p.c.target }
+
+// AppendID appends the ID of the record Next decoded (Record.ID, its
+// target as text) to b.
+func (p *ProbeReader) AppendID(b []byte) []byte { return p.r.appendID(b, p.c.target) }
+
+// Err is the corruption that stopped Next, wrapping ErrBadPacked, or nil.
+func (p *ProbeReader) Err() error { return p.c.err }
+
 // chunkReader reads a chunk from the front of b. Its first error sticks: it
-// empties b, and reads after it return zero values.
+// empties b, and reads after it return zero values. A lean reader reads a
+// record's target address into target, not into its Target.
 type chunkReader struct {
-	b   []byte
-	err error
+	b      []byte
+	err    error
+	lean   bool
+	target netip.Addr
 }
 
 // fail records the error, wrapping ErrBadPacked, unless there is one already.
@@ -408,7 +482,11 @@ func (c *chunkReader) record(r *Record) {
 	}
 	r.Round = c.varint()
 	r.Method = c.name()
-	r.Target = c.addr()
+	if c.lean {
+		r.Target, c.target = c.addrOrName()
+	} else {
+		r.Target = c.addr()
+	}
 	r.Outcome = c.name()
 	if f&packPort != 0 {
 		r.Port = c.int()
@@ -603,26 +681,40 @@ func (c *chunkReader) name() string {
 
 // addr reads an address: 4 or 16 bytes, or a string.
 func (c *chunkReader) addr() string {
+	s, a := c.addrOrName()
+	if a.IsValid() {
+		return a.String()
+	}
+	return s
+}
+
+// addrOrName reads an address: 4 or 16 bytes, given as a, or a string,
+// given as s.
+func (c *chunkReader) addrOrName() (s string, a netip.Addr) {
 	v := c.uvarint()
 	var n int
 	switch {
 	case v&1 == 0:
-		return c.literal(v >> 1)
+		return c.literal(v >> 1), netip.Addr{}
 	case v == packIPv4:
 		n = 4
 	case v == packIPv6:
 		n = 16
 	default:
 		c.fail("address kind %d", v)
-		return ""
+		return "", netip.Addr{}
 	}
 	if len(c.b) < n {
 		c.fail("truncated address")
-		return ""
+		return "", netip.Addr{}
 	}
-	a, _ := netip.AddrFromSlice(c.b[:n])
+	if n == 4 {
+		a = netip.AddrFrom4([4]byte(c.b[:4]))
+	} else {
+		a = netip.AddrFrom16([16]byte(c.b[:16]))
+	}
 	c.b = c.b[n:]
-	return a.String()
+	return "", a
 }
 
 // packNames are the names a chunk writes as their index: methods,

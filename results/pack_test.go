@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/netip"
 	"reflect"
 	"slices"
 	"testing"
@@ -460,4 +461,43 @@ func BenchmarkUnpackRecords(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*packBenchN), "ns/record")
+}
+
+// unpackProbes decodes data as UnpackProbes gives it, each target put back
+// as text.
+func unpackProbes(data []byte) ([]Record, error) {
+	var got []Record
+	err := UnpackProbes(data, packVantage, func(r *Record, addr netip.Addr) error {
+		g := *r
+		if addr.IsValid() {
+			if g.Target != "" {
+				return fmt.Errorf("record %d: target %q and address %v", len(got), g.Target, addr)
+			}
+			g.Target = addr.String()
+		}
+		got = append(got, g)
+		return nil
+	})
+	return got, err
+}
+
+func TestUnpackProbesAgrees(t *testing.T) {
+	recs := append(allPackRecords(), packBenchRecords(300)...)
+	data := PackRecords(nil, recs)
+	want, err := unpackAll(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := unpackProbes(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !samePacked(got, want) {
+		t.Errorf("UnpackProbes and UnpackRecords differ:\n got %+v\nwant %+v", got, want)
+	}
+	for n := range len(data) {
+		if _, err := unpackProbes(data[:n]); !errors.Is(err, ErrBadPacked) {
+			t.Fatalf("%d of %d bytes: err = %v, want ErrBadPacked", n, len(data), err)
+		}
+	}
 }

@@ -9,6 +9,7 @@
 package results
 
 import (
+	"net/netip"
 	"strconv"
 	"time"
 )
@@ -96,13 +97,23 @@ type Hop struct {
 // ID is the record's stable identity: vantage, round, method, target, port and
 // sequence. Delivering the same record twice yields the same ID.
 func (r *Record) ID() string {
-	b := make([]byte, 0, len(r.Vantage)+len(r.Method)+len(r.Target)+32)
+	return string(r.appendID(make([]byte, 0, len(r.Vantage)+len(r.Method)+len(r.Target)+32), netip.Addr{}))
+}
+
+// appendID appends r's ID to b, with target's text for an empty Target
+// when target is valid (ProbeReader's records).
+func (r *Record) appendID(b []byte, target netip.Addr) []byte {
 	b = append(append(b, r.Vantage...), '/')
 	b = append(strconv.AppendInt(b, r.Round, 10), '/')
 	b = append(append(b, r.Method...), '/')
-	b = append(append(b, r.Target...), '/')
+	if r.Target == "" && target.IsValid() {
+		b = target.AppendTo(b)
+	} else {
+		b = append(b, r.Target...)
+	}
+	b = append(b, '/')
 	b = append(strconv.AppendInt(b, int64(r.Port), 10), '/')
-	return string(strconv.AppendInt(b, int64(r.Seq), 10))
+	return strconv.AppendInt(b, int64(r.Seq), 10)
 }
 
 // Answered reports whether the target itself answered: an echo reply, an open or

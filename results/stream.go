@@ -1,6 +1,7 @@
 package results
 
 import (
+	"cmp"
 	"math"
 	"net/netip"
 	"slices"
@@ -23,8 +24,9 @@ type Stream struct {
 	err  error
 
 	canary, host map[netip.Addr]bool
-	census       map[seriesKey]*BlockStat
-	series       map[streamKey]*entitySeries
+	census       censusIndex
+	series       map[followed]*entityViews
+	last         *entityViews // the entity asked for last (views)
 	open         []*openRound // by first record's time: the order they close in
 	closed       int          // open[:closed] are closed
 	health       Health
@@ -33,9 +35,18 @@ type Stream struct {
 	prev         []Observation           // the last bin closed
 	prevBin      int64
 	h            *Hierarchy
-	events       map[entityKey]*eventSeries
-	traces       []Record
-	now          time.Time
+	// The roll-up counts (rollupCounts): blocks by entity and by prefix,
+	// the entities they roll up into, numbered.
+	blocks        map[string]*streamBlock
+	blockByPrefix map[netip.Prefix]*streamBlock
+	entities      []streamEntity
+	entityIndex   map[EntityRef]int32
+	touched       []int32
+	countSeq      int64
+	freeRounds    []*openRound // closed rounds, for new ones
+	events        map[entityKey]*eventSeries
+	traces        []Record
+	now           time.Time
 }
 
 // StreamLag is how many rounds after a round's first record a Stream waits
@@ -49,6 +60,22 @@ type streamKey struct {
 	vantage string
 	host    bool
 	prefix  netip.Prefix
+}
+
+// followed names an entity a Stream follows: a block, or a known host
+// (a single-address prefix).
+type followed struct {
+	host   bool
+	prefix netip.Prefix
+}
+
+// entityViews are the vantage points' series of one entity. A block's
+// probes from every vantage point come together, so the entity asked for
+// last is often the one asked for next.
+type entityViews struct {
+	followed
+	level, entity string
+	series        []*entitySeries
 }
 
 // entitySeries is one vantage point's series of rounds of one entity, one
@@ -83,7 +110,8 @@ type openRound struct {
 type openMethod struct {
 	m      *methodSeries
 	first  time.Time
-	probes []probe
+	tally  roundTally // the probes, when m's E(b) is fixed
+	probes []probe    // the probes, when m learns its E(b)
 }
 
 // probe is what a round's judgement needs of a record.
@@ -97,8 +125,9 @@ type probe struct {
 // points). An error from emit stops the stream: Add and Close return it.
 func (an Analysis) NewStream(emit func(Verdict) error) *Stream {
 	s := &Stream{an: an, emit: emit, canary: map[netip.Addr]bool{}, host: map[netip.Addr]bool{},
-		census: map[seriesKey]*BlockStat{}, series: map[streamKey]*entitySeries{}, health: Health{}, reported: map[VantageRound]bool{},
-		bins: map[int64][]Observation{}, h: NewHierarchy(an.Sets), events: map[entityKey]*eventSeries{}}
+		series: map[followed]*entityViews{}, health: Health{}, reported: map[VantageRound]bool{},
+		bins: map[int64][]Observation{}, h: NewHierarchy(an.Sets),
+		blocks: map[string]*streamBlock{}, blockByPrefix: map[netip.Prefix]*streamBlock{}, entityIndex: map[EntityRef]int32{}, events: map[entityKey]*eventSeries{}}
 	if s.an.Rollup.Window <= 0 {
 		s.an.Rollup.Window = RollupWindow(an.Round)
 	}
@@ -108,18 +137,64 @@ func (an Analysis) NewStream(emit func(Verdict) error) *Stream {
 	for _, a := range an.Hosts {
 		s.host[a] = true
 	}
-	for i := range an.Census {
-		b := &an.Census[i]
-		if !b.Host {
-			s.census[seriesKey{b.Vantage, LevelBlock, b.Block.String(), CensusMethod(b.Method)}] = b
+	s.census = newCensusIndex(an.Census)
+	return s
+}
+
+// censusIndex finds the census of a vantage point's block by a method
+// among stats: the indexes of stats' blocks (not hosts), sorted by vantage
+// point, block and method, which take less room than a map of them.
+type censusIndex struct {
+	stats []BlockStat
+	order []int32
+}
+
+func newCensusIndex(stats []BlockStat) censusIndex {
+	c := censusIndex{stats: stats}
+	for i := range stats {
+		if !stats[i].Host {
+			c.order = append(c.order, int32(i))
 		}
 	}
-	return s
+	slices.SortStableFunc(c.order, func(i, j int32) int {
+		a, b := &stats[i], &stats[j]
+		return c.compare(a.Vantage, a.Block, CensusMethod(a.Method), b)
+	})
+	return c
+}
+
+// compare orders (vantage, block, method) and b's.
+func (c censusIndex) compare(vantage string, block netip.Prefix, method string, b *BlockStat) int {
+	return cmp.Or(cmp.Compare(vantage, b.Vantage), block.Compare(b.Block), cmp.Compare(method, CensusMethod(b.Method)))
+}
+
+// find returns the census of block by method from vantage, the last one
+// given when there are several, or nil.
+func (c censusIndex) find(vantage string, block netip.Prefix, method string) *BlockStat {
+	// The first index past the matches; the one before it is the last match.
+	n, _ := slices.BinarySearchFunc(c.order, 0, func(i int32, _ int) int {
+		if c.compare(vantage, block, method, &c.stats[i]) >= 0 {
+			return -1
+		}
+		return 1
+	})
+	if n == 0 || c.compare(vantage, block, method, &c.stats[c.order[n-1]]) != 0 {
+		return nil
+	}
+	return &c.stats[c.order[n-1]]
 }
 
 // Add takes the next record. Records that name no address, and errors of
 // the prober, are no evidence and are skipped.
 func (s *Stream) Add(r *Record) error {
+	addr, _ := netip.ParseAddr(r.Target)
+	return s.addProbe(r, addr)
+}
+
+// addProbe is Add of a record whose target is addr, which is invalid when
+// the target is not an address; r.Target may be empty when it is one
+// (ProbeSource).
+func (s *Stream) addProbe(r *Record, addr netip.Addr) error {
 	if s.err != nil {
 		return s.err
 	}
@@ -127,10 +202,10 @@ func (s *Stream) Add(r *Record) error {
 		s.now = r.Time
 		s.closeBefore(s.now)
 	}
-	addr, err := netip.ParseAddr(r.Target)
-	if err != nil || r.Outcome == OutcomeError {
+	if !addr.IsValid() || r.Outcome == OutcomeError {
 		return s.err
 	}
+	target := addr
 	addr = addr.Unmap()
 	switch {
 	case s.canary[addr]:
@@ -138,6 +213,9 @@ func (s *Stream) Add(r *Record) error {
 		return s.err
 	case r.Method == MethodTrace:
 		s.traces = append(s.traces, *r)
+		if r.Target == "" {
+			s.traces[len(s.traces)-1].Target = target.String()
+		}
 		return s.err
 	}
 	m := RecordMethod(r)
@@ -182,15 +260,45 @@ func (s *Stream) addCanary(r *Record) {
 	s.health[k] = st
 }
 
+// censusOf is the census by method m from vantage of the entity k names:
+// none for a host.
+func (s *Stream) censusOf(vantage string, k streamKey, m string) *BlockStat {
+	if k.host {
+		return nil
+	}
+	return s.census.find(vantage, k.prefix, m)
+}
+
+// views returns the series of entity e, which it adds when new.
+func (s *Stream) views(e followed) *entityViews {
+	if s.last != nil && s.last.followed == e {
+		return s.last
+	}
+	ev := s.series[e]
+	if ev == nil {
+		ev = &entityViews{followed: e, level: LevelBlock, entity: e.prefix.String()}
+		if e.host {
+			ev.level, ev.entity = LevelHost, e.prefix.Addr().String()
+		}
+		s.series[e] = ev
+	}
+	s.last = ev
+	return ev
+}
+
 // add files a probe of method m into its series' open round.
 func (s *Stream) add(k streamKey, m string, r *Record, p probe) {
-	es := s.series[k]
-	if es == nil {
-		es = &entitySeries{vantage: k.vantage, level: LevelBlock, entity: k.prefix.String()}
-		if k.host {
-			es.level, es.entity = LevelHost, k.prefix.Addr().String()
+	ev := s.views(followed{k.host, k.prefix})
+	var es *entitySeries
+	for _, x := range ev.series {
+		if x.vantage == k.vantage {
+			es = x
+			break
 		}
-		s.series[k] = es
+	}
+	if es == nil {
+		es = &entitySeries{vantage: k.vantage, level: ev.level, entity: ev.entity}
+		ev.series = append(ev.series, es)
 	}
 	var ms *methodSeries
 	for _, x := range es.methods {
@@ -200,7 +308,7 @@ func (s *Stream) add(k streamKey, m string, r *Record, p probe) {
 	}
 	if ms == nil {
 		ms = &methodSeries{method: m, blockSeries: blockSeries{host: k.host,
-			census: s.census[seriesKey{es.vantage, es.level, es.entity, m}]}}
+			census: s.censusOf(es.vantage, k, m)}}
 		if s.an.Before[es.entity] == PlaneDown {
 			ms.belief = Belief{BU: BeliefMin, DownRounds: 1}
 		}
@@ -213,7 +321,7 @@ func (s *Stream) add(k streamKey, m string, r *Record, p probe) {
 		}
 	}
 	if o == nil {
-		o = &openRound{s: es, round: r.Round, first: r.Time}
+		o = s.newRound(es, r.Round, r.Time)
 		es.open = append(es.open, o)
 		s.open = append(s.open, o)
 	}
@@ -221,11 +329,40 @@ func (s *Stream) add(k streamKey, m string, r *Record, p probe) {
 	for i := range o.methods {
 		if om := &o.methods[i]; om.m == ms {
 			om.first = minTime(om.first, r.Time)
-			om.probes = append(om.probes, p)
+			om.add(p)
 			return
 		}
 	}
-	o.methods = append(o.methods, openMethod{m: ms, first: r.Time, probes: []probe{p}})
+	om := openMethod{m: ms, first: r.Time}
+	if n := len(o.methods); n < cap(o.methods) {
+		old := o.methods[:n+1][n] // a closed round's: its memory is reused
+		om.probes, om.tally.silent = old.probes[:0], old.tally.silent[:0]
+	}
+	om.add(p)
+	o.methods = append(o.methods, om)
+}
+
+// add files probe p: tallied when the series' E(b) is fixed, kept for the
+// judgement otherwise.
+func (om *openMethod) add(p probe) {
+	if om.m.fixedE() {
+		om.tally.add(&om.m.blockSeries, p)
+	} else {
+		om.probes = append(om.probes, p)
+	}
+}
+
+// newRound returns an empty open round of es, one a closed round left when
+// there is one.
+func (s *Stream) newRound(es *entitySeries, round int64, first time.Time) *openRound {
+	n := len(s.freeRounds)
+	if n == 0 {
+		return &openRound{s: es, round: round, first: first}
+	}
+	o := s.freeRounds[n-1]
+	s.freeRounds = s.freeRounds[:n-1]
+	o.s, o.round, o.first, o.methods = es, round, first, o.methods[:0]
+	return o
 }
 
 func minTime(a, b time.Time) time.Time {
@@ -340,7 +477,13 @@ func (s *Stream) closeRound(o *openRound) {
 		}
 	}
 	for _, om := range o.methods {
-		state, carried := om.m.round(om.probes)
+		var state string
+		var carried bool
+		if om.m.fixedE() {
+			state, carried = om.m.judge(&om.tally, nil)
+		} else {
+			state, carried = om.m.round(om.probes)
+		}
 		if missing && state == PlaneDown {
 			continue // a method that saw the entity up was not asked: no evidence
 		}
@@ -348,10 +491,16 @@ func (s *Stream) closeRound(o *openRound) {
 			es.firstUp = append(es.firstUp, methodRound{om.m.method, o.round})
 		}
 		t := binStart(om.first, s.an.Round)
-		s.bins[t.UnixNano()] = append(s.bins[t.UnixNano()], Observation{Vantage: es.vantage, Level: es.level,
+		obs, ok := s.bins[t.UnixNano()]
+		if !ok {
+			obs = make([]Observation, 0, len(s.prev)+len(s.prev)/8) // a bin holds about what the last one did
+		}
+		s.bins[t.UnixNano()] = append(obs, Observation{Vantage: es.vantage, Level: es.level,
 			Entity: es.entity, Round: o.round, Time: t, State: state, Method: om.m.method,
 			Belief: om.m.belief.Value(), Carried: carried})
 	}
+	o.s = nil
+	s.freeRounds = append(s.freeRounds, o)
 }
 
 // closeBin merges the observations of one bin into block and host verdicts,
@@ -377,7 +526,7 @@ func (s *Stream) closeBin(bin int64) {
 		v.Verdict = Combine(v.DataPlane, v.ControlPlane)
 		s.put(v, 1)
 	}
-	for _, rb := range s.an.Rollup.AddCounts(s.h.Count(merged, s.an.Round)) {
+	for _, rb := range s.an.Rollup.AddCounts(s.rollupCounts(merged)) {
 		cp := ControlUnknown
 		switch rb.Level {
 		case LevelPrefix:

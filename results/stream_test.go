@@ -2,6 +2,7 @@ package results
 
 import (
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -102,8 +103,12 @@ func TestStreamHoldsOnlyOpenRounds(t *testing.T) {
 	if limit := 6 * (StreamLag + 2); most > limit {
 		t.Errorf("%d rounds or bins open at once, want ≤ %d", most, limit)
 	}
-	if len(st.series) != 6 {
-		t.Errorf("%d series, want 6", len(st.series))
+	series := 0
+	for _, ev := range st.series {
+		series += len(ev.series)
+	}
+	if series != 6 {
+		t.Errorf("%d series, want 6", series)
 	}
 	if n == 0 {
 		t.Error("no verdict emitted")
@@ -142,5 +147,40 @@ func TestStreamCarriesLateVantages(t *testing.T) {
 				t.Errorf("prefix in round %d: %s, want outage", c.round, got)
 			}
 		})
+	}
+}
+
+// TestCensusIndex: a Stream finds a block's census by vantage point, block
+// and method ("" is icmp), the last given of several, never a host's.
+func TestCensusIndex(t *testing.T) {
+	b1, b2 := netip.MustParsePrefix("198.18.1.0/24"), netip.MustParsePrefix("198.18.2.0/24")
+	stats := []BlockStat{
+		{Vantage: "vp2", Block: b1, Method: "", A: 0.1},
+		{Vantage: "vp1", Block: b2, Method: "tcp:80", A: 0.2},
+		{Vantage: "vp1", Block: b1, Method: MethodICMP, A: 0.3},
+		{Vantage: "vp1", Block: b1, Method: MethodICMP, A: 0.4}, // the later one counts
+		{Vantage: "vp1", Block: netip.MustParsePrefix("198.18.3.7/32"), Method: MethodICMP, Host: true, A: 0.5},
+	}
+	c := newCensusIndex(stats)
+	for _, tc := range []struct {
+		vantage string
+		block   netip.Prefix
+		method  string
+		want    float64 // the census's A; 0 for none
+	}{
+		{"vp2", b1, MethodICMP, 0.1},
+		{"vp1", b2, "tcp:80", 0.2},
+		{"vp1", b1, MethodICMP, 0.4},
+		{"vp1", b2, MethodICMP, 0},
+		{"vp3", b1, MethodICMP, 0},
+		{"vp1", netip.MustParsePrefix("198.18.3.7/32"), MethodICMP, 0},
+	} {
+		got := 0.0
+		if b := c.find(tc.vantage, tc.block, tc.method); b != nil {
+			got = b.A
+		}
+		if got != tc.want {
+			t.Errorf("find(%s, %v, %s): census with A %v, want %v", tc.vantage, tc.block, tc.method, got, tc.want)
+		}
 	}
 }

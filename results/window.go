@@ -2,6 +2,7 @@ package results
 
 import (
 	"context"
+	"net/netip"
 	"time"
 )
 
@@ -18,6 +19,15 @@ type Source interface {
 	// StoredVerdicts returns the stored verdicts of level in [since,
 	// until), oldest first.
 	StoredVerdicts(ctx context.Context, level string, since, until time.Time) ([]Verdict, error)
+}
+
+// ProbeSource is a Source that can give an analysis its records lean:
+// fn's record is valid only during the call, and a target that is an
+// address comes as addr, with the record's Target empty (any other target
+// as Target, with the zero Addr). The records are EachRecord's, in its
+// order. StreamWindow reads a Source that is one this way.
+type ProbeSource interface {
+	EachProbe(ctx context.Context, since, until time.Time, fn func(r *Record, addr netip.Addr) error) error
 }
 
 // Window is the span an analysis reads and the one it answers for. The same
@@ -75,7 +85,11 @@ func (an Analysis) StreamWindow(ctx context.Context, src Source, w Window, emit 
 		return nil, err
 	}
 	st := an.NewStream(emit)
-	err = src.EachRecord(ctx, w.Read(an.Round), w.Until, func(r Record) error { return st.Add(&r) })
+	if ps, ok := src.(ProbeSource); ok {
+		err = ps.EachProbe(ctx, w.Read(an.Round), w.Until, st.addProbe)
+	} else {
+		err = src.EachRecord(ctx, w.Read(an.Round), w.Until, func(r Record) error { return st.Add(&r) })
+	}
 	if err != nil {
 		return nil, err
 	}

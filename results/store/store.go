@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -271,6 +272,18 @@ func (s analysisSource) EachRecord(ctx context.Context, since, until time.Time, 
 	return s.Store.EachRecord(ctx, Query{Since: since, Until: until}, fn)
 }
 
+// EachProbe reads the records lean (results.ProbeSource) from a store
+// that can, and as EachRecord gives them from any other.
+func (s analysisSource) EachProbe(ctx context.Context, since, until time.Time, fn func(*results.Record, netip.Addr) error) error {
+	if ps, ok := s.Store.(results.ProbeSource); ok {
+		return ps.EachProbe(ctx, since, until, fn)
+	}
+	return s.EachRecord(ctx, since, until, func(r results.Record) error {
+		a, _ := netip.ParseAddr(r.Target)
+		return fn(&r, a)
+	})
+}
+
 func (s analysisSource) StoredVerdicts(ctx context.Context, level string, since, until time.Time) ([]results.Verdict, error) {
 	return s.Verdicts(ctx, VerdictQuery{Level: level, Since: since, Until: until})
 }
@@ -279,14 +292,28 @@ func (s analysisSource) RoutesUntil(ctx context.Context, until time.Time, fn fun
 	return s.EachRoute(ctx, RouteQuery{Until: until}, fn)
 }
 
+// Census reads the census for an analysis. The blocks of one prefix whose
+// E(b) are the same (every vantage point's census of it, often) share one
+// slice of it, which the analysis only reads: a census of many blocks is
+// held once, not once a vantage point.
 func (s analysisSource) Census(ctx context.Context) ([]results.BlockStat, error) {
 	blocks, err := s.Blocks(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]results.BlockStat, 0, len(blocks))
-	for _, b := range blocks {
-		out = append(out, results.BlockStat{Vantage: b.Vantage, Method: b.Method, Block: b.Prefix, E: b.E, A: b.A, Sparse: b.Sparse})
+	var seen [][]netip.Addr // the E(b) of the prefix of the blocks before
+	for i, b := range blocks {
+		if i > 0 && b.Prefix != blocks[i-1].Prefix {
+			seen = seen[:0]
+		}
+		e := b.E
+		if j := slices.IndexFunc(seen, func(x []netip.Addr) bool { return slices.Equal(x, e) }); j >= 0 && len(e) > 0 {
+			e = seen[j]
+		} else {
+			seen = append(seen, e)
+		}
+		out = append(out, results.BlockStat{Vantage: b.Vantage, Method: b.Method, Block: b.Prefix, E: e, A: b.A, Sparse: b.Sparse})
 	}
 	return out, nil
 }
