@@ -4,6 +4,7 @@ import (
 	"math/bits"
 	"net/netip"
 	"runtime"
+	"sync"
 	"time"
 )
 
@@ -305,5 +306,43 @@ func (p *Pacer) Pace(dst netip.Addr) {
 		}
 		sleepUntil(p.clock, at, now)
 		now = p.clock.Now()
+	}
+}
+
+// SharedPacer is a Pacer for many sender goroutines at once (the traces of a
+// sweep). Its global rate is booked under a lock, but a packet to a block at
+// its cap waits for the block outside it, so that it holds up no packet to any
+// other block. Safe for concurrent use.
+type SharedPacer struct {
+	mu sync.Mutex
+	p  *Pacer
+}
+
+// NewSharedPacer returns a SharedPacer for pps packets a second in all and
+// perBlockPPS to any one block; either may be 0 for no limit.
+func NewSharedPacer(pps, perBlockPPS int) *SharedPacer {
+	return &SharedPacer{p: NewPacer(pps, perBlockPPS)}
+}
+
+// Pace returns when a packet to dst may be sent, and books it. The packet
+// takes its turn in the global rate first, then its block's: a block at its
+// cap sends the caller to sleep until the block's next turn, unlocked, and to
+// ask again (the turn in the global rate it took is left unused).
+func (s *SharedPacer) Pace(dst netip.Addr) {
+	p := s.p
+	for {
+		s.mu.Lock()
+		p.limit.Wait(1)
+		if p.cap.interval == 0 {
+			s.mu.Unlock()
+			return
+		}
+		now := p.clock.Now()
+		at, ok := p.cap.Allow(dst, now)
+		s.mu.Unlock()
+		if ok {
+			return
+		}
+		sleepUntil(p.clock, at, now)
 	}
 }
