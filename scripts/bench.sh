@@ -38,11 +38,6 @@
 #   TRACE_PPS=1000    scamper -p for the traces (0: 10000, its maximum)
 #   DW_TRACE_PPS=10000  darkwatch --rate for the traces (its default rate; 0: no cap);
 #                     set it to TRACE_PPS to compare at one cap
-#   TRACE_RCVBUF=8388608  net.core.rmem_default of the vantage namespace while scamper
-#                     traces (only where the kernel keeps it per namespace): the receive
-#                     buffer darkwatch's raw sockets take for themselves. With the 208 KiB
-#                     default a loaded host drops scamper's replies in its socket, each
-#                     loss costing scamper its 5 s wait and a hop; 0: leave it
 #   REPEAT=1          runs of each measurement; the tables show the median
 #   SKIP_TOOLS=""     e.g. "masscan nmap": tools not to run (nor install)
 #   WORKLOADS="sweep memory trace rate bgp gobench report"
@@ -561,18 +556,6 @@ bench_memory() {
 
 # ---------------------------------------------------------------- 3. 1024 traces
 
-# scamper_rcvbuf: the vantage namespace's default socket receive buffer to
-# TRACE_RCVBUF, where the kernel keeps one per namespace (the host's is never touched).
-scamper_rcvbuf() {
-	local f=/proc/sys/net/core/rmem_default
-	[ "${TRACE_RCVBUF:-8388608}" != 0 ] || return 0
-	if ip netns exec "$VP" test -w "$f"; then
-		ip netns exec "$VP" sh -c "echo ${TRACE_RCVBUF:-8388608} >$f"
-	else
-		say "trace: this kernel keeps no net.core.rmem_default per namespace; scamper keeps its default receive buffer"
-	fi
-}
-
 bench_trace() {
 	local list="$W/trace-targets.txt" r i ok
 	# 1024 addresses: /24 number i mod 256, host in one of four bands of the /24 —
@@ -608,7 +591,6 @@ bench_trace() {
 		if use scamper; then
 			say "trace: 1024 targets, scamper (run $r/$REPEAT)"
 			name="trace-scamper-$r"
-			scamper_rcvbuf
 			warm
 			rm -f "$W/$name.json"
 			timed "$name" ip netns exec "$VP" scamper -c "trace -P icmp-paris -q 1" -p "$scrate" \
@@ -631,8 +613,7 @@ bench_trace() {
 	echo
 	echo "== 3. 1024 Paris ICMP traces over 198.18.0.0/16 (4 targets in each /24), from vp1"
 	echo "   darkwatch --rate $dwrate --per-block-rate $PER_BLOCK_RATE, scamper -p $scrate" \
-		"(both: packets per second; scamper's receive buffer: rmem_default ${TRACE_RCVBUF:-8388608});" \
-		"median of $REPEAT run(s)"
+		"(both: packets per second); median of $REPEAT run(s)"
 	printf '%-10s %8s %8s %8s %8s %8s\n' tool wall_s reached rss_MB dw/tool rx@vp1
 	local dwwall t key w
 	dwwall=$(med "$kd" R_WALL)
