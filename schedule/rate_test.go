@@ -341,21 +341,31 @@ func TestBlockCapMemoryBounded(t *testing.T) {
 }
 
 func TestPacer(t *testing.T) {
-	c := &fakeClock{now: t0, tick: time.Microsecond}
-	p := NewPacer(1000, 10)
-	p.clock, p.limit.clock = c, c
-	a, b := netip.MustParseAddr("175.45.176.1"), netip.MustParseAddr("175.45.177.1")
-	var times []time.Duration
-	for _, dst := range []netip.Addr{a, b, a, b, a} {
-		p.Pace(dst)
-		times = append(times, c.now.Sub(t0))
-	}
-	// a and b alternate within the global rate (1 ms apart), but each block is
-	// held to 100 ms between packets.
-	want := []time.Duration{0, ms(1), ms(100), ms(101), ms(200)}
-	for i := range want {
-		if times[i] < want[i] || times[i] > want[i]+ms(0.5) {
-			t.Fatalf("packets went at %v, want about %v", times, want)
+	for _, shared := range []bool{false, true} {
+		c := &fakeClock{now: t0, tick: time.Microsecond}
+		pace := func(a netip.Addr) {}
+		if shared {
+			s := NewSharedPacer(1000, 10)
+			s.p.clock, s.p.limit.clock = c, c
+			pace = s.Pace
+		} else {
+			p := NewPacer(1000, 10)
+			p.clock, p.limit.clock = c, c
+			pace = p.Pace
+		}
+		a, b := netip.MustParseAddr("175.45.176.1"), netip.MustParseAddr("175.45.177.1")
+		var times []time.Duration
+		for _, dst := range []netip.Addr{a, b, a, b, a} {
+			pace(dst)
+			times = append(times, c.now.Sub(t0))
+		}
+		// a and b alternate within the global rate (1 ms apart), but each block is
+		// held to 100 ms between packets.
+		want := []time.Duration{0, ms(1), ms(100), ms(101), ms(200)}
+		for i := range want {
+			if times[i] < want[i] || times[i] > want[i]+ms(0.5) {
+				t.Fatalf("shared %v: packets went at %v, want about %v", shared, times, want)
+			}
 		}
 	}
 }
