@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -37,12 +38,44 @@ func routeSource(src, dst netip.Addr) (netip.Addr, error) {
 		}
 		return src, nil
 	}
-	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, 9)))
-	if err != nil {
-		return netip.Addr{}, err
+	if dst.Zone() != "" {
+		c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, 9)))
+		if err != nil {
+			return netip.Addr{}, err
+		}
+		defer c.Close()
+		return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap().WithZone(""), nil
 	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap().WithZone(""), nil
+	return kernelSource(dst.Unmap())
+}
+
+// kernelSource is routeSource's UDP socket in plain system calls (socket,
+// connect, getsockname, close), without the runtime's poller: the socket never
+// waits, and a sweep of traces asks once a trace.
+func kernelSource(dst netip.Addr) (netip.Addr, error) {
+	family, sa := unix.AF_INET6, unix.Sockaddr(&unix.SockaddrInet6{Port: 9, Addr: dst.As16()})
+	if dst.Is4() {
+		family, sa = unix.AF_INET, &unix.SockaddrInet4{Port: 9, Addr: dst.As4()}
+	}
+	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("route to %s: %w", dst, os.NewSyscallError("socket", err))
+	}
+	defer unix.Close(fd)
+	if err := unix.Connect(fd, sa); err != nil {
+		return netip.Addr{}, fmt.Errorf("route to %s: %w", dst, os.NewSyscallError("connect", err))
+	}
+	la, err := unix.Getsockname(fd)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("route to %s: %w", dst, os.NewSyscallError("getsockname", err))
+	}
+	switch a := la.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrFrom4(a.Addr), nil
+	case *unix.SockaddrInet6:
+		return netip.AddrFrom16(a.Addr).Unmap(), nil
+	}
+	return netip.Addr{}, fmt.Errorf("route to %s: no address of its family", dst)
 }
 
 // rawConn is a raw IP socket reduced to what the TCP and trace probers need, so

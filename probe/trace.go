@@ -316,7 +316,8 @@ func (t *Trace) trace(ctx context.Context, run *traceRun, send rawConn) (traceSu
 }
 
 // sendWindow sends the probes of TTLs start..end, cfg.Count per TTL, each when
-// Pace lets it go.
+// Pace lets it go. It sends none past a TTL whose answer has ended the trace
+// meanwhile (while Pace held a probe back, say): they could change nothing.
 func (t *Trace) sendWindow(run *traceRun, send rawConn, start, end int) error {
 	first, count, f := t.cfg.Trace.FirstTTL, t.cfg.Count, &run.flow
 	for ttl := start; ttl <= end; ttl++ {
@@ -330,6 +331,10 @@ func (t *Trace) sendWindow(run *traceRun, send rawConn, start, end int) error {
 				t.cfg.Trace.Pace(f.dst)
 			}
 			t.mu.Lock()
+			if endedBefore(run.answers, ttl-first, count) {
+				t.mu.Unlock()
+				return nil
+			}
 			run.sent[idx] = time.Now()
 			t.mu.Unlock()
 			if err := send.WriteTo(b, f.dst, f.src, ttl); err != nil {
@@ -338,6 +343,17 @@ func (t *Trace) sendWindow(run *traceRun, send rawConn, start, end int) error {
 		}
 	}
 	return nil
+}
+
+// endedBefore reports whether an answer to a probe of the first n TTLs (count
+// per TTL) has ended the trace: the destination's, or a destination unreachable.
+func endedBefore(answers []traceAnswer, n, count int) bool {
+	for _, a := range answers[:n*count] {
+		if a.ok && a.class != classHop {
+			return true
+		}
+	}
+	return false
 }
 
 // summary is what the answers of run to the probes up to TTL lastSent add up to.

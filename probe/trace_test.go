@@ -747,3 +747,30 @@ func TestTracePermission(t *testing.T) {
 		}
 	}
 }
+
+func TestTraceSendsNothingPastTheEnd(t *testing.T) {
+	var tr *Trace
+	paced := 0
+	cfg := Config{Proto: "icmp", Source: synSrc4, Timeout: 5 * time.Second, Vantage: "vp1"}
+	// A cap slower than the path: each probe waits for the answer to the one
+	// before it, so the destination has answered TTL 3 before TTL 4 may go.
+	cfg.Trace.Pace = func(netip.Addr) {
+		deadline := time.Now().Add(30 * time.Second)
+		for tr.matched.Load() < uint64(paced) && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		paced++
+	}
+	tr = fakeTraceNet(t, protoICMP, cfg, fakePath{pathLen: 3})
+	dst := netip.MustParseAddr("198.18.7.10")
+	recs := tr.Probe(context.Background(), Target{Addr: dst})
+	if len(recs) != 1 || recs[0].Outcome != results.OutcomeReply || len(recs[0].Hops) != 3 {
+		t.Fatalf("records %+v, want one reaching %s at hop 3", recs, dst)
+	}
+	send := tr.socks[0].send.(*fakeRaw)
+	send.mu.Lock()
+	defer send.mu.Unlock()
+	if len(send.written) != 3 {
+		t.Errorf("%d probes sent, want 3: none past the destination's answer", len(send.written))
+	}
+}

@@ -46,3 +46,7 @@ type SweepJob struct {
 	All      bool // a timeout record for every target that did not answer
 	Parallel int  // traces in flight
 }
+
+// DefaultTraceParallel is how many traces a sweep keeps in flight unless told:
+// enough that the traces waiting for their /24's cap leave the other /24s busy.
+const DefaultTraceParallel = 1024

@@ -4,6 +4,7 @@ import (
 	"math/bits"
 	"net/netip"
 	"runtime"
+	"sync"
 	"time"
 )
 
@@ -305,5 +306,49 @@ func (p *Pacer) Pace(dst netip.Addr) {
 		}
 		sleepUntil(p.clock, at, now)
 		now = p.clock.Now()
+	}
+}
+
+// SharedPacer is a Pacer for many sender goroutines at once (the traces of a
+// sweep). Its caps are booked under a lock, but every wait is outside it: a
+// packet waits for its turn in the global rate without holding up the packets
+// booked after it, and a packet to a block at its cap waits for the block
+// without holding up packets to any other block. Safe for concurrent use.
+type SharedPacer struct {
+	mu sync.Mutex
+	p  *Pacer
+}
+
+// NewSharedPacer returns a SharedPacer for pps packets a second in all and
+// perBlockPPS to any one block; either may be 0 for no limit.
+func NewSharedPacer(pps, perBlockPPS int) *SharedPacer {
+	return &SharedPacer{p: NewPacer(pps, perBlockPPS)}
+}
+
+// Pace returns when a packet to dst may be sent, and books it. The packet
+// takes its turn in the global rate first, then its block's: a block at its
+// cap sends the caller to sleep until the block's next turn and to ask again
+// (the turn in the global rate it took is left unused).
+func (s *SharedPacer) Pace(dst netip.Addr) {
+	p := s.p
+	for {
+		s.mu.Lock()
+		now := p.clock.Now()
+		at := p.limit.Reserve(now, 1)
+		s.mu.Unlock()
+		if at.After(now) {
+			sleepUntil(p.clock, at, now)
+		}
+		if p.cap.interval == 0 {
+			return
+		}
+		s.mu.Lock()
+		now = p.clock.Now()
+		next, ok := p.cap.Allow(dst, now)
+		s.mu.Unlock()
+		if ok {
+			return
+		}
+		sleepUntil(p.clock, next, now)
 	}
 }

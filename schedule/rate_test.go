@@ -3,6 +3,7 @@ package schedule
 import (
 	"math/rand/v2"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 )
@@ -340,21 +341,31 @@ func TestBlockCapMemoryBounded(t *testing.T) {
 }
 
 func TestPacer(t *testing.T) {
-	c := &fakeClock{now: t0, tick: time.Microsecond}
-	p := NewPacer(1000, 10)
-	p.clock, p.limit.clock = c, c
-	a, b := netip.MustParseAddr("175.45.176.1"), netip.MustParseAddr("175.45.177.1")
-	var times []time.Duration
-	for _, dst := range []netip.Addr{a, b, a, b, a} {
-		p.Pace(dst)
-		times = append(times, c.now.Sub(t0))
-	}
-	// a and b alternate within the global rate (1 ms apart), but each block is
-	// held to 100 ms between packets.
-	want := []time.Duration{0, ms(1), ms(100), ms(101), ms(200)}
-	for i := range want {
-		if times[i] < want[i] || times[i] > want[i]+ms(0.5) {
-			t.Fatalf("packets went at %v, want about %v", times, want)
+	for _, shared := range []bool{false, true} {
+		c := &fakeClock{now: t0, tick: time.Microsecond}
+		pace := func(a netip.Addr) {}
+		if shared {
+			s := NewSharedPacer(1000, 10)
+			s.p.clock, s.p.limit.clock = c, c
+			pace = s.Pace
+		} else {
+			p := NewPacer(1000, 10)
+			p.clock, p.limit.clock = c, c
+			pace = p.Pace
+		}
+		a, b := netip.MustParseAddr("175.45.176.1"), netip.MustParseAddr("175.45.177.1")
+		var times []time.Duration
+		for _, dst := range []netip.Addr{a, b, a, b, a} {
+			pace(dst)
+			times = append(times, c.now.Sub(t0))
+		}
+		// a and b alternate within the global rate (1 ms apart), but each block is
+		// held to 100 ms between packets.
+		want := []time.Duration{0, ms(1), ms(100), ms(101), ms(200)}
+		for i := range want {
+			if times[i] < want[i] || times[i] > want[i]+ms(0.5) {
+				t.Fatalf("shared %v: packets went at %v, want about %v", shared, times, want)
+			}
 		}
 	}
 }
@@ -391,5 +402,58 @@ func BenchmarkBlockCapAllow(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		c.Allow(addrs[i&4095], now)
 		now = now.Add(time.Microsecond)
+	}
+}
+
+// gateClock is a clock whose Sleep reports itself on sleeping and returns
+// only when the test lets it, then a little past the deadline.
+type gateClock struct {
+	mu       sync.Mutex
+	now      time.Time
+	sleeping chan struct{}
+	wake     chan struct{}
+}
+
+func (c *gateClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *gateClock) Sleep(d time.Duration) {
+	c.sleeping <- struct{}{}
+	<-c.wake
+	c.mu.Lock()
+	c.now = c.now.Add(d + spinBelow)
+	c.mu.Unlock()
+}
+
+func TestSharedPacerBlockWaitsAlone(t *testing.T) {
+	c := &gateClock{now: t0, sleeping: make(chan struct{}), wake: make(chan struct{})}
+	s := NewSharedPacer(0, 10)
+	s.p.clock, s.p.limit.clock = c, c
+	a, b := netip.MustParseAddr("175.45.176.1"), netip.MustParseAddr("175.45.177.1")
+	s.Pace(a)
+	// The second packet to a's block waits for its cap...
+	aDone := make(chan struct{})
+	go func() { s.Pace(a); close(aDone) }()
+	<-c.sleeping
+	// ...and, while it sleeps, a packet to another block goes at once.
+	bDone := make(chan struct{})
+	go func() { s.Pace(b); close(bDone) }()
+	select {
+	case <-bDone:
+	case <-aDone:
+		t.Fatal("the packet to a's block went before its cap allowed")
+	case <-time.After(30 * time.Second):
+		t.Fatal("a packet to another block is held up by one waiting for its block's cap")
+	}
+	if got := c.Now(); !got.Equal(t0) {
+		t.Fatalf("the packet to b's block went at %v, want at once", got.Sub(t0))
+	}
+	close(c.wake)
+	<-aDone
+	if got := c.Now().Sub(t0); got < ms(100) {
+		t.Fatalf("the second packet to a's block went after %v, want 100 ms or more", got)
 	}
 }

@@ -128,14 +128,13 @@ func showStats(s *probe.Sweep, prog Progress, done <-chan struct{}) {
 // traceSweep runs Paris traces of every target, many at once, each probe paced
 // by the caps.
 func traceSweep(ctx context.Context, job *SweepJob, emit func(results.Record), prog Progress) (probe.SweepStats, func(netip.Addr) bool, error) {
-	// Traces send from many goroutines: the pacer is shared under a lock.
-	var paceMu sync.Mutex
-	pacer := NewPacer(job.Rate, job.PerBlock)
-	pace := func(a netip.Addr) { paceMu.Lock(); pacer.Pace(a); paceMu.Unlock() }
+	// Traces send from many goroutines: one waiting for its /24's cap holds up
+	// no trace of another /24.
+	pacer := NewSharedPacer(job.Rate, job.PerBlock)
 	tr, err := probe.NewTrace(probe.Config{
 		Vantage: job.Vantage, Round: job.Round, Timeout: job.Timeout, Source: job.Source,
 		Contact: job.Contact, Proto: job.Method.Proto, Count: 1, Permit: job.Permit,
-		Trace: probe.TraceOptions{Pace: pace},
+		Trace: probe.TraceOptions{Pace: pacer.Pace},
 	})
 	if err != nil {
 		return probe.SweepStats{}, nil, err

@@ -631,6 +631,9 @@ bench_trace() {
 			reached="$(med "$key" R_HITS)" rss_kb="$(med "$key" R_RSS)" rx_packets="$(med "$key" R_RX)" \
 			darkwatch_ratio="$(div "$dwwall" "$w" %.3f)"
 	done
+	if [ "${R_OK[$kd]:-0}" = 1 ] && [ "${R_OK[$ks]:-0}" = 1 ]; then
+		echo "   darkwatch ÷ scamper wall time: $(div "$dwwall" "$(med "$ks" R_WALL)" %.3f) (median of $REPEAT; goal: at most 0.5)"
+	fi
 	echo "   rx@vp1: replies vp1 received (time-exceeded from the routers, echo replies from the"
 	echo "   target): how many probes each tool spends on a trace."
 	if [ "${R_OK[$kd]:-0}" = 1 ] && [ "${R_OK[$ks]:-0}" = 1 ]; then
@@ -639,8 +642,16 @@ bench_trace() {
 		local both same
 		both=$(awk -F'\t' '$2 != "<none>" && $3 != "<none>"' "$W/trace-joined.tsv" | wc -l)
 		same=$(awk -F'\t' '$2 != "<none>" && $2 == $3' "$W/trace-joined.tsv" | wc -l)
-		echo "   identical hop lists: $same of $both targets traced by both ($(pct "$same" "$both")%)"
-		jl kind=row workload=trace comparison=hops targets_both="$both" identical="$same"
+		# Differing lists where every "ttl:addr" of scamper's is also darkwatch's: hops
+		# that scamper sent a probe for but took no answer to (the rest are true differences).
+		local fewer
+		fewer=$(awk -F'\t' '$2 != "<none>" && $3 != "<none>" && $2 != $3 {
+			n = split($2, d, " "); delete have; for (i = 1; i <= n; i++) have[d[i]] = 1
+			m = split($3, s, " "); sub_ = 1; for (i = 1; i <= m; i++) if (!(s[i] in have)) sub_ = 0
+			c += sub_ } END {print c + 0}' "$W/trace-joined.tsv")
+		echo "   identical hop lists: $same of $both targets traced by both ($(pct "$same" "$both")%);" \
+			"of the $((both - same)) others, $fewer lack only hops scamper took no answer from"
+		jl kind=row workload=trace comparison=hops targets_both="$both" identical="$same" scamper_fewer="$fewer"
 		if [ "$same" != "$both" ]; then
 			echo "   differences (target, darkwatch, scamper), first 5 of $W/trace-joined.tsv:"
 			awk -F'\t' '$2 != $3 && n++ < 5 {print "     " $0}' "$W/trace-joined.tsv"

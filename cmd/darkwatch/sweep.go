@@ -51,7 +51,7 @@ func (a *app) sweepCommand() *cobra.Command {
 	fl.BoolVar(&f.job.All, "all", false, "also write a timeout record for every target that did not answer")
 	fl.Int64Var(&f.job.Round, "round", -1, "round number in the records (default: Unix time / config round length)")
 	fl.StringVarP(&f.source, "source", "S", "", "source `address` (default: the kernel's choice)")
-	fl.IntVarP(&f.job.Parallel, "parallel", "P", 256, "traces in flight at once (trace)")
+	fl.IntVarP(&f.job.Parallel, "parallel", "P", schedule.DefaultTraceParallel, "traces in flight at once (trace)")
 	return cmd
 }
 
