@@ -58,14 +58,16 @@ func (a *app) bgpImportCommand() *cobra.Command {
 			if watch < 0 {
 				return cli.Usagef("--watch %v: must be positive", watch)
 			}
+			if watch > 0 {
+				return a.withStore(func(cmd *cobra.Command, args []string, st store.Store) error {
+					return cli.Failed(bgp.Watch(cmd.Context(), st, args, watch, a.log))
+				})(cmd, args)
+			}
 			files, err := bgp.Files(args)
-			if err != nil && watch == 0 {
+			if err != nil {
 				return cli.Exit(cli.Usage, err)
 			}
 			return a.withStore(func(cmd *cobra.Command, _ []string, st store.Store) error {
-				if watch > 0 {
-					return cli.Failed(bgp.Watch(cmd.Context(), st, args, watch, a.log))
-				}
 				return filesDone(bgp.ImportFiles(cmd.Context(), st, files, os.Stderr))
 			})(cmd, args)
 		},

@@ -3,6 +3,7 @@ package atlas
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -38,6 +39,63 @@ func lines(t *testing.T, name string) int {
 	return bytes.Count(bytes.TrimSpace(b), []byte{'\n'}) + 1
 }
 
+// rawResult returns the string fields of the result of probe vantage
+// ("atlas-N") at Unix time ts in a sample file, decoded as plain JSON.
+func rawResult(t *testing.T, name, vantage string, ts int64) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(samples, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range bytes.Split(bytes.TrimSpace(b), []byte{'\n'}) {
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprintf("atlas-%v", m["prb_id"]) != vantage || m["timestamp"] != float64(ts) {
+			continue
+		}
+		out := map[string]string{}
+		for k, v := range m {
+			if s, ok := v.(string); ok {
+				out[k] = s
+			}
+		}
+		return out
+	}
+	t.Fatalf("%s: no result of %s at %d", name, vantage, ts)
+	return nil
+}
+
+// rawDNSTargets returns the server of every query of a DNS sample file, in
+// file order: a result's dst_addr, or each of its resultset's.
+func rawDNSTargets(t *testing.T, name string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(samples, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range bytes.Split(bytes.TrimSpace(b), []byte{'\n'}) {
+		var m struct {
+			Dst       string `json:"dst_addr"`
+			ResultSet []struct {
+				Dst string `json:"dst_addr"`
+			} `json:"resultset"`
+		}
+		if err := json.Unmarshal(line, &m); err != nil {
+			t.Fatal(err)
+		}
+		if len(m.ResultSet) == 0 {
+			out = append(out, m.Dst)
+		}
+		for _, q := range m.ResultSet {
+			out = append(out, q.Dst)
+		}
+	}
+	return out
+}
+
 // find returns the records of vantage at Unix time ts.
 func find(recs []results.Record, vantage string, ts int64) []results.Record {
 	var out []results.Record
@@ -64,15 +122,18 @@ func TestSamplePing(t *testing.T) {
 	for _, tc := range []struct {
 		vantage string
 		ts      int64
-		source  string
 		want    []pkt
 	}{
-		{"atlas-270", 1392321470, "192.168.178.21", []pkt{reply(45.939, 50), reply(48.927, 50), reply(48.99, 50)}},
-		{"atlas-270", 1395416383, "192.168.178.21", []pkt{reply(63.213, 50), reply(47.941, 51), reply(60.268, 50)}},
-		{"atlas-1216", 1395277728, "192.168.103.130", []pkt{timeout, reply(27.768, 54)}},
-		{"atlas-202", 1394745831, "192.168.1.229", []pkt{timeout}},
-		{"atlas-270", 1406561624, "192.168.178.21", []pkt{reply(70.265, 51), reply(54.584, 51), reply(52.875, 51)}},
+		{"atlas-270", 1392321470, []pkt{reply(45.939, 50), reply(48.927, 50), reply(48.99, 50)}},
+		{"atlas-270", 1395416383, []pkt{reply(63.213, 50), reply(47.941, 51), reply(60.268, 50)}},
+		{"atlas-1216", 1395277728, []pkt{timeout, reply(27.768, 54)}},
+		{"atlas-202", 1394745831, []pkt{timeout}},
+		{"atlas-270", 1406561624, []pkt{reply(70.265, 51), reply(54.584, 51), reply(52.875, 51)}},
 	} {
+		// The addresses are the sample's own (the probe's source and the
+		// target it pinged), read from the file as plain JSON.
+		raw := rawResult(t, "ping.jsonl", tc.vantage, tc.ts)
+		source, target := raw["src_addr"], raw["dst_addr"]
 		got := find(recs, tc.vantage, tc.ts)
 		if len(got) != len(tc.want) {
 			t.Errorf("%s at %d: %d records, want %d", tc.vantage, tc.ts, len(got), len(tc.want))
@@ -80,7 +141,7 @@ func TestSamplePing(t *testing.T) {
 		}
 		for i, r := range got {
 			w := tc.want[i]
-			if r.Method != "icmp" || r.Target != "62.2.16.24" || r.Source != tc.source || r.Outcome != w.outcome ||
+			if r.Method != "icmp" || r.Target != target || r.Source != source || r.Outcome != w.outcome ||
 				r.RTTms != w.rtt || r.ReplyTTL != w.ttl {
 				t.Errorf("%s at %d, packet %d: %+v, want %+v", tc.vantage, tc.ts, i+1, r, w)
 			}
@@ -352,60 +413,62 @@ func TestSampleDNSOutcomes(t *testing.T) {
 	want := []struct {
 		vantage string
 		ts      int64
-		target  string
 		outcome string
 		rtt     float64
 		rcode   string
 		answers int
 	}{
-		{"atlas-714", 1395856407, "193.227.234.53", "reply", 81.718, "NOERROR", 1},
-		{"atlas-13337", 1395792203, "192.168.1.1", "reply", 2.9939999999999998, "NOERROR", 1},
-		{"atlas-13337", 1395792204, "109.69.8.34", "reply", 76.292, "NOERROR", 2},
-		{"atlas-13337", 1395792205, "8.8.8.8", "reply", 79.971, "NOERROR", 2},
-		{"atlas-14184", 1398939936, "2001:7fd::1", "reply", 219.205, "NOERROR", 1},
-		{"atlas-18279", 1447251248, "2001:67c:e0::5", "reply", 21.768, "NOERROR", 2},
-		{"atlas-15112", 1400665523, "8.8.8.8", "reply", 57.764, "", 0},
-		{"atlas-15112", 1400665524, "8.8.4.4", "reply", 57.263, "", 0},
-		{"atlas-6012", 1403091608, "2001:41d0:1:4874::1", "reply", 8.656, "NOERROR", 1},
-		{"atlas-13330", 1403101065, "2001:67c:e0::5", "reply", 84.262, "NOERROR", 2},
-		{"atlas-15060", 1402768690, "2001:500:40::1", "reply", 62.748, "NOERROR", 7},
-		{"atlas-17460", 1403100350, "2001:7b8:606::85", "reply", 99.33, "NOERROR", 1},
-		{"atlas-12534", 1444999225, "192.31.231.42", "reply", 38.079, "NOERROR", 4},
-		{"atlas-2793", 1403098937, "208.70.244.7", "reply", 198.454, "NOERROR", 2},
-		{"atlas-2793", 1403098938, "208.70.245.7", "reply", 127.644, "NOERROR", 2},
-		{"atlas-2793", 1403098939, "2001:4860:4860::8888", "timeout", 0, "", -1},
-		{"atlas-17868", 1403103973, "10.0.0.34", "reply", 1688.621, "NOERROR", 2},
-		{"atlas-17868", 1403103976, "10.0.0.35", "reply", 932.26, "NOERROR", 2},
-		{"atlas-11939", 1445001458, "2001:7fd::1", "reply", 18.193, "NXDOMAIN", 0},
-		{"atlas-11602", 1445006271, "2a04:b900::1:0:0:12", "reply", 37.356, "NXDOMAIN", 0},
-		{"atlas-12534", 1445010704, "185.49.140.12", "reply", 39.686, "NOERROR", 24},
-		{"atlas-12750", 1445246958, "2001:888:1044:10:2a0:c9ff:fe9f:17a9", "reply", 34.676, "NOERROR", 1},
-		{"atlas-10221", 1423566533, "193.0.9.5", "reply", 15.705, "NOERROR", 2},
-		{"atlas-3498", 1403087945, "2001:dcd:7::1", "reply", 21.566, "NOERROR", 1},
-		{"atlas-11712", 1445257644, "5.9.91.110", "reply", 39.476, "NOERROR", 1},
-		{"atlas-12750", 1445260363, "2001:67c:e0::5", "reply", 17.846, "NOERROR", 5},
-		{"atlas-12750", 1445263153, "2001:67c:e0::5", "reply", 17.932, "NOERROR", 4},
-		{"atlas-12750", 1445266555, "2001:888:1044:10:2a0:c9ff:fe9f:17a9", "reply", 34.265, "NOERROR", 1},
-		{"atlas-778", 1406560725, "193.227.234.53", "reply", 36.661, "NOERROR", 1},
-		{"atlas-4232", 1413417973, "198.41.0.4", "reply", 298.828, "NOERROR", 1},
-		{"atlas-4232", 1413417973, "198.41.0.4", "reply", 298.828, "NOERROR", 1},
-		{"atlas-96", 1422535611, "130.37.15.35", "reply", 33.973, "NOERROR", 1},
-		{"atlas-96", 1422535611, "130.37.15.35", "reply", 33.973, "NOERROR", 1},
-		{"atlas-21567", 1425632241, "2a02:2170:201:1::8", "reply", 22.34, "NOERROR", 1},
-		{"atlas-18394", 1442848754, "217.31.66.232", "reply", 3.408, "NOERROR", 1},
-		{"atlas-18394", 1442848755, "217.31.71.30", "reply", 3.155, "NOERROR", 1},
-		{"atlas-18394", 1442848756, "2a02:3a8:100::100", "timeout", 0, "", -1},
-		{"atlas-6012", 1400801282, "127.0.0.1", "reply", 0.275, "NOERROR", 2},
-		{"atlas-6012", 1400801283, "8.8.8.8", "reply", 90.513, "NOERROR", 2},
-		{"atlas-19895", 1441539311, "240c:f:1:32::191", "reply", 180.324, "NOERROR", 3},
-		{"atlas-6036", 1442845198, "193.0.14.129", "reply", 1.347, "NOERROR", 1},
-		{"atlas-6123", 1440751763, "127.0.0.1", "reply", 775.563, "NOERROR", 1},
-		{"atlas-6123", 1440751765, "2001:4860:4860::8888", "reply", 67.873, "NOERROR", 0},
-		{"atlas-6123", 1440751766, "8.8.8.8", "reply", 129.617, "NOERROR", 0},
-		{"atlas-11180", 1443691516, "193.0.14.129", "reply", 1.282, "NOTIMP", 0},
+		{"atlas-714", 1395856407, "reply", 81.718, "NOERROR", 1},
+		{"atlas-13337", 1395792203, "reply", 2.9939999999999998, "NOERROR", 1},
+		{"atlas-13337", 1395792204, "reply", 76.292, "NOERROR", 2},
+		{"atlas-13337", 1395792205, "reply", 79.971, "NOERROR", 2},
+		{"atlas-14184", 1398939936, "reply", 219.205, "NOERROR", 1},
+		{"atlas-18279", 1447251248, "reply", 21.768, "NOERROR", 2},
+		{"atlas-15112", 1400665523, "reply", 57.764, "", 0},
+		{"atlas-15112", 1400665524, "reply", 57.263, "", 0},
+		{"atlas-6012", 1403091608, "reply", 8.656, "NOERROR", 1},
+		{"atlas-13330", 1403101065, "reply", 84.262, "NOERROR", 2},
+		{"atlas-15060", 1402768690, "reply", 62.748, "NOERROR", 7},
+		{"atlas-17460", 1403100350, "reply", 99.33, "NOERROR", 1},
+		{"atlas-12534", 1444999225, "reply", 38.079, "NOERROR", 4},
+		{"atlas-2793", 1403098937, "reply", 198.454, "NOERROR", 2},
+		{"atlas-2793", 1403098938, "reply", 127.644, "NOERROR", 2},
+		{"atlas-2793", 1403098939, "timeout", 0, "", -1},
+		{"atlas-17868", 1403103973, "reply", 1688.621, "NOERROR", 2},
+		{"atlas-17868", 1403103976, "reply", 932.26, "NOERROR", 2},
+		{"atlas-11939", 1445001458, "reply", 18.193, "NXDOMAIN", 0},
+		{"atlas-11602", 1445006271, "reply", 37.356, "NXDOMAIN", 0},
+		{"atlas-12534", 1445010704, "reply", 39.686, "NOERROR", 24},
+		{"atlas-12750", 1445246958, "reply", 34.676, "NOERROR", 1},
+		{"atlas-10221", 1423566533, "reply", 15.705, "NOERROR", 2},
+		{"atlas-3498", 1403087945, "reply", 21.566, "NOERROR", 1},
+		{"atlas-11712", 1445257644, "reply", 39.476, "NOERROR", 1},
+		{"atlas-12750", 1445260363, "reply", 17.846, "NOERROR", 5},
+		{"atlas-12750", 1445263153, "reply", 17.932, "NOERROR", 4},
+		{"atlas-12750", 1445266555, "reply", 34.265, "NOERROR", 1},
+		{"atlas-778", 1406560725, "reply", 36.661, "NOERROR", 1},
+		{"atlas-4232", 1413417973, "reply", 298.828, "NOERROR", 1},
+		{"atlas-4232", 1413417973, "reply", 298.828, "NOERROR", 1},
+		{"atlas-96", 1422535611, "reply", 33.973, "NOERROR", 1},
+		{"atlas-96", 1422535611, "reply", 33.973, "NOERROR", 1},
+		{"atlas-21567", 1425632241, "reply", 22.34, "NOERROR", 1},
+		{"atlas-18394", 1442848754, "reply", 3.408, "NOERROR", 1},
+		{"atlas-18394", 1442848755, "reply", 3.155, "NOERROR", 1},
+		{"atlas-18394", 1442848756, "timeout", 0, "", -1},
+		{"atlas-6012", 1400801282, "reply", 0.275, "NOERROR", 2},
+		{"atlas-6012", 1400801283, "reply", 90.513, "NOERROR", 2},
+		{"atlas-19895", 1441539311, "reply", 180.324, "NOERROR", 3},
+		{"atlas-6036", 1442845198, "reply", 1.347, "NOERROR", 1},
+		{"atlas-6123", 1440751763, "reply", 775.563, "NOERROR", 1},
+		{"atlas-6123", 1440751765, "reply", 67.873, "NOERROR", 0},
+		{"atlas-6123", 1440751766, "reply", 129.617, "NOERROR", 0},
+		{"atlas-11180", 1443691516, "reply", 1.282, "NOTIMP", 0},
 	}
-	if len(recs) != len(want) {
-		t.Fatalf("%d records, want %d", len(recs), len(want))
+	// The servers asked are the sample's own, read from the file as plain
+	// JSON: a result's dst_addr, or each of its resultset's.
+	targets := rawDNSTargets(t, "dns.jsonl")
+	if len(recs) != len(want) || len(targets) != len(want) {
+		t.Fatalf("%d records and %d servers in the file, want %d", len(recs), len(targets), len(want))
 	}
 	for i, w := range want {
 		r := recs[i]
@@ -413,7 +476,7 @@ func TestSampleDNSOutcomes(t *testing.T) {
 		if r.Answers != nil {
 			answers = *r.Answers
 		}
-		if r.Vantage != w.vantage || r.Time.Unix() != w.ts || r.Target != w.target || r.Outcome != w.outcome ||
+		if r.Vantage != w.vantage || r.Time.Unix() != w.ts || r.Target != targets[i] || r.Outcome != w.outcome ||
 			r.RTTms != w.rtt || r.Rcode != w.rcode || answers != w.answers {
 			t.Errorf("query %d: %s at %d to %s: %s %v %s %d, want %+v", i+1, r.Vantage, r.Time.Unix(), r.Target,
 				r.Outcome, r.RTTms, r.Rcode, answers, w)

@@ -53,7 +53,7 @@ func digestExtras(k int) []results.Record {
 			Method: results.MethodTCP, Port: 443, Target: dayEOf(5)[1].String(), Outcome: results.OutcomeTimeout})
 		recs = append(recs, results.Record{Time: at.Add(7 * time.Millisecond), Vantage: vantage, Round: round,
 			Method: results.MethodTrace, Target: dayEOf(7)[2].String(), Outcome: results.OutcomeTimeout, Proto: "udp",
-			Reached: results.Bool(false), Hops: []results.Hop{{TTL: 1, Addr: "10.0.0.1", RTTms: 1},
+			Reached: results.Bool(false), Hops: []results.Hop{{TTL: 1, Addr: "192.0.2.1", RTTms: 1},
 				{TTL: 2, Addr: fmt.Sprintf("10.0.%d.1", v+1), RTTms: 5}, {TTL: 3}}})
 	}
 	return recs
