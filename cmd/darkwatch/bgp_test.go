@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"darkwatch/internal/cli"
+	"darkwatch/internal/testenv"
 	"darkwatch/probe/lab"
 	"darkwatch/results/bgp"
 	"darkwatch/results/store"
@@ -217,7 +218,7 @@ func TestBGPImportWatch(t *testing.T) {
 	dir, in := t.TempDir(), t.TempDir()
 	db := "sqlite://" + filepath.Join(dir, "dw.db")
 	cmd := exec.Command(lab.Binary(t), "--store", db, "bgp", "import", "--watch", "200ms", in)
-	var stderr syncBuffer
+	var stderr testenv.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,40 +1,21 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"darkwatch/internal/testenv"
 	"darkwatch/probe/lab"
 	"darkwatch/results/bgp"
 	"darkwatch/results/store"
 )
-
-// syncBuffer is a bytes.Buffer a process writes while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestLabBGPCollector runs `darkwatch bgp collect` in the lab's collector
 // namespace against BIRD in the border: BIRD's five announcements (four
@@ -62,7 +43,7 @@ func TestLabBGPCollector(t *testing.T) {
 	cctx, stop := context.WithCancel(ctx)
 	cmd := l.Command(cctx, "col", bin, "--config", cfg, "--store", db, "bgp", "collect")
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

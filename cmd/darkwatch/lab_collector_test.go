@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"darkwatch/internal/testenv"
 	"darkwatch/probe/lab"
 	"darkwatch/results"
 	"darkwatch/results/store"
@@ -28,12 +29,12 @@ import (
 type proc struct {
 	name string
 	cmd  *exec.Cmd
-	log  *syncBuffer
+	log  *testenv.Buffer
 }
 
 func startProc(t *testing.T, l *lab.Lab, node, name string, bin string, args ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, cmd: l.Command(t.Context(), node, bin, args...), log: &syncBuffer{}}
+	p := &proc{name: name, cmd: l.Command(t.Context(), node, bin, args...), log: &testenv.Buffer{}}
 	p.cmd.Stderr, p.cmd.Stdout = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("%s: %v", name, err)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"darkwatch/internal/testenv"
 	"darkwatch/probe/lab"
 	"darkwatch/results"
 )
@@ -51,7 +52,7 @@ bgp: {local_asn: %d, listen: "%s:179", peers: [{addr: %s, asn: %d}], full_feed: 
 	}
 	start := func(node string, args ...string) func() {
 		cmd := l.Command(t.Context(), node, bin, append([]string{"--config", cfg}, args...)...)
-		var stderr syncBuffer
+		var stderr testenv.Buffer
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"darkwatch/internal/cli"
+	"darkwatch/internal/testenv"
 	"darkwatch/probe/lab"
 	"darkwatch/results"
 )
@@ -367,7 +368,7 @@ func TestLabRunSIGHUP(t *testing.T) {
 	cfg := writeRunConfig(t, "")
 	out := filepath.Join(t.TempDir(), "run.jsonl")
 	cmd := l.Command(t.Context(), "vp1", lab.Binary(t), "--config", cfg, "run", "--round", "2s", "--out", out)
-	var stderr bytes.Buffer
+	var stderr testenv.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

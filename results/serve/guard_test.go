@@ -1,44 +1,26 @@
 package serve
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"darkwatch/results/store"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"darkwatch/internal/testenv"
+	"darkwatch/results/store"
 )
-
-// lockedBuffer is a log sink handlers write to concurrently.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestGuardBearer: the API needs a bearer token of the tokens: a request
 // without one, or with a wrong one, is refused with 401; the right one
 // passes; the page needs none. Refusals are logged at most once a minute,
 // with the count of those not logged, and never with the token.
 func TestGuardBearer(t *testing.T) {
-	var logs lockedBuffer
+	var logs testenv.Buffer
 	tokens := Tokens{sha256.Sum256([]byte("right-token")): "analyst"}
 	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("inner")) })
 	h := Guard(tokens, inner, slog.New(slog.NewTextHandler(&logs, nil)))
@@ -87,7 +69,7 @@ func TestGuardBearer(t *testing.T) {
 
 // TestRateLog: one line per interval, carrying the count of those not logged.
 func TestRateLog(t *testing.T) {
-	var logs lockedBuffer
+	var logs testenv.Buffer
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	l := &rateLog{log: slog.New(slog.NewTextHandler(&logs, nil)), every: time.Minute, now: func() time.Time { return now }}
 	for range 10 {

@@ -1,36 +1,16 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"darkwatch/internal/testenv"
 	"darkwatch/results"
 )
-
-// lockedBuffer is a log destination that a goroutine writes while the test
-// reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestExpire: with a retention, the records older than it leave the store
 // at once and the recent ones stay; without one, nothing leaves.
@@ -69,7 +49,7 @@ func TestExpire(t *testing.T) {
 			if _, err := s.Ingest(ctx, append(recs(10*24*time.Hour, 3), recs(time.Hour, 5)...)); err != nil {
 				t.Fatal(err)
 			}
-			var logs lockedBuffer
+			var logs testenv.Buffer
 			ectx, cancel := context.WithCancel(ctx)
 			done := Expire(ectx, s, c.keep, time.Hour, slog.New(slog.NewTextHandler(&logs, nil)))
 			if c.keep > 0 {

@@ -12,6 +12,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"darkwatch/internal/testenv"
 )
 
 // testCA makes a certificate authority and a server certificate it signed for
@@ -56,7 +58,7 @@ func testCA(t *testing.T) (pool *x509.CertPool, server tls.Certificate) {
 // records.
 func TestTLS(t *testing.T) {
 	pool, cert := testCA(t)
-	var logs syncBuffer
+	var logs testenv.Buffer
 	log := logTo(&logs)
 	central := openStore(t, "collector.db")
 	srv, stop := collectorWith(t, ServerConfig{Listen: "127.0.0.1:0", StoreDir: t.TempDir(), Log: log,

@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,36 +8,18 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 
+	"darkwatch/internal/testenv"
 	"darkwatch/results"
 	"darkwatch/results/store"
 )
 
-// syncBuffer is a log sink several goroutines write to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func logTo(w *syncBuffer) *slog.Logger {
+func logTo(w *testenv.Buffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
@@ -141,7 +122,7 @@ func startNode(t *testing.T, cfg NodeConfig) *Node {
 // collector, queues more and starts it again: the collector's store ends
 // with every record once and the node's outbox empty.
 func TestDeliveryAcrossCollectorRestart(t *testing.T) {
-	var logs syncBuffer
+	var logs testenv.Buffer
 	log := logTo(&logs)
 	central := openStore(t, "collector.db")
 	local := openStore(t, "node.db")
@@ -189,7 +170,7 @@ func TestDeliveryAcrossCollectorRestart(t *testing.T) {
 // TestRefusals: a wrong password is refused and logged on both sides; a node
 // publishing on another vantage's subject is refused; an nkey user is let in.
 func TestRefusals(t *testing.T) {
-	var srvLog, badLog, crossLog syncBuffer
+	var srvLog, badLog, crossLog testenv.Buffer
 	central := openStore(t, "collector.db")
 	kp, err := nkeys.CreateUser()
 	if err != nil {
