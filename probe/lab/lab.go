@@ -298,9 +298,11 @@ var binary struct {
 	err  error
 }
 
-// Binary builds cmd/darkwatch (CGO_ENABLED=0) once per test process into a
-// temporary directory and returns the executable's path. It fails the test if
-// the build fails. The directory is left behind for the process's other tests.
+// Binary builds cmd/darkwatch (CGO_ENABLED=0; with -race and cgo when the
+// tests run under the race detector, the first data race then stopping the
+// process with exit status 66) once per test process into a temporary
+// directory and returns the executable's path. It fails the test if the build
+// fails. The directory is left behind for the process's other tests.
 func Binary(t testing.TB) string {
 	t.Helper()
 	binary.once.Do(func() {
@@ -319,9 +321,14 @@ func Binary(t testing.TB) string {
 		if p := toolPath("go"); p != "" {
 			goTool = p
 		}
-		cmd := exec.Command(goTool, "build", "-o", path, "./cmd/darkwatch")
+		args, env := []string{"build", "-o", path}, "CGO_ENABLED=0"
+		if raceBuild {
+			args, env = append(args, "-race"), "CGO_ENABLED=1"
+			os.Setenv("GORACE", "halt_on_error=1")
+		}
+		cmd := exec.Command(goTool, append(args, "./cmd/darkwatch")...)
 		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		cmd.Env = append(os.Environ(), env)
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Run(); err != nil {
