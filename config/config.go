@@ -6,9 +6,9 @@
 // validates itself, this package checks what joins them), and knows the
 // DARKWATCH_ environment variables that set its keys (UnknownEnv).
 //
-// It reads no configuration file and no environment itself: the command line
-// does, with viper, and decodes what it read into a Config. Packages below
-// the command line get the typed sections, never this package's Config.
+// Load reads a configuration file and the environment with viper and decodes
+// them into a Config; Reload does it again for a daemon's SIGHUP. Packages
+// below the command line get the typed sections, never this package's Config.
 package config
 
 import (

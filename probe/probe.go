@@ -146,6 +146,30 @@ func (o TraceOptions) withDefaults() TraceOptions {
 	return o
 }
 
+// Check says what is wrong with c as the options of method before a prober
+// is built from them: a count below 1, a TTL outside 0..255, a trace's
+// protocol or TTL range.
+func (c Config) Check(method string) error {
+	if c.Count < 1 {
+		return fmt.Errorf("count must be at least 1, not %d", c.Count)
+	}
+	if err := c.checkTTL(method); err != nil {
+		return err
+	}
+	if method != results.MethodTrace {
+		return nil
+	}
+	switch c.Proto {
+	case "icmp", "udp", "tcp":
+	default:
+		return fmt.Errorf("trace proto %q: use icmp, udp or tcp", c.Proto)
+	}
+	if t := c.Trace; t.FirstTTL < 1 || t.MaxTTL > 255 || t.FirstTTL > t.MaxTTL {
+		return fmt.Errorf("first TTL %d and max TTL %d must satisfy 1 <= first <= max <= 255", t.FirstTTL, t.MaxTTL)
+	}
+	return nil
+}
+
 // checkTTL rejects a TTL outside 0..255, naming the method.
 func (c *Config) checkTTL(method string) error {
 	if c.TTL < 0 || c.TTL > 255 {

@@ -87,6 +87,33 @@ func TestConfigDefaults(t *testing.T) {
 	}
 }
 
+// TestConfigCheck checks each refusal of Check, and that a method that has
+// no trace options ignores them.
+func TestConfigCheck(t *testing.T) {
+	ok := Config{Count: 1, Proto: "icmp", Trace: TraceOptions{FirstTTL: 1, MaxTTL: 30}}
+	for _, c := range []struct {
+		name, method string
+		edit         func(*Config)
+		want         string // "" for no error
+	}{
+		{"fine", results.MethodTrace, func(*Config) {}, ""},
+		{"count 0", results.MethodICMP, func(c *Config) { c.Count = 0 }, "count must be at least 1"},
+		{"ttl 256", results.MethodTCP, func(c *Config) { c.TTL = 256 }, "tcp: ttl 256"},
+		{"proto sctp", results.MethodTrace, func(c *Config) { c.Proto = "sctp" }, `proto "sctp"`},
+		{"proto ignored", results.MethodICMP, func(c *Config) { c.Proto = "sctp" }, ""},
+		{"first > max", results.MethodTrace, func(c *Config) { c.Trace.FirstTTL = 31 }, "first TTL 31 and max TTL 30"},
+		{"max 256", results.MethodTrace, func(c *Config) { c.Trace.MaxTTL = 256 }, "max TTL 256"},
+		{"first 0", results.MethodTrace, func(c *Config) { c.Trace.FirstTTL = 0 }, "first TTL 0"},
+	} {
+		cfg := ok
+		c.edit(&cfg)
+		err := cfg.Check(c.method)
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%s: Check = %v, want %q", c.name, err, c.want)
+		}
+	}
+}
+
 func mustHexBytes(t testing.TB, s string) []byte {
 	t.Helper()
 	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"darkwatch/config"
 	"darkwatch/internal/cli"
 	"darkwatch/internal/testenv"
 	"darkwatch/probe/lab"
@@ -189,7 +190,7 @@ func TestBGPConfig(t *testing.T) {
 		t.Run(tt.yaml, func(t *testing.T) {
 			f := filepath.Join(dir, "c"+string(rune('0'+i))+".yaml")
 			os.WriteFile(f, []byte(tt.yaml), 0o644)
-			c, err := loadConfig(newConfigViper(), f)
+			c, err := config.Load(config.NewViper(), f)
 			switch {
 			case tt.want == "" && err != nil:
 				t.Fatal(err)
@@ -202,7 +203,7 @@ func TestBGPConfig(t *testing.T) {
 		})
 	}
 	// The defaults are IODA's.
-	c, err := loadConfig(newConfigViper(), "")
+	c, err := config.Load(config.NewViper(), "")
 	if err != nil {
 		t.Fatal(err)
 	}

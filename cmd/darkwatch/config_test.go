@@ -20,7 +20,7 @@ func TestShippedConfigsLoad(t *testing.T) {
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			if _, err := loadConfig(newConfigViper(), f); err != nil {
+			if _, err := config.Load(config.NewViper(), f); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -28,7 +28,7 @@ func TestShippedConfigsLoad(t *testing.T) {
 }
 
 func TestKP2014Config(t *testing.T) {
-	c, err := loadConfig(newConfigViper(), "../../configs/kp-2014.yaml")
+	c, err := config.Load(config.NewViper(), "../../configs/kp-2014.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestInvalidConfigs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			path := filepath.Join("testdata", tt.file)
-			_, err := loadConfig(newConfigViper(), path)
+			_, err := config.Load(config.NewViper(), path)
 			if err == nil {
 				t.Fatal("loaded without error")
 			}
@@ -117,7 +117,7 @@ func TestInvalidConfigs(t *testing.T) {
 func TestEnvironmentOverridesFile(t *testing.T) {
 	t.Setenv("DARKWATCH_VANTAGE", "vp-env")
 	t.Setenv("DARKWATCH_RATE_PPS", "123")
-	c, err := loadConfig(newConfigViper(), "../../configs/lab.yaml")
+	c, err := config.Load(config.NewViper(), "../../configs/lab.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 // TestConfigErrorHidesSecret: a password put in the collector's URL is
 // refused without being repeated.
 func TestConfigErrorHidesSecret(t *testing.T) {
-	_, err := loadConfig(newConfigViper(), filepath.Join("testdata", "invalid-collector-url.yaml"))
+	_, err := config.Load(config.NewViper(), filepath.Join("testdata", "invalid-collector-url.yaml"))
 	if err == nil || strings.Contains(err.Error(), "secret") {
 		t.Errorf("error %v: want a refusal that does not repeat the password", err)
 	}

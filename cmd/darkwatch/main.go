@@ -49,26 +49,8 @@ func main() {
 func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a := &app{v: newConfigViper(), stdout: os.Stdout}
-	root := a.rootCommand()
-	root.SetArgs(args)
-	err := cli.FindCommand(root, args)
-	if err == nil {
-		err = root.ExecuteContext(ctx)
-	}
-	if err == nil {
-		return cli.OK
-	}
-	code := exitStatus(err)
-	var ee *cli.ExitError
-	if !errors.As(err, &ee) || ee.Err != nil {
-		fmt.Fprintln(os.Stderr, "darkwatch:", err)
-	}
-	var ue *cli.UsageError
-	if errors.As(err, &ue) {
-		fmt.Fprintln(os.Stderr, "Run 'darkwatch --help' for usage.")
-	}
-	return code
+	a := &app{v: config.NewViper(), stdout: os.Stdout}
+	return cli.Run(ctx, a.rootCommand(), args, os.Stderr, exitStatus)
 }
 
 // exitStatus is the exit status err calls for: a cli.ExitError's own, 2 for a
@@ -138,7 +120,7 @@ func (a *app) load(cmd *cobra.Command) error {
 	if bindErr != nil {
 		return bindErr
 	}
-	cfg, err := loadConfig(v, configFile(cmd))
+	cfg, err := config.Load(v, configFile(cmd))
 	if err != nil {
 		return err
 	}

@@ -138,31 +138,18 @@ func (a *app) probeConfig(method string, f *probeFlags) (probe.Config, error) {
 	pc.Count, pc.TTL = cmp.Or(pc.Count, c.Probe.Count), cmp.Or(pc.TTL, c.Probe.TTL)
 	pc.DNS.NSID = pc.DNS.NSID || c.Probe.NSID
 	pc.Timeout, pc.Interval = cmp.Or(pc.Timeout, c.Probe.Timeout), cmp.Or(pc.Interval, c.Probe.Interval)
-	if pc.Count < 1 {
-		return pc, cli.Usagef("--count must be at least 1, not %d", pc.Count)
-	}
-	if pc.TTL < 0 || pc.TTL > 255 {
-		return pc, cli.Usagef("--ttl must be between 1 and 255, not %d", pc.TTL)
+	if err := pc.Check(method); err != nil {
+		return pc, cli.Usagef("%v", err)
 	}
 	if f.parallel < 0 {
 		return pc, cli.Usagef("--parallel must be at least 1, not %d", f.parallel)
 	}
+	if method == results.MethodTrace && len(f.ports) > 1 {
+		return pc, cli.Usagef("--port takes one port for trace")
+	}
 	var err error
 	if pc.Source, err = parseSource(cmp.Or(f.source, c.Probe.Source)); err != nil {
 		return pc, err
-	}
-	if method == results.MethodTrace {
-		switch pc.Proto {
-		case "icmp", "udp", "tcp":
-		default:
-			return pc, cli.Usagef("--proto %q: use icmp, udp or tcp", pc.Proto)
-		}
-		if t := pc.Trace; t.FirstTTL < 1 || t.MaxTTL > 255 || t.FirstTTL > t.MaxTTL {
-			return pc, cli.Usagef("--first-ttl %d and --max-ttl %d must satisfy 1 <= first <= max <= 255", t.FirstTTL, t.MaxTTL)
-		}
-		if len(f.ports) > 1 {
-			return pc, cli.Usagef("--port takes one port for trace")
-		}
 	}
 	if method == results.MethodDNS {
 		if _, ok := dns.StringToType[strings.ToUpper(f.qtype)]; !ok {

@@ -184,17 +184,7 @@ func (a *app) reloader(cmd *cobra.Command) func() (*schedule.Config, error) {
 		return nil
 	}
 	return func() (*schedule.Config, error) {
-		v := newConfigViper()
-		for k, val := range a.flagSet {
-			v.Set(k, val)
-		}
-		cfg, err := loadConfig(v, file)
-		if err == nil && len(a.flagAllow) > 0 {
-			err = cfg.AddAllow(a.flagAllow)
-		}
-		if err == nil {
-			err = a.cfg.FixedAtStart(cfg)
-		}
+		cfg, err := a.cfg.Reload(file, a.flagSet, a.flagAllow)
 		if err != nil {
 			return nil, err
 		}

@@ -21,9 +21,9 @@ import (
 // straight away, over the configuration's defaults.
 type sweepFlags struct {
 	job                       schedule.SweepJob
+	shard                     schedule.Shard
 	targets                   []string
 	method, out, lock, source string
-	shards, shard, seed       uint64
 }
 
 func (a *app) sweepCommand() *cobra.Command {
@@ -42,9 +42,9 @@ func (a *app) sweepCommand() *cobra.Command {
 	fl.IntVarP(&f.job.Rate, "rate", "r", -1, "packets per second, 0 = as fast as the machine allows (default: config rate.pps)")
 	fl.IntVar(&f.job.PerBlock, "per-block-rate", -1, "packets per second to any one /24 (default: config rate.per_block_pps; 0 = no cap)")
 	fl.DurationVar(&f.job.Cooldown, "cooldown", 2*time.Second, "how long to keep reading replies after the last probe")
-	fl.Uint64Var(&f.shards, "shards", 1, "split the sweep into this many disjoint shards (with --shard and the same --seed on every machine)")
-	fl.Uint64Var(&f.shard, "shard", 0, "which shard this run takes, 0 .. shards-1")
-	fl.Uint64Var(&f.seed, "seed", 0, "seed of the random order (default: random; give the same on every shard)")
+	fl.Uint64Var(&f.shard.Count, "shards", 1, "split the sweep into this many disjoint shards (with --shard and the same --seed on every machine)")
+	fl.Uint64Var(&f.shard.Index, "shard", 0, "which shard this run takes, 0 .. shards-1")
+	fl.Uint64Var(&f.shard.Seed, "seed", 0, "seed of the random order (default: random; give the same on every shard)")
 	fl.IntVar(&f.job.Retries, "retries", 0, "extra passes over the targets (replies beyond the first are counted as duplicates)")
 	fl.StringVarP(&f.out, "out", "o", "", "append JSON records to `FILE` (default: stdout with --json)")
 	fl.StringVar(&f.lock, "lock", "", "lock `file` that keeps two sweeps from overlapping (default: per vantage, in the runtime dir)")
@@ -55,49 +55,26 @@ func (a *app) sweepCommand() *cobra.Command {
 	return cmd
 }
 
-// checkSweepFlags checks sweep's flags and sets the job's method and source.
-func checkSweepFlags(f *sweepFlags) error {
-	m, err := schedule.ParseMethod(f.method)
-	if err != nil {
-		return cli.Usagef("--method: %v", err)
-	}
-	if m.Name == results.MethodDNS {
-		return cli.Usagef("--method dns: sweeps take icmp, tcp:PORT or trace; probe name servers with darkwatch probe dns")
-	}
-	if f.shards == 0 || f.shard >= f.shards {
-		return cli.Usagef("--shard %d of --shards %d: the shard must be 0 .. shards-1", f.shard, f.shards)
-	}
-	if f.job.Retries < 0 || f.job.Retries > 10 {
-		return cli.Usagef("--retries %d: use 0 to 10", f.job.Retries)
-	}
-	f.job.Method = m
-	f.job.Source, err = parseSource(f.source)
-	return err
-}
-
 // runSweep sweeps, under the lock, the shard of the space that the flags
 // and the configuration name, writing the records as they come.
 func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
 	ctx, c, job := cmd.Context(), a.cfg, &f.job
-	if err := checkSweepFlags(f); err != nil {
+	m, err := schedule.ParseMethod(f.method)
+	if err != nil {
+		return cli.Usagef("--method: %v", err)
+	}
+	job.Method = m
+	if job.Source, err = parseSource(f.source); err != nil {
 		return err
 	}
 	space, err := a.sweepSpaceOf(cmd, f.targets)
 	if err != nil {
 		return err
 	}
-	if f.seed == 0 {
-		f.seed = uint64(time.Now().UnixNano())
+	if err := job.Prepare(&c.Config, space, f.shard); err != nil {
+		return cli.Usagef("%v", err)
 	}
-	if job.Round < 0 {
-		job.Round = time.Now().Unix() / int64(c.Round/time.Second)
-	}
-	if job.Rate < 0 {
-		job.Rate = c.Rate.PPS
-	}
-	if job.PerBlock < 0 {
-		job.PerBlock = c.Rate.PerBlockPPS
-	}
+	job.Permit = a.bl.Check
 	lk, err := schedule.AcquireLock(cmp.Or(f.lock, schedule.DefaultLockPath(c.Vantage)))
 	if err != nil {
 		return cli.Exit(cli.Failure, err)
@@ -110,16 +87,7 @@ func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
 	rw := results.NewWriter(out, a.json || f.out != "")
 	rw.Batch = true
 	sink := &recfile.Sink{W: rw}
-	job.Space, job.Vantage, job.Contact, job.Permit = space, c.Vantage, c.Contact, a.bl.Check
-	job.Timeout, job.TTL = c.Probe.Timeout, c.Probe.TTL
-	job.Perm = func() (*schedule.Permutation, error) {
-		return schedule.NewShard(space.Size(), f.seed, f.shard, f.shards)
-	}
-	if _, err := job.Perm(); err != nil {
-		closeOut()
-		return cli.Usagef("%v", err)
-	}
-	targets := space.Size() / f.shards
+	targets := space.Size() / f.shard.Count
 	prog := schedule.NewProgressBar(os.Stderr, targets*uint64(1+job.Retries))
 	st, err := schedule.Sweep(ctx, job, sink.Write, prog)
 	prog.Done()

@@ -6,7 +6,10 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 )
@@ -85,4 +88,28 @@ func UsageArgs(cmd *cobra.Command) {
 	for _, sub := range cmd.Commands() {
 		UsageArgs(sub)
 	}
+}
+
+// Run executes root with args under ctx and returns the exit status: OK, or
+// what status gives for the error. The error goes to stderr (but for an
+// ExitError that carries none), followed by a pointer to --help when it is a
+// UsageError.
+func Run(ctx context.Context, root *cobra.Command, args []string, stderr io.Writer, status func(error) int) int {
+	root.SetArgs(args)
+	err := FindCommand(root, args)
+	if err == nil {
+		err = root.ExecuteContext(ctx)
+	}
+	if err == nil {
+		return OK
+	}
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.Err != nil {
+		fmt.Fprintln(stderr, root.Name()+":", err)
+	}
+	var ue *UsageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", root.Name())
+	}
+	return status(err)
 }
