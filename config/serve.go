@@ -6,6 +6,7 @@ import (
 	"darkwatch/results/dashboard"
 	"darkwatch/results/serve"
 	"darkwatch/results/store"
+	"errors"
 )
 
 // ServeOptions are the options of the collector (results/serve) as the
@@ -43,4 +44,19 @@ func (c *Config) DashboardTargets() []dashboard.Target {
 		targets = append(targets, t)
 	}
 	return targets
+}
+
+// ServeError is the error of serve.Run as a configuration error in the
+// section it is about (serve: or alerts:) when it is one; other errors are
+// returned as they are, and nil is nil.
+func ServeError(err error) error {
+	var se *serve.ConfigError
+	var ae *alert.ConfigError
+	switch {
+	case errors.As(err, &se):
+		return InSection("serve", err)
+	case errors.As(err, &ae):
+		return InSection("alerts", err)
+	}
+	return err
 }

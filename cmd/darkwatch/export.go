@@ -33,17 +33,20 @@ func (a *app) exportCommand() *cobra.Command {
 					return cli.Usagef("--prefix: %v", err)
 				}
 			}
-			st, err := a.openStore(cmd)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			n, err := a.export(cmd, st, q, out)
-			if err != nil {
-				return cli.Exit(cli.Failure, err)
-			}
-			fmt.Fprintf(os.Stderr, "%d records\n", n)
-			return nil
+			return a.withStore(func(cmd *cobra.Command, _ []string, st store.Store) error {
+				ctx := cmd.Context()
+				n, err := recfile.Export(out, a.stdout, func(write func(results.Record)) error {
+					return st.EachRecord(ctx, q, func(r results.Record) error {
+						write(r)
+						return ctx.Err()
+					})
+				})
+				if err != nil {
+					return cli.Failed(err)
+				}
+				fmt.Fprintf(os.Stderr, "%d records\n", n)
+				return nil
+			})(cmd, args)
 		},
 	}
 	f := cmd.Flags()
@@ -55,16 +58,4 @@ func (a *app) exportCommand() *cobra.Command {
 	f.StringVar(&method, "method", "", "only the records of `METHOD` (icmp, tcp, trace, dns)")
 	f.StringVarP(&out, "out", "o", "", "write `FILE` instead of standard output")
 	return cmd
-}
-
-// export writes the records q selects to out (standard output when empty)
-// and returns how many. A file is written whole or not at all.
-func (a *app) export(cmd *cobra.Command, st store.Store, q store.Query, out string) (int, error) {
-	ctx := cmd.Context()
-	return recfile.Export(out, a.stdout, func(write func(results.Record)) error {
-		return st.EachRecord(ctx, q, func(r results.Record) error {
-			write(r)
-			return ctx.Err()
-		})
-	})
 }

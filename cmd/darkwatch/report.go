@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"io"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -50,14 +49,9 @@ func (a *app) reportCommand() *cobra.Command {
 			}
 			in := report.Input{Records: recs, Verdicts: vs, Events: evs, Since: t0, Until: t1, Title: cmp.Or(title, report.Title(t0, t1)),
 				Atlas: report.AtlasOptions{Timeout: a.cfg.Probe.Timeout, Addrs: a.vantageAddrs()}}
-			write := func(w io.Writer) error { return report.Write(w, format, in) }
-			if out == "" || out == "-" {
-				err = write(a.stdout)
-			} else {
-				err = replaceFile(out, write)
-			}
+			err = recfile.WriteOut(out, a.stdout, func(w io.Writer) error { return report.Write(w, format, in) })
 			if err != nil {
-				return cli.Exit(cli.Failure, err)
+				return cli.Exit(cli.Failure, fmt.Errorf("--out: %w", err))
 			}
 			return nil
 		},
@@ -69,19 +63,6 @@ func (a *app) reportCommand() *cobra.Command {
 	fl.StringVar(&until, "until", "", "to `time` (default now)")
 	fl.StringVar(&title, "title", "", "report title")
 	return cmd
-}
-
-// replaceFile writes --out whole through write (see recfile.Whole): when
-// anything fails, the file that was there stays as it was.
-func replaceFile(path string, write func(io.Writer) error) error {
-	w, err := recfile.CreateWhole(path, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("--out: %w", err)
-	}
-	if err := w.Write(write); err != nil {
-		return fmt.Errorf("--out %s: %w; the file there is unchanged", path, err)
-	}
-	return nil
 }
 
 // vantageAddrs maps this vantage to its configured probe source address

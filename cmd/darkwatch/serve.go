@@ -9,7 +9,6 @@ import (
 
 	"darkwatch/config"
 	"darkwatch/internal/cli"
-	"darkwatch/results/alert"
 	"darkwatch/results/serve"
 )
 
@@ -58,16 +57,10 @@ func (a *app) serve(cmd *cobra.Command, listen, natsListen string) error {
 		_, _, err := a.analyze(ctx, st, since.UTC(), time.Now().UTC())
 		return err
 	}
-	err = serve.Run(cmd.Context(), o)
-	var ce *serve.ConfigError
-	var ae *alert.ConfigError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &ce):
-		return config.InSection("serve", err)
-	case errors.As(err, &ae):
-		return config.InSection("alerts", err)
+	err = config.ServeError(serve.Run(cmd.Context(), o))
+	var ce *config.Error
+	if err == nil || errors.As(err, &ce) {
+		return err
 	}
 	return cli.Exit(cli.Failure, err)
 }

@@ -47,31 +47,20 @@ func (a *app) targetsCommand() *cobra.Command {
 	}
 }
 
-// resolve resolves the configuration's target sets, from the store when a
-// set is named.
+// resolve resolves the configuration's target sets now, from the store
+// when a set is named.
 func (a *app) resolve(cmd *cobra.Command) (*schedule.Resolution, error) {
-	var st store.Store
+	var src schedule.EntitySource
 	if a.cfg.Named() {
-		var err error
-		if st, err = a.openStore(cmd); err != nil {
+		st, err := a.openStore(cmd)
+		if err != nil {
 			return nil, err
 		}
 		defer st.Close()
-	}
-	return resolveFrom(cmd.Context(), st, &a.cfg.Config)
-}
-
-// resolveFrom is schedule.Resolve of cfg from st, now.
-func resolveFrom(ctx context.Context, st store.Store, cfg *schedule.Config) (*schedule.Resolution, error) {
-	var src schedule.EntitySource
-	if st != nil {
 		src = st
 	}
-	r, err := schedule.Resolve(ctx, src, cfg, time.Time{})
-	if err != nil {
-		return nil, cli.Exit(cli.Failure, err)
-	}
-	return r, nil
+	r, err := schedule.Resolve(cmd.Context(), src, &a.cfg.Config, time.Time{})
+	return r, cli.Failed(err)
 }
 
 // resolved is the configuration with its named target sets resolved from
@@ -81,11 +70,7 @@ func (a *app) resolved(ctx context.Context, st store.Store) (*schedule.Config, e
 	if !cfg.Named() {
 		return cfg, nil
 	}
-	var src schedule.EntitySource
-	if st != nil {
-		src = st
-	}
-	r, err := a.resolver.Resolve(ctx, src, cfg)
+	r, err := a.resolver.Resolve(ctx, st, cfg)
 	if err != nil {
 		return nil, cli.Exit(cli.Failure, err)
 	}

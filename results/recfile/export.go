@@ -1,6 +1,7 @@
 package recfile
 
 import (
+	"fmt"
 	"io"
 	"path/filepath"
 
@@ -21,14 +22,22 @@ func Export(path string, w io.Writer, each func(write func(results.Record)) erro
 		}
 		return rw.Flush()
 	}
+	return n, WriteOut(path, w, all)
+}
+
+// WriteOut writes through write to the file path, whole or not at all (see
+// Whole: when anything fails, the file that was there stays as it was), or
+// to w when path is "" or "-".
+func WriteOut(path string, w io.Writer, write func(io.Writer) error) error {
 	if path == "" || path == "-" {
-		err := all(w)
-		return n, err
+		return write(w)
 	}
-	f, err := CreateWhole(path, filepath.Base(path)+".tmp*")
+	f, err := CreateWhole(path, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
-		return 0, err
+		return err
 	}
-	err = f.Write(all)
-	return n, err
+	if err := f.Write(write); err != nil {
+		return fmt.Errorf("%s: %w; the file there is unchanged", path, err)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package recfile
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,7 +33,7 @@ func TestExport(t *testing.T) {
 		t.Errorf("file %q", b)
 	}
 	fail := func(write func(results.Record)) error { write(recs[0]); return errors.New("store gone") }
-	if _, err := Export(path, nil, fail); err == nil || err.Error() != "store gone" {
+	if _, err := Export(path, nil, fail); err == nil || !strings.HasSuffix(err.Error(), "store gone; the file there is unchanged") {
 		t.Errorf("a failed walk: %v", err)
 	}
 	if b2, _ := os.ReadFile(path); string(b2) != string(b) {
@@ -44,4 +45,33 @@ func TestExport(t *testing.T) {
 	if _, err := Export(filepath.Join(dir, "no", "dir.jsonl"), nil, each); err == nil {
 		t.Error("exported into a missing directory")
 	}
+}
+
+// TestWriteOutFailureKeepsOld checks that a failed write leaves the file
+// that was there, and no temporary file, and that a good one replaces it
+// with its mode.
+func TestWriteOutFailureKeepsOld(t *testing.T) {
+	dir := t.TempDir()
+	old := filepath.Join(dir, "old.txt")
+	os.WriteFile(old, []byte("the good report\n"), 0o640)
+	err := WriteOut(old, nil, func(w io.Writer) error {
+		w.Write([]byte("half a rep"))
+		return errors.New("disk full")
+	})
+	if err == nil || !strings.Contains(err.Error(), "unchanged") {
+		t.Errorf("err %v", err)
+	}
+	if b, _ := os.ReadFile(old); string(b) != "the good report\n" {
+		t.Errorf("old report replaced by %q", b)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("temporary file left: %v", ents)
+	}
+	if err := WriteOut(old, nil, func(w io.Writer) error { _, err := w.Write([]byte("new\n")); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(old); fi.Mode().Perm() != 0o640 {
+		t.Errorf("report is %v, want 0640", fi.Mode().Perm())
+	}
+
 }
