@@ -9,10 +9,21 @@ import (
 	"darkwatch/results/store"
 )
 
+// Store is what the scheduler keeps in a store (*store.Store has it all):
+// the census, the blocks' beliefs, and the routes and delegations that named
+// target sets resolve from.
+type Store interface {
+	EntitySource
+	Blocks(ctx context.Context) ([]store.Block, error)
+	PutBlocks(ctx context.Context, bs []store.Block) error
+	Beliefs(ctx context.Context, vantage string) ([]store.Belief, error)
+	PutBelief(ctx context.Context, bs []store.Belief) error
+}
+
 // VantageCensus loads vantage's icmp census blocks from st: a census taken
 // with another method says nothing of what an ICMP probe can expect. A nil
 // st has none.
-func VantageCensus(ctx context.Context, st store.Store, vantage string) ([]store.Block, error) {
+func VantageCensus(ctx context.Context, st Store, vantage string) ([]store.Block, error) {
 	if st == nil {
 		return nil, nil
 	}

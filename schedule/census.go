@@ -21,7 +21,7 @@ import (
 // own, named as configured ("icmp", "tcp:80").
 type Census struct {
 	Prober Prober
-	Store  store.Store
+	Store  Store
 	Method Method
 	// Passes is how many sweeps A is measured over.
 	Passes   int

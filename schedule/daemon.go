@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"darkwatch/results"
-	"darkwatch/results/store"
 )
 
 // Daemon plays rounds of probes until its context ends, SIGTERM or SIGINT
@@ -27,7 +26,7 @@ type Daemon struct {
 	Prober Prober
 	// Store holds the census blocks and the blocks' beliefs; nil: no
 	// adaptive probing, every prefix is swept.
-	Store store.Store
+	Store Store
 	// Emit takes every record, from many goroutines at once.
 	Emit func(results.Record)
 	// Commit makes the records emitted so far durable. Its error stops the

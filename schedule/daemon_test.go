@@ -124,7 +124,7 @@ func (r *recorder) count(method string, p netip.Prefix) int {
 	return n
 }
 
-func newDaemon(f *fakeProber, rec *recorder, st store.Store, log *bytes.Buffer) *Daemon {
+func newDaemon(f *fakeProber, rec *recorder, st Store, log *bytes.Buffer) *Daemon {
 	return &Daemon{Prober: f, Store: st, Emit: rec.emit, Commit: rec.commit, Rounds: 1, NoAlign: true,
 		Length: time.Second, Log: slog.New(slog.NewTextHandler(log, nil)), Metrics: NewMetrics()}
 }
@@ -186,7 +186,7 @@ func TestDaemonRound(t *testing.T) {
 }
 
 // failingStore fails what the round asks of the store.
-type failingStore struct{ store.Store }
+type failingStore struct{ *store.Store }
 
 var errStore = errors.New("store is down")
 

@@ -21,7 +21,7 @@ import (
 )
 
 // openStore opens a fresh SQLite store.
-func openStore(t *testing.T) store.Store {
+func openStore(t *testing.T) *store.Store {
 	t.Helper()
 	st, err := store.Open(t.Context(), "sqlite://"+filepath.Join(t.TempDir(), "dw.db"))
 	if err != nil {
@@ -252,7 +252,7 @@ func TestDaemonFollowsRouting(t *testing.T) {
 
 // countingSource counts the replays of the routes.
 type countingSource struct {
-	store.Store
+	*store.Store
 	replays int
 }
 

@@ -59,7 +59,7 @@ func (a *app) bgpImportCommand() *cobra.Command {
 				return cli.Usagef("--watch %v: must be positive", watch)
 			}
 			if watch > 0 {
-				return a.withStore(func(cmd *cobra.Command, args []string, st store.Store) error {
+				return a.withStore(func(cmd *cobra.Command, args []string, st *store.Store) error {
 					return cli.Failed(bgp.Watch(cmd.Context(), st, args, watch, a.log))
 				})(cmd, args)
 			}
@@ -67,7 +67,7 @@ func (a *app) bgpImportCommand() *cobra.Command {
 			if err != nil {
 				return cli.Exit(cli.Usage, err)
 			}
-			return a.withStore(func(cmd *cobra.Command, _ []string, st store.Store) error {
+			return a.withStore(func(cmd *cobra.Command, _ []string, st *store.Store) error {
 				return filesDone(bgp.ImportFiles(cmd.Context(), st, files, os.Stderr))
 			})(cmd, args)
 		},
@@ -99,7 +99,7 @@ func (a *app) bgpShowCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.withStore(func(cmd *cobra.Command, _ []string, st store.Store) error {
+			return a.withStore(func(cmd *cobra.Command, _ []string, st *store.Store) error {
 				return a.showTimeline(cmd, st, prefix, t0, t1, bin)
 			})(cmd, args)
 		},
@@ -111,7 +111,7 @@ func (a *app) bgpShowCommand() *cobra.Command {
 }
 
 // showTimeline prints prefix's visibility from t0 to t1 in bins.
-func (a *app) showTimeline(cmd *cobra.Command, st store.Store, prefix netip.Prefix, t0, t1 time.Time, bin time.Duration) error {
+func (a *app) showTimeline(cmd *cobra.Command, st *store.Store, prefix netip.Prefix, t0, t1 time.Time, bin time.Duration) error {
 	q := store.RouteQuery{}
 	if !t1.IsZero() {
 		q.Until = t1.Add(time.Nanosecond) // the routes of the last bin too
@@ -135,7 +135,7 @@ func (a *app) bgpCollectCommand() *cobra.Command {
 		Long:    help("bgp-collect"),
 		Example: help("bgp-collect.example"),
 		Args:    cobra.NoArgs,
-		RunE: a.withStore(func(cmd *cobra.Command, _ []string, st store.Store) error {
+		RunE: a.withStore(func(cmd *cobra.Command, _ []string, st *store.Store) error {
 			cc, err := live.ConfigFor(a.cfg.BGP, listen)
 			if err != nil {
 				return cli.Usagef("%v", err)

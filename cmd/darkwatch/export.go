@@ -33,7 +33,7 @@ func (a *app) exportCommand() *cobra.Command {
 					return cli.Usagef("--prefix: %v", err)
 				}
 			}
-			return a.withStore(func(cmd *cobra.Command, _ []string, st store.Store) error {
+			return a.withStore(func(cmd *cobra.Command, _ []string, st *store.Store) error {
 				ctx := cmd.Context()
 				n, err := recfile.Export(out, a.stdout, func(write func(results.Record)) error {
 					return st.EachRecord(ctx, q, func(r results.Record) error {

@@ -26,7 +26,7 @@ func (a *app) geoImportCommand() *cobra.Command {
 		Long:    help("geo-import"),
 		Example: help("geo-import.example"),
 		Args:    cobra.MinimumNArgs(1),
-		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store.Store) error {
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st *store.Store) error {
 			return filesDone(geo.ImportFiles(cmd.Context(), st, args, os.Stderr))
 		}),
 	}

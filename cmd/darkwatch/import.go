@@ -34,7 +34,7 @@ func (a *app) importCommand() *cobra.Command {
 			default:
 				return cli.Usagef("--format %q: use jsonl or atlas", format)
 			}
-			return a.withStore(func(cmd *cobra.Command, args []string, st store.Store) error {
+			return a.withStore(func(cmd *cobra.Command, args []string, st *store.Store) error {
 				if refused := recfile.ImportFiles(cmd.Context(), st, args, read, os.Stderr); refused > 0 {
 					return cli.Exit(cli.Some, fmt.Errorf("%d of %d files refused, the others imported", refused, len(args)))
 				}
@@ -48,7 +48,7 @@ func (a *app) importCommand() *cobra.Command {
 
 // expire deletes what st holds from before the configured retention, now and
 // every hour, until the returned stop is called (store.Expire).
-func (a *app) expire(ctx context.Context, st store.Store) (stop func()) {
+func (a *app) expire(ctx context.Context, st *store.Store) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := store.Expire(ctx, st, a.cfg.Retention, time.Hour, a.log)
 	return func() { cancel(); <-done }
@@ -56,7 +56,7 @@ func (a *app) expire(ctx context.Context, st store.Store) (stop func()) {
 
 // withStore is a command's RunE that opens the store for run and closes it
 // after.
-func (a *app) withStore(run func(cmd *cobra.Command, args []string, st store.Store) error) func(*cobra.Command, []string) error {
+func (a *app) withStore(run func(cmd *cobra.Command, args []string, st *store.Store) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
 		st, err := a.openStore(cmd)
 		if err != nil {
@@ -81,7 +81,7 @@ func filesDone(bad []error, err error) error {
 
 // openStore opens the store of --store (or the config's store, or the default
 // local SQLite file).
-func (a *app) openStore(cmd *cobra.Command) (store.Store, error) {
+func (a *app) openStore(cmd *cobra.Command) (*store.Store, error) {
 	dsn, err := a.cfg.StoreDSN()
 	if err != nil {
 		return nil, err

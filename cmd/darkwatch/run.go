@@ -73,7 +73,10 @@ func (a *app) runDaemon(cmd *cobra.Command, f *runFlags) error {
 		out.to = fwd
 		defer fwd.Close()
 	}
-	d.Prober, d.Store, d.Emit, d.Commit = schedule.NetProber{}, out.st, out.sink.Write, out.save
+	d.Prober, d.Emit, d.Commit = schedule.NetProber{}, out.sink.Write, out.save
+	if out.st != nil {
+		d.Store = out.st
+	}
 	d.Reload, d.Log, d.Metrics = a.reloader(cmd), a.log, m
 	if out.st != nil && fwd == nil {
 		// A node on its own keeps its store's verdicts and events current:
@@ -98,7 +101,7 @@ func (a *app) runDaemon(cmd *cobra.Command, f *runFlags) error {
 // collector), --out or stdout.
 type runOutput struct {
 	sink      *recfile.Sink
-	st        store.Store
+	st        *store.Store
 	to        recfile.Ingester // st, or the forwarder to the collector; nil without a store
 	closeFile func() error
 }
@@ -144,7 +147,7 @@ func (o *runOutput) close() {
 // startForwarder starts sending st's records to the configured collector
 // (results/transport's Forwarder), if any, and registers the node's metrics
 // in reg; nil without a collector.
-func (a *app) startForwarder(ctx context.Context, st store.Store, reg *prometheus.Registry) (*transport.Forwarder, error) {
+func (a *app) startForwarder(ctx context.Context, st *store.Store, reg *prometheus.Registry) (*transport.Forwarder, error) {
 	c := a.cfg.Collector
 	if c.URL == "" {
 		return nil, nil

@@ -65,7 +65,7 @@ func (a *app) resolve(cmd *cobra.Command) (*schedule.Resolution, error) {
 
 // resolved is the configuration with its named target sets resolved from
 // st (the configuration itself when none is named).
-func (a *app) resolved(ctx context.Context, st store.Store) (*schedule.Config, error) {
+func (a *app) resolved(ctx context.Context, st *store.Store) (*schedule.Config, error) {
 	cfg := &a.cfg.Config
 	if !cfg.Named() {
 		return cfg, nil

@@ -80,7 +80,7 @@ func parseSpan(since, until string, now time.Time) (t0, t1 time.Time, err error)
 
 // analyze runs results' one analysis (Analysis.Update) of the rounds from
 // since to until over the store, as the configuration describes them.
-func (a *app) analyze(ctx context.Context, st store.Store, since, until time.Time) ([]results.Verdict, []results.Event, error) {
+func (a *app) analyze(ctx context.Context, st *store.Store, since, until time.Time) ([]results.Verdict, []results.Event, error) {
 	cfg, err := a.resolved(ctx, st)
 	if err != nil {
 		return nil, nil, err

@@ -65,9 +65,16 @@ type Vantage struct {
 	Gaps   int `json:"gaps"`
 }
 
+// Store is what the dashboard reads of a store (*store.Store has it).
+type Store interface {
+	EachRecord(ctx context.Context, q store.Query, fn func(results.Record) error) error
+	Events(ctx context.Context, since, until time.Time) ([]results.Event, error)
+	Verdicts(ctx context.Context, q store.VerdictQuery) ([]results.Verdict, error)
+}
+
 // Config is what the dashboard shows besides the store.
 type Config struct {
-	Store   store.Store
+	Store   Store
 	Targets []Target
 	// Vantages returns the collector's live view of the vantages (may be
 	// nil); the dashboard adds the store's vantage verdicts.

@@ -108,7 +108,7 @@ func TestAPI(t *testing.T) {
 }
 
 // failingStore fails every query with an error that names the store's file.
-type failingStore struct{ store.Store }
+type failingStore struct{ *store.Store }
 
 var errSecretPath = errors.New("store sqlite:///srv/secret/path.db: disk I/O error")
 
@@ -122,7 +122,7 @@ func (failingStore) Events(context.Context, time.Time, time.Time) ([]results.Eve
 
 // countingStore counts the records EachRecord yields and what it was asked.
 type countingStore struct {
-	store.Store
+	*store.Store
 	yielded int
 	q       store.Query
 }

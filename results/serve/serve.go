@@ -43,7 +43,7 @@ type Options struct {
 	Round time.Duration
 	// Store takes the records and routes and feeds the dashboard;
 	// StoreName names it in the log.
-	Store     store.Store
+	Store     *store.Store
 	StoreName string
 	// Targets and Vantages are the configured ones, for the dashboard.
 	Targets  []dashboard.Target

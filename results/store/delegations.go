@@ -36,7 +36,10 @@ type Delegation struct {
 var delegationColumns = []string{"file_registry", "line", "registry", "country", "type", "start", "value", "prefixes",
 	"date", "status", "opaque_id", "serial", "source"}
 
-func (s *sqlStore) PutDelegations(ctx context.Context, source string, h geo.Header, ds []geo.Delegation) (int, error) {
+// PutDelegations replaces every delegation stored from statistics
+// files of h.Registry with ds, read from source (a file's name), in
+// one transaction, and returns how many it stored.
+func (s *Store) PutDelegations(ctx context.Context, source string, h geo.Header, ds []geo.Delegation) (int, error) {
 	rows := make([][]any, len(ds))
 	for i := range ds {
 		rows[i] = delegationArgs(&ds[i], source, h)
@@ -78,7 +81,7 @@ func delegationArgs(d *geo.Delegation, source string, h geo.Header) []any {
 
 // Delegations returns the delegations q selects, by the registry of their
 // file and their line in it.
-func (s *sqlStore) Delegations(ctx context.Context, q DelegationQuery) ([]Delegation, error) {
+func (s *Store) Delegations(ctx context.Context, q DelegationQuery) ([]Delegation, error) {
 	var w where
 	if q.Country != "" {
 		w.add("country = " + w.arg(strings.ToUpper(q.Country)))

@@ -25,7 +25,7 @@ func TestExpire(t *testing.T) {
 		}
 		return out
 	}
-	count := func(s Store) int {
+	count := func(s *Store) int {
 		n := 0
 		if err := s.EachRecord(ctx, Query{}, func(results.Record) error { n++; return nil }); err != nil {
 			t.Fatal(err)

@@ -28,7 +28,7 @@ func testMigrateRecords(t *testing.T, dsn string) {
 	}
 	old := append(sampleRecords("vp1", 1, 12000, t0), schema3Records()...)
 	const queued = 1000
-	b := s.(*sqlStore).b
+	b := s.b
 	err = b.inTx(ctx, func(t tx) error {
 		if _, err := t.execEach(ctx, `INSERT INTO records (`+v3Columns+`) VALUES `+placeholders(1, 22), len(old),
 			func(i int) []any { return v3Args(&old[i]) }); err != nil {
@@ -80,7 +80,7 @@ func testMigrateRecords(t *testing.T, dsn string) {
 	if n, err := s.Ingest(ctx, old); err != nil || n != 0 {
 		t.Errorf("ingesting the migrated records again added %d (%v), want 0", n, err)
 	}
-	if _, err := s.(*sqlStore).b.exec(ctx, `SELECT COUNT(*) FROM records`); err == nil {
+	if _, err := s.b.exec(ctx, `SELECT COUNT(*) FROM records`); err == nil {
 		t.Error("schema 3's records table is still there")
 	}
 }
@@ -143,7 +143,7 @@ func testMigrateBlocks(t *testing.T, dsn string) {
 			E: []netip.Addr{a("175.45.176.15"), a("175.45.176.16")}, A: 0.85, Sparse: true, Censuses: 3, Updated: t0},
 		{Prefix: netip.MustParsePrefix("175.45.176.0/24"), Vantage: "vp-sin1", E: []netip.Addr{}, Censuses: 1, Updated: t0},
 	}
-	b := s.(*sqlStore).b
+	b := s.b
 	err = b.inTx(ctx, func(t tx) error {
 		_, err := t.execEach(ctx, `INSERT INTO blocks (prefix, vantage, responsive, availability, sparse, censuses, updated_ns)
 			VALUES `+placeholders(1, 7), len(old), func(i int) []any {
@@ -187,7 +187,7 @@ func testMigrateBlocks(t *testing.T, dsn string) {
 	if want := []Block{want[0], want[1], tcp, want[2]}; !reflect.DeepEqual(got, want) {
 		t.Errorf("after a tcp:80 census:\n got %+v\nwant %+v", got, want)
 	}
-	if _, err := s.(*sqlStore).b.exec(ctx, `SELECT COUNT(*) FROM blocks_by_method`); err == nil {
+	if _, err := s.b.exec(ctx, `SELECT COUNT(*) FROM blocks_by_method`); err == nil {
 		t.Error("the new census table kept its interim name")
 	}
 }

@@ -41,7 +41,10 @@ func (b *Batch) Records() ([]results.Record, error) {
 	return recs, err
 }
 
-func (s *sqlStore) Outbox(ctx context.Context, vantage string, limit int) ([]Batch, error) {
+// Outbox returns the oldest queued batches of vantage (of every
+// vantage point when it is empty), as many as hold at most limit
+// records, but always one if any is queued.
+func (s *Store) Outbox(ctx context.Context, vantage string, limit int) ([]Batch, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
@@ -74,7 +77,9 @@ func (s *sqlStore) Outbox(ctx context.Context, vantage string, limit int) ([]Bat
 	return bs, nil
 }
 
-func (s *sqlStore) Delivered(ctx context.Context, ids []string) error {
+// Delivered takes the batches with these ids out of the outbox: the
+// collector has them. Ids not queued are ignored.
+func (s *Store) Delivered(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -94,7 +99,9 @@ func (s *sqlStore) Delivered(ctx context.Context, ids []string) error {
 	return nil
 }
 
-func (s *sqlStore) OutboxLen(ctx context.Context, vantage string) (int64, error) {
+// OutboxLen returns how many records of vantage (of every vantage
+// point when it is empty) are queued.
+func (s *Store) OutboxLen(ctx context.Context, vantage string) (int64, error) {
 	var n int64
 	var w where
 	if vantage != "" {

@@ -13,7 +13,7 @@ func TestOutboxPostgres(t *testing.T) { testOutbox(t, openPostgresTest) }
 
 // testOutbox checks that IngestQueued stores and queues in one step, that
 // Outbox hands the queue out oldest first, and that Delivered empties it.
-func testOutbox(t *testing.T, open func(t *testing.T) Store) {
+func testOutbox(t *testing.T, open func(t *testing.T) *Store) {
 	ctx := context.Background()
 	s := open(t)
 	first := sampleRecords("vp1", 1, 1200, t0)

@@ -28,7 +28,7 @@ type pgBackend struct {
 
 // openPostgres opens the PostgreSQL store dsn names, through a pool of
 // connections, and runs the pending migrations.
-func openPostgres(ctx context.Context, dsn string) (Store, error) {
+func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// pgx's parse errors may quote the DSN, password and all.
@@ -49,7 +49,7 @@ func openPostgres(ctx context.Context, dsn string) (Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &sqlStore{b: b}, nil
+	return &Store{b: b}, nil
 }
 
 func (b *pgBackend) name() string { return b.desc }

@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 // postgresDSN returns a DSN for a fresh, empty schema of the test server.
 func postgresDSN(tb testing.TB) string { return pgtest.DSN(tb) }
 
-func openPostgresTest(t *testing.T) Store {
+func openPostgresTest(t *testing.T) *Store {
 	t.Helper()
 	s, err := Open(context.Background(), postgresDSN(t))
 	if err != nil {

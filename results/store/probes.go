@@ -19,7 +19,7 @@ import (
 // fn runs, and hands the records over in batches of probeBatchLen, at most
 // probeBatches of them in flight: what the walk holds is those batches and
 // the packed chunks that overlap in time, never the chunks decoded.
-func (s *sqlStore) EachProbe(ctx context.Context, since, until time.Time, fn func(*results.Record, netip.Addr) error) error {
+func (s *Store) EachProbe(ctx context.Context, since, until time.Time, fn func(*results.Record, netip.Addr) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	full, free := make(chan *probeBatch, probeBatches), make(chan *probeBatch, probeBatches)
@@ -61,7 +61,7 @@ type probeBatch struct {
 
 // walkProbes is EachProbe's reading goroutine: it fills batches taken from
 // free with the records in order, and sends them on full.
-func (s *sqlStore) walkProbes(ctx context.Context, since, until time.Time, full, free chan *probeBatch) error {
+func (s *Store) walkProbes(ctx context.Context, since, until time.Time, full, free chan *probeBatch) error {
 	var b *probeBatch
 	send := func() error {
 		select {
@@ -95,7 +95,7 @@ func (s *sqlStore) walkProbes(ctx context.Context, since, until time.Time, full,
 
 // eachProbe is EachProbe in the caller's goroutine: fn's record is valid
 // only during the call.
-func (s *sqlStore) eachProbe(ctx context.Context, since, until time.Time, fn func(*results.Record, netip.Addr) error) error {
+func (s *Store) eachProbe(ctx context.Context, since, until time.Time, fn func(*results.Record, netip.Addr) error) error {
 	sel, err := selectChunks(Query{Since: since, Until: until})
 	if err != nil {
 		return err

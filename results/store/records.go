@@ -98,17 +98,25 @@ func keyRecords(recs []results.Record) ([]keyed, error) {
 	return slices.CompactFunc(ks, func(a, b keyed) bool { return a.recordKey == b.recordKey }), nil
 }
 
-func (s *sqlStore) Ingest(ctx context.Context, recs []results.Record) (int, error) {
+// Ingest stores recs in one transaction and returns how many were new.
+// It is idempotent by record id and time (results.Record.ID): a record
+// already stored, or repeated in recs, is stored once. A record without
+// a vantage, method, target or time fails the whole call, naming the
+// record, and nothing of recs is stored.
+func (s *Store) Ingest(ctx context.Context, recs []results.Record) (int, error) {
 	return s.ingest(ctx, recs, false)
 }
 
-func (s *sqlStore) IngestQueued(ctx context.Context, recs []results.Record) (int, error) {
+// IngestQueued is Ingest that also puts the new records of recs in the
+// outbox, the records a node still has to deliver to its collector, in
+// the same transaction: a record is never stored without being queued.
+func (s *Store) IngestQueued(ctx context.Context, recs []results.Record) (int, error) {
 	return s.ingest(ctx, recs, true)
 }
 
 // ingest stores the new records of recs in one transaction and, when queue
 // is set, puts their chunks in the outbox.
-func (s *sqlStore) ingest(ctx context.Context, recs []results.Record, queue bool) (int, error) {
+func (s *Store) ingest(ctx context.Context, recs []results.Record, queue bool) (int, error) {
 	if len(recs) == 0 {
 		return 0, nil
 	}
@@ -267,7 +275,8 @@ func chunkID(first keyed) string {
 	return first.id + "@" + strconv.FormatInt(first.ns, 10)
 }
 
-func (s *sqlStore) Records(ctx context.Context, q Query) ([]results.Record, error) {
+// Records returns the records q selects, oldest first.
+func (s *Store) Records(ctx context.Context, q Query) ([]results.Record, error) {
 	var recs []results.Record
 	err := s.EachRecord(ctx, q, func(r results.Record) error {
 		recs = append(recs, r)
@@ -289,7 +298,7 @@ var errLimit = errors.New("limit reached")
 // first time, and merges their records into (time, id) order: a record
 // earlier than the next chunk's first time cannot be preceded by any record
 // still to come.
-func (s *sqlStore) EachRecord(ctx context.Context, q Query, fn func(results.Record) error) error {
+func (s *Store) EachRecord(ctx context.Context, q Query, fn func(results.Record) error) error {
 	sel, err := selectChunks(q)
 	if err != nil {
 		return err
@@ -348,7 +357,7 @@ func (s *sqlStore) EachRecord(ctx context.Context, q Query, fn func(results.Reco
 
 // eachNewest gives fn the newest q.Limit records of q, newest first: the
 // walk keeps the latest q.Limit in a ring.
-func (s *sqlStore) eachNewest(ctx context.Context, q Query, fn func(results.Record) error) error {
+func (s *Store) eachNewest(ctx context.Context, q Query, fn func(results.Record) error) error {
 	ring := make([]results.Record, 0, q.Limit)
 	next := 0
 	q.Newest, q.Limit = false, 0
@@ -526,7 +535,11 @@ func selectChunks(q Query) (chunkSelect, error) {
 	}, nil
 }
 
-func (s *sqlStore) Retain(ctx context.Context, before time.Time) (int64, error) {
+// Retain deletes records and verdicts older than before and returns how
+// many went; outbox entries of deleted records go with them. Events,
+// the census, beliefs and routes stay: a route announced long ago may
+// still be in force.
+func (s *Store) Retain(ctx context.Context, before time.Time) (int64, error) {
 	ns, err := unixNano(before)
 	if err != nil {
 		return 0, fmt.Errorf("store: retain: %w", err)

@@ -34,7 +34,13 @@ var ErrInvalidRoute = errors.New("invalid route")
 var routeColumns = []string{"id", "time_ns", "kind", "peer", "peer_as", "prefix", "path_id", "as_path", "origin",
 	"next_hop", "old_state", "new_state", "record", "source", "seq"}
 
-func (s *sqlStore) PutRoutes(ctx context.Context, source string, routes []bgp.Route) (int, error) {
+// PutRoutes stores control-plane routes (results/bgp) learnt from
+// source (an MRT file's name, or a live session), in one transaction,
+// and returns how many were new: a route already stored, from any
+// source, is stored once. A route without a time, kind or peer, or an
+// announcement, withdrawal or RIB entry without a prefix, fails the
+// whole call.
+func (s *Store) PutRoutes(ctx context.Context, source string, routes []bgp.Route) (int, error) {
 	if len(routes) == 0 {
 		return 0, nil
 	}
@@ -129,7 +135,10 @@ func routeID(r *bgp.Route, ns int64) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-func (s *sqlStore) EachRoute(ctx context.Context, q RouteQuery, fn func(bgp.Route) error) error {
+// EachRoute calls fn with each route q selects, by time (in the order
+// stored within one time). An error from fn stops the walk and is
+// returned as it is.
+func (s *Store) EachRoute(ctx context.Context, q RouteQuery, fn func(bgp.Route) error) error {
 	var w where
 	if !q.Since.IsZero() {
 		w.add("time_ns >= " + w.arg(clampNano(q.Since)))

@@ -49,14 +49,11 @@ type backend interface {
 	close() error
 }
 
-// sqlStore is the Store both backends share.
-type sqlStore struct {
-	b backend
-}
+// Close releases the store.
+func (s *Store) Close() error { return s.b.close() }
 
-func (s *sqlStore) Close() error { return s.b.close() }
-
-func (s *sqlStore) Ping(ctx context.Context) error {
+// Ping checks that the store answers a query.
+func (s *Store) Ping(ctx context.Context) error {
 	var one int
 	if err := s.b.query(ctx, "SELECT 1", nil, func(scan func(...any) error) error { return scan(&one) }); err != nil {
 		return fmt.Errorf("store %s: %w", s.b.name(), err)
@@ -83,7 +80,9 @@ func blocksIn(p netip.Prefix, bits int) []string {
 	return out
 }
 
-func (s *sqlStore) PutVerdicts(ctx context.Context, vs []results.Verdict) error {
+// PutVerdicts stores verdicts, replacing any with the same time, level
+// and entity.
+func (s *Store) PutVerdicts(ctx context.Context, vs []results.Verdict) error {
 	if len(vs) == 0 {
 		return nil
 	}
@@ -97,7 +96,8 @@ func (s *sqlStore) PutVerdicts(ctx context.Context, vs []results.Verdict) error 
 	return s.putAll(ctx, "verdicts", upsertVerdict, rows)
 }
 
-func (s *sqlStore) Verdicts(ctx context.Context, q VerdictQuery) ([]results.Verdict, error) {
+// Verdicts returns the verdicts q selects.
+func (s *Store) Verdicts(ctx context.Context, q VerdictQuery) ([]results.Verdict, error) {
 	var w where
 	if q.Level != "" {
 		w.add("v.level = " + w.arg(q.Level))
@@ -123,7 +123,9 @@ func (s *sqlStore) Verdicts(ctx context.Context, q VerdictQuery) ([]results.Verd
 	return vs, nil
 }
 
-func (s *sqlStore) PutEvents(ctx context.Context, es []results.Event) error {
+// PutEvents stores outage events, replacing any with the same level,
+// entity, kind and start (so an ongoing event can be closed later).
+func (s *Store) PutEvents(ctx context.Context, es []results.Event) error {
 	if len(es) == 0 {
 		return nil
 	}
@@ -146,7 +148,11 @@ func eventRows(es []results.Event) ([][]any, error) {
 	return rows, nil
 }
 
-func (s *sqlStore) ReplaceEvents(ctx context.Context, drop, put []results.Event) error {
+// ReplaceEvents deletes the events drop (by level, entity, kind and
+// start) and stores put, in one transaction: what a newer analysis
+// concluded replaces what an older one did, even where an event's
+// start or kind moved.
+func (s *Store) ReplaceEvents(ctx context.Context, drop, put []results.Event) error {
 	rows, err := eventRows(put)
 	if err != nil {
 		return err
@@ -166,7 +172,9 @@ func (s *sqlStore) ReplaceEvents(ctx context.Context, drop, put []results.Event)
 	return nil
 }
 
-func (s *sqlStore) Events(ctx context.Context, since, until time.Time) ([]results.Event, error) {
+// Events returns the events that overlap [since, until), by start; a
+// zero bound is open.
+func (s *Store) Events(ctx context.Context, since, until time.Time) ([]results.Event, error) {
 	var w where
 	if !since.IsZero() {
 		w.add("(end_ns IS NULL OR end_ns > " + w.arg(clampNano(since)) + ")")
@@ -181,7 +189,9 @@ func (s *sqlStore) Events(ctx context.Context, since, until time.Time) ([]result
 	return es, nil
 }
 
-func (s *sqlStore) PutBlocks(ctx context.Context, bs []Block) error {
+// PutBlocks stores census blocks, replacing any with the same prefix,
+// vantage and method.
+func (s *Store) PutBlocks(ctx context.Context, bs []Block) error {
 	if len(bs) == 0 {
 		return nil
 	}
@@ -195,7 +205,8 @@ func (s *sqlStore) PutBlocks(ctx context.Context, bs []Block) error {
 	return s.putAll(ctx, "blocks", upsertBlock, rows)
 }
 
-func (s *sqlStore) Blocks(ctx context.Context) ([]Block, error) {
+// Blocks returns the whole census, by prefix, vantage, then method.
+func (s *Store) Blocks(ctx context.Context) ([]Block, error) {
 	bs, err := queryAll(ctx, s.b, "SELECT "+blockSelectColumns+" FROM blocks", nil, scanBlock)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: blocks: %w", s.b.name(), err)
@@ -206,7 +217,9 @@ func (s *sqlStore) Blocks(ctx context.Context) ([]Block, error) {
 	return bs, nil
 }
 
-func (s *sqlStore) PutBelief(ctx context.Context, bs []Belief) error {
+// PutBelief stores per-block beliefs, replacing any with the same
+// vantage and block.
+func (s *Store) PutBelief(ctx context.Context, bs []Belief) error {
 	if len(bs) == 0 {
 		return nil
 	}
@@ -220,7 +233,9 @@ func (s *sqlStore) PutBelief(ctx context.Context, bs []Belief) error {
 	return s.putAll(ctx, "beliefs", upsertBelief, rows)
 }
 
-func (s *sqlStore) Beliefs(ctx context.Context, vantage string) ([]Belief, error) {
+// Beliefs returns the beliefs of one vantage point (all of them when
+// vantage is empty), by vantage then block.
+func (s *Store) Beliefs(ctx context.Context, vantage string) ([]Belief, error) {
 	var w where
 	if vantage != "" {
 		w.add("vantage = " + w.arg(vantage))
@@ -250,7 +265,7 @@ func queryAll[T any](ctx context.Context, q querier, query string, args []any, r
 }
 
 // putAll runs an upsert once per row, in one transaction.
-func (s *sqlStore) putAll(ctx context.Context, what, upsert string, rows [][]any) error {
+func (s *Store) putAll(ctx context.Context, what, upsert string, rows [][]any) error {
 	err := s.b.inTx(ctx, func(t tx) error {
 		_, err := t.execEach(ctx, upsert, len(rows), func(i int) []any { return rows[i] })
 		return err

@@ -57,7 +57,7 @@ type sqliteBackend struct {
 // openSQLite opens the SQLite store at path. A file that exists is checked
 // before anything is written to it: it must be an SQLite database that is
 // empty or darkwatch's.
-func openSQLite(ctx context.Context, path string) (Store, error) {
+func openSQLite(ctx context.Context, path string) (*Store, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", path, err)
@@ -87,7 +87,7 @@ func openSQLite(ctx context.Context, path string) (Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return &sqlStore{b: b}, nil
+	return &Store{b: b}, nil
 }
 
 // checkSQLiteFile refuses a file that is there and is not SQLite, by its

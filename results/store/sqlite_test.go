@@ -25,7 +25,7 @@ func sqliteDSN(tb testing.TB) string {
 	return "sqlite://" + filepath.Join(tb.TempDir(), "darkwatch.db")
 }
 
-func openSQLiteTest(t *testing.T) Store {
+func openSQLiteTest(t *testing.T) *Store {
 	t.Helper()
 	s, err := Open(context.Background(), sqliteDSN(t))
 	if err != nil {
@@ -157,7 +157,7 @@ func TestOpenRefusesNonStore(t *testing.T) {
 				t.Fatal(err)
 			}
 			ingest(t, s, fieldRecords())
-			s.(*sqlStore).b.exec(ctx, "INSERT INTO schema_version VALUES (99, 'future', 0)")
+			s.b.exec(ctx, "INSERT INTO schema_version VALUES (99, 'future', 0)")
 			s.Close()
 		}, fmt.Sprintf("was written by a newer darkwatch (schema 99, this one knows %d)", schemaVersion())},
 	} {
@@ -260,7 +260,7 @@ func dirNames(t *testing.T, dir string) []string {
 func TestSQLiteSetup(t *testing.T) {
 	ctx := context.Background()
 	s := openSQLiteTest(t)
-	b := s.(*sqlStore).b
+	b := s.b
 	var mode string
 	if err := b.query(ctx, "PRAGMA journal_mode", nil, func(scan func(...any) error) error { return scan(&mode) }); err != nil || mode != "wal" {
 		t.Errorf("journal_mode %q (%v), want wal", mode, err)
@@ -303,7 +303,7 @@ func TestSQLiteSetup(t *testing.T) {
 func TestSQLiteTwoStores(t *testing.T) {
 	ctx := context.Background()
 	dsn := sqliteDSN(t)
-	stores := make([]Store, 2)
+	stores := make([]*Store, 2)
 	for i := range stores {
 		s, err := Open(ctx, dsn)
 		if err != nil {
@@ -459,7 +459,7 @@ func TestSQLiteNotLocked(t *testing.T) {
 	release := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		done <- a.(*sqlStore).b.inTx(ctx, func(t tx) error {
+		done <- a.b.inTx(ctx, func(t tx) error {
 			ks, err := keyRecords([]results.Record{{Time: t0, Vantage: "a", Method: "icmp", Target: "x"}})
 			if err != nil {
 				return err

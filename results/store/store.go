@@ -23,102 +23,16 @@ import (
 
 	"darkwatch/results"
 	"darkwatch/results/bgp"
-	"darkwatch/results/geo"
 )
 
-// Store keeps records, verdicts, events, the census and beliefs. Every method
-// is safe for concurrent use, and several processes may share one store.
-type Store interface {
-	// Ping checks that the store answers a query.
-	Ping(ctx context.Context) error
-	// Ingest stores recs in one transaction and returns how many were new.
-	// It is idempotent by record id and time (results.Record.ID): a record
-	// already stored, or repeated in recs, is stored once. A record without
-	// a vantage, method, target or time fails the whole call, naming the
-	// record, and nothing of recs is stored.
-	Ingest(ctx context.Context, recs []results.Record) (added int, err error)
-	// Records returns the records q selects, oldest first.
-	Records(ctx context.Context, q Query) ([]results.Record, error)
-	// EachRecord calls fn with each record q selects, oldest first, without
-	// holding them all in memory. An error from fn stops the walk and is
-	// returned as it is.
-	EachRecord(ctx context.Context, q Query, fn func(results.Record) error) error
-
-	// PutVerdicts stores verdicts, replacing any with the same time, level
-	// and entity.
-	PutVerdicts(ctx context.Context, vs []results.Verdict) error
-	// Verdicts returns the verdicts q selects.
-	Verdicts(ctx context.Context, q VerdictQuery) ([]results.Verdict, error)
-
-	// PutEvents stores outage events, replacing any with the same level,
-	// entity, kind and start (so an ongoing event can be closed later).
-	PutEvents(ctx context.Context, es []results.Event) error
-	// ReplaceEvents deletes the events drop (by level, entity, kind and
-	// start) and stores put, in one transaction: what a newer analysis
-	// concluded replaces what an older one did, even where an event's
-	// start or kind moved.
-	ReplaceEvents(ctx context.Context, drop, put []results.Event) error
-	// Events returns the events that overlap [since, until), by start; a
-	// zero bound is open.
-	Events(ctx context.Context, since, until time.Time) ([]results.Event, error)
-
-	// PutBlocks stores census blocks, replacing any with the same prefix,
-	// vantage and method.
-	PutBlocks(ctx context.Context, bs []Block) error
-	// Blocks returns the whole census, by prefix, vantage, then method.
-	Blocks(ctx context.Context) ([]Block, error)
-
-	// PutBelief stores per-block beliefs, replacing any with the same
-	// vantage and block.
-	PutBelief(ctx context.Context, bs []Belief) error
-	// Beliefs returns the beliefs of one vantage point (all of them when
-	// vantage is empty), by vantage then block.
-	Beliefs(ctx context.Context, vantage string) ([]Belief, error)
-
-	// Retain deletes records and verdicts older than before and returns how
-	// many went; outbox entries of deleted records go with them. Events,
-	// the census, beliefs and routes stay: a route announced long ago may
-	// still be in force.
-	Retain(ctx context.Context, before time.Time) (deleted int64, err error)
-	// Close releases the store.
-	Close() error
-
-	// IngestQueued is Ingest that also puts the new records of recs in the
-	// outbox, the records a node still has to deliver to its collector, in
-	// the same transaction: a record is never stored without being queued.
-	IngestQueued(ctx context.Context, recs []results.Record) (added int, err error)
-	// Outbox returns the oldest queued batches of vantage (of every
-	// vantage point when it is empty), as many as hold at most limit
-	// records, but always one if any is queued.
-	Outbox(ctx context.Context, vantage string, limit int) ([]Batch, error)
-	// Delivered takes the batches with these ids out of the outbox: the
-	// collector has them. Ids not queued are ignored.
-	Delivered(ctx context.Context, ids []string) error
-	// OutboxLen returns how many records of vantage (of every vantage
-	// point when it is empty) are queued.
-	OutboxLen(ctx context.Context, vantage string) (int64, error)
-
-	// PutRoutes stores control-plane routes (results/bgp) learnt from
-	// source (an MRT file's name, or a live session), in one transaction,
-	// and returns how many were new: a route already stored, from any
-	// source, is stored once. A route without a time, kind or peer, or an
-	// announcement, withdrawal or RIB entry without a prefix, fails the
-	// whole call.
-	PutRoutes(ctx context.Context, source string, routes []bgp.Route) (added int, err error)
-	// EachRoute calls fn with each route q selects, by time (in the order
-	// stored within one time). An error from fn stops the walk and is
-	// returned as it is.
-	EachRoute(ctx context.Context, q RouteQuery, fn func(bgp.Route) error) error
-	// RoutesStored is how many routes the store holds. Routes are never
-	// deleted, so a count that has not changed says no route came since.
-	RoutesStored(ctx context.Context) (int64, error)
-
-	// PutDelegations replaces every delegation stored from statistics
-	// files of h.Registry with ds, read from source (a file's name), in
-	// one transaction, and returns how many it stored.
-	PutDelegations(ctx context.Context, source string, h geo.Header, ds []geo.Delegation) (int, error)
-	// Delegations returns the delegations q selects.
-	Delegations(ctx context.Context, q DelegationQuery) ([]Delegation, error)
+// Store keeps records, verdicts, events, the census, beliefs, routes and
+// delegations, in SQLite or PostgreSQL: one schema, one set of queries, two
+// backends. Every method is safe for concurrent use, and several processes
+// may share one store. Its users ask for what they need through small
+// interfaces of their own (results.AnalysisStore, schedule.EntitySource,
+// recfile.Ingester, ...).
+type Store struct {
+	b backend
 }
 
 // Query selects records. Zero fields select everything; set fields are ANDed.
@@ -218,7 +132,7 @@ func (e *NewerSchemaError) Error() string {
 //	postgres://user@host/db    a PostgreSQL database (also postgresql://)
 //
 // An empty dsn opens DefaultDSN. The directory of an SQLite file is created.
-func Open(ctx context.Context, dsn string) (Store, error) {
+func Open(ctx context.Context, dsn string) (*Store, error) {
 	if dsn == "" {
 		dsn = DefaultDSN()
 	}
@@ -263,25 +177,13 @@ func defaultPath(getenv func(string) string, uid int) string {
 
 // AnalysisSource is st as what an analysis reads and saves to
 // (results.AnalysisStore).
-func AnalysisSource(st Store) results.AnalysisStore { return analysisSource{st} }
+func AnalysisSource(st *Store) results.AnalysisStore { return analysisSource{st} }
 
 // analysisSource adapts a Store to results.AnalysisStore.
-type analysisSource struct{ Store }
+type analysisSource struct{ *Store }
 
 func (s analysisSource) EachRecord(ctx context.Context, since, until time.Time, fn func(results.Record) error) error {
 	return s.Store.EachRecord(ctx, Query{Since: since, Until: until}, fn)
-}
-
-// EachProbe reads the records lean (results.ProbeSource) from a store
-// that can, and as EachRecord gives them from any other.
-func (s analysisSource) EachProbe(ctx context.Context, since, until time.Time, fn func(*results.Record, netip.Addr) error) error {
-	if ps, ok := s.Store.(results.ProbeSource); ok {
-		return ps.EachProbe(ctx, since, until, fn)
-	}
-	return s.EachRecord(ctx, since, until, func(r results.Record) error {
-		a, _ := netip.ParseAddr(r.Target)
-		return fn(&r, a)
-	})
 }
 
 func (s analysisSource) StoredVerdicts(ctx context.Context, level string, since, until time.Time) ([]results.Verdict, error) {
@@ -361,7 +263,7 @@ func WithPassword(dsn, password string) (string, error) {
 // records and verdicts (Retain) at once and then every interval until ctx
 // ends, and logs what went or why nothing could. keep zero keeps everything.
 // The channel closes when it has stopped.
-func Expire(ctx context.Context, st Store, keep, interval time.Duration, log *slog.Logger) <-chan struct{} {
+func Expire(ctx context.Context, st *Store, keep, interval time.Duration, log *slog.Logger) <-chan struct{} {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

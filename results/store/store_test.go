@@ -149,7 +149,7 @@ func show(r results.Record) string {
 	return s
 }
 
-func count(t *testing.T, s Store) int {
+func count(t *testing.T, s *Store) int {
 	t.Helper()
 	n := 0
 	if err := s.EachRecord(context.Background(), Query{}, func(results.Record) error { n++; return nil }); err != nil {
@@ -158,7 +158,7 @@ func count(t *testing.T, s Store) int {
 	return n
 }
 
-func ingest(t *testing.T, s Store, recs []results.Record) int {
+func ingest(t *testing.T, s *Store, recs []results.Record) int {
 	t.Helper()
 	n, err := s.Ingest(context.Background(), recs)
 	if err != nil {
@@ -168,7 +168,7 @@ func ingest(t *testing.T, s Store, recs []results.Record) int {
 }
 
 // testStore is the suite every Store passes; open gives a new, empty store.
-func testStore(t *testing.T, open func(t *testing.T) Store) {
+func testStore(t *testing.T, open func(t *testing.T) *Store) {
 	ctx := context.Background()
 
 	t.Run("RoundTrip", func(t *testing.T) {
@@ -403,7 +403,7 @@ func matches(q Query, r results.Record) bool {
 	return true
 }
 
-func testQuery(t *testing.T, s Store) {
+func testQuery(t *testing.T, s *Store) {
 	ctx := context.Background()
 	all := slices.Concat(
 		fieldRecords(),
@@ -477,7 +477,7 @@ func testQuery(t *testing.T, s Store) {
 	}
 }
 
-func testVerdicts(t *testing.T, s Store) {
+func testVerdicts(t *testing.T, s *Store) {
 	ctx := context.Background()
 	at := func(m int) time.Time { return t0.Add(time.Duration(m) * 11 * time.Minute) }
 	block := "175.45.176.0/24"
@@ -537,7 +537,7 @@ func testVerdicts(t *testing.T, s Store) {
 	}
 }
 
-func testEvents(t *testing.T, s Store) {
+func testEvents(t *testing.T, s *Store) {
 	ctx := context.Background()
 	h := func(n float64) time.Time { return t0.Add(time.Duration(n * float64(time.Hour))) }
 	es := []results.Event{
@@ -599,7 +599,7 @@ func testEvents(t *testing.T, s Store) {
 	}
 }
 
-func testBlocks(t *testing.T, s Store) {
+func testBlocks(t *testing.T, s *Store) {
 	ctx := context.Background()
 	a := netip.MustParseAddr
 	bs := []Block{
@@ -633,7 +633,7 @@ func testBlocks(t *testing.T, s Store) {
 
 // testBlocksPerMethod: the censuses of one block by two methods are kept
 // apart, and each is replaced only by its own.
-func testBlocksPerMethod(t *testing.T, s Store) {
+func testBlocksPerMethod(t *testing.T, s *Store) {
 	ctx := context.Background()
 	a := netip.MustParseAddr
 	p := netip.MustParsePrefix("175.45.176.0/24")
@@ -655,7 +655,7 @@ func testBlocksPerMethod(t *testing.T, s Store) {
 	}
 }
 
-func testBeliefs(t *testing.T, s Store) {
+func testBeliefs(t *testing.T, s *Store) {
 	ctx := context.Background()
 	p := netip.MustParsePrefix
 	bs := []Belief{
@@ -713,7 +713,7 @@ func testReopen(t *testing.T, dsn func(testing.TB) string) {
 		sortRecords(want)
 		sameRecords(t, "after reopening", got, want)
 		var versions int
-		err = s.(*sqlStore).b.query(ctx, "SELECT COUNT(*) FROM schema_version", nil, func(scan func(...any) error) error {
+		err = s.b.query(ctx, "SELECT COUNT(*) FROM schema_version", nil, func(scan func(...any) error) error {
 			return scan(&versions)
 		})
 		if err != nil || versions != len(migrations) {
@@ -726,7 +726,7 @@ func testReopen(t *testing.T, dsn func(testing.TB) string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.(*sqlStore).b.exec(ctx, "INSERT INTO schema_version (version, about, applied_ns) VALUES ($1, 'from the future', 0)",
+		if _, err := s.b.exec(ctx, "INSERT INTO schema_version (version, about, applied_ns) VALUES ($1, 'from the future', 0)",
 			schemaVersion()+41); err != nil {
 			t.Fatal(err)
 		}

@@ -113,9 +113,9 @@ func TestStreamDayDigest(t *testing.T) {
 
 // checkEachProbe checks that EachProbe gives the records EachRecord gives,
 // in the same order, over the whole day and over a span that cuts chunks.
-func checkEachProbe(t *testing.T, s Store) {
+func checkEachProbe(t *testing.T, s *Store) {
 	ctx := context.Background()
-	ps := s.(results.ProbeSource)
+	var ps results.ProbeSource = s
 	for _, span := range []struct{ since, until time.Time }{
 		{dayStart.Add(-time.Hour), dayStart.Add(25 * time.Hour)},
 		{dayStart.Add(3*dayRound + 20*time.Second), dayStart.Add(9*dayRound + 40*time.Second)},

@@ -143,7 +143,7 @@ func TestPoisonedMessage(t *testing.T) {
 // refusingStore refuses, as invalid, any batch that holds a record of target
 // bad: a store whose rules the decoder does not know.
 type refusingStore struct {
-	store.Store
+	*store.Store
 	bad string
 }
 

@@ -23,7 +23,7 @@ func logTo(w *testenv.Buffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-func openStore(t *testing.T, name string) store.Store {
+func openStore(t *testing.T, name string) *store.Store {
 	t.Helper()
 	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), name))
 	if err != nil {
@@ -45,7 +45,7 @@ func records(vantage string, round int64, n int) []results.Record {
 	return recs
 }
 
-func countVantage(t *testing.T, st store.Store, vantage string) int {
+func countVantage(t *testing.T, st *store.Store, vantage string) int {
 	t.Helper()
 	n := 0
 	if err := st.EachRecord(context.Background(), store.Query{Vantage: vantage}, func(results.Record) error { n++; return nil }); err != nil {
@@ -68,14 +68,14 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 
 // collectorAt starts the embedded server on listen with storeDir and a
 // collector writing to st; stop stops both.
-func collectorAt(t *testing.T, listen, storeDir string, st store.Store, nodes []NodeUser, log *slog.Logger) (srv *Server, stop func()) {
+func collectorAt(t *testing.T, listen, storeDir string, st *store.Store, nodes []NodeUser, log *slog.Logger) (srv *Server, stop func()) {
 	t.Helper()
 	return collectorWith(t, ServerConfig{Listen: listen, StoreDir: storeDir, Nodes: nodes, Log: log}, st)
 }
 
 // collectorWith starts the embedded server as cfg says and a collector
 // writing to st; stop stops both.
-func collectorWith(t *testing.T, cfg ServerConfig, st store.Store) (srv *Server, stop func()) {
+func collectorWith(t *testing.T, cfg ServerConfig, st *store.Store) (srv *Server, stop func()) {
 	t.Helper()
 	log := cfg.Log
 	srv, err := StartServer(cfg)
@@ -215,7 +215,7 @@ func TestRefusals(t *testing.T) {
 			t.Errorf("%d records of %s reached the store", n, v)
 		}
 	}
-	for name, st := range map[string]store.Store{"wrong password": bad, "other subject": cross} {
+	for name, st := range map[string]*store.Store{"wrong password": bad, "other subject": cross} {
 		if l, _ := st.OutboxLen(ctx, ""); l != 10 {
 			t.Errorf("%s: outbox %d, want all 10 kept", name, l)
 		}
