@@ -1,14 +1,10 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"darkwatch/internal/cli"
 	"darkwatch/probe/lab"
@@ -30,31 +26,8 @@ var blockedForms = []string{
 // function yielding the probe packets node sent: echo requests, TCP and UDP.
 func captureSent(t *testing.T, l *lab.Lab, node string) func() []string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	cmd := l.Command(ctx, node, "tcpdump", "-i", "any", "-n", "-l", "-B", "16384",
+	return tcpdump(t, l, node, "-i", "any", "-n", "-l", "-B", "16384",
 		"(icmp and icmp[0] == 8) or (icmp6 and ip6[40] == 128) or tcp or udp")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
-	if err := cmd.Start(); err != nil {
-		lab.Missing(t, "tcpdump: %v (apt-get install tcpdump)", err)
-	}
-	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(errb.String(), "listening on"); {
-		if time.Now().After(deadline) {
-			t.Fatalf("tcpdump did not start: %s", errb.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return func() []string {
-		time.Sleep(300 * time.Millisecond)
-		cancel()
-		_ = cmd.Wait()
-		s := strings.TrimSpace(out.String())
-		if s == "" {
-			return nil
-		}
-		return strings.Split(s, "\n")
-	}
 }
 
 // TestLabBlocklistForms tries every blocked spelling with probe, sweep, run

@@ -189,10 +189,16 @@ func TestLabOverlappingSweepRefused(t *testing.T) {
 // captured lines (-tt -n: epoch timestamps, numeric addresses).
 func capture(t *testing.T, l *lab.Lab, node, iface string, filter ...string) func() []string {
 	t.Helper()
+	return tcpdump(t, l, node, append([]string{"-i", iface, "-n", "-tt", "-l", "-B", "16384", "-Q", "in"}, filter...)...)
+}
+
+// tcpdump starts tcpdump with args in node, waits until it listens, and
+// returns a stop function that yields the lines it printed (none: nil).
+func tcpdump(t *testing.T, l *lab.Lab, node string, args ...string) func() []string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
-	args := append([]string{"-i", iface, "-n", "-tt", "-l", "-B", "16384", "-Q", "in"}, filter...)
 	cmd := l.Command(ctx, node, "tcpdump", args...)
-	var out, errb bytes.Buffer
+	var out, errb testenv.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
 	if err := cmd.Start(); err != nil {
@@ -208,7 +214,11 @@ func capture(t *testing.T, l *lab.Lab, node, iface string, filter ...string) fun
 		time.Sleep(300 * time.Millisecond)
 		cancel()
 		_ = cmd.Wait()
-		return strings.Split(strings.TrimSpace(out.String()), "\n")
+		s := strings.TrimSpace(out.String())
+		if s == "" {
+			return nil
+		}
+		return strings.Split(s, "\n")
 	}
 }
 

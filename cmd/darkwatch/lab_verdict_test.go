@@ -26,12 +26,12 @@ func TestLabVerdictScenario(t *testing.T) {
 	l := lab.Start(t)
 	dir := t.TempDir()
 	db := "sqlite://" + filepath.Join(dir, "darkwatch.db")
-	const round = 3 * time.Second
+	round := lab.Slowdown * 3 * time.Second
 	cfg := filepath.Join(dir, "lab.yaml")
 	if err := os.WriteFile(cfg, []byte(`allow: [198.18.0.0/15]
 store: `+db+`
 metrics: "off"
-round: 3s
+round: `+round.String()+`
 quorum: 2
 rate: {pps: 0, per_block_pps: 0}
 probe: {timeout: 500ms}

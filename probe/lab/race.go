@@ -6,3 +6,8 @@ package lab
 // darkwatch binary is then built with it too, so that the daemons the lab
 // tests start are checked for data races as well.
 const raceBuild = true
+
+// Slowdown is how many times longer a lab test makes the rounds of the
+// daemons it starts: code under the race detector runs several times slower,
+// and a round must still hold its probes and its analysis.
+const Slowdown = 3
