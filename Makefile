@@ -17,15 +17,18 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/darkwatch
 
-## test: unit tests, lab tests (as root: network namespaces) and a short run of every fuzz target
+## test: unit tests, lab tests (as root: network namespaces), the same under the race
+## detector, and a short run of every fuzz target
 test:
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 40m $(PKGS)
+	$(MAKE) --no-print-directory test-race
 	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
-## test-race: the tests under the race detector (needs cgo)
+## test-race: the tests under the race detector (needs cgo and gcc); the lab's darkwatch
+## binary is built with it too, and its daemons' rounds are stretched (lab.Slowdown)
 test-race:
-	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 30m $(PKGS)
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 50m $(PKGS)
 
 ## lint: gofmt, go vet, staticcheck
 lint:

@@ -2,7 +2,8 @@
 # install-deps.sh — install, with apt-get, the Debian packages the lab, the demo and
 # the tests use (root). Installs only what is missing; prints what it installs.
 set -euo pipefail
-packages=(iproute2 nftables nsd socat dnsutils iputils-ping traceroute nmap tcpdump util-linux procps make git chromium postgresql nats-server bgpdump bird2 prometheus-alertmanager prometheus)
+# gcc and libc6-dev: the race detector (make test-race) needs cgo.
+packages=(gcc libc6-dev iproute2 nftables nsd socat dnsutils iputils-ping traceroute nmap tcpdump util-linux procps make git chromium postgresql nats-server bgpdump bird2 prometheus-alertmanager prometheus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
