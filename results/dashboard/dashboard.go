@@ -52,8 +52,8 @@ type Vantage struct {
 	Received uint64 `json:"received"`
 	// Outbox is what the node said it still has to send.
 	Outbox   int64   `json:"outbox"`
-	OffsetMS float64 `json:"clock_offset_ms"`
-	RTTMS    float64 `json:"rtt_ms"`
+	Offsetms float64 `json:"offset_ms"`
+	RTTms    float64 `json:"rtt_ms"`
 	Version  string  `json:"version,omitempty"`
 	Round    int64   `json:"round,omitempty"`
 	// Verdict is the latest vantage verdict (healthy, vantage-down).

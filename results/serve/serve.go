@@ -251,7 +251,7 @@ func (b *vantageBoard) vantages(col *transport.Collector) []dashboard.Vantage {
 	for name := range names {
 		h := b.hb[name]
 		out = append(out, dashboard.Vantage{Name: name, LastSeen: h.Received, LastRecord: newest[name],
-			Received: counts[name], Outbox: h.Outbox, OffsetMS: h.OffsetMS, RTTMS: h.RTTMS,
+			Received: counts[name], Outbox: h.Outbox, Offsetms: h.Offsetms, RTTms: h.RTTms,
 			Version: h.Version, Round: h.Round})
 	}
 	return out

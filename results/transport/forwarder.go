@@ -135,7 +135,7 @@ func (f *Forwarder) Metrics() []prometheus.Collector {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "darkwatch_collector_failed_total",
 			Help: "Record publications not acknowledged, to be sent again."}, func() float64 { return float64(node.Stats().Failed) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "darkwatch_collector_clock_offset_seconds",
-			Help: "The collector's clock minus this node's, from the last heartbeat."}, func() float64 { return node.Stats().OffsetMS / 1000 }),
+			Help: "The collector's clock minus this node's, from the last heartbeat."}, func() float64 { return node.Stats().Offsetms / 1000 }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "darkwatch_outbox_records",
 			Help: "Records stored here that the collector has not acknowledged yet."}, func() float64 {
 			n, _ := f.st.OutboxLen(context.Background(), node.Vantage())

@@ -58,9 +58,9 @@ type NodeStats struct {
 	// Failed counts records whose publication was not acknowledged (they
 	// are sent again).
 	Failed uint64
-	// OffsetMS and RTTMS are from the latest answered heartbeat.
-	OffsetMS float64
-	RTTMS    float64
+	// Offsetms and RTTms are from the latest answered heartbeat.
+	Offsetms float64
+	RTTms    float64
 	// LastHeartbeat is when the latest heartbeat was answered.
 	LastHeartbeat time.Time
 }
@@ -131,7 +131,7 @@ func (n *Node) Stats() NodeStats {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return NodeStats{Connected: n.connected.Load(), Delivered: n.delivered.Load(), Duplicates: n.duplicates.Load(),
-		Failed: n.failed.Load(), OffsetMS: n.offsetMS, RTTMS: n.rttMS, LastHeartbeat: n.lastHB}
+		Failed: n.failed.Load(), Offsetms: n.offsetMS, RTTms: n.rttMS, LastHeartbeat: n.lastHB}
 }
 
 // options are the NATS connection options of the node.
@@ -357,7 +357,7 @@ func (n *Node) heartbeats(ctx context.Context, nc *nats.Conn) {
 func (n *Node) heartbeat(ctx context.Context, nc *nats.Conn) {
 	outbox, _ := n.cfg.Store.OutboxLen(ctx, n.cfg.Vantage)
 	n.mu.Lock()
-	hb := Heartbeat{Vantage: n.cfg.Vantage, OffsetMS: n.offsetMS, RTTMS: n.rttMS, Outbox: outbox,
+	hb := Heartbeat{Vantage: n.cfg.Vantage, Offsetms: n.offsetMS, RTTms: n.rttMS, Outbox: outbox,
 		Round: n.round.Load(), Version: n.cfg.Version}
 	n.mu.Unlock()
 	t0 := time.Now()

@@ -98,11 +98,11 @@ type Heartbeat struct {
 	Sent time.Time `json:"sent"`
 	// Received is the collector's clock when it got it (set by the collector).
 	Received time.Time `json:"received,omitzero"`
-	// OffsetMS is the collector's clock minus the node's, as the node
-	// measured it on the previous heartbeat's round trip; RTTMS is that round
+	// Offsetms is the collector's clock minus the node's, as the node
+	// measured it on the previous heartbeat's round trip; RTTms is that round
 	// trip. Both are zero on a node's first heartbeat.
-	OffsetMS float64 `json:"offset_ms"`
-	RTTMS    float64 `json:"rtt_ms"`
+	Offsetms float64 `json:"offset_ms"`
+	RTTms    float64 `json:"rtt_ms"`
 	// Outbox is how many records the node still has to deliver.
 	Outbox int64 `json:"outbox"`
 	// Round is the node's latest round.

@@ -159,8 +159,8 @@ func TestDeliveryAcrossCollectorRestart(t *testing.T) {
 		t.Errorf("node counts %d delivered, want at least 8000", st.Delivered)
 	}
 	waitFor(t, 5*time.Second, "no heartbeat answered", func() bool { return !n.Stats().LastHeartbeat.IsZero() })
-	if st := n.Stats(); st.OffsetMS < -50 || st.OffsetMS > 50 {
-		t.Errorf("clock offset %v ms on one machine", st.OffsetMS)
+	if st := n.Stats(); st.Offsetms < -50 || st.Offsetms > 50 {
+		t.Errorf("clock offset %v ms on one machine", st.Offsetms)
 	}
 	if strings.Contains(logs.String(), "vp1-secret") {
 		t.Error("a password is in the log")

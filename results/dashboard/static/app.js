@@ -45,7 +45,7 @@ function fill(table, rows) {
 function drawVantages(vs) {
   fill("vantages", vs.map((v) => el("tr", { class: "vantage", "data-vantage": v.name },
     el("td", {}, v.name), verdictCell(v.verdict), el("td", {}, when(v.last_seen)), el("td", {}, when(v.last_record)),
-    el("td", {}, v.received), el("td", {}, v.outbox), el("td", {}, v.clock_offset_ms.toFixed(1) + " ms"),
+    el("td", {}, v.received), el("td", {}, v.outbox), el("td", {}, v.offset_ms.toFixed(1) + " ms"),
     el("td", {}, v.rounds), el("td", {}, v.gaps))));
 }
 
