@@ -65,13 +65,16 @@ type Verdict struct {
 	// Up and Total count up blocks of a roll-up (prefix, AS, country).
 	Up    *int `json:"up,omitempty"`
 	Total *int `json:"total,omitempty"`
+	// Failures lists, in a vantage verdict, what failed in the vantage
+	// point's daemon that round ("census: ..."; see Failure).
+	Failures []string `json:"failures,omitempty"`
 }
 
 // AllReachable reports whether every verdict of vs says its entity is
-// reachable, or its vantage point healthy.
+// reachable, or its vantage point healthy with nothing failed.
 func AllReachable(vs []Verdict) bool {
 	for _, v := range vs {
-		if v.Verdict != VerdictReachable && v.Verdict != VerdictHealthy {
+		if v.Verdict != VerdictReachable && v.Verdict != VerdictHealthy || len(v.Failures) > 0 {
 			return false
 		}
 	}

@@ -10,14 +10,15 @@ import (
 )
 
 // Store is what the scheduler keeps in a store (*store.Store has it all):
-// the census, the blocks' beliefs, and the routes and delegations that named
-// target sets resolve from.
+// the census, the blocks' beliefs, what failed in its rounds, and the routes
+// and delegations that named target sets resolve from.
 type Store interface {
 	EntitySource
 	Blocks(ctx context.Context) ([]store.Block, error)
 	PutBlocks(ctx context.Context, bs []store.Block) error
 	Beliefs(ctx context.Context, vantage string) ([]store.Belief, error)
 	PutBelief(ctx context.Context, bs []store.Belief) error
+	PutFailures(ctx context.Context, fs []results.Failure) error
 }
 
 // VantageCensus loads vantage's icmp census blocks from st: a census taken

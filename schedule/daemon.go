@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -59,6 +62,12 @@ type Daemon struct {
 	// its last resolution.
 	resolver Resolver
 	resolved *Resolution
+	// k and start are the number and start of the round being played;
+	// failures are what failed since the last were saved.
+	k        int64
+	start    time.Time
+	mu       sync.Mutex
+	failures []results.Failure
 }
 
 // ErrInterrupted is wrapped by the error of work that a signal or the end
@@ -141,6 +150,7 @@ func (d *Daemon) nextStart(rounds Rounds, n int, last time.Time) time.Time {
 // play plays the round that starts at start, commits it and runs AfterRound.
 func (d *Daemon) play(ctx context.Context, rounds Rounds, start time.Time) error {
 	k := rounds.Number(start)
+	d.k, d.start = k, start
 	d.Metrics.Round.Set(float64(k))
 	d.Log.Info("round", "round", k, "vantage", d.cfg.Vantage)
 	began := time.Now()
@@ -166,12 +176,24 @@ func (d *Daemon) play(ctx context.Context, rounds Rounds, start time.Time) error
 	return nil
 }
 
-// commit runs Commit, even when ctx has ended.
+// commit saves the failures of the round in the store and runs Commit,
+// even when ctx has ended.
 func (d *Daemon) commit(ctx context.Context) error {
+	ctx = context.WithoutCancel(ctx)
+	d.mu.Lock()
+	fs := d.failures
+	d.failures = nil
+	d.mu.Unlock()
+	if d.Store != nil && len(fs) > 0 {
+		if err := d.Store.PutFailures(ctx, fs); err != nil {
+			d.Metrics.Errors.WithLabelValues(StageFailures).Inc()
+			d.Log.Error("failures of the round not stored", "vantage", d.cfg.Vantage, "err", err)
+		}
+	}
 	if d.Commit == nil {
 		return nil
 	}
-	return d.Commit(context.WithoutCancel(ctx))
+	return d.Commit(ctx)
 }
 
 // waitUntil sleeps until t, reloading the configuration on SIGHUP. It returns
@@ -213,10 +235,22 @@ func (d *Daemon) reload() {
 	d.Log.Info("SIGHUP: configuration reloaded", "vantage", cfg.Vantage)
 }
 
-// fail logs and counts a failure of stage that the round goes on without.
+// fail logs and counts a failure of stage that the round goes on without,
+// and keeps it for the store (results.Failure), where `verdict --level
+// vantage` shows it.
 func (d *Daemon) fail(stage, msg string, err error, attrs ...any) {
 	d.Metrics.Errors.WithLabelValues(stage).Inc()
 	d.Log.Error(msg, append([]any{"stage", stage, "vantage", d.cfg.Vantage, "err", err}, attrs...)...)
+	f := results.Failure{Vantage: d.cfg.Vantage, Round: d.k, Time: d.start, Stage: stage, Message: fmt.Sprintf("%s: %v", msg, err)}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	// A round keeps one failure a stage, which says all that went wrong in it.
+	i := slices.IndexFunc(d.failures, func(o results.Failure) bool { return o.Round == f.Round && o.Stage == stage })
+	if i < 0 {
+		d.failures = append(d.failures, f)
+	} else if !strings.Contains(d.failures[i].Message, f.Message) {
+		d.failures[i].Message += "; " + f.Message
+	}
 }
 
 // pick returns v unless it is zero, else def.

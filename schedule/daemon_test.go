@@ -185,12 +185,21 @@ func TestDaemonRound(t *testing.T) {
 	}
 }
 
-// failingStore fails what the round asks of the store.
-type failingStore struct{ *store.Store }
+// failingStore fails what the round asks of the store, and keeps the
+// failures it is given.
+type failingStore struct {
+	*store.Store
+	failures []results.Failure
+}
 
 var errStore = errors.New("store is down")
 
-func (failingStore) Blocks(context.Context) ([]store.Block, error) { return nil, errStore }
+func (*failingStore) Blocks(context.Context) ([]store.Block, error) { return nil, errStore }
+
+func (s *failingStore) PutFailures(_ context.Context, fs []results.Failure) error {
+	s.failures = append(s.failures, fs...)
+	return nil
+}
 
 // TestDaemonErrorsAreVisible: what fails inside a round is logged with the
 // vantage and counted by stage, and the round goes on.
@@ -200,9 +209,22 @@ func TestDaemonErrorsAreVisible(t *testing.T) {
 	f := &fakeProber{up: func(netip.Addr) bool { return true }, swept: map[string][]netip.Addr{}, openErr: errors.New("no raw socket")}
 	var rec recorder
 	var log bytes.Buffer
-	d := newDaemon(f, &rec, failingStore{}, &log)
+	st := &failingStore{}
+	d := newDaemon(f, &rec, st, &log)
 	if err := d.Run(t.Context(), cfg); err != nil {
 		t.Fatal(err)
+	}
+	// The store keeps one failure a stage of the round, for verdict --level vantage.
+	var stages []string
+	for _, fl := range st.failures {
+		stages = append(stages, fl.Stage+": "+fl.Message)
+		if fl.Vantage != "vp1" || fl.Time.IsZero() || fl.Round != st.failures[0].Round {
+			t.Errorf("failure %+v: want vantage vp1, the round's start and number", fl)
+		}
+	}
+	if len(stages) != 2 || !strings.Contains(stages[0], "census: census not loaded") || !strings.Contains(stages[0], "store is down") ||
+		!strings.Contains(stages[1], "prober: icmp prober not opened") {
+		t.Errorf("failures stored: %q, want the census's and the prober's", stages)
 	}
 	for stage, want := range map[string]float64{StageCensus: 1, StageProber: 2, StageSpace: 0} {
 		if got := value(t, d.Metrics.Errors.WithLabelValues(stage)); got != want {

@@ -179,7 +179,7 @@ func (d *Daemon) probeHosts(ctx context.Context, k int64, meth Method, hosts []n
 	}
 	p, err := d.Prober.Open(meth.Name, pc)
 	if err != nil {
-		d.fail(StageProber, "prober", err, "method", meth.Name, "round", k)
+		d.fail(StageProber, meth.Name+" prober not opened: its hosts are not probed this round", err, "method", meth.Name, "round", k)
 		return 0, 0
 	}
 	defer p.Close()

@@ -32,6 +32,7 @@ const (
 	StageProber   = "prober"   // opening a one-shot prober
 	StageAnalysis = "analysis" // the round's verdicts (AfterRound)
 	StageResolve  = "resolve"  // finding the prefixes of named target sets
+	StageFailures = "failures" // storing what failed in the round
 )
 
 // NewRoundErrors makes the counter of Metrics.Errors,
@@ -39,7 +40,7 @@ const (
 func NewRoundErrors() *prometheus.CounterVec {
 	return prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "darkwatch_round_errors_total",
-		Help: "Failures inside a round that did not stop it (the round went on without that part), by stage: census, beliefs, blocks, space, sweep, prober, analysis.",
+		Help: "Failures inside a round that did not stop it (the round went on without that part), by stage: census, beliefs, blocks, space, sweep, prober, analysis, resolve, failures.",
 	}, []string{"stage"})
 }
 

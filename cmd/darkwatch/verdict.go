@@ -49,6 +49,15 @@ func (a *app) verdictCommand() *cobra.Command {
 				return err
 			}
 			vs = results.SelectVerdicts(vs, level, t0, t1, tAt)
+			if level == results.LevelVantage {
+				// What failed in the rounds shown: of the span, or of the round in force.
+				to := cmp.Or(t1, tAt, now)
+				fs, err := st.Failures(cmd.Context(), cmp.Or(t0, to.Add(-2*a.cfg.Round)), to)
+				if err != nil {
+					return cli.Failed(err)
+				}
+				vs = results.AddFailures(vs, fs, a.cfg.Round, !t0.IsZero())
+			}
 			if err := report.WriteVerdicts(a.stdout, vs, a.json); err != nil {
 				return err
 			}

@@ -38,6 +38,9 @@ func WriteVerdicts(w io.Writer, vs []results.Verdict, asJSON bool) error {
 			detail = append(detail, m+"="+s)
 		}
 		sort.Strings(detail)
+		for _, f := range v.Failures {
+			detail = append(detail, "failed "+f)
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Time.Format(time.RFC3339), v.Level, v.Entity, v.Verdict,
 			v.DataPlane, v.ControlPlane, van, strings.Join(detail, " "))
 	}

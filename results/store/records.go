@@ -535,7 +535,7 @@ func selectChunks(q Query) (chunkSelect, error) {
 	}, nil
 }
 
-// Retain deletes records and verdicts older than before and returns how
+// Retain deletes records, verdicts and failures older than before and returns how
 // many went; outbox entries of deleted records go with them. Events,
 // the census, beliefs and routes stay: a route announced long ago may
 // still be in force.
@@ -561,6 +561,9 @@ func (s *Store) Retain(ctx context.Context, before time.Time) (int64, error) {
 		}
 		verdicts, err := t.exec(ctx, "DELETE FROM verdicts WHERE time_ns < $1", ns)
 		if err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, "DELETE FROM failures WHERE time_ns < $1", ns); err != nil {
 			return err
 		}
 		deleted = trimmed + old + verdicts

@@ -203,6 +203,19 @@ var migrations = []migration{
 	// darkwatch, whose chunk reader would refuse those flags as corrupt,
 	// refuses the store at Open as newer than itself instead.
 	{version: 7, about: "packed records carry DNS answers, SOA serials, NSIDs and source addresses"},
+	// What failed in a vantage point's daemon, a row per round and stage
+	// (results.Failure), for `verdict --level vantage`.
+	{version: 8, about: "failures: the stages of a vantage point's rounds that failed", stmts: []string{
+		`CREATE TABLE failures (
+			vantage TEXT NOT NULL,
+			round   BIGINT NOT NULL,
+			stage   TEXT NOT NULL,
+			time_ns BIGINT NOT NULL,
+			message TEXT NOT NULL,
+			PRIMARY KEY (vantage, round, stage)
+		)`,
+		`CREATE INDEX failures_time ON failures (time_ns)`,
+	}},
 }
 
 // schemaVersion is the newest schema this darkwatch knows.

@@ -288,6 +288,7 @@ func testStore(t *testing.T, open func(t *testing.T) *Store) {
 	t.Run("Blocks", func(t *testing.T) { testBlocks(t, open(t)) })
 	t.Run("BlocksPerMethod", func(t *testing.T) { testBlocksPerMethod(t, open(t)) })
 	t.Run("Beliefs", func(t *testing.T) { testBeliefs(t, open(t)) })
+	t.Run("Failures", func(t *testing.T) { testFailures(t, open(t)) })
 
 	t.Run("Retain", func(t *testing.T) {
 		s := open(t)
