@@ -224,14 +224,8 @@ func (c *Config) validateProbe() error {
 	if p.Parallel < 1 {
 		return bad("probe.parallel", "must be at least 1, not %d", p.Parallel)
 	}
-	if p.Source != "" {
-		ad, err := netip.ParseAddr(p.Source)
-		if err != nil {
-			return bad("probe.source", "%q is not an IP address", p.Source)
-		}
-		if err := LocalSource(ad); err != nil {
-			return bad("probe.source", "%v", err)
-		}
+	if _, err := ParseSource(p.Source); err != nil {
+		return bad("probe.source", "%v", err)
 	}
 	return nil
 }
@@ -396,6 +390,19 @@ func ParseMethod(s string) (Method, error) {
 		return Method{Name: name, Proto: arg}, nil
 	}
 	return Method{}, fmt.Errorf("method %q is not one of icmp, tcp:PORT, dns:NAME/TYPE, trace[:icmp|udp|tcp]", s)
+}
+
+// ParseSource reads a source address: "" is none (the kernel's choice),
+// else an address of a local interface (LocalSource).
+func ParseSource(s string) (netip.Addr, error) {
+	if s == "" {
+		return netip.Addr{}, nil
+	}
+	ad, err := netip.ParseAddr(s)
+	if err != nil {
+		return ad, fmt.Errorf("%q is not an IP address", s)
+	}
+	return ad, LocalSource(ad)
 }
 
 // LocalSource refuses a source address that is not one of this host's

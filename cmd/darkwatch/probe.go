@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"net/netip"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -148,8 +147,8 @@ func (a *app) probeConfig(method string, f *probeFlags) (probe.Config, error) {
 		return pc, cli.Usagef("--port takes one port for trace")
 	}
 	var err error
-	if pc.Source, err = parseSource(cmp.Or(f.source, c.Probe.Source)); err != nil {
-		return pc, err
+	if pc.Source, err = schedule.ParseSource(cmp.Or(f.source, c.Probe.Source)); err != nil {
+		return pc, cli.Usagef("--source: %v", err)
 	}
 	if method == results.MethodDNS {
 		if _, ok := dns.StringToType[strings.ToUpper(f.qtype)]; !ok {
@@ -157,20 +156,4 @@ func (a *app) probeConfig(method string, f *probeFlags) (probe.Config, error) {
 		}
 	}
 	return pc, nil
-}
-
-// parseSource reads --source: "" (the kernel's choice) or an address of a
-// local interface.
-func parseSource(s string) (netip.Addr, error) {
-	if s == "" {
-		return netip.Addr{}, nil
-	}
-	ad, err := netip.ParseAddr(s)
-	if err != nil {
-		return ad, cli.Usagef("--source %q is not an IP address", s)
-	}
-	if err := schedule.LocalSource(ad); err != nil {
-		return ad, cli.Usagef("--source: %v", err)
-	}
-	return ad, nil
 }

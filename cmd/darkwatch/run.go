@@ -10,7 +10,6 @@ import (
 
 	"darkwatch/config"
 	"darkwatch/internal/cli"
-	"darkwatch/results"
 	"darkwatch/results/recfile"
 	"darkwatch/results/store"
 	"darkwatch/results/transport"
@@ -120,14 +119,12 @@ func (a *app) openRunOutput(cmd *cobra.Command, path string) (*runOutput, error)
 		a.log.Info("records go to the store", "store", store.Redact(a.cfg.Store))
 	}
 	if path != "" || o.st == nil {
-		w, closer, err := a.recordSink(path)
+		w, closer, err := a.recordSink(path, true)
 		if err != nil {
 			o.close()
 			return nil, err
 		}
-		o.closeFile = closer
-		o.sink.W = results.NewWriter(w, true)
-		o.sink.W.Batch = true
+		o.sink.W, o.closeFile = w, closer
 	}
 	return o, nil
 }

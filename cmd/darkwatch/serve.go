@@ -45,7 +45,7 @@ func (a *app) serve(cmd *cobra.Command, listen, natsListen string) error {
 	if a.cfg.Named() {
 		// The dashboard lists what named target sets resolve to at start;
 		// the verdicts resolve them again at every refresh.
-		resolved, err := a.resolved(cmd.Context(), st)
+		resolved, err := a.resolved(cmd.Context(), st, time.Time{})
 		if err != nil {
 			return err
 		}

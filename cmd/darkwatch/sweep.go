@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"time"
@@ -64,8 +63,8 @@ func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
 		return cli.Usagef("--method: %v", err)
 	}
 	job.Method = m
-	if job.Source, err = parseSource(f.source); err != nil {
-		return err
+	if job.Source, err = schedule.ParseSource(f.source); err != nil {
+		return cli.Usagef("--source: %v", err)
 	}
 	space, err := a.sweepSpaceOf(cmd, f.targets)
 	if err != nil {
@@ -80,12 +79,10 @@ func (a *app) runSweep(cmd *cobra.Command, f *sweepFlags) error {
 		return cli.Exit(cli.Failure, err)
 	}
 	defer lk.Release()
-	out, closeOut, err := a.recordSink(f.out)
+	rw, closeOut, err := a.recordSink(f.out, a.json || f.out != "")
 	if err != nil {
 		return err
 	}
-	rw := results.NewWriter(out, a.json || f.out != "")
-	rw.Batch = true
 	sink := &recfile.Sink{W: rw}
 	targets := space.Size() / f.shard.Count
 	prog := schedule.NewProgressBar(os.Stderr, targets*uint64(1+job.Retries))
@@ -149,7 +146,7 @@ func (a *app) sweepTargets(cmd *cobra.Command, specs []string) ([]netip.Prefix, 
 			return nil, err
 		}
 		defer st.Close()
-		cfg, err := a.resolved(cmd.Context(), st)
+		cfg, err := a.resolved(cmd.Context(), st, time.Time{})
 		if err != nil {
 			return nil, err
 		}
@@ -161,11 +158,14 @@ func (a *app) sweepTargets(cmd *cobra.Command, specs []string) ([]netip.Prefix, 
 	return ps, nil
 }
 
-// recordSink opens where records go: --out FILE, appended to, or stdout.
-func (a *app) recordSink(path string) (io.Writer, func() error, error) {
+// recordSink opens where records go, --out FILE (appended to) or stdout, and
+// a batching writer of them, JSON Lines or a table.
+func (a *app) recordSink(path string, json bool) (*results.Writer, func() error, error) {
 	w, closeOut, err := recfile.OpenOut(path, a.stdout, os.Stderr)
 	if err != nil {
 		return nil, nil, cli.Usagef("--out: %v", err)
 	}
-	return w, closeOut, nil
+	rw := results.NewWriter(w, json)
+	rw.Batch = true
+	return rw, closeOut, nil
 }

@@ -64,13 +64,20 @@ func (a *app) resolve(cmd *cobra.Command) (*schedule.Resolution, error) {
 }
 
 // resolved is the configuration with its named target sets resolved from
-// st (the configuration itself when none is named).
-func (a *app) resolved(ctx context.Context, st *store.Store) (*schedule.Config, error) {
+// st as of at, or now when at is zero (the configuration itself when none is
+// named).
+func (a *app) resolved(ctx context.Context, st *store.Store, at time.Time) (*schedule.Config, error) {
 	cfg := &a.cfg.Config
 	if !cfg.Named() {
 		return cfg, nil
 	}
-	r, err := a.resolver.Resolve(ctx, st, cfg)
+	var r *schedule.Resolution
+	var err error
+	if at.IsZero() {
+		r, err = a.resolver.Resolve(ctx, st, cfg)
+	} else {
+		r, err = schedule.Resolve(ctx, st, cfg, at)
+	}
 	if err != nil {
 		return nil, cli.Exit(cli.Failure, err)
 	}

@@ -88,9 +88,14 @@ func parseSpan(since, until string, now time.Time) (t0, t1 time.Time, err error)
 }
 
 // analyze runs results' one analysis (Analysis.Update) of the rounds from
-// since to until over the store, as the configuration describes them.
+// since to until over the store, as the configuration describes them: its
+// named target sets as they were at until, when that is a round or more ago.
 func (a *app) analyze(ctx context.Context, st *store.Store, since, until time.Time) ([]results.Verdict, []results.Event, error) {
-	cfg, err := a.resolved(ctx, st)
+	at := until
+	if time.Since(until) < a.cfg.Round {
+		at = time.Time{}
+	}
+	cfg, err := a.resolved(ctx, st, at)
 	if err != nil {
 		return nil, nil, err
 	}
