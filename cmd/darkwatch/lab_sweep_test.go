@@ -86,7 +86,7 @@ func TestLabSweepWholeBlock(t *testing.T) {
 		t.Run(method, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "sweep.jsonl")
 			cmd, _, stderr := labCmd(t, l, "vp1", "sweep", "--targets", lab.Target4, "--method", method,
-				"--rate", "0", "--per-block-rate", "0", "--cooldown", "2s", "--out", out, "--lock", filepath.Join(t.TempDir(), "lock"))
+				"--rate", lab.FullRate, "--per-block-rate", "0", "--cooldown", "2s", "--out", out, "--lock", filepath.Join(t.TempDir(), "lock"))
 			code := exitCode(t, cmd)
 			t.Log(stderr.String())
 			targets, sent, hits, _ := summary(t, stderr.String())
