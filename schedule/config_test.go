@@ -49,6 +49,10 @@ func TestValidateRefuses(t *testing.T) {
 	}{
 		{"ipv6 prefix too large", func(c *Config) { c.Targets[0].Prefixes[1] = "2001:db8:1::/48" }, "targets[0].prefixes[1]", "too large an IPv6 prefix"},
 		{"ipv6 prefix just too large", func(c *Config) { c.Targets[0].Prefixes[1] = "2001:db8:1::/111" }, "targets[0].prefixes[1]", "/112 or longer"},
+		{"ipv6 prefix too large names hitlist", func(c *Config) { c.Targets[0].Prefixes[1] = "2001:db8:1::/48" }, "targets[0].prefixes[1]", "hitlist: FILE"},
+		{"missing hitlist", func(c *Config) { c.Targets[0].Hitlist = "/nonexistent/hitlist.txt" }, "targets[0].hitlist", "no such file"},
+		{"ipv6 blocks too long", func(c *Config) { c.IPv6BlockBits = 65 }, "ipv6_block_bits", "/16 to a /64"},
+		{"ipv6 blocks too short", func(c *Config) { c.IPv6BlockBits = 8 }, "ipv6_block_bits", "/16 to a /64"},
 		{"bad prefix", func(c *Config) { c.Targets[0].Prefixes[0] = "198.18.0.0/33" }, "targets[0].prefixes[0]", "not a CIDR prefix"},
 		{"bad allow", func(c *Config) { c.Allow = []string{"nope"} }, "allow[0]", "nope"},
 		{"missing blocklist file", func(c *Config) { c.BlocklistFile = "/nonexistent/blocklist" }, "blocklist_file", "no such file"},

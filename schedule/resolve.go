@@ -36,10 +36,11 @@ const (
 )
 
 // Named reports whether the set takes its prefixes from the store: it lists
-// none, and names an asn (the prefixes the AS originates) or else a country
-// (the prefixes delegated to it).
+// none and no hitlist, and names an asn (the prefixes the AS originates) or
+// else a country (the prefixes delegated to it). A hitlist set's asn and
+// country only say what its blocks roll up into.
 func (ts TargetSet) Named() bool {
-	return len(ts.Prefixes) == 0 && (ts.ASN != 0 || ts.Country != "")
+	return len(ts.Prefixes) == 0 && ts.Hitlist == "" && (ts.ASN != 0 || ts.Country != "")
 }
 
 // By is where the set's prefixes come from: FromConfig, FromBGP or FromGeo
