@@ -129,8 +129,9 @@ func newDaemon(f *fakeProber, rec *recorder, st store.Store, log *bytes.Buffer) 
 		Length: time.Second, Log: slog.New(slog.NewTextHandler(log, nil)), Metrics: NewMetrics()}
 }
 
-// TestDaemonRound: one round sweeps every method of a set, probes its IPv6
-// addresses, its hosts and the canaries one by one, and commits it all.
+// TestDaemonRound: one round sweeps every method of a set over its IPv4 and
+// its IPv6 addresses, probes its hosts and the canaries one by one, and
+// commits it all.
 func TestDaemonRound(t *testing.T) {
 	cfg := validConfig()
 	cfg.Targets[0].Prefixes = []string{"198.18.0.0/30", "2001:db8:1::/126"}
@@ -204,7 +205,9 @@ func TestDaemonErrorsAreVisible(t *testing.T) {
 	if err := d.Run(t.Context(), cfg); err != nil {
 		t.Fatal(err)
 	}
-	for stage, want := range map[string]float64{StageCensus: 1, StageProber: 2, StageSpace: 0} {
+	// The prober fails the canary; the IPv6 prefix (blocklisted here) is
+	// swept like the IPv4 one, without a prober of its own.
+	for stage, want := range map[string]float64{StageCensus: 1, StageProber: 1, StageSpace: 0} {
 		if got := value(t, d.Metrics.Errors.WithLabelValues(stage)); got != want {
 			t.Errorf("errors of stage %s: %v, want %v", stage, got, want)
 		}
@@ -307,4 +310,36 @@ func value(t *testing.T, m prometheus.Metric) float64 {
 		t.Fatal(err)
 	}
 	return out.GetCounter().GetValue() + out.GetGauge().GetValue()
+}
+
+// TestDaemonHitlist: a round sweeps a hitlist set's addresses, not the /48
+// it names for the roll-up.
+func TestDaemonHitlist(t *testing.T) {
+	cfg := validConfig()
+	cfg.Targets[0].Prefixes = []string{"198.18.0.0/30", "2001:db8:1::/48"}
+	cfg.Targets[0].Hitlist = writeHitlist(t, "2001:db8:1::1", "2001:db8:1::2", "2001:db8:2::1", "198.18.7.7")
+	cfg.Targets[0].Methods = []string{"icmp", "tcp:80"}
+	cfg.Allow = append(cfg.Allow, "2001:db8::/32")
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeProber{up: func(netip.Addr) bool { return true }, swept: map[string][]netip.Addr{}}
+	var rec recorder
+	var log bytes.Buffer
+	if err := newDaemon(f, &rec, nil, &log).Run(t.Context(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	pfx := netip.MustParsePrefix
+	for _, c := range []struct {
+		method string
+		p      netip.Prefix
+		want   int
+	}{
+		{"icmp", pfx("2001:db8:1::/48"), 2}, {"tcp", pfx("2001:db8:1::/48"), 2},
+		{"icmp", pfx("2001:db8:2::/48"), 1}, {"icmp", pfx("198.18.7.7/32"), 1}, {"icmp", pfx("198.18.0.0/30"), 4},
+	} {
+		if n := rec.count(c.method, c.p); n != c.want {
+			t.Errorf("%d %s records in %s, want %d", n, c.method, c.p, c.want)
+		}
+	}
 }

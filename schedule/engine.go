@@ -77,10 +77,14 @@ func (d *Daemon) probeCanaries(ctx context.Context, k int64) {
 }
 
 // probeSet sweeps one target set's IPv4 space with every method of round k
-// (ICMP leaving blocks to the adaptive round), probes its IPv6 addresses one
-// by one, then its known hosts.
+// (ICMP leaving blocks to the adaptive round), then its IPv6 space (its
+// hitlist and narrow prefixes), then probes its known hosts.
 func (d *Daemon) probeSet(ctx context.Context, k int64, ts TargetSet, blocks []store.Block) {
-	v4 := d.cfg.Assigned(ts.IPv4())
+	v4, err := ts.Probed(true)
+	if err != nil {
+		d.fail(StageSpace, "hitlist not read: its addresses are skipped", err, "set", ts.Name, "round", k)
+	}
+	v4 = d.cfg.Assigned(v4)
 	space4, err := NewSpace(v4, d.bl)
 	if err != nil {
 		d.fail(StageSpace, "target set skipped", err, "set", ts.Name, "round", k)
@@ -95,6 +99,7 @@ func (d *Daemon) probeSet(ctx context.Context, k int64, ts TargetSet, blocks []s
 			icmpSpace = &Space{}
 		}
 	}
+	space6 := d.space6(k, ts)
 	for _, name := range MethodMix(ts.Methods, ts.TraceEvery, k) {
 		meth, _ := ParseMethod(name)
 		if ctx.Err() != nil {
@@ -107,10 +112,11 @@ func (d *Daemon) probeSet(ctx context.Context, k int64, ts TargetSet, blocks []s
 		if meth.Name == results.MethodICMP && len(blocks) > 0 {
 			space = icmpSpace
 		}
-		if space.Size() > 0 {
-			d.sweep(ctx, k, ts.Name, meth, space)
+		for _, sp := range []*Space{space, space6} {
+			if sp.Size() > 0 {
+				d.sweep(ctx, k, ts.Name, meth, sp)
+			}
 		}
-		d.probeIPv6(ctx, k, ts, meth)
 	}
 	for _, h := range ts.Hosts {
 		for _, name := range MethodMix(h.Methods, ts.TraceEvery, k) {
@@ -118,6 +124,22 @@ func (d *Daemon) probeSet(ctx context.Context, k int64, ts TargetSet, blocks []s
 			d.probeHosts(ctx, k, meth, []netip.Addr{netip.MustParseAddr(h.Addr)})
 		}
 	}
+}
+
+// space6 is the set's IPv6 space: its hitlist's IPv6 addresses and its
+// prefixes of /MinIPv6Bits or longer, every one probed by every vantage.
+// The stateless engine sweeps it as it does IPv4.
+func (d *Daemon) space6(k int64, ts TargetSet) *Space {
+	v6, err := ts.Probed(false)
+	if err != nil {
+		d.fail(StageSpace, "hitlist not read: its addresses are skipped", err, "set", ts.Name, "round", k)
+	}
+	space6, err := NewSpace(v6, d.bl)
+	if err != nil {
+		d.fail(StageSpace, "IPv6 targets skipped", err, "set", ts.Name, "round", k)
+		return &Space{}
+	}
+	return space6
 }
 
 // sweep sweeps space with meth (a trace: one trace to the first address of
@@ -144,26 +166,6 @@ func (d *Daemon) sweep(ctx context.Context, k int64, set string, meth Method, sp
 	if meth.Name != results.MethodTrace {
 		d.Metrics.PPS.Set(ss.PPS())
 	}
-}
-
-// probeIPv6 probes every address of the set's IPv6 prefixes (Validate keeps
-// them to /MinIPv6Bits or longer) one by one with meth.
-func (d *Daemon) probeIPv6(ctx context.Context, k int64, ts TargetSet, meth Method) {
-	v6 := ts.IPv6()
-	if len(v6) == 0 {
-		return
-	}
-	space6, err := NewSpace(v6, d.bl)
-	if err != nil {
-		d.fail(StageSpace, "IPv6 prefixes skipped", err, "set", ts.Name, "round", k)
-		return
-	}
-	hosts := make([]netip.Addr, 0, space6.Size())
-	for i := range space6.Size() {
-		hosts = append(hosts, space6.Index(i))
-	}
-	sent, hits := d.probeHosts(ctx, k, meth, hosts)
-	d.count(ts.Name, meth, sent, hits, uint64(len(hosts)))
 }
 
 // probeHosts probes single addresses with one method through the per-target
