@@ -143,6 +143,9 @@ type ResolvedSet struct {
 	ASN      uint32           `json:"asn,omitempty"`
 	Country  string           `json:"country,omitempty"`
 	Prefixes []ResolvedPrefix `json:"prefixes"`
+	// Hitlist is the set's hitlist file: the addresses probed in its IPv6
+	// prefixes too wide to sweep.
+	Hitlist string `json:"hitlist,omitempty"`
 }
 
 // Resolution is what a configuration's target sets resolve to at one time.
@@ -203,7 +206,7 @@ func resolve(ctx context.Context, src EntitySource, c *Config, at time.Time, rep
 	r := &Resolution{At: at}
 	var origins *bgp.Origins
 	for _, ts := range c.Targets {
-		set := ResolvedSet{Name: ts.Name, By: ts.By(), ASN: ts.ASN, Country: strings.ToUpper(ts.Country)}
+		set := ResolvedSet{Name: ts.Name, By: ts.By(), ASN: ts.ASN, Country: strings.ToUpper(ts.Country), Hitlist: ts.Hitlist}
 		var err error
 		switch set.By {
 		case FromConfig:
