@@ -148,3 +148,22 @@ func TestSweepLoopback6(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkSweepBuildValidate6 measures one IPv6 probe built and one reply
+// validated; neither may allocate.
+func BenchmarkSweepBuildValidate6(b *testing.B) {
+	for _, method := range []string{results.MethodICMP, results.MethodTCP} {
+		b.Run(method, func(b *testing.B) {
+			pb := fixedBuilder6(method)
+			buf := make([]byte, 128)
+			rep := reply6(buf[:pb.Build(buf, sweepDst6)], method == results.MethodTCP, 0x12)
+			b.ReportAllocs()
+			for b.Loop() {
+				pb.Build(buf, sweepDst6)
+				if _, ok := pb.Validate6(rep, sweepDst6, 61); !ok {
+					b.Fatal("reply rejected")
+				}
+			}
+		})
+	}
+}

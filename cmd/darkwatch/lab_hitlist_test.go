@@ -12,12 +12,13 @@ import (
 )
 
 // labHitlist writes a hitlist of n addresses spread over the lab's IPv6 /48
-// (in the form public hitlists use, some with /128) and returns its path and
-// the addresses.
+// (in the form public hitlists use, some with /128) and one private address
+// the blocklist keeps out, and returns its path and the n addresses.
 func labHitlist(t *testing.T, dir string, n int) (string, map[string]bool) {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString("# lab hitlist: addresses in " + lab.Target6 + "\n")
+	b.WriteString("fd00::1 # unique local: on the default blocklist, never probed\n")
 	want := map[string]bool{}
 	for i := range n {
 		a := netip.MustParseAddr(fmt.Sprintf("2001:db8:1:%x::%x", i*0x100, i+1))
@@ -47,6 +48,9 @@ func TestLabHitlist(t *testing.T) {
 			targets, sent, hits, _ := summary(t, stderr.String())
 			if code != 0 || targets != 20 || sent != 20 || hits != 20 {
 				t.Fatalf("%s: exit %d, targets %d sent %d hits %d; want 0, 20 each\n%s", tc.method, code, targets, sent, hits, stderr)
+			}
+			if !strings.Contains(stderr.String(), "1 of the 21 addresses given are on the blocklist") {
+				t.Fatalf("%s: the blocklisted hitlist address is not reported:\n%s", tc.method, stderr)
 			}
 			checkHitlistRecords(t, readRecords(t, stdout.Bytes()), want, tc.outcome)
 		}
