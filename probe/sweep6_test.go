@@ -167,3 +167,42 @@ func BenchmarkSweepBuildValidate6(b *testing.B) {
 		})
 	}
 }
+
+// TestSweepLoopbackMixed sweeps IPv4 and IPv6 loopback addresses in one
+// pass: each family learns its own source and validates its own replies.
+func TestSweepLoopbackMixed(t *testing.T) {
+	if os.Geteuid() != 0 {
+		lab.Missing(t, "raw sockets need CAP_NET_RAW: run the tests as root (CI does)")
+	}
+	targets := []netip.Addr{netip.MustParseAddr("127.0.1.1"), netip.IPv6Loopback(), netip.MustParseAddr("127.0.1.2"),
+		netip.MustParseAddr("127.0.1.3")}
+	s, err := NewSweep(SweepConfig{Method: results.MethodICMP, Cooldown: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	pass := func() AddrIter {
+		i := 0
+		return func() (netip.Addr, bool) {
+			if i == len(targets) {
+				return netip.Addr{}, false
+			}
+			i++
+			return targets[i-1], true
+		}
+	}
+	var mu sync.Mutex
+	got := map[string]string{}
+	st, err := s.Run(nil, pass, func(r results.Record) { mu.Lock(); got[r.Target] = r.Outcome; mu.Unlock() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Sent != 4 || st.Hits != 4 || len(got) != 4 {
+		t.Fatalf("sent %d hits %d records %v; want 4, 4 and a reply from each", st.Sent, st.Hits, got)
+	}
+	for _, a := range targets {
+		if got[a.String()] != results.OutcomeReply || !s.Answered(a) {
+			t.Errorf("%s: %q, answered=%v; want a reply", a, got[a.String()], s.Answered(a))
+		}
+	}
+}

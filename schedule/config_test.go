@@ -62,7 +62,7 @@ func TestValidateRefuses(t *testing.T) {
 		{"twice the same set", func(c *Config) { c.Targets = append(c.Targets, c.Targets[0]) }, "targets[1].name", "used twice"},
 		{"parallel 0", func(c *Config) { c.Probe.Parallel = 0 }, "probe.parallel", "at least 1"},
 		{"from what", func(c *Config) { c.Targets[0] = TargetSet{Name: "as", ASN: 64511, From: "rir"} }, "targets[0].from", `"rir" is not one of bgp`},
-		{"from with prefixes", func(c *Config) { c.Targets[0].From, c.Targets[0].ASN = "bgp", 64511 }, "targets[0].from", "a set with prefixes probes those"},
+		{"from with prefixes", func(c *Config) { c.Targets[0].From, c.Targets[0].ASN = "bgp", 64511 }, "targets[0].from", "a set with prefixes or a hitlist probes those"},
 		{"from bgp without asn", func(c *Config) { c.Targets[0] = TargetSet{Name: "cc", Country: "ZZ", From: "bgp"} }, "targets[0].from", "bgp needs the asn"},
 		{"from geo without country", func(c *Config) { c.Targets[0] = TargetSet{Name: "as", ASN: 64511, From: "geo"} }, "targets[0].from", "geo needs the country"},
 	}

@@ -65,8 +65,8 @@ func (ts TargetSet) validateFrom(key string) error {
 		return nil
 	case ts.From != FromBGP && ts.From != FromGeo:
 		return bad(key+".from", "%q is not one of bgp (the prefixes asn originates) and geo (the prefixes delegated to country)", ts.From)
-	case len(ts.Prefixes) > 0:
-		return bad(key+".from", "a set with prefixes probes those: from: goes only with a set that takes its prefixes from the store")
+	case len(ts.Prefixes) > 0 || ts.Hitlist != "":
+		return bad(key+".from", "a set with prefixes or a hitlist probes those: from: goes only with a set that takes its prefixes from the store")
 	case ts.From == FromBGP && ts.ASN == 0:
 		return bad(key+".from", "bgp needs the asn whose prefixes the set probes")
 	case ts.From == FromGeo && ts.Country == "":
