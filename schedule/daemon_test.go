@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -341,5 +342,53 @@ func TestDaemonHitlist(t *testing.T) {
 		if n := rec.count(c.method, c.p); n != c.want {
 			t.Errorf("%d %s records in %s, want %d", n, c.method, c.p, c.want)
 		}
+	}
+}
+
+// TestDaemonAdaptiveHitlist: with a census of a hitlist's /48 in the store,
+// the block is probed the Trinocular way and its addresses are left out of
+// the ICMP sweep (not of the TCP one); its belief is stored.
+func TestDaemonAdaptiveHitlist(t *testing.T) {
+	ctx := t.Context()
+	st, err := store.Open(ctx, "sqlite://"+t.TempDir()+"/dw.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	block := netip.MustParsePrefix("2001:db8:1::/48")
+	var e []netip.Addr
+	lines := []string{"2001:db8:2::1"} // a /48 without a census: swept
+	for i := range 20 {
+		a := netip.MustParseAddr(fmt.Sprintf("2001:db8:1:%x::1", i))
+		e = append(e, a)
+		lines = append(lines, a.String())
+	}
+	if err := st.PutBlocks(ctx, []store.Block{{Prefix: block, Vantage: "vp1", Method: "icmp", E: e, A: 0.9, Updated: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := validConfig()
+	cfg.Targets[0] = TargetSet{Name: "v6", Prefixes: []string{"2001:db8::/32"}, Hitlist: writeHitlist(t, lines...), Methods: []string{"icmp", "tcp:80"}}
+	cfg.Allow = []string{"2001:db8::/32"}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeProber{up: func(netip.Addr) bool { return true }, swept: map[string][]netip.Addr{}}
+	var rec recorder
+	var log bytes.Buffer
+	if err := newDaemon(f, &rec, st, &log).Run(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.swept["icmp"]; !slices.Equal(got, addrs("2001:db8:2::1")) {
+		t.Errorf("the icmp sweep took %v, want only the address outside the census block", got)
+	}
+	if n := len(f.swept["tcp"]); n != 21 {
+		t.Errorf("the tcp sweep took %d addresses, want all 21", n)
+	}
+	if n := rec.count("icmp", block); n < 1 || n > results.ProbeBudget {
+		t.Errorf("%d adaptive probes of the census block, want 1 to %d", n, results.ProbeBudget)
+	}
+	bs, err := st.Beliefs(ctx, "vp1")
+	if err != nil || len(bs) != 1 || bs[0].Block != block || bs[0].State != results.PlaneUp {
+		t.Errorf("beliefs %+v, %v: want the census block, up", bs, err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"darkwatch/probe/lab"
 	"darkwatch/results"
+	"darkwatch/results/store"
 )
 
 // labHitlist writes a hitlist of n addresses spread over the lab's IPv6 /48
@@ -34,8 +35,9 @@ func labHitlist(t *testing.T, dir string, n int) (string, map[string]bool) {
 
 // TestLabHitlist: sweep, census, run and verdict over an IPv6 hitlist in
 // the lab, with real ICMPv6 echoes and TCP SYNs: every address answers, the
-// census finds E(b) of the /48, the verdicts show the /48 block reachable
-// and rolled up to the set's prefix and AS, and down after a border cut.
+// census finds E(b) of the /48, run probes it the Trinocular way, the
+// verdicts show the /48 block reachable and rolled up to the set's prefix
+// and AS, and down after a border cut.
 func TestLabHitlist(t *testing.T) {
 	l := lab.Start(t)
 	dir := t.TempDir()
@@ -102,6 +104,16 @@ targets:
 	l.Restore(t)
 	if v := verdicts("block")[lab.Target6]; v.DataPlane != results.PlaneDown {
 		t.Errorf("block %s after the border cut: %+v, want down", lab.Target6, v)
+	}
+	// run probed the census block the Trinocular way and kept its belief.
+	st, err := store.Open(t.Context(), "sqlite://"+dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	bs, err := st.Beliefs(t.Context(), "vp1")
+	if err != nil || len(bs) != 1 || bs[0].Block.String() != lab.Target6 || bs[0].State != results.PlaneDown {
+		t.Errorf("beliefs %+v, %v: want %s, down", bs, err, lab.Target6)
 	}
 }
 
