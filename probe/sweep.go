@@ -85,7 +85,9 @@ type Sweep struct {
 	recv  int // raw ICMP or TCP socket
 	// v6 sends and reads the IPv6 probes (the kernel writes their IPv6
 	// header); nil when the host has no IPv6, and IPv6 targets then fail.
-	v6 *rawSocket
+	// fd6 is its descriptor, for sendmmsg.
+	v6  *rawSocket
+	fd6 int
 	// epoch is the origin of the send times ICMP probes carry.
 	epoch time.Time
 
@@ -128,7 +130,7 @@ func NewSweep(cfg SweepConfig) (*Sweep, error) {
 	if s.send, s.recv, err = openSweepSockets(int(mod.proto(false))); err != nil {
 		return nil, err
 	}
-	s.v6, _ = openSweep6(mod) // no IPv6 on the host: IPv6 targets count as send errors
+	s.v6, s.fd6, _ = openSweep6(mod, cfg.TTL) // no IPv6 on the host: IPv6 targets count as send errors
 	return s, nil
 }
 
@@ -190,7 +192,7 @@ func (s *Sweep) Run(stop <-chan struct{}, pass func() AddrIter, emit func(result
 // sendAll is the sender: it makes 1+Retries passes over the targets and hands
 // their probes to the kernel in batches.
 func (s *Sweep) sendAll(stop <-chan struct{}, pass func() AddrIter) error {
-	q := s.startSenders()
+	q := s.startQueues()
 	defer q.close()
 	var b [2]ProbeBuilder // by family
 	for f := range b {
@@ -236,7 +238,7 @@ const (
 // counted as blocked), else, when only set-aside targets remain, it sends what
 // is batched and sleeps until the earliest is due. now is the time of the
 // choice when a rate hook needs it, else zero.
-func (s *Sweep) pick(next AddrIter, later *deferred, exhausted *bool, q *batcher) (netip.Addr, time.Time, pickResult) {
+func (s *Sweep) pick(next AddrIter, later *deferred, exhausted *bool, q queues) (netip.Addr, time.Time, pickResult) {
 	var now time.Time
 	if s.cfg.BlockAllow != nil || s.cfg.Wait != nil {
 		now = time.Now()
@@ -267,7 +269,7 @@ func (s *Sweep) pick(next AddrIter, later *deferred, exhausted *bool, q *batcher
 // take one more), learns the source address of dst's family on its first
 // probe, waits for the global rate and adds the probe to the batch (IPv4) or
 // sends it (IPv6). bs holds a builder per family.
-func (s *Sweep) sendTo(bs *[2]ProbeBuilder, q *batcher, dst netip.Addr, now time.Time, later *deferred) error {
+func (s *Sweep) sendTo(bs *[2]ProbeBuilder, q queues, dst netip.Addr, now time.Time, later *deferred) error {
 	dst = dst.Unmap()
 	if dst.Is6() && s.v6 == nil {
 		s.sendErr.Add(1)
@@ -279,9 +281,13 @@ func (s *Sweep) sendTo(bs *[2]ProbeBuilder, q *batcher, dst netip.Addr, now time
 			return nil
 		}
 	}
-	b := &bs[family(dst.Is6())]
+	f := family(dst.Is6())
+	b := &bs[f]
 	if !b.src.IsValid() {
 		src, err := RouteSource(dst)
+		if err == nil && dst.Is6() {
+			err = bind6(s.fd6, src)
+		}
 		if err != nil {
 			return err
 		}
@@ -291,35 +297,65 @@ func (s *Sweep) sendTo(bs *[2]ProbeBuilder, q *batcher, dst netip.Addr, now time
 	if s.cfg.Wait != nil {
 		s.cfg.Wait(1)
 	}
-	if dst.Is6() {
-		s.send6(b, dst)
-		return nil
-	}
-	q.add(b, dst, now)
+	q[f].add(b, dst, now)
 	return nil
 }
 
-// batcher fills batches of probes and hands them to sender goroutines, each
-// on its own thread: the kernel does a packet's routing and transmit work in
-// the sender's system call, so two senders use two cores.
+// batcher fills batches of probes of one family and hands them to sender
+// goroutines, each on its own thread: the kernel does a packet's routing and
+// transmit work in the sender's system call, so two senders use two cores.
 type batcher struct {
 	s          *Sweep
+	fd         int  // the socket the batches go out on
+	v6         bool // IPv6 batches: the kernel writes the IP header
 	free, full chan *batch
 	senders    sync.WaitGroup
 	cur        *batch    // the batch being filled
 	start      time.Time // when its first probe was added
 }
 
-// startSenders starts the sender goroutines and returns their batcher.
-func (s *Sweep) startSenders() *batcher {
-	q := &batcher{s: s, free: make(chan *batch, sweepSenders+2), full: make(chan *batch, sweepSenders+2)}
+// queues are the batchers of a sweep by family: IPv4, then IPv6 (nil
+// without an IPv6 socket).
+type queues [2]*batcher
+
+// startQueues starts the batchers of the families the sweep can send.
+func (s *Sweep) startQueues() queues {
+	q := queues{s.startSenders(s.send, false)}
+	if s.v6 != nil {
+		q[1] = s.startSenders(s.fd6, true)
+	}
+	return q
+}
+
+// flush hands every batch being filled to a sender.
+func (q queues) flush() {
+	for _, b := range q {
+		if b != nil {
+			b.flush()
+		}
+	}
+}
+
+// close waits for the senders of every family.
+func (q queues) close() {
+	for _, b := range q {
+		if b != nil {
+			b.close()
+		}
+	}
+}
+
+// startSenders starts the sender goroutines of socket fd and returns their
+// batcher.
+func (s *Sweep) startSenders(fd int, v6 bool) *batcher {
+	q := &batcher{s: s, fd: fd, v6: v6, free: make(chan *batch, sweepSenders+2), full: make(chan *batch, sweepSenders+2)}
 	for range sweepSenders + 2 {
-		q.free <- newBatch(s.cfg.Batch)
+		q.free <- newBatch(s.cfg.Batch, v6)
 	}
 	for range sweepSenders {
 		q.senders.Go(func() {
 			for bt := range q.full {
-				s.sendBatch(bt)
+				s.sendBatch(fd, bt)
 				q.free <- bt
 			}
 		})
@@ -338,7 +374,11 @@ func (q *batcher) add(b *ProbeBuilder, dst netip.Addr, now time.Time) {
 	}
 	l := b.Build(bt.bufs[bt.fill], dst)
 	bt.iovs[bt.fill].SetLen(l)
-	bt.addrs[bt.fill].Addr = dst.As4()
+	if q.v6 {
+		bt.addrs6[bt.fill].Addr = dst.As16()
+	} else {
+		bt.addrs[bt.fill].Addr = dst.As4()
+	}
 	bt.fill++
 	if bt.fill == len(bt.msgs) || (!now.IsZero() && now.Sub(q.start) > 2*time.Millisecond) {
 		q.flush()
@@ -620,23 +660,35 @@ func (s *seenSet) has(a netip.Addr) bool {
 // sweepSenders is how many threads hand batches to the kernel.
 const sweepSenders = 2
 
-// batch is one sendmmsg's worth of packets with their kernel structures.
+// batch is one sendmmsg's worth of packets with their kernel structures,
+// addressed to IPv4 (addrs) or IPv6 (addrs6) destinations.
 type batch struct {
-	bufs  [][]byte
-	iovs  []unix.Iovec
-	addrs []unix.RawSockaddrInet4
-	msgs  []mmsghdr
-	fill  int
+	bufs   [][]byte
+	iovs   []unix.Iovec
+	addrs  []unix.RawSockaddrInet4
+	addrs6 []unix.RawSockaddrInet6
+	msgs   []mmsghdr
+	fill   int
 }
 
-func newBatch(n int) *batch {
-	bt := &batch{bufs: make([][]byte, n), iovs: make([]unix.Iovec, n),
-		addrs: make([]unix.RawSockaddrInet4, n), msgs: make([]mmsghdr, n)}
+func newBatch(n int, v6 bool) *batch {
+	bt := &batch{bufs: make([][]byte, n), iovs: make([]unix.Iovec, n), msgs: make([]mmsghdr, n)}
+	if v6 {
+		bt.addrs6 = make([]unix.RawSockaddrInet6, n)
+	} else {
+		bt.addrs = make([]unix.RawSockaddrInet4, n)
+	}
 	for i := range bt.msgs {
 		bt.bufs[i] = make([]byte, 128)
 		bt.iovs[i].Base = &bt.bufs[i][0]
 		bt.msgs[i].hdr.Iov = &bt.iovs[i]
 		bt.msgs[i].hdr.Iovlen = 1
+		if v6 {
+			bt.addrs6[i].Family = unix.AF_INET6
+			bt.msgs[i].hdr.Name = (*byte)(unsafe.Pointer(&bt.addrs6[i]))
+			bt.msgs[i].hdr.Namelen = unix.SizeofSockaddrInet6
+			continue
+		}
 		bt.addrs[i].Family = unix.AF_INET
 		bt.msgs[i].hdr.Name = (*byte)(unsafe.Pointer(&bt.addrs[i]))
 		bt.msgs[i].hdr.Namelen = unix.SizeofSockaddrInet4
@@ -644,10 +696,11 @@ func newBatch(n int) *batch {
 	return bt
 }
 
-// sendBatch hands a batch to the kernel, retrying what it did not take.
-func (s *Sweep) sendBatch(bt *batch) {
+// sendBatch hands a batch to the kernel through socket fd, retrying what it
+// did not take.
+func (s *Sweep) sendBatch(fd int, bt *batch) {
 	for off := 0; off < bt.fill; {
-		m, err := sendmmsg(s.send, bt.msgs[off:bt.fill])
+		m, err := sendmmsg(fd, bt.msgs[off:bt.fill])
 		if err != nil {
 			if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.ENOBUFS) {
 				continue

@@ -1,39 +1,62 @@
 package probe
 
 // This file is the IPv6 part of the stateless sweep: probes to hitlist
-// addresses go out on one raw IPv6 socket of the method's protocol, one packet
-// a system call with the source set per packet, and their replies come back
-// on it without an IPv6 header. The sweep modules build and validate them as
-// they do IPv4 probes.
+// addresses go out in sendmmsg batches on one raw IPv6 socket of the
+// method's protocol, bound to the source, and their replies come back on it
+// without an IPv6 header. The sweep modules build and validate them as they
+// do IPv4 probes; the kernel writes the IPv6 header (and the ICMPv6
+// checksum).
 
 import (
+	"fmt"
 	"net/netip"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"darkwatch/results"
 )
 
 // openSweep6 opens the IPv6 socket of a sweep with module mod: raw ICMPv6,
-// filtered to echo replies and errors, or raw TCP.
-func openSweep6(mod sweepModule) (*rawSocket, error) {
+// filtered to echo replies and errors, or raw TCP, with hop limit ttl (0:
+// the system's), and returns it with its descriptor for sendmmsg.
+func openSweep6(mod sweepModule, ttl int) (*rawSocket, int, error) {
+	var s *rawSocket
+	var err error
 	if mod.proto(true) == protoICMPv6 {
-		return openRawICMP(true)
+		s, err = openRawICMP(true)
+	} else {
+		s, err = openRaw(true, int(mod.proto(true)), netip.Addr{})
 	}
-	return openRaw(true, int(mod.proto(true)), netip.Addr{})
+	if err != nil {
+		return nil, -1, err
+	}
+	fd := -1
+	err = s.setTTL(ttl)
+	if err == nil {
+		err = s.rc.Control(func(f uintptr) {
+			fd = int(f)
+			// As openSweepSockets: a sweep at line rate must not drop replies.
+			_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 8<<20)
+			_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20)
+		})
+	}
+	if err != nil {
+		s.Close()
+		return nil, -1, err
+	}
+	return s, fd, nil
 }
 
-// send6 builds the probe to the IPv6 address dst with b and sends it from
-// b's source with the sweep's hop limit.
-func (s *Sweep) send6(b *ProbeBuilder, dst netip.Addr) {
-	var buf [128]byte
-	b.Stamp()
-	n := b.Build(buf[:], dst)
-	if err := s.v6.WriteTo(buf[:n], dst, b.src, int(b.ttl)); err != nil {
-		s.sendErr.Add(1)
-		return
+// bind6 binds the sweep's IPv6 socket to src once the sender has learnt it,
+// so that every probe goes out from the address its keyed hash (and a TCP
+// probe's checksum) was computed for.
+func bind6(fd int, src netip.Addr) error {
+	if err := unix.Bind(fd, &unix.SockaddrInet6{Addr: src.As16()}); err != nil {
+		return fmt.Errorf("probe: sweep source %s: %w", src, err)
 	}
-	s.sent.Add(1)
+	return nil
 }
 
 // receive6 reads IPv6 replies until done is closed (and the socket's read
