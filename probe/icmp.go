@@ -375,25 +375,30 @@ func echoOutcome(m *ICMPReply) (outcome, icmp string) {
 	return results.OutcomeUnreachable, m.Name()
 }
 
-// icmpSweep is the sweep module of icmp: an IPv4 echo request whose identifier
-// and sequence number are the keyed hash of the probe, and whose payload is
-// its send time and the contact string. Only echo replies count.
+// icmpSweep is the sweep module of icmp: an ICMP (ICMPv6) echo request whose
+// identifier and sequence number are the keyed hash of the probe, and whose
+// payload is its send time and the contact string. Only echo replies count.
 type icmpSweep struct{}
 
-func (icmpSweep) proto() uint8 { return protoICMP }
+func (icmpSweep) proto(v6 bool) uint8 {
+	if v6 {
+		return protoICMPv6
+	}
+	return protoICMP
+}
 
-func (icmpSweep) build(b *ProbeBuilder, buf []byte, _ netip.Addr, h uint64) int {
+func (icmpSweep) build(b *ProbeBuilder, buf []byte, dst netip.Addr, h uint64) int {
 	var stamp [8]byte
 	binary.BigEndian.PutUint64(stamp[:], b.stamp)
 	c := b.contact
 	if len(c) > maxContact {
 		c = c[:maxContact]
 	}
-	return writeEcho(buf, false, uint16(h>>16), uint16(h), stamp[:], c)
+	return writeEcho(buf, dst.Is6(), uint16(h>>16), uint16(h), stamp[:], c)
 }
 
 func (icmpSweep) validate(b *ProbeBuilder, ip ipHeader, p []byte) (Reply, bool) {
-	e, ok := readEcho(p, false, ip.src)
+	e, ok := readEcho(p, ip.src.Is6(), ip.src)
 	if !ok || !e.msg.IsEchoReply() || e.msg.Code != 0 {
 		return Reply{}, false
 	}

@@ -44,8 +44,8 @@ func TestRegistry(t *testing.T) {
 			if (m.sweep != nil) != tc.sweep {
 				t.Fatalf("sweep module present = %v, want %v", m.sweep != nil, tc.sweep)
 			}
-			if tc.sweep && m.sweep.proto() != tc.proto {
-				t.Errorf("sweep module proto = %d, want %d", m.sweep.proto(), tc.proto)
+			if tc.sweep && m.sweep.proto(false) != tc.proto {
+				t.Errorf("sweep module proto = %d, want %d", m.sweep.proto(false), tc.proto)
 			}
 			if !tc.sweep {
 				_, err := NewSweep(SweepConfig{Method: tc.method, Port: 80})

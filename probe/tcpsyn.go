@@ -363,12 +363,12 @@ func readSYNError(m *ICMPReply) (synReply, bool) {
 		outcome: results.OutcomeUnreachable, kind: m.Name()}, true
 }
 
-// tcpSweep is the sweep module of tcp: an IPv4 SYN without options whose
+// tcpSweep is the sweep module of tcp: a SYN (IPv4 or IPv6) without options whose
 // source port and sequence number are the keyed hash of the probe. A SYN-ACK
 // or RST that acknowledges it counts.
 type tcpSweep struct{}
 
-func (tcpSweep) proto() uint8 { return protoTCP }
+func (tcpSweep) proto(bool) uint8 { return protoTCP }
 
 // sweepPort is the source port a sweep SYN with hash h comes from.
 func sweepPort(h uint64) uint16 {

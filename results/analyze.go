@@ -24,6 +24,8 @@ type Analysis struct {
 	Quorum int
 	// Round is the bin length (the round length of `run`).
 	Round time.Duration
+	// BlockBits6 is the length of IPv6 blocks; 0 means CensusBits6 (a /48).
+	BlockBits6 int
 	// Rollup holds the roll-up thresholds and window; the zero value is IODA's.
 	Rollup Rollup
 	// ControlPlane, when set, gives the control plane (ControlAnnounced,

@@ -55,15 +55,24 @@ type BlockStat struct {
 
 // CensusBlock returns the census block of a: its /24 for IPv4 (IPv4-mapped
 // addresses included), its /48 for IPv6, and the zero Prefix for the zero Addr.
-func CensusBlock(a netip.Addr) netip.Prefix {
+func CensusBlock(a netip.Addr) netip.Prefix { return BlockOf(a, CensusBits6) }
+
+// BlockOf returns the block of a when IPv6 blocks are /bits6 (CensusBits6
+// when bits6 is 0): its /24 for IPv4 (IPv4-mapped addresses included), its
+// /bits6 for IPv6, and the zero Prefix for the zero Addr. Census, Stream and
+// the roll-up group addresses with it.
+func BlockOf(a netip.Addr, bits6 int) netip.Prefix {
 	if !a.IsValid() {
 		return netip.Prefix{}
 	}
-	a = a.Unmap()
+	a = a.Unmap().WithZone("")
 	if a.Is4() {
 		return netip.PrefixFrom(a, CensusBits4).Masked()
 	}
-	return netip.PrefixFrom(a, CensusBits6).Masked()
+	if bits6 <= 0 || bits6 > 128 {
+		bits6 = CensusBits6
+	}
+	return netip.PrefixFrom(a, bits6).Masked()
 }
 
 // hostPrefix is the single-address prefix of a.
@@ -94,6 +103,11 @@ type addrCount struct{ sent, answered int }
 // with one probe an address a pass is the mean over the passes of the share of
 // E that answered. The result is sorted by vantage, then block, then method.
 func Census(recs []Record, hosts []netip.Addr) []BlockStat {
+	return CensusIn(recs, hosts, CensusBits6)
+}
+
+// CensusIn is Census with IPv6 blocks of bits6 bits (see BlockOf).
+func CensusIn(recs []Record, hosts []netip.Addr, bits6 int) []BlockStat {
 	known := make(map[netip.Addr]bool, len(hosts))
 	for _, h := range hosts {
 		known[h.Unmap()] = true
@@ -127,7 +141,7 @@ func Census(recs []Record, hosts []netip.Addr) []BlockStat {
 		a = a.Unmap()
 		ok := r.Answered()
 		m := RecordMethod(r)
-		add(censusKey{r.Vantage, CensusBlock(a), m}, a, ok)
+		add(censusKey{r.Vantage, BlockOf(a, bits6), m}, a, ok)
 		if known[a] {
 			add(censusKey{r.Vantage, hostPrefix(a), m}, a, ok)
 		}

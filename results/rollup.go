@@ -250,8 +250,11 @@ func (b RollupBin) Bin(controlPlane string) Bin {
 type TargetSet struct {
 	Name     string
 	Prefixes []netip.Prefix
-	ASN      uint32
-	Country  string
+	// Blocks are the blocks of the set's hitlist addresses: each rolls up
+	// into the set's AS and country, and into its prefixes that hold it.
+	Blocks  []netip.Prefix
+	ASN     uint32
+	Country string
 }
 
 // EntityRef names a roll-up entity.
@@ -295,7 +298,7 @@ func (h *Hierarchy) Parents(block netip.Prefix) []EntityRef {
 		}
 	}
 	for _, s := range h.sets {
-		in := false
+		in := slices.Contains(s.Blocks, block)
 		for _, p := range s.Prefixes {
 			if p.Overlaps(block) {
 				in = true

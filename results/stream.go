@@ -220,7 +220,7 @@ func (s *Stream) addProbe(r *Record, addr netip.Addr) error {
 	}
 	m := RecordMethod(r)
 	p := probe{addr, r.Answered()}
-	s.add(streamKey{r.Vantage, false, CensusBlock(addr)}, m, r, p)
+	s.add(streamKey{r.Vantage, false, BlockOf(addr, s.an.BlockBits6)}, m, r, p)
 	if s.host[addr] {
 		s.add(streamKey{r.Vantage, true, hostPrefix(addr)}, m, r, p)
 	}

@@ -53,18 +53,25 @@ func CensusBlocks(census []store.Block, ps []netip.Prefix) []store.Block {
 }
 
 // OutsideBlocks returns the parts of ps that lie in none of blocks (census
-// blocks, /24s): a prefix holding no block as it is, one holding some split
-// into its other /24s, and one inside a block left out.
+// blocks: IPv4 /24s, IPv6 blocks of any length): a prefix holding no block
+// as it is, an IPv4 one holding some split into its other /24s, and one
+// inside a block left out.
 func OutsideBlocks(ps []netip.Prefix, blocks []store.Block) []netip.Prefix {
 	in := make(map[netip.Prefix]bool, len(blocks))
+	var lengths6 []int
 	for _, b := range blocks {
 		in[b.Prefix.Masked()] = true
+		if b.Prefix.Addr().Is6() && !slices.Contains(lengths6, b.Prefix.Bits()) {
+			lengths6 = append(lengths6, b.Prefix.Bits())
+		}
 	}
 	var out []netip.Prefix
 	for _, p := range ps {
 		switch {
 		case !p.Addr().Is4():
-			out = append(out, p)
+			if !insideAny(p, in, lengths6) {
+				out = append(out, p)
+			}
 		case p.Bits() >= BlockBits4:
 			if !in[BlockOf(p.Addr())] {
 				out = append(out, p)
@@ -80,6 +87,47 @@ func OutsideBlocks(ps []netip.Prefix, blocks []store.Block) []netip.Prefix {
 		}
 	}
 	return out
+}
+
+// BlocksHolding returns the blocks of census (each once, in census order)
+// that hold one of ps: the census blocks of a hitlist's addresses. It looks
+// each prefix up once for every block length in census, not against every
+// block.
+func BlocksHolding(census []store.Block, ps []netip.Prefix) []store.Block {
+	byPrefix := map[netip.Prefix]int{}
+	var lengths []int
+	for i, b := range census {
+		byPrefix[b.Prefix.Masked()] = i
+		if !slices.Contains(lengths, b.Prefix.Bits()) {
+			lengths = append(lengths, b.Prefix.Bits())
+		}
+	}
+	held := make([]bool, len(census))
+	for _, p := range ps {
+		for _, n := range lengths {
+			if i, ok := byPrefix[netip.PrefixFrom(p.Addr(), n).Masked()]; ok && n <= p.Bits() {
+				held[i] = true
+			}
+		}
+	}
+	var out []store.Block
+	for i, b := range census {
+		if held[i] {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// insideAny reports whether p lies inside one of the blocks of in, whose
+// lengths are among lengths.
+func insideAny(p netip.Prefix, in map[netip.Prefix]bool, lengths []int) bool {
+	for _, n := range lengths {
+		if n <= p.Bits() && in[netip.PrefixFrom(p.Addr(), n).Masked()] {
+			return true
+		}
+	}
+	return false
 }
 
 // holdsAny reports whether p contains one of the blocks of in.

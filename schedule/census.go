@@ -14,9 +14,10 @@ import (
 	"darkwatch/results/store"
 )
 
-// Census sweeps the configured IPv4 prefixes (and known hosts) assigned to
-// this vantage point Passes times with one method and stores, per /24 block,
-// the ever-responsive addresses E(b) and their availability A, merged with
+// Census sweeps the configured IPv4 prefixes, the hitlists' addresses (and
+// known hosts) assigned to this vantage point Passes times with one method
+// and stores, per block (an IPv4 /24, an IPv6 /48 or as ipv6_block_bits
+// says), the ever-responsive addresses E(b) and their availability A, merged with
 // the earlier censuses of the same method: each method has a census of its
 // own, named as configured ("icmp", "tcp:80").
 type Census struct {
@@ -61,13 +62,16 @@ func (c *Census) Run(ctx context.Context, cfg *Config) ([]store.Block, error) {
 		}
 		cfg = r.Apply(cfg)
 	}
-	v4, hosts := censusTargets(cfg)
-	space, err := NewSpace(cfg.Assigned(v4), bl)
+	ps, hosts, err := censusTargets(cfg)
+	if err != nil {
+		return nil, err
+	}
+	space, err := NewSpace(cfg.Assigned(ps), bl)
 	if err != nil {
 		return nil, &ConfigError{Key: "targets", Msg: err.Error()}
 	}
 	if space.Size() == 0 {
-		return nil, &ConfigError{Key: "targets", Msg: "nothing to census: no IPv4 target prefix in the configuration (or all blocklisted)"}
+		return nil, &ConfigError{Key: "targets", Msg: "nothing to census: no IPv4 target prefix or hitlist in the configuration (or all blocklisted)"}
 	}
 	var mu sync.Mutex
 	var recs []results.Record
@@ -89,22 +93,31 @@ func (c *Census) Run(ctx context.Context, cfg *Config) ([]store.Block, error) {
 			return nil, fmt.Errorf("%w: census not stored", ErrInterrupted)
 		}
 	}
-	return c.store(ctx, cfg.Vantage, results.Census(recs, hosts))
+	return c.store(ctx, cfg.Vantage, results.CensusIn(recs, hosts, cfg.IPv6Blocks()))
 }
 
-// censusTargets gives the configuration's IPv4 prefixes, its IPv4 known
-// hosts among them as /32s, and those hosts.
-func censusTargets(cfg *Config) (v4 []netip.Prefix, hosts []netip.Addr) {
-	for _, ts := range cfg.Targets {
-		v4 = append(v4, ts.IPv4()...)
+// censusTargets gives the configuration's IPv4 prefixes and its hitlists'
+// addresses (as /32s and /128s), its IPv4 known hosts among them as /32s,
+// and those hosts. The error, a *ConfigError, is a hitlist's that cannot be
+// read.
+func censusTargets(cfg *Config) (ps []netip.Prefix, hosts []netip.Addr, err error) {
+	for i, ts := range cfg.Targets {
+		ps = append(ps, ts.IPv4()...)
+		addrs, err := ts.HitlistAddrs()
+		if err != nil {
+			return nil, nil, bad(fmt.Sprintf("targets[%d].hitlist", i), "%v", err)
+		}
+		for _, a := range addrs {
+			ps = append(ps, netip.PrefixFrom(a, a.BitLen()))
+		}
 		for _, h := range ts.Hosts {
 			if ad := netip.MustParseAddr(h.Addr); ad.Is4() {
 				hosts = append(hosts, ad)
-				v4 = append(v4, netip.PrefixFrom(ad, 32))
+				ps = append(ps, netip.PrefixFrom(ad, 32))
 			}
 		}
 	}
-	return v4, hosts
+	return ps, hosts, nil
 }
 
 // store merges cur with the earlier censuses of the method and stores the

@@ -72,3 +72,49 @@ func TestWriteCensus(t *testing.T) {
 		t.Errorf("table\n%s\nwant\n%s", b.String(), want)
 	}
 }
+
+// TestCensusHitlist: a census over a hitlist finds E(b) per IPv6 block,
+// /48 by default and as ipv6_block_bits says otherwise.
+func TestCensusHitlist(t *testing.T) {
+	ctx := t.Context()
+	hl := writeHitlist(t, "2001:db8:1::1", "2001:db8:1::2", "2001:db8:1:100::3", "2001:db8:2::1")
+	up := func(a netip.Addr) bool { return a != netip.MustParseAddr("2001:db8:2::1") }
+	for _, tc := range []struct {
+		bits int
+		want map[string]int // block: |E|
+	}{
+		{0, map[string]int{"2001:db8:1::/48": 3, "2001:db8:2::/48": 0}},
+		{56, map[string]int{"2001:db8:1::/56": 2, "2001:db8:1:100::/56": 1, "2001:db8:2::/56": 0}},
+	} {
+		st, err := store.Open(ctx, "sqlite://"+t.TempDir()+"/dw.db")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		cfg := validConfig()
+		cfg.Targets = []TargetSet{{Name: "v6", Prefixes: []string{"2001:db8::/32"}, Hitlist: hl}}
+		cfg.Allow = []string{"2001:db8::/32"}
+		cfg.IPv6BlockBits = tc.bits
+		if err := cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		f := &fakeProber{up: up, swept: map[string][]netip.Addr{}}
+		c := &Census{Prober: f, Store: st, Method: Method{Name: "icmp"}, Passes: 1}
+		out, err := c.Run(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(f.swept["icmp"]) != 4 {
+			t.Errorf("ipv6_block_bits %d: swept %v, want the 4 hitlist addresses", tc.bits, f.swept["icmp"])
+		}
+		got := map[string]int{}
+		for _, b := range out {
+			got[b.Prefix.String()] = len(b.E)
+		}
+		for block, n := range tc.want {
+			if e, ok := got[block]; n > 0 && (!ok || e != n) {
+				t.Errorf("ipv6_block_bits %d: block %s |E| = %d (stored %v), want %d; census %v", tc.bits, block, e, ok, n, got)
+			}
+		}
+	}
+}

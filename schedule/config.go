@@ -38,6 +38,10 @@ type Config struct {
 	Canaries   []HostConfig `mapstructure:"canaries"`
 	Targets    []TargetSet  `mapstructure:"targets"`
 	Probe      ProbeConfig  `mapstructure:"probe"`
+	// IPv6BlockBits is the length of an IPv6 block, the unit a census,
+	// beliefs and verdicts group IPv6 addresses in; 0 means
+	// DefaultIPv6BlockBits (a /48). IPv4 blocks are /24s.
+	IPv6BlockBits int `mapstructure:"ipv6_block_bits"`
 }
 
 // RateConfig caps the probing rate.
@@ -71,6 +75,11 @@ type TargetSet struct {
 	Methods    []string     `mapstructure:"methods"`
 	TraceEvery int          `mapstructure:"trace_every"`
 	Hosts      []HostConfig `mapstructure:"hosts"`
+	// Hitlist is a file of addresses to probe, one a line (ReadHitlist):
+	// how IPv6 space, too large to sweep, is watched. Its addresses are
+	// probed every round and grouped into blocks; the set's IPv6 prefixes
+	// of any length then name what those blocks roll up into.
+	Hitlist string `mapstructure:"hitlist"`
 }
 
 // HostConfig is a single known host (or canary) and how to probe it.
@@ -80,8 +89,10 @@ type HostConfig struct {
 	Methods []string `mapstructure:"methods"`
 }
 
-// MinIPv6Bits is the shortest IPv6 target prefix a round probes: IPv6 is
-// probed address by address, at most 1<<(128-MinIPv6Bits) addresses a prefix.
+// MinIPv6Bits is the shortest IPv6 target prefix a round probes whole: IPv6
+// is probed address by address, at most 1<<(128-MinIPv6Bits) addresses a
+// prefix. A shorter one needs a hitlist in its set, which names the
+// addresses to probe in it.
 const MinIPv6Bits = 112
 
 // ConfigError is a bad configuration: it names the key and, when the caller
@@ -114,7 +125,7 @@ func bad(key, format string, a ...any) error {
 // nothing.
 func (c *Config) Validate() error {
 	for _, check := range []func() error{c.validateVantage, c.validateBlocklist, c.validatePacing,
-		c.validateVantages, c.validateProbe, c.validateTargets, c.canariesApart} {
+		c.validateVantages, c.validateProbe, c.validateTargets, c.canariesApart, c.validateBlockBits} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -260,11 +271,15 @@ func (ts TargetSet) validate(key string) error {
 		if err != nil {
 			return bad(fmt.Sprintf("%s.prefixes[%d]", key, j), "%q is not a CIDR prefix", s)
 		}
-		if p.Addr().Is6() && !p.Addr().Is4In6() && p.Bits() < MinIPv6Bits {
+		if p.Addr().Is6() && !p.Addr().Is4In6() && p.Bits() < MinIPv6Bits && ts.Hitlist == "" {
 			return bad(fmt.Sprintf("%s.prefixes[%d]", key, j),
-				"%s is too large an IPv6 prefix to probe: run probes IPv6 address by address, at most %d addresses a prefix (a /%d or longer); list narrower prefixes, or the addresses to watch under hosts:",
+				"%s is too large an IPv6 prefix to probe: run probes IPv6 address by address, at most %d addresses a prefix (a /%d or longer); "+
+					"list the addresses to watch in a file, one a line, and name it in this set as hitlist: FILE (the prefix then names what they roll up into)",
 				s, 1<<(128-MinIPv6Bits), MinIPv6Bits)
 		}
+	}
+	if err := ts.validateHitlist(key); err != nil {
+		return err
 	}
 	for j, m := range ts.Methods {
 		if _, err := ParseMethod(m); err != nil {
@@ -339,6 +354,22 @@ func (ts TargetSet) family(v4 bool) []netip.Prefix {
 		}
 	}
 	return out
+}
+
+// Probed is what rounds probe of the set's prefixes of one family (v4)
+// or the other, with its hitlist's addresses of that family as /32s or
+// /128s: an IPv6 prefix shorter than /MinIPv6Bits (allowed beside a
+// hitlist) is left out, as its hitlist addresses stand for it. The error
+// is the hitlist's, when it cannot be read; the prefixes come back anyway.
+func (ts TargetSet) Probed(v4 bool) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, p := range ts.family(v4) {
+		if v4 || p.Bits() >= MinIPv6Bits {
+			out = append(out, p)
+		}
+	}
+	hit, err := ts.hitlistPrefixes(v4)
+	return append(out, hit...), err
 }
 
 // Method is one parsed probe method of a target set or host: "icmp", "tcp:80",

@@ -49,6 +49,10 @@ func TestValidateRefuses(t *testing.T) {
 	}{
 		{"ipv6 prefix too large", func(c *Config) { c.Targets[0].Prefixes[1] = "2001:db8:1::/48" }, "targets[0].prefixes[1]", "too large an IPv6 prefix"},
 		{"ipv6 prefix just too large", func(c *Config) { c.Targets[0].Prefixes[1] = "2001:db8:1::/111" }, "targets[0].prefixes[1]", "/112 or longer"},
+		{"ipv6 prefix too large names hitlist", func(c *Config) { c.Targets[0].Prefixes[1] = "2001:db8:1::/48" }, "targets[0].prefixes[1]", "hitlist: FILE"},
+		{"missing hitlist", func(c *Config) { c.Targets[0].Hitlist = "/nonexistent/hitlist.txt" }, "targets[0].hitlist", "no such file"},
+		{"ipv6 blocks too long", func(c *Config) { c.IPv6BlockBits = 65 }, "ipv6_block_bits", "/16 to a /64"},
+		{"ipv6 blocks too short", func(c *Config) { c.IPv6BlockBits = 8 }, "ipv6_block_bits", "/16 to a /64"},
 		{"bad prefix", func(c *Config) { c.Targets[0].Prefixes[0] = "198.18.0.0/33" }, "targets[0].prefixes[0]", "not a CIDR prefix"},
 		{"bad allow", func(c *Config) { c.Allow = []string{"nope"} }, "allow[0]", "nope"},
 		{"missing blocklist file", func(c *Config) { c.BlocklistFile = "/nonexistent/blocklist" }, "blocklist_file", "no such file"},
@@ -58,7 +62,7 @@ func TestValidateRefuses(t *testing.T) {
 		{"twice the same set", func(c *Config) { c.Targets = append(c.Targets, c.Targets[0]) }, "targets[1].name", "used twice"},
 		{"parallel 0", func(c *Config) { c.Probe.Parallel = 0 }, "probe.parallel", "at least 1"},
 		{"from what", func(c *Config) { c.Targets[0] = TargetSet{Name: "as", ASN: 64511, From: "rir"} }, "targets[0].from", `"rir" is not one of bgp`},
-		{"from with prefixes", func(c *Config) { c.Targets[0].From, c.Targets[0].ASN = "bgp", 64511 }, "targets[0].from", "a set with prefixes probes those"},
+		{"from with prefixes", func(c *Config) { c.Targets[0].From, c.Targets[0].ASN = "bgp", 64511 }, "targets[0].from", "a set with prefixes or a hitlist probes those"},
 		{"from bgp without asn", func(c *Config) { c.Targets[0] = TargetSet{Name: "cc", Country: "ZZ", From: "bgp"} }, "targets[0].from", "bgp needs the asn"},
 		{"from geo without country", func(c *Config) { c.Targets[0] = TargetSet{Name: "as", ASN: 64511, From: "geo"} }, "targets[0].from", "geo needs the country"},
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -129,8 +130,9 @@ func newDaemon(f *fakeProber, rec *recorder, st Store, log *bytes.Buffer) *Daemo
 		Length: time.Second, Log: slog.New(slog.NewTextHandler(log, nil)), Metrics: NewMetrics()}
 }
 
-// TestDaemonRound: one round sweeps every method of a set, probes its IPv6
-// addresses, its hosts and the canaries one by one, and commits it all.
+// TestDaemonRound: one round sweeps every method of a set over its IPv4 and
+// its IPv6 addresses, probes its hosts and the canaries one by one, and
+// commits it all.
 func TestDaemonRound(t *testing.T) {
 	cfg := validConfig()
 	cfg.Targets[0].Prefixes = []string{"198.18.0.0/30", "2001:db8:1::/126"}
@@ -226,7 +228,9 @@ func TestDaemonErrorsAreVisible(t *testing.T) {
 		!strings.Contains(stages[1], "prober: icmp prober not opened") {
 		t.Errorf("failures stored: %q, want the census's and the prober's", stages)
 	}
-	for stage, want := range map[string]float64{StageCensus: 1, StageProber: 2, StageSpace: 0} {
+	// The prober fails the canary; the IPv6 prefix (blocklisted here) is
+	// swept like the IPv4 one, without a prober of its own.
+	for stage, want := range map[string]float64{StageCensus: 1, StageProber: 1, StageSpace: 0} {
 		if got := value(t, d.Metrics.Errors.WithLabelValues(stage)); got != want {
 			t.Errorf("errors of stage %s: %v, want %v", stage, got, want)
 		}
@@ -329,4 +333,84 @@ func value(t *testing.T, m prometheus.Metric) float64 {
 		t.Fatal(err)
 	}
 	return out.GetCounter().GetValue() + out.GetGauge().GetValue()
+}
+
+// TestDaemonHitlist: a round sweeps a hitlist set's addresses, not the /48
+// it names for the roll-up.
+func TestDaemonHitlist(t *testing.T) {
+	cfg := validConfig()
+	cfg.Targets[0].Prefixes = []string{"198.18.0.0/30", "2001:db8:1::/48"}
+	cfg.Targets[0].Hitlist = writeHitlist(t, "2001:db8:1::1", "2001:db8:1::2", "2001:db8:2::1", "198.18.7.7")
+	cfg.Targets[0].Methods = []string{"icmp", "tcp:80"}
+	cfg.Allow = append(cfg.Allow, "2001:db8::/32")
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeProber{up: func(netip.Addr) bool { return true }, swept: map[string][]netip.Addr{}}
+	var rec recorder
+	var log bytes.Buffer
+	if err := newDaemon(f, &rec, nil, &log).Run(t.Context(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	pfx := netip.MustParsePrefix
+	for _, c := range []struct {
+		method string
+		p      netip.Prefix
+		want   int
+	}{
+		{"icmp", pfx("2001:db8:1::/48"), 2}, {"tcp", pfx("2001:db8:1::/48"), 2},
+		{"icmp", pfx("2001:db8:2::/48"), 1}, {"icmp", pfx("198.18.7.7/32"), 1}, {"icmp", pfx("198.18.0.0/30"), 4},
+	} {
+		if n := rec.count(c.method, c.p); n != c.want {
+			t.Errorf("%d %s records in %s, want %d", n, c.method, c.p, c.want)
+		}
+	}
+}
+
+// TestDaemonAdaptiveHitlist: with a census of a hitlist's /48 in the store,
+// the block is probed the Trinocular way and its addresses are left out of
+// the ICMP sweep (not of the TCP one); its belief is stored.
+func TestDaemonAdaptiveHitlist(t *testing.T) {
+	ctx := t.Context()
+	st, err := store.Open(ctx, "sqlite://"+t.TempDir()+"/dw.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	block := netip.MustParsePrefix("2001:db8:1::/48")
+	var e []netip.Addr
+	lines := []string{"2001:db8:2::1"} // a /48 without a census: swept
+	for i := range 20 {
+		a := netip.MustParseAddr(fmt.Sprintf("2001:db8:1:%x::1", i))
+		e = append(e, a)
+		lines = append(lines, a.String())
+	}
+	if err := st.PutBlocks(ctx, []store.Block{{Prefix: block, Vantage: "vp1", Method: "icmp", E: e, A: 0.9, Updated: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := validConfig()
+	cfg.Targets[0] = TargetSet{Name: "v6", Prefixes: []string{"2001:db8::/32"}, Hitlist: writeHitlist(t, lines...), Methods: []string{"icmp", "tcp:80"}}
+	cfg.Allow = []string{"2001:db8::/32"}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeProber{up: func(netip.Addr) bool { return true }, swept: map[string][]netip.Addr{}}
+	var rec recorder
+	var log bytes.Buffer
+	if err := newDaemon(f, &rec, st, &log).Run(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.swept["icmp"]; !slices.Equal(got, addrs("2001:db8:2::1")) {
+		t.Errorf("the icmp sweep took %v, want only the address outside the census block", got)
+	}
+	if n := len(f.swept["tcp"]); n != 21 {
+		t.Errorf("the tcp sweep took %d addresses, want all 21", n)
+	}
+	if n := rec.count("icmp", block); n < 1 || n > results.ProbeBudget {
+		t.Errorf("%d adaptive probes of the census block, want 1 to %d", n, results.ProbeBudget)
+	}
+	bs, err := st.Beliefs(ctx, "vp1")
+	if err != nil || len(bs) != 1 || bs[0].Block != block || bs[0].State != results.PlaneUp {
+		t.Errorf("beliefs %+v, %v: want the census block, up", bs, err)
+	}
 }

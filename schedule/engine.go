@@ -52,7 +52,7 @@ func (d *Daemon) censusOfRound(ctx context.Context, k int64, sets []TargetSet) (
 		if len(stored) == 0 || !slices.Contains(MethodMix(ts.Methods, ts.TraceEvery, k), results.MethodICMP) {
 			continue
 		}
-		census[ts.Name] = CensusBlocks(stored, d.cfg.Assigned(ts.IPv4()))
+		census[ts.Name] = d.setCensus(stored, ts)
 		for _, b := range census[ts.Name] {
 			if !slices.ContainsFunc(all, func(o store.Block) bool { return o.Prefix == b.Prefix }) {
 				all = append(all, b)
@@ -60,6 +60,21 @@ func (d *Daemon) censusOfRound(ctx context.Context, k int64, sets []TargetSet) (
 		}
 	}
 	return census, all
+}
+
+// setCensus is the census blocks of stored that the set probes: those that
+// overlap its IPv4 prefixes assigned to this vantage, and those that hold an
+// address of its hitlist or of its narrow IPv6 prefixes.
+func (d *Daemon) setCensus(stored []store.Block, ts TargetSet) []store.Block {
+	out := CensusBlocks(stored, d.cfg.Assigned(ts.IPv4()))
+	v6, _ := ts.Probed(false) // probeSet reports a hitlist it cannot read
+	hit4, _ := ts.hitlistPrefixes(true)
+	for _, b := range BlocksHolding(stored, append(v6, d.cfg.Assigned(hit4)...)) {
+		if !slices.ContainsFunc(out, func(o store.Block) bool { return o.Prefix == b.Prefix }) {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // probeCanaries probes every canary with its methods (icmp by default).
@@ -77,10 +92,14 @@ func (d *Daemon) probeCanaries(ctx context.Context, k int64) {
 }
 
 // probeSet sweeps one target set's IPv4 space with every method of round k
-// (ICMP leaving blocks to the adaptive round), probes its IPv6 addresses one
-// by one, then its known hosts.
+// (ICMP leaving blocks to the adaptive round), then its IPv6 space (its
+// hitlist and narrow prefixes), then probes its known hosts.
 func (d *Daemon) probeSet(ctx context.Context, k int64, ts TargetSet, blocks []store.Block) {
-	v4 := d.cfg.Assigned(ts.IPv4())
+	v4, err := ts.Probed(true)
+	if err != nil {
+		d.fail(StageSpace, "hitlist not read: its addresses are skipped", err, "set", ts.Name, "round", k)
+	}
+	v4 = d.cfg.Assigned(v4)
 	space4, err := NewSpace(v4, d.bl)
 	if err != nil {
 		d.fail(StageSpace, "target set skipped", err, "set", ts.Name, "round", k)
@@ -95,6 +114,8 @@ func (d *Daemon) probeSet(ctx context.Context, k int64, ts TargetSet, blocks []s
 			icmpSpace = &Space{}
 		}
 	}
+	v6 := d.probed6(k, ts)
+	space6, icmpSpace6 := d.space(k, ts.Name, v6, nil), d.space(k, ts.Name, v6, blocks)
 	for _, name := range MethodMix(ts.Methods, ts.TraceEvery, k) {
 		meth, _ := ParseMethod(name)
 		if ctx.Err() != nil {
@@ -103,14 +124,15 @@ func (d *Daemon) probeSet(ctx context.Context, k int64, ts TargetSet, blocks []s
 		if meth.Name == results.MethodDNS {
 			continue // a question for name servers: configure it on hosts
 		}
-		space := space4
+		space, sp6 := space4, space6
 		if meth.Name == results.MethodICMP && len(blocks) > 0 {
-			space = icmpSpace
+			space, sp6 = icmpSpace, icmpSpace6
 		}
-		if space.Size() > 0 {
-			d.sweep(ctx, k, ts.Name, meth, space)
+		for _, sp := range []*Space{space, sp6} {
+			if sp.Size() > 0 {
+				d.sweep(ctx, k, ts.Name, meth, sp)
+			}
 		}
-		d.probeIPv6(ctx, k, ts, meth)
 	}
 	for _, h := range ts.Hosts {
 		for _, name := range MethodMix(h.Methods, ts.TraceEvery, k) {
@@ -118,6 +140,31 @@ func (d *Daemon) probeSet(ctx context.Context, k int64, ts TargetSet, blocks []s
 			d.probeHosts(ctx, k, meth, []netip.Addr{netip.MustParseAddr(h.Addr)})
 		}
 	}
+}
+
+// probed6 is what the set probes of IPv6: its hitlist's IPv6 addresses
+// and its prefixes of /MinIPv6Bits or longer, every one by every vantage.
+// The stateless engine sweeps them as it does IPv4.
+func (d *Daemon) probed6(k int64, ts TargetSet) []netip.Prefix {
+	v6, err := ts.Probed(false)
+	if err != nil {
+		d.fail(StageSpace, "hitlist not read: its addresses are skipped", err, "set", ts.Name, "round", k)
+	}
+	return v6
+}
+
+// space is the space of IPv6 targets ps outside the census blocks that the
+// adaptive round probes (none when blocks is empty).
+func (d *Daemon) space(k int64, set string, ps []netip.Prefix, blocks []store.Block) *Space {
+	if len(blocks) > 0 {
+		ps = OutsideBlocks(ps, blocks)
+	}
+	sp, err := NewSpace(ps, d.bl)
+	if err != nil {
+		d.fail(StageSpace, "IPv6 targets skipped", err, "set", set, "round", k)
+		return &Space{}
+	}
+	return sp
 }
 
 // sweep sweeps space with meth (a trace: one trace to the first address of
@@ -144,26 +191,6 @@ func (d *Daemon) sweep(ctx context.Context, k int64, set string, meth Method, sp
 	if meth.Name != results.MethodTrace {
 		d.Metrics.PPS.Set(ss.PPS())
 	}
-}
-
-// probeIPv6 probes every address of the set's IPv6 prefixes (Validate keeps
-// them to /MinIPv6Bits or longer) one by one with meth.
-func (d *Daemon) probeIPv6(ctx context.Context, k int64, ts TargetSet, meth Method) {
-	v6 := ts.IPv6()
-	if len(v6) == 0 {
-		return
-	}
-	space6, err := NewSpace(v6, d.bl)
-	if err != nil {
-		d.fail(StageSpace, "IPv6 prefixes skipped", err, "set", ts.Name, "round", k)
-		return
-	}
-	hosts := make([]netip.Addr, 0, space6.Size())
-	for i := range space6.Size() {
-		hosts = append(hosts, space6.Index(i))
-	}
-	sent, hits := d.probeHosts(ctx, k, meth, hosts)
-	d.count(ts.Name, meth, sent, hits, uint64(len(hosts)))
 }
 
 // probeHosts probes single addresses with one method through the per-target

@@ -29,16 +29,16 @@ func TestTargetPrefixes(t *testing.T) {
 		netip.MustParsePrefix("198.18.0.0/24"),
 		netip.MustParsePrefix("2001:db8:1::/120"),
 	}
-	if got := entitiesConfig().TargetPrefixes(); !reflect.DeepEqual(got, want) {
-		t.Errorf("TargetPrefixes = %v, want %v", got, want)
+	if got, err := entitiesConfig().TargetPrefixes(); err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("TargetPrefixes = %v, %v; want %v", got, err, want)
 	}
-	if got := (&Config{}).TargetPrefixes(); got != nil {
-		t.Errorf("no targets: %v", got)
+	if got, err := (&Config{}).TargetPrefixes(); got != nil || err != nil {
+		t.Errorf("no targets: %v, %v", got, err)
 	}
 }
 
 func TestAnalysis(t *testing.T) {
-	want := results.Analysis{Quorum: 2, Round: 11 * time.Minute,
+	want := results.Analysis{Quorum: 2, Round: 11 * time.Minute, BlockBits6: DefaultIPv6BlockBits,
 		Sets: []results.TargetSet{
 			{Name: "kp", ASN: 131279, Country: "KP", Prefixes: []netip.Prefix{netip.MustParsePrefix("175.45.176.0/22")}},
 			{Name: "lab", Prefixes: []netip.Prefix{netip.MustParsePrefix("198.18.0.0/24"), netip.MustParsePrefix("2001:db8:1::/120")}},

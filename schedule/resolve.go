@@ -36,10 +36,11 @@ const (
 )
 
 // Named reports whether the set takes its prefixes from the store: it lists
-// none, and names an asn (the prefixes the AS originates) or else a country
-// (the prefixes delegated to it).
+// none and no hitlist, and names an asn (the prefixes the AS originates) or
+// else a country (the prefixes delegated to it). A hitlist set's asn and
+// country only say what its blocks roll up into.
 func (ts TargetSet) Named() bool {
-	return len(ts.Prefixes) == 0 && (ts.ASN != 0 || ts.Country != "")
+	return len(ts.Prefixes) == 0 && ts.Hitlist == "" && (ts.ASN != 0 || ts.Country != "")
 }
 
 // By is where the set's prefixes come from: FromConfig, FromBGP or FromGeo
@@ -64,8 +65,8 @@ func (ts TargetSet) validateFrom(key string) error {
 		return nil
 	case ts.From != FromBGP && ts.From != FromGeo:
 		return bad(key+".from", "%q is not one of bgp (the prefixes asn originates) and geo (the prefixes delegated to country)", ts.From)
-	case len(ts.Prefixes) > 0:
-		return bad(key+".from", "a set with prefixes probes those: from: goes only with a set that takes its prefixes from the store")
+	case len(ts.Prefixes) > 0 || ts.Hitlist != "":
+		return bad(key+".from", "a set with prefixes or a hitlist probes those: from: goes only with a set that takes its prefixes from the store")
 	case ts.From == FromBGP && ts.ASN == 0:
 		return bad(key+".from", "bgp needs the asn whose prefixes the set probes")
 	case ts.From == FromGeo && ts.Country == "":
@@ -142,6 +143,9 @@ type ResolvedSet struct {
 	ASN      uint32           `json:"asn,omitempty"`
 	Country  string           `json:"country,omitempty"`
 	Prefixes []ResolvedPrefix `json:"prefixes"`
+	// Hitlist is the set's hitlist file: the addresses probed in its IPv6
+	// prefixes too wide to sweep.
+	Hitlist string `json:"hitlist,omitempty"`
 }
 
 // Resolution is what a configuration's target sets resolve to at one time.
@@ -202,7 +206,7 @@ func resolve(ctx context.Context, src EntitySource, c *Config, at time.Time, rep
 	r := &Resolution{At: at}
 	var origins *bgp.Origins
 	for _, ts := range c.Targets {
-		set := ResolvedSet{Name: ts.Name, By: ts.By(), ASN: ts.ASN, Country: strings.ToUpper(ts.Country)}
+		set := ResolvedSet{Name: ts.Name, By: ts.By(), ASN: ts.ASN, Country: strings.ToUpper(ts.Country), Hitlist: ts.Hitlist}
 		var err error
 		switch set.By {
 		case FromConfig:

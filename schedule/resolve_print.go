@@ -41,8 +41,11 @@ func (r *Resolution) Write(w io.Writer, asJSON bool) error {
 		}
 		for _, p := range s.Prefixes {
 			from := p.From.String()
-			if !p.Probed {
-				from += fmt.Sprintf(" (not probed: IPv6 wider than /%d; list its addresses under hosts:)", MinIPv6Bits)
+			switch {
+			case !p.Probed && s.Hitlist != "":
+				from += fmt.Sprintf(" (probed through hitlist %s)", s.Hitlist)
+			case !p.Probed:
+				from += fmt.Sprintf(" (not probed: IPv6 wider than /%d; list its addresses in a hitlist: FILE)", MinIPv6Bits)
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", s.Name, s.By, p.Prefix, from)
 		}

@@ -98,7 +98,6 @@ func engineSweep(ctx context.Context, job *SweepJob, emit func(results.Record), 
 			return job.Space.Index(i), true
 		}
 	}
-	// Only IPv4 goes through the engine; IPv6 targets are probed one by one.
 	st, err := s.Run(stop, pass, emit)
 	close(done)
 	select {

@@ -19,7 +19,7 @@ func (a *app) censusCommand() *cobra.Command {
 	var method string
 	cmd := &cobra.Command{
 		Use:     "census [--passes N]",
-		Short:   "Sweep the configured prefixes and store, per /24, the ever-responsive addresses and their availability",
+		Short:   "Sweep the configured prefixes and hitlists and store, per block, the ever-responsive addresses and their availability",
 		Long:    help("census"),
 		Example: help("census.example"),
 		Args:    cobra.NoArgs,

@@ -139,7 +139,10 @@ func (a *app) sweepTargets(cmd *cobra.Command, specs []string) ([]netip.Prefix, 
 		}
 		return ps, nil
 	}
-	ps := a.cfg.TargetPrefixes()
+	ps, err := a.cfg.TargetPrefixes()
+	if err != nil {
+		return nil, cli.Usagef("%v", err)
+	}
 	if a.cfg.Named() {
 		st, err := a.openStore(cmd)
 		if err != nil {
@@ -150,7 +153,9 @@ func (a *app) sweepTargets(cmd *cobra.Command, specs []string) ([]netip.Prefix, 
 		if err != nil {
 			return nil, err
 		}
-		ps = cfg.TargetPrefixes()
+		if ps, err = cfg.TargetPrefixes(); err != nil {
+			return nil, cli.Usagef("%v", err)
+		}
 	}
 	if len(ps) == 0 {
 		return nil, cli.Usagef("nothing to sweep: give --targets CIDR,... or target sets in --config")
