@@ -25,15 +25,23 @@ type Stream struct {
 
 	canary, host map[netip.Addr]bool
 	census       censusIndex
-	series       map[followed]*entityViews
+	series       map[followed]*entityViews // the entities not in pages
+	all          []*entityViews            // the entities by number
+	names        []entityKey               // their levels and names, by number
+	rank         []int32                   // their ranks by names (ranks)
+	pages        map[uint32]*blockPage     // IPv4 /24 blocks' numbers by /16
+	page         *blockPage                // the page asked for last, pageKey's
+	pageKey      uint32
 	last         *entityViews // the entity asked for last (views)
 	open         []*openRound // by first record's time: the order they close in
 	closed       int          // open[:closed] are closed
 	health       Health
 	reported     map[VantageRound]bool   // health already emitted
-	bins         map[int64][]Observation // by bin start, Unix nanoseconds
-	prev         []Observation           // the last bin closed
+	bins         map[int64]*obsBin // by bin start, Unix nanoseconds
+	prev         *obsBin           // the last bin closed
+	spare        *obsBin           // the one closed before, for a new bin
 	prevBin      int64
+	scratch      []int32 // the entity numbers of the bin merged
 	h            *Hierarchy
 	// The roll-up counts (rollupCounts): blocks by entity and by prefix,
 	// the entities they roll up into, numbered.
@@ -74,6 +82,7 @@ type followed struct {
 // last is often the one asked for next.
 type entityViews struct {
 	followed
+	id            int32 // the entity's number
 	level, entity string
 	series        []*entitySeries
 }
@@ -82,8 +91,9 @@ type entityViews struct {
 // blockSeries per method.
 type entitySeries struct {
 	vantage, level, entity string
+	id                     int32 // the entity's number
 	methods                []*methodSeries
-	open                   []*openRound
+	open                   []openRef
 	// firstUp lists, per method, the round in which it first saw the
 	// entity up (see closeRound).
 	firstUp []methodRound
@@ -97,6 +107,24 @@ type methodSeries struct {
 type methodRound struct {
 	method string
 	round  int64
+}
+
+// openRef is an open round of a series, by its round number.
+type openRef struct {
+	round int64
+	o     *openRound
+}
+
+// obsBin is the observations of a bin, and the number of each one's
+// entity.
+type obsBin struct {
+	obs []Observation
+	ids []int32
+}
+
+// add files observation o of entity id.
+func (b *obsBin) add(o Observation, id int32) {
+	b.obs, b.ids = append(b.obs, o), append(b.ids, id)
 }
 
 // openRound is one round of an entity series whose records are still coming.
@@ -125,8 +153,8 @@ type probe struct {
 // points). An error from emit stops the stream: Add and Close return it.
 func (an Analysis) NewStream(emit func(Verdict) error) *Stream {
 	s := &Stream{an: an, emit: emit, canary: map[netip.Addr]bool{}, host: map[netip.Addr]bool{},
-		series: map[followed]*entityViews{}, health: Health{}, reported: map[VantageRound]bool{},
-		bins: map[int64][]Observation{}, h: NewHierarchy(an.Sets),
+		series: map[followed]*entityViews{}, pages: map[uint32]*blockPage{}, health: Health{}, reported: map[VantageRound]bool{},
+		bins: map[int64]*obsBin{}, h: NewHierarchy(an.Sets),
 		blocks: map[string]*streamBlock{}, blockByPrefix: map[netip.Prefix]*streamBlock{}, entityIndex: map[EntityRef]int32{}, events: map[entityKey]*eventSeries{}}
 	if s.an.Rollup.Window <= 0 {
 		s.an.Rollup.Window = RollupWindow(an.Round)
@@ -269,23 +297,6 @@ func (s *Stream) censusOf(vantage string, k streamKey, m string) *BlockStat {
 	return s.census.find(vantage, k.prefix, m)
 }
 
-// views returns the series of entity e, which it adds when new.
-func (s *Stream) views(e followed) *entityViews {
-	if s.last != nil && s.last.followed == e {
-		return s.last
-	}
-	ev := s.series[e]
-	if ev == nil {
-		ev = &entityViews{followed: e, level: LevelBlock, entity: e.prefix.String()}
-		if e.host {
-			ev.level, ev.entity = LevelHost, e.prefix.Addr().String()
-		}
-		s.series[e] = ev
-	}
-	s.last = ev
-	return ev
-}
-
 // add files a probe of method m into its series' open round.
 func (s *Stream) add(k streamKey, m string, r *Record, p probe) {
 	ev := s.views(followed{k.host, k.prefix})
@@ -297,7 +308,7 @@ func (s *Stream) add(k streamKey, m string, r *Record, p probe) {
 		}
 	}
 	if es == nil {
-		es = &entitySeries{vantage: k.vantage, level: ev.level, entity: ev.entity}
+		es = &entitySeries{vantage: k.vantage, level: ev.level, entity: ev.entity, id: ev.id}
 		ev.series = append(ev.series, es)
 	}
 	var ms *methodSeries
@@ -317,12 +328,12 @@ func (s *Stream) add(k streamKey, m string, r *Record, p probe) {
 	var o *openRound
 	for _, x := range es.open {
 		if x.round == r.Round {
-			o = x
+			o = x.o
 		}
 	}
 	if o == nil {
 		o = s.newRound(es, r.Round, r.Time)
-		es.open = append(es.open, o)
+		es.open = append(es.open, openRef{r.Round, o})
 		s.open = append(s.open, o)
 	}
 	o.first = minTime(o.first, r.Time)
@@ -403,7 +414,7 @@ func (s *Stream) closeBefore(now time.Time) {
 			break
 		}
 		if all {
-			s.bins[bin] = s.carryLate(bin, latest)
+			s.carryLate(bin, latest)
 		}
 		s.closeBin(bin)
 	}
@@ -411,9 +422,10 @@ func (s *Stream) closeBefore(now time.Time) {
 
 // latestBins returns, per vantage point, the latest bin that holds one of
 // its observations.
-func latestBins(bins map[int64][]Observation) map[string]int64 {
+func latestBins(bins map[int64]*obsBin) map[string]int64 {
 	latest := map[string]int64{}
-	for b, obs := range bins {
+	for b, bin := range bins {
+		obs := bin.obs
 		for i := range obs {
 			if l, ok := latest[obs[i].Vantage]; !ok || b > l {
 				latest[obs[i].Vantage] = b
@@ -423,7 +435,7 @@ func latestBins(bins map[int64][]Observation) map[string]int64 {
 	return latest
 }
 
-// carryLate returns the observations of bin, one of the last bins read, with
+// carryLate adds to the observations of bin, one of the last bins read,
 // those of the bin before for every vantage point whose records have not
 // come past bin (latest: per vantage point, its latest bin) and that said
 // nothing of the entity in bin: a node's records reach the store a few
@@ -431,10 +443,11 @@ func latestBins(bins map[int64][]Observation) map[string]int64 {
 // entity stands, as a carried view that confirms nothing new. Without it,
 // the newest round would be judged by the vantage points that delivered
 // first alone, too few for a quorum.
-func (s *Stream) carryLate(bin int64, latest map[string]int64) []Observation {
-	obs := s.bins[bin]
-	if s.an.Round <= 0 || s.prevBin != bin-int64(s.an.Round) {
-		return obs
+func (s *Stream) carryLate(bin int64, latest map[string]int64) {
+	b := s.bins[bin]
+	obs := b.obs
+	if s.an.Round <= 0 || s.prev == nil || s.prevBin != bin-int64(s.an.Round) {
+		return
 	}
 	type said struct{ vantage, level, entity, method string }
 	have := make(map[said]bool, len(obs))
@@ -442,7 +455,7 @@ func (s *Stream) carryLate(bin int64, latest map[string]int64) []Observation {
 		have[said{obs[i].Vantage, obs[i].Level, obs[i].Entity, obs[i].Method}] = true
 	}
 	t := time.Unix(0, bin).UTC()
-	for _, o := range s.prev {
+	for i, o := range s.prev.obs {
 		if l, ok := latest[o.Vantage]; ok && l > bin || have[said{o.Vantage, o.Level, o.Entity, o.Method}] {
 			continue
 		}
@@ -456,9 +469,8 @@ func (s *Stream) carryLate(bin int64, latest map[string]int64) []Observation {
 			}
 		}
 		o.Round, o.Time, o.Carried = o.Round+1, t, o.Carried || o.State == PlaneDown
-		obs = append(obs, o)
+		b.add(o, s.prev.ids[i])
 	}
-	return obs
 }
 
 // closeRound judges one round of an entity series by each of its methods and
@@ -469,7 +481,7 @@ func (s *Stream) carryLate(bin int64, latest map[string]int64) []Observation {
 // an outage.
 func (s *Stream) closeRound(o *openRound) {
 	es := o.s
-	es.open = slices.DeleteFunc(es.open, func(x *openRound) bool { return x == o })
+	es.open = slices.DeleteFunc(es.open, func(x openRef) bool { return x.o == o })
 	missing := false
 	for _, m := range es.firstUp {
 		if m.round < o.round && !slices.ContainsFunc(o.methods, func(om openMethod) bool { return om.m.method == m.method }) {
@@ -491,25 +503,47 @@ func (s *Stream) closeRound(o *openRound) {
 			es.firstUp = append(es.firstUp, methodRound{om.m.method, o.round})
 		}
 		t := binStart(om.first, s.an.Round)
-		obs, ok := s.bins[t.UnixNano()]
-		if !ok {
-			obs = make([]Observation, 0, len(s.prev)+len(s.prev)/8) // a bin holds about what the last one did
-		}
-		s.bins[t.UnixNano()] = append(obs, Observation{Vantage: es.vantage, Level: es.level,
+		s.bin(t.UnixNano()).add(Observation{Vantage: es.vantage, Level: es.level,
 			Entity: es.entity, Round: o.round, Time: t, State: state, Method: om.m.method,
-			Belief: om.m.belief.Value(), Carried: carried})
+			Belief: om.m.belief.Value(), Carried: carried}, es.id)
 	}
 	o.s = nil
 	s.freeRounds = append(s.freeRounds, o)
+}
+
+// bin returns the observations of the bin that starts at ns, a new bin
+// when there is none: the spare bin's memory, or room for about what the
+// last bin closed held.
+func (s *Stream) bin(ns int64) *obsBin {
+	if b := s.bins[ns]; b != nil {
+		return b
+	}
+	b := s.spare
+	if b != nil {
+		s.spare = nil
+		b.obs, b.ids = b.obs[:0], b.ids[:0]
+	} else {
+		n := 0
+		if s.prev != nil {
+			n = len(s.prev.obs) + len(s.prev.obs)/8
+		}
+		b = &obsBin{obs: make([]Observation, 0, n), ids: make([]int32, 0, n)}
+	}
+	s.bins[ns] = b
+	return b
 }
 
 // closeBin merges the observations of one bin into block and host verdicts,
 // rolls them up, and emits those and the vantage points' verdicts of the
 // bin.
 func (s *Stream) closeBin(bin int64) {
-	obs := s.bins[bin]
+	b := s.bins[bin]
 	delete(s.bins, bin)
-	s.prev, s.prevBin = obs, bin
+	if s.spare == nil {
+		s.spare = s.prev
+	}
+	s.prev, s.prevBin = b, bin
+	obs := b.obs
 	if len(s.an.Canaries) > 0 {
 		// A vantage with no canary record in a round is unknown: a gap.
 		for _, o := range obs {
@@ -519,7 +553,8 @@ func (s *Stream) closeBin(bin int64) {
 			}
 		}
 	}
-	merged := Merge(obs, s.health, s.an.Quorum)
+	s.scratch = append(s.scratch[:0], b.ids...)
+	merged := mergeNumbered(obs, s.scratch, s.ranks(), s.health, s.an.Quorum)
 	for i := range merged {
 		v := &merged[i]
 		v.ControlPlane = s.an.controlPlane(v.Entity, v.Time)
