@@ -36,10 +36,10 @@ type Stream struct {
 	open         []*openRound // by first record's time: the order they close in
 	closed       int          // open[:closed] are closed
 	health       Health
-	reported     map[VantageRound]bool   // health already emitted
-	bins         map[int64]*obsBin // by bin start, Unix nanoseconds
-	prev         *obsBin           // the last bin closed
-	spare        *obsBin           // the one closed before, for a new bin
+	reported     map[VantageRound]bool // health already emitted
+	bins         map[int64]*obsBin     // by bin start, Unix nanoseconds
+	prev         *obsBin               // the last bin closed
+	spare        *obsBin               // the one closed before, for a new bin
 	prevBin      int64
 	scratch      []int32 // the entity numbers of the bin merged
 	h            *Hierarchy
