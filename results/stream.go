@@ -41,7 +41,10 @@ type Stream struct {
 	prev         *obsBin               // the last bin closed
 	spare        *obsBin               // the one closed before, for a new bin
 	prevBin      int64
-	scratch      []int32 // the entity numbers of the bin merged
+	merging      []Observation // the observations of the bin merged
+	ids          []int32       // their entities' numbers
+	strs         []string      // vantage points and methods by number
+	strIndex     map[string]int32
 	h            *Hierarchy
 	// The roll-up counts (rollupCounts): blocks by entity and by prefix,
 	// the entities they roll up into, numbered.
@@ -92,6 +95,7 @@ type entityViews struct {
 type entitySeries struct {
 	vantage, level, entity string
 	id                     int32 // the entity's number
+	vantageID              int32 // the vantage point's number (Stream.strs)
 	methods                []*methodSeries
 	open                   []openRef
 	// firstUp lists, per method, the round in which it first saw the
@@ -100,7 +104,8 @@ type entitySeries struct {
 }
 
 type methodSeries struct {
-	method string
+	method   string
+	methodID int32 // the method's number (Stream.strs)
 	blockSeries
 }
 
@@ -113,18 +118,6 @@ type methodRound struct {
 type openRef struct {
 	round int64
 	o     *openRound
-}
-
-// obsBin is the observations of a bin, and the number of each one's
-// entity.
-type obsBin struct {
-	obs []Observation
-	ids []int32
-}
-
-// add files observation o of entity id.
-func (b *obsBin) add(o Observation, id int32) {
-	b.obs, b.ids = append(b.obs, o), append(b.ids, id)
 }
 
 // openRound is one round of an entity series whose records are still coming.
@@ -154,7 +147,7 @@ type probe struct {
 func (an Analysis) NewStream(emit func(Verdict) error) *Stream {
 	s := &Stream{an: an, emit: emit, canary: map[netip.Addr]bool{}, host: map[netip.Addr]bool{},
 		series: map[followed]*entityViews{}, pages: map[uint32]*blockPage{}, health: Health{}, reported: map[VantageRound]bool{},
-		bins: map[int64]*obsBin{}, h: NewHierarchy(an.Sets),
+		bins: map[int64]*obsBin{}, strIndex: map[string]int32{}, h: NewHierarchy(an.Sets),
 		blocks: map[string]*streamBlock{}, blockByPrefix: map[netip.Prefix]*streamBlock{}, entityIndex: map[EntityRef]int32{}, events: map[entityKey]*eventSeries{}}
 	if s.an.Rollup.Window <= 0 {
 		s.an.Rollup.Window = RollupWindow(an.Round)
@@ -308,7 +301,7 @@ func (s *Stream) add(k streamKey, m string, r *Record, p probe) {
 		}
 	}
 	if es == nil {
-		es = &entitySeries{vantage: k.vantage, level: ev.level, entity: ev.entity, id: ev.id}
+		es = &entitySeries{vantage: k.vantage, level: ev.level, entity: ev.entity, id: ev.id, vantageID: s.intern(k.vantage)}
 		ev.series = append(ev.series, es)
 	}
 	var ms *methodSeries
@@ -318,7 +311,7 @@ func (s *Stream) add(k streamKey, m string, r *Record, p probe) {
 		}
 	}
 	if ms == nil {
-		ms = &methodSeries{method: m, blockSeries: blockSeries{host: k.host,
+		ms = &methodSeries{method: m, methodID: s.intern(m), blockSeries: blockSeries{host: k.host,
 			census: s.censusOf(es.vantage, k, m)}}
 		if s.an.Before[es.entity] == PlaneDown {
 			ms.belief = Belief{BU: BeliefMin, DownRounds: 1}
@@ -403,7 +396,7 @@ func (s *Stream) closeBefore(now time.Time) {
 	}
 	var latest map[string]int64
 	if all {
-		latest = latestBins(s.bins)
+		latest = s.latestBins()
 	}
 	for s.err == nil && len(s.bins) > 0 {
 		bin := int64(math.MaxInt64)
@@ -417,59 +410,6 @@ func (s *Stream) closeBefore(now time.Time) {
 			s.carryLate(bin, latest)
 		}
 		s.closeBin(bin)
-	}
-}
-
-// latestBins returns, per vantage point, the latest bin that holds one of
-// its observations.
-func latestBins(bins map[int64]*obsBin) map[string]int64 {
-	latest := map[string]int64{}
-	for b, bin := range bins {
-		obs := bin.obs
-		for i := range obs {
-			if l, ok := latest[obs[i].Vantage]; !ok || b > l {
-				latest[obs[i].Vantage] = b
-			}
-		}
-	}
-	return latest
-}
-
-// carryLate adds to the observations of bin, one of the last bins read,
-// those of the bin before for every vantage point whose records have not
-// come past bin (latest: per vantage point, its latest bin) and that said
-// nothing of the entity in bin: a node's records reach the store a few
-// seconds into the next round, and until they do, its last view of the
-// entity stands, as a carried view that confirms nothing new. Without it,
-// the newest round would be judged by the vantage points that delivered
-// first alone, too few for a quorum.
-func (s *Stream) carryLate(bin int64, latest map[string]int64) {
-	b := s.bins[bin]
-	obs := b.obs
-	if s.an.Round <= 0 || s.prev == nil || s.prevBin != bin-int64(s.an.Round) {
-		return
-	}
-	type said struct{ vantage, level, entity, method string }
-	have := make(map[said]bool, len(obs))
-	for i := range obs {
-		have[said{obs[i].Vantage, obs[i].Level, obs[i].Entity, obs[i].Method}] = true
-	}
-	t := time.Unix(0, bin).UTC()
-	for i, o := range s.prev.obs {
-		if l, ok := latest[o.Vantage]; ok && l > bin || have[said{o.Vantage, o.Level, o.Entity, o.Method}] {
-			continue
-		}
-		// The view moves to the vantage point's next round, healthy as it
-		// was in the round seen (its canaries are as late as its blocks).
-		if st, ok := s.health[VantageRound{o.Vantage, o.Round}]; ok {
-			next := VantageRound{o.Vantage, o.Round + 1}
-			if _, ok := s.health[next]; !ok {
-				st.Round, st.Time = next.Round, t
-				s.health[next], s.reported[next] = st, true
-			}
-		}
-		o.Round, o.Time, o.Carried = o.Round+1, t, o.Carried || o.State == PlaneDown
-		b.add(o, s.prev.ids[i])
 	}
 }
 
@@ -503,34 +443,11 @@ func (s *Stream) closeRound(o *openRound) {
 			es.firstUp = append(es.firstUp, methodRound{om.m.method, o.round})
 		}
 		t := binStart(om.first, s.an.Round)
-		s.bin(t.UnixNano()).add(Observation{Vantage: es.vantage, Level: es.level,
-			Entity: es.entity, Round: o.round, Time: t, State: state, Method: om.m.method,
-			Belief: om.m.belief.Value(), Carried: carried}, es.id)
+		s.bin(t.UnixNano()).add(binObs{round: o.round, belief: om.m.belief.Value(), entity: es.id,
+			vantage: es.vantageID, method: om.m.methodID, state: stateID(state), carried: carried})
 	}
 	o.s = nil
 	s.freeRounds = append(s.freeRounds, o)
-}
-
-// bin returns the observations of the bin that starts at ns, a new bin
-// when there is none: the spare bin's memory, or room for about what the
-// last bin closed held.
-func (s *Stream) bin(ns int64) *obsBin {
-	if b := s.bins[ns]; b != nil {
-		return b
-	}
-	b := s.spare
-	if b != nil {
-		s.spare = nil
-		b.obs, b.ids = b.obs[:0], b.ids[:0]
-	} else {
-		n := 0
-		if s.prev != nil {
-			n = len(s.prev.obs) + len(s.prev.obs)/8
-		}
-		b = &obsBin{obs: make([]Observation, 0, n), ids: make([]int32, 0, n)}
-	}
-	s.bins[ns] = b
-	return b
 }
 
 // closeBin merges the observations of one bin into block and host verdicts,
@@ -543,7 +460,7 @@ func (s *Stream) closeBin(bin int64) {
 		s.spare = s.prev
 	}
 	s.prev, s.prevBin = b, bin
-	obs := b.obs
+	obs := s.observations(b, bin)
 	if len(s.an.Canaries) > 0 {
 		// A vantage with no canary record in a round is unknown: a gap.
 		for _, o := range obs {
@@ -553,8 +470,7 @@ func (s *Stream) closeBin(bin int64) {
 			}
 		}
 	}
-	s.scratch = append(s.scratch[:0], b.ids...)
-	merged := mergeNumbered(obs, s.scratch, s.ranks(), s.health, s.an.Quorum)
+	merged := mergeNumbered(obs, s.ids, s.ranks(), s.health, s.an.Quorum)
 	for i := range merged {
 		v := &merged[i]
 		v.ControlPlane = s.an.controlPlane(v.Entity, v.Time)
