@@ -120,17 +120,20 @@ type openRef struct {
 	o     *openRound
 }
 
-// openRound is one round of an entity series whose records are still coming.
+// openRound is one round of an entity series whose records are still
+// coming; first is its first record's time, in Unix nanoseconds.
 type openRound struct {
 	s       *entitySeries
 	round   int64
-	first   time.Time
+	first   int64
 	methods []openMethod
 }
 
+// openMethod is an open round's probes by one method; first is the first
+// one's time, in Unix nanoseconds.
 type openMethod struct {
 	m      *methodSeries
-	first  time.Time
+	first  int64
 	tally  roundTally // the probes, when m's E(b) is fixed
 	probes []probe    // the probes, when m learns its E(b)
 }
@@ -318,6 +321,7 @@ func (s *Stream) add(k streamKey, m string, r *Record, p probe) {
 		}
 		es.methods = append(es.methods, ms)
 	}
+	ns := r.Time.UnixNano()
 	var o *openRound
 	for _, x := range es.open {
 		if x.round == r.Round {
@@ -325,19 +329,19 @@ func (s *Stream) add(k streamKey, m string, r *Record, p probe) {
 		}
 	}
 	if o == nil {
-		o = s.newRound(es, r.Round, r.Time)
+		o = s.newRound(es, r.Round, ns)
 		es.open = append(es.open, openRef{r.Round, o})
 		s.open = append(s.open, o)
 	}
-	o.first = minTime(o.first, r.Time)
+	o.first = min(o.first, ns)
 	for i := range o.methods {
 		if om := &o.methods[i]; om.m == ms {
-			om.first = minTime(om.first, r.Time)
+			om.first = min(om.first, ns)
 			om.add(p)
 			return
 		}
 	}
-	om := openMethod{m: ms, first: r.Time}
+	om := openMethod{m: ms, first: ns}
 	if n := len(o.methods); n < cap(o.methods) {
 		old := o.methods[:n+1][n] // a closed round's: its memory is reused
 		om.probes, om.tally.silent = old.probes[:0], old.tally.silent[:0]
@@ -358,7 +362,7 @@ func (om *openMethod) add(p probe) {
 
 // newRound returns an empty open round of es, one a closed round left when
 // there is one.
-func (s *Stream) newRound(es *entitySeries, round int64, first time.Time) *openRound {
+func (s *Stream) newRound(es *entitySeries, round int64, first int64) *openRound {
 	n := len(s.freeRounds)
 	if n == 0 {
 		return &openRound{s: es, round: round, first: first}
@@ -367,13 +371,6 @@ func (s *Stream) newRound(es *entitySeries, round int64, first time.Time) *openR
 	s.freeRounds = s.freeRounds[:n-1]
 	o.s, o.round, o.first, o.methods = es, round, first, o.methods[:0]
 	return o
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
 }
 
 // closeBefore judges the open rounds whose first record is StreamLag rounds
@@ -385,7 +382,7 @@ func (s *Stream) closeBefore(now time.Time) {
 	if s.an.Round <= 0 && !now.IsZero() {
 		return // no round length: nothing is known closed until the end
 	}
-	for s.closed < len(s.open) && (all || !s.open[s.closed].first.Add(lag).After(now)) {
+	for s.closed < len(s.open) && (all || s.open[s.closed].first+int64(lag) <= now.UnixNano()) {
 		s.closeRound(s.open[s.closed])
 		s.open[s.closed] = nil
 		s.closed++
@@ -442,7 +439,7 @@ func (s *Stream) closeRound(o *openRound) {
 		if state == PlaneUp && !slices.ContainsFunc(es.firstUp, func(m methodRound) bool { return m.method == om.m.method }) {
 			es.firstUp = append(es.firstUp, methodRound{om.m.method, o.round})
 		}
-		t := binStart(om.first, s.an.Round)
+		t := binStart(time.Unix(0, om.first), s.an.Round)
 		s.bin(t.UnixNano()).add(binObs{round: o.round, belief: om.m.belief.Value(), entity: es.id,
 			vantage: es.vantageID, method: om.m.methodID, state: stateID(state), carried: carried})
 	}
