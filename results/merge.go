@@ -161,13 +161,15 @@ func Merge(obs []Observation, health Health, quorum int) []Verdict {
 	// then lists each group's observations: no per-group slices, no moving
 	// of the observations themselves.
 	names, ids := numberEntities(obs)
-	return mergeNumbered(obs, ids, rankEntities(names), health, quorum)
+	out, _ := mergeNumbered(obs, ids, rankEntities(names), health, quorum)
+	return out
 }
 
 // mergeNumbered is Merge of obs whose entities are numbered: ids gives each
 // observation's entity, rank each entity's place in (level, entity) order.
-// It overwrites ids.
-func mergeNumbered(obs []Observation, ids, rank []int32, health Health, quorum int) []Verdict {
+// It returns the verdicts and the number of each one's entity, and
+// overwrites ids.
+func mergeNumbered(obs []Observation, ids, rank []int32, health Health, quorum int) ([]Verdict, []int32) {
 	if quorum <= 0 {
 		quorum = DefaultQuorum
 	}
@@ -179,10 +181,12 @@ func mergeNumbered(obs []Observation, ids, rank []int32, health Health, quorum i
 	out := make([]Verdict, len(g.sizes))
 	counts := make([]VantageCount, len(g.sizes)) // one allocation for all the verdicts' counts
 	beliefs := make([]float64, len(g.sizes))
+	entities := make([]int32, len(g.sizes))
 	for k, id := range idx {
 		out[k] = mergeOne(obs, order[starts[id]:starts[id+1]], health, quorum, &counts[k], &beliefs[k])
+		entities[k] = g.entity[id]
 	}
-	return out
+	return out, entities
 }
 
 // numberEntities numbers the entities of obs in order of first appearance:

@@ -46,18 +46,17 @@ type Stream struct {
 	strs         []string      // vantage points and methods by number
 	strIndex     map[string]int32
 	h            *Hierarchy
-	// The roll-up counts (rollupCounts): blocks by entity and by prefix,
-	// the entities they roll up into, numbered.
-	blocks        map[string]*streamBlock
-	blockByPrefix map[netip.Prefix]*streamBlock
-	entities      []streamEntity
-	entityIndex   map[EntityRef]int32
-	touched       []int32
-	countSeq      int64
-	freeRounds    []*openRound // closed rounds, for new ones
-	events        map[entityKey]*eventSeries
-	traces        []Record
-	now           time.Time
+	// The roll-up counts (rollupCounts): blocks by entity number, the
+	// entities they roll up into, numbered.
+	blocks      []streamBlock
+	entities    []streamEntity
+	entityIndex map[EntityRef]int32
+	touched     []int32
+	countSeq    int64
+	freeRounds  []*openRound // closed rounds, for new ones
+	events      map[entityKey]*eventSeries
+	traces      []Record
+	now         time.Time
 }
 
 // StreamLag is how many rounds after a round's first record a Stream waits
@@ -151,7 +150,7 @@ func (an Analysis) NewStream(emit func(Verdict) error) *Stream {
 	s := &Stream{an: an, emit: emit, canary: map[netip.Addr]bool{}, host: map[netip.Addr]bool{},
 		series: map[followed]*entityViews{}, pages: map[uint32]*blockPage{}, health: Health{}, reported: map[VantageRound]bool{},
 		bins: map[int64]*obsBin{}, strIndex: map[string]int32{}, h: NewHierarchy(an.Sets),
-		blocks: map[string]*streamBlock{}, blockByPrefix: map[netip.Prefix]*streamBlock{}, entityIndex: map[EntityRef]int32{}, events: map[entityKey]*eventSeries{}}
+		entityIndex: map[EntityRef]int32{}, events: map[entityKey]*eventSeries{}}
 	if s.an.Rollup.Window <= 0 {
 		s.an.Rollup.Window = RollupWindow(an.Round)
 	}
@@ -467,14 +466,14 @@ func (s *Stream) closeBin(bin int64) {
 			}
 		}
 	}
-	merged := mergeNumbered(obs, s.ids, s.ranks(), s.health, s.an.Quorum)
+	merged, entities := mergeNumbered(obs, s.ids, s.ranks(), s.health, s.an.Quorum)
 	for i := range merged {
 		v := &merged[i]
 		v.ControlPlane = s.an.controlPlane(v.Entity, v.Time)
 		v.Verdict = Combine(v.DataPlane, v.ControlPlane)
 		s.put(v, 1)
 	}
-	for _, rb := range s.an.Rollup.AddCounts(s.rollupCounts(merged)) {
+	for _, rb := range s.an.Rollup.AddCounts(s.rollupCounts(merged, entities)) {
 		cp := ControlUnknown
 		switch rb.Level {
 		case LevelPrefix:
