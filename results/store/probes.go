@@ -101,7 +101,11 @@ func (s *sqlStore) eachProbe(ctx context.Context, since, until time.Time, fn fun
 		return err
 	}
 	var m probeMerge
-	err = s.b.query(ctx, sel.sql, sel.args, func(scan func(...any) error) error {
+	query := s.b.query
+	if sc, ok := s.b.(scanner); ok {
+		query = sc.scan
+	}
+	err = query(ctx, sel.sql, sel.args, func(scan func(...any) error) error {
 		var (
 			vantage string
 			first   int64
@@ -126,6 +130,12 @@ func (s *sqlStore) eachProbe(ctx context.Context, since, until time.Time, fn fun
 		return stop.err
 	}
 	return fmt.Errorf("store %s: records: %w", s.b.name(), err)
+}
+
+// scanner is a backend that runs a query reading many pages once each in a
+// way of its own (SQLite's, with a small page cache).
+type scanner interface {
+	scan(ctx context.Context, query string, args []any, row func(func(...any) error) error) error
 }
 
 // probeMerge merges the records of overlapping chunks, each in (time, id)
