@@ -161,24 +161,25 @@ func Merge(obs []Observation, health Health, quorum int) []Verdict {
 	// then lists each group's observations: no per-group slices, no moving
 	// of the observations themselves.
 	names, ids := numberEntities(obs)
-	out, _ := mergeNumbered(obs, ids, rankEntities(names), health, quorum)
+	out, _ := mergeNumbered(nil, obs, ids, rankEntities(names), health, quorum)
 	return out
 }
 
 // mergeNumbered is Merge of obs whose entities are numbered: ids gives each
 // observation's entity, rank each entity's place in (level, entity) order.
-// It returns the verdicts and the number of each one's entity, and
-// overwrites ids.
-func mergeNumbered(obs []Observation, ids, rank []int32, health Health, quorum int) ([]Verdict, []int32) {
+// It returns the verdicts, in out's memory when it has room, and the
+// number of each one's entity, and overwrites ids.
+func mergeNumbered(out []Verdict, obs []Observation, ids, rank []int32, health Health, quorum int) ([]Verdict, []int32) {
 	if quorum <= 0 {
 		quorum = DefaultQuorum
 	}
 	minRound, maxRound := roundSpan(obs)
-	var g obsGroups
-	g.assign(obs, ids, len(rank), minRound, maxRound)
+	n := len(rank) // about as many groups as entities: one round of each
+	g := obsGroups{sizes: make([]int32, 0, n), entity: make([]int32, 0, n), earliest: make([]int64, 0, n)}
+	g.assign(obs, ids, n, minRound, maxRound)
 	starts, order := g.order(ids)
 	idx := groupOrder(rank, g.entity, g.earliest)
-	out := make([]Verdict, len(g.sizes))
+	out = slices.Grow(out[:0], len(g.sizes))[:len(g.sizes)]
 	counts := make([]VantageCount, len(g.sizes)) // one allocation for all the verdicts' counts
 	beliefs := make([]float64, len(g.sizes))
 	entities := make([]int32, len(g.sizes))

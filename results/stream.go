@@ -42,6 +42,7 @@ type Stream struct {
 	spare        *obsBin               // the one closed before, for a new bin
 	prevBin      int64
 	merging      []Observation // the observations of the bin merged
+	merged       []Verdict     // their verdicts, which only emit's copies outlive
 	ids          []int32       // their entities' numbers
 	strs         []string      // vantage points and methods by number
 	strIndex     map[string]int32
@@ -466,7 +467,8 @@ func (s *Stream) closeBin(bin int64) {
 			}
 		}
 	}
-	merged, entities := mergeNumbered(obs, s.ids, s.ranks(), s.health, s.an.Quorum)
+	merged, entities := mergeNumbered(s.merged, obs, s.ids, s.ranks(), s.health, s.an.Quorum)
+	s.merged = merged
 	for i := range merged {
 		v := &merged[i]
 		v.ControlPlane = s.an.controlPlane(v.Entity, v.Time)

@@ -75,7 +75,7 @@ func (s *Stream) bin(ns int64) *obsBin {
 // the Stream's, valid until the next bin is merged.
 func (s *Stream) observations(b *obsBin, bin int64) []Observation {
 	t := time.Unix(0, bin).UTC()
-	obs, ids := s.merging[:0], s.ids[:0]
+	obs, ids := slices.Grow(s.merging[:0], len(b.obs)), slices.Grow(s.ids[:0], len(b.obs))
 	for i := range b.obs {
 		o := &b.obs[i]
 		name := &s.names[o.entity]
