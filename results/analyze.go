@@ -199,7 +199,7 @@ func (s *blockSeries) round(probes []probe) (state string, carried bool) {
 // as bits of mask, when E(b) is a census's of at most maskE addresses,
 // else in silent.
 type roundTally struct {
-	replies, silences int
+	replies, silences int32
 	mask              uint64
 	silent            []netip.Addr
 }
@@ -240,7 +240,7 @@ func (s *blockSeries) fixedE() bool { return s.host || s.census != nil }
 // only by a series that learns its E(b) (not fixedE). It sorts t.silent.
 func (s *blockSeries) judge(t *roundTally, probes []probe) (state string, carried bool) {
 	a, size := s.evidence()
-	replies, silences := t.replies, t.silences
+	replies, silences := int(t.replies), int(t.silences)
 	// Only distinct addresses confirm a down: a few addresses probed over
 	// and over are not independent witnesses.
 	distinct := t.distinct()

@@ -127,6 +127,7 @@ type openRound struct {
 	round   int64
 	first   int64
 	methods []openMethod
+	one     [1]openMethod // methods' memory while a round has one method
 }
 
 // openMethod is an open round's probes by one method; first is the first
@@ -135,7 +136,7 @@ type openMethod struct {
 	m      *methodSeries
 	first  int64
 	tally  roundTally // the probes, when m's E(b) is fixed
-	probes []probe    // the probes, when m learns its E(b)
+	probes *[]probe   // the probes, when m learns its E(b)
 }
 
 // probe is what a round's judgement needs of a record.
@@ -344,7 +345,10 @@ func (s *Stream) add(k streamKey, m string, r *Record, p probe) {
 	om := openMethod{m: ms, first: ns}
 	if n := len(o.methods); n < cap(o.methods) {
 		old := o.methods[:n+1][n] // a closed round's: its memory is reused
-		om.probes, om.tally.silent = old.probes[:0], old.tally.silent[:0]
+		om.probes, om.tally.silent = old.probes, old.tally.silent[:0]
+		if om.probes != nil {
+			*om.probes = (*om.probes)[:0]
+		}
 	}
 	om.add(p)
 	o.methods = append(o.methods, om)
@@ -356,7 +360,10 @@ func (om *openMethod) add(p probe) {
 	if om.m.fixedE() {
 		om.tally.add(&om.m.blockSeries, p)
 	} else {
-		om.probes = append(om.probes, p)
+		if om.probes == nil {
+			om.probes = new([]probe)
+		}
+		*om.probes = append(*om.probes, p)
 	}
 }
 
@@ -365,7 +372,9 @@ func (om *openMethod) add(p probe) {
 func (s *Stream) newRound(es *entitySeries, round int64, first int64) *openRound {
 	n := len(s.freeRounds)
 	if n == 0 {
-		return &openRound{s: es, round: round, first: first}
+		o := &openRound{s: es, round: round, first: first}
+		o.methods = o.one[:0]
+		return o
 	}
 	o := s.freeRounds[n-1]
 	s.freeRounds = s.freeRounds[:n-1]
@@ -431,7 +440,7 @@ func (s *Stream) closeRound(o *openRound) {
 		if om.m.fixedE() {
 			state, carried = om.m.judge(&om.tally, nil)
 		} else {
-			state, carried = om.m.round(om.probes)
+			state, carried = om.m.round(*om.probes) // not fixedE: it has one at least
 		}
 		if missing && state == PlaneDown {
 			continue // a method that saw the entity up was not asked: no evidence
