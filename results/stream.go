@@ -93,11 +93,11 @@ type entityViews struct {
 // entitySeries is one vantage point's series of rounds of one entity, one
 // blockSeries per method.
 type entitySeries struct {
-	vantage, level, entity string
-	id                     int32 // the entity's number
-	vantageID              int32 // the vantage point's number (Stream.strs)
-	methods                []*methodSeries
-	open                   []openRef
+	vantage   string
+	id        int32 // the entity's number
+	vantageID int32 // the vantage point's number (Stream.strs)
+	methods   []*methodSeries
+	open      []openRef
 	// firstUp lists, per method, the round in which it first saw the
 	// entity up (see closeRound).
 	firstUp []methodRound
@@ -305,7 +305,7 @@ func (s *Stream) add(k streamKey, m string, r *Record, p probe) {
 		}
 	}
 	if es == nil {
-		es = &entitySeries{vantage: k.vantage, level: ev.level, entity: ev.entity, id: ev.id, vantageID: s.intern(k.vantage)}
+		es = &entitySeries{vantage: k.vantage, id: ev.id, vantageID: s.intern(k.vantage)}
 		ev.series = append(ev.series, es)
 	}
 	var ms *methodSeries
@@ -317,7 +317,7 @@ func (s *Stream) add(k streamKey, m string, r *Record, p probe) {
 	if ms == nil {
 		ms = &methodSeries{method: m, methodID: s.intern(m), blockSeries: blockSeries{host: k.host,
 			census: s.censusOf(es.vantage, k, m)}}
-		if s.an.Before[es.entity] == PlaneDown {
+		if s.an.Before[ev.entity] == PlaneDown {
 			ms.belief = Belief{BU: BeliefMin, DownRounds: 1}
 		}
 		es.methods = append(es.methods, ms)
