@@ -40,6 +40,8 @@ type Stream struct {
 	bins         map[int64]*obsBin     // by bin start, Unix nanoseconds
 	prev         *obsBin               // the last bin closed
 	spare        *obsBin               // the one closed before, for a new bin
+	lastBin      *obsBin               // the bin asked for last (bin), lastBinStart's
+	lastBinStart int64
 	prevBin      int64
 	merging      []Observation // the observations of the bin merged
 	merged       []Verdict     // their verdicts, which only emit's copies outlive
@@ -462,6 +464,9 @@ func (s *Stream) closeRound(o *openRound) {
 func (s *Stream) closeBin(bin int64) {
 	b := s.bins[bin]
 	delete(s.bins, bin)
+	if s.lastBin == b {
+		s.lastBin = nil
+	}
 	if s.spare == nil {
 		s.spare = s.prev
 	}

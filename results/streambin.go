@@ -50,9 +50,14 @@ func (b *obsBin) add(o binObs) { b.obs = append(b.obs, o) }
 
 // bin returns the observations of the bin that starts at ns, a new bin
 // when there is none: the spare bin's memory, or room for about what the
-// last bin closed held.
+// last bin closed held. The bin asked for last is asked for again most
+// often.
 func (s *Stream) bin(ns int64) *obsBin {
+	if s.lastBin != nil && s.lastBinStart == ns {
+		return s.lastBin
+	}
 	if b := s.bins[ns]; b != nil {
+		s.lastBin, s.lastBinStart = b, ns
 		return b
 	}
 	n := 0
@@ -67,6 +72,7 @@ func (s *Stream) bin(ns int64) *obsBin {
 		b = &obsBin{obs: make([]binObs, 0, n)}
 	}
 	s.bins[ns] = b
+	s.lastBin, s.lastBinStart = b, ns
 	return b
 }
 
