@@ -3,6 +3,7 @@ package results
 import (
 	"cmp"
 	"math"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -151,6 +152,17 @@ func (s *blockSeries) evidence() (a float64, size int) {
 	return a, len(s.learnt)
 }
 
+// indexE is the index of x in a census's E(b), -1 when it is not there.
+func (s *blockSeries) indexE(x netip.Addr) int {
+	if len(s.census.E) <= 32 {
+		return slices.Index(s.census.E, x) // a few comparisons beat a search by Compare
+	}
+	if i, ok := slices.BinarySearchFunc(s.census.E, x, netip.Addr.Compare); ok {
+		return i
+	}
+	return -1
+}
+
 // inE says whether x is in E(b).
 func (s *blockSeries) inE(x netip.Addr) bool {
 	switch {
@@ -185,21 +197,40 @@ func (s *blockSeries) round(probes []probe) (state string, carried bool) {
 }
 
 // roundTally is what a round's judgement needs of its probes: the replies,
-// and the silences of E(b) with their addresses.
+// and the silences of E(b) with their addresses: by their index in E(b),
+// as bits of mask, when E(b) is a census's of at most maskE addresses,
+// else in silent.
 type roundTally struct {
-	replies, silences int
-	silent            []netip.Addr // E(b)'s addresses silent in the round
+	replies, silences int32
+	mask              uint64
+	silent            []netip.Addr
 }
+
+// maskE is the most addresses of a census's E(b) whose silences a
+// roundTally keeps as bits.
+const maskE = 64
 
 // add counts probe p of series s.
 func (t *roundTally) add(s *blockSeries, p probe) {
 	switch {
 	case p.answered:
 		t.replies++
+	case s.census != nil && len(s.census.E) <= maskE:
+		if i := s.indexE(p.addr); i >= 0 {
+			t.silences++
+			t.mask |= 1 << i
+		}
 	case s.inE(p.addr):
 		t.silences++
 		t.silent = append(t.silent, p.addr)
 	}
+}
+
+// distinct is how many distinct addresses of E(b) were silent. It sorts
+// t.silent.
+func (t *roundTally) distinct() int {
+	slices.SortFunc(t.silent, netip.Addr.Compare)
+	return bits.OnesCount64(t.mask) + len(slices.Compact(t.silent))
 }
 
 // fixedE reports whether the series' E(b) stays as it is from round to
@@ -211,11 +242,10 @@ func (s *blockSeries) fixedE() bool { return s.host || s.census != nil }
 // only by a series that learns its E(b) (not fixedE). It sorts t.silent.
 func (s *blockSeries) judge(t *roundTally, probes []probe) (state string, carried bool) {
 	a, size := s.evidence()
-	replies, silences := t.replies, t.silences
+	replies, silences := int(t.replies), int(t.silences)
 	// Only distinct addresses confirm a down: a few addresses probed over
 	// and over are not independent witnesses.
-	slices.SortFunc(t.silent, netip.Addr.Compare)
-	distinct := len(slices.Compact(t.silent))
+	distinct := t.distinct()
 	prior := s.belief
 	s.belief.Silent = 0
 	s.answered = s.answered || replies > 0

@@ -154,36 +154,47 @@ type groupKey struct {
 // and Verdict is Combine(data plane, ControlUnknown): the caller that knows the
 // control plane calls Combine again.
 func Merge(obs []Observation, health Health, quorum int) []Verdict {
-	if quorum <= 0 {
-		quorum = DefaultQuorum
-	}
 	// Number the entities (asking the map only when the entity changes: one
 	// entity's observations often come together) and find the span of
 	// rounds; then group by entity number and round, in a dense table when
 	// the span is short enough, else in a map. A counting sort of indices
 	// then lists each group's observations: no per-group slices, no moving
 	// of the observations themselves.
-	names, ids, minRound, maxRound := numberEntities(obs)
-	var g obsGroups
-	g.assign(obs, ids, len(names), minRound, maxRound)
-	starts, order := g.order(ids)
-	idx := groupOrder(names, g.entity, g.earliest)
-	out := make([]Verdict, len(g.sizes))
-	counts := make([]VantageCount, len(g.sizes)) // one allocation for all the verdicts' counts
-	beliefs := make([]float64, len(g.sizes))
-	for k, id := range idx {
-		out[k] = mergeOne(obs, order[starts[id]:starts[id+1]], health, quorum, &counts[k], &beliefs[k])
-	}
+	names, ids := numberEntities(obs)
+	out, _ := mergeNumbered(nil, obs, ids, rankEntities(names), health, quorum)
 	return out
 }
 
+// mergeNumbered is Merge of obs whose entities are numbered: ids gives each
+// observation's entity, rank each entity's place in (level, entity) order.
+// It returns the verdicts, in out's memory when it has room, and the
+// number of each one's entity, and overwrites ids.
+func mergeNumbered(out []Verdict, obs []Observation, ids, rank []int32, health Health, quorum int) ([]Verdict, []int32) {
+	if quorum <= 0 {
+		quorum = DefaultQuorum
+	}
+	minRound, maxRound := roundSpan(obs)
+	n := len(rank) // about as many groups as entities: one round of each
+	g := obsGroups{sizes: make([]int32, 0, n), entity: make([]int32, 0, n), earliest: make([]int64, 0, n)}
+	g.assign(obs, ids, n, minRound, maxRound)
+	starts, order := g.order(ids)
+	idx := groupOrder(rank, g.entity, g.earliest)
+	out = slices.Grow(out[:0], len(g.sizes))[:len(g.sizes)]
+	counts := make([]VantageCount, len(g.sizes)) // one allocation for all the verdicts' counts
+	beliefs := make([]float64, len(g.sizes))
+	entities := make([]int32, len(g.sizes))
+	for k, id := range idx {
+		out[k] = mergeOne(obs, order[starts[id]:starts[id+1]], health, quorum, &counts[k], &beliefs[k])
+		entities[k] = g.entity[id]
+	}
+	return out, entities
+}
+
 // numberEntities numbers the entities of obs in order of first appearance:
-// it returns their names, each observation's entity number, and the lowest
-// and highest round of obs.
-func numberEntities(obs []Observation) (names []entityKey, ids []int32, minRound, maxRound int64) {
+// it returns their names and each observation's entity number.
+func numberEntities(obs []Observation) (names []entityKey, ids []int32) {
 	entities := make(map[entityKey]int32, len(obs)/2)
 	ids = make([]int32, len(obs))
-	minRound, maxRound = int64(math.MaxInt64), int64(math.MinInt64)
 	var last entityKey
 	eid := int32(-1)
 	for i := range obs {
@@ -198,9 +209,37 @@ func numberEntities(obs []Observation) (names []entityKey, ids []int32, minRound
 			}
 		}
 		ids[i] = eid
-		minRound, maxRound = min(minRound, o.Round), max(maxRound, o.Round)
 	}
-	return names, ids, minRound, maxRound
+	return names, ids
+}
+
+// roundSpan returns the lowest and highest round of obs.
+func roundSpan(obs []Observation) (minRound, maxRound int64) {
+	minRound, maxRound = int64(math.MaxInt64), int64(math.MinInt64)
+	for i := range obs {
+		minRound, maxRound = min(minRound, obs[i].Round), max(maxRound, obs[i].Round)
+	}
+	return minRound, maxRound
+}
+
+// rankEntities gives each entity of names its place in (level, entity)
+// order.
+func rankEntities(names []entityKey) []int32 {
+	byName := make([]int32, len(names))
+	for i := range byName {
+		byName[i] = int32(i)
+	}
+	slices.SortFunc(byName, func(i, j int32) int {
+		if c := cmp.Compare(names[i].level, names[j].level); c != 0 {
+			return c
+		}
+		return cmp.Compare(names[i].entity, names[j].entity)
+	})
+	rank := make([]int32, len(names))
+	for r, e := range byName {
+		rank[e] = int32(r)
+	}
+	return rank
 }
 
 // obsGroups are Merge's groups of observations, one per entity and round,
@@ -276,30 +315,16 @@ func (g *obsGroups) order(ids []int32) (starts, order []int32) {
 }
 
 // groupOrder lists groups by level, entity, then earliest time (then first
-// seen): the entities' names are sorted once, and the groups, placed by their
-// entity's rank, need sorting only within an entity, where they usually come
-// in time order already.
-func groupOrder(names []entityKey, groupEntity []int32, earliest []int64) []int32 {
-	byName := make([]int32, len(names))
-	for i := range byName {
-		byName[i] = int32(i)
-	}
-	slices.SortFunc(byName, func(i, j int32) int {
-		if c := cmp.Compare(names[i].level, names[j].level); c != 0 {
-			return c
-		}
-		return cmp.Compare(names[i].entity, names[j].entity)
-	})
-	rank := make([]int32, len(names))
-	for r, e := range byName {
-		rank[e] = int32(r)
-	}
+// seen): rank gives each entity's place in (level, entity) order, and the
+// groups, placed by their entity's rank, need sorting only within an
+// entity, where they usually come in time order already.
+func groupOrder(rank []int32, groupEntity []int32, earliest []int64) []int32 {
 	// Counting sort of the groups by their entity's rank, stable.
-	start := make([]int32, len(names)+1)
+	start := make([]int32, len(rank)+1)
 	for _, e := range groupEntity {
 		start[rank[e]+1]++
 	}
-	for r := range names {
+	for r := range rank {
 		start[r+1] += start[r]
 	}
 	idx := make([]int32, len(groupEntity))
@@ -310,7 +335,7 @@ func groupOrder(names []entityKey, groupEntity []int32, earliest []int64) []int3
 	}
 	// Within each entity (now start[r] is where rank r ends), by time.
 	from := int32(0)
-	for r := range names {
+	for r := range rank {
 		span := idx[from:start[r]]
 		later := func(a, b int32) int { return cmp.Compare(earliest[a], earliest[b]) }
 		if !slices.IsSortedFunc(span, later) {

@@ -25,28 +25,41 @@ type Stream struct {
 
 	canary, host map[netip.Addr]bool
 	census       censusIndex
-	series       map[followed]*entityViews
+	series       map[followed]*entityViews // the entities not in pages
+	all          []*entityViews            // the entities by number
+	names        []entityKey               // their levels and names, by number
+	rank         []int32                   // their ranks by names (ranks)
+	pages        map[uint32]*blockPage     // IPv4 /24 blocks' numbers by /16
+	page         *blockPage                // the page asked for last, pageKey's
+	pageKey      uint32
 	last         *entityViews // the entity asked for last (views)
 	open         []*openRound // by first record's time: the order they close in
 	closed       int          // open[:closed] are closed
 	health       Health
-	reported     map[VantageRound]bool   // health already emitted
-	bins         map[int64][]Observation // by bin start, Unix nanoseconds
-	prev         []Observation           // the last bin closed
+	reported     map[VantageRound]bool // health already emitted
+	bins         map[int64]*obsBin     // by bin start, Unix nanoseconds
+	prev         *obsBin               // the last bin closed
+	spare        *obsBin               // the one closed before, for a new bin
+	lastBin      *obsBin               // the bin asked for last (bin), lastBinStart's
+	lastBinStart int64
 	prevBin      int64
+	merging      []Observation // the observations of the bin merged
+	merged       []Verdict     // their verdicts, which only emit's copies outlive
+	ids          []int32       // their entities' numbers
+	strs         []string      // vantage points and methods by number
+	strIndex     map[string]int32
 	h            *Hierarchy
-	// The roll-up counts (rollupCounts): blocks by entity and by prefix,
-	// the entities they roll up into, numbered.
-	blocks        map[string]*streamBlock
-	blockByPrefix map[netip.Prefix]*streamBlock
-	entities      []streamEntity
-	entityIndex   map[EntityRef]int32
-	touched       []int32
-	countSeq      int64
-	freeRounds    []*openRound // closed rounds, for new ones
-	events        map[entityKey]*eventSeries
-	traces        []Record
-	now           time.Time
+	// The roll-up counts (rollupCounts): blocks by entity number, the
+	// entities they roll up into, numbered.
+	blocks      []streamBlock
+	entities    []streamEntity
+	entityIndex map[EntityRef]int32
+	touched     []int32
+	countSeq    int64
+	freeRounds  []*openRound // closed rounds, for new ones
+	events      map[entityKey]*eventSeries
+	traces      []Record
+	now         time.Time
 }
 
 // StreamLag is how many rounds after a round's first record a Stream waits
@@ -74,6 +87,7 @@ type followed struct {
 // last is often the one asked for next.
 type entityViews struct {
 	followed
+	id            int32 // the entity's number
 	level, entity string
 	series        []*entitySeries
 }
@@ -81,16 +95,19 @@ type entityViews struct {
 // entitySeries is one vantage point's series of rounds of one entity, one
 // blockSeries per method.
 type entitySeries struct {
-	vantage, level, entity string
-	methods                []*methodSeries
-	open                   []*openRound
+	vantage   string
+	id        int32 // the entity's number
+	vantageID int32 // the vantage point's number (Stream.strs)
+	methods   []*methodSeries
+	open      []openRef
 	// firstUp lists, per method, the round in which it first saw the
 	// entity up (see closeRound).
 	firstUp []methodRound
 }
 
 type methodSeries struct {
-	method string
+	method   string
+	methodID int32 // the method's number (Stream.strs)
 	blockSeries
 }
 
@@ -99,19 +116,29 @@ type methodRound struct {
 	round  int64
 }
 
-// openRound is one round of an entity series whose records are still coming.
+// openRef is an open round of a series, by its round number.
+type openRef struct {
+	round int64
+	o     *openRound
+}
+
+// openRound is one round of an entity series whose records are still
+// coming; first is its first record's time, in Unix nanoseconds.
 type openRound struct {
 	s       *entitySeries
 	round   int64
-	first   time.Time
+	first   int64
 	methods []openMethod
+	one     [1]openMethod // methods' memory while a round has one method
 }
 
+// openMethod is an open round's probes by one method; first is the first
+// one's time, in Unix nanoseconds.
 type openMethod struct {
 	m      *methodSeries
-	first  time.Time
+	first  int64
 	tally  roundTally // the probes, when m's E(b) is fixed
-	probes []probe    // the probes, when m learns its E(b)
+	probes *[]probe   // the probes, when m learns its E(b)
 }
 
 // probe is what a round's judgement needs of a record.
@@ -125,9 +152,9 @@ type probe struct {
 // points). An error from emit stops the stream: Add and Close return it.
 func (an Analysis) NewStream(emit func(Verdict) error) *Stream {
 	s := &Stream{an: an, emit: emit, canary: map[netip.Addr]bool{}, host: map[netip.Addr]bool{},
-		series: map[followed]*entityViews{}, health: Health{}, reported: map[VantageRound]bool{},
-		bins: map[int64][]Observation{}, h: NewHierarchy(an.Sets),
-		blocks: map[string]*streamBlock{}, blockByPrefix: map[netip.Prefix]*streamBlock{}, entityIndex: map[EntityRef]int32{}, events: map[entityKey]*eventSeries{}}
+		series: map[followed]*entityViews{}, pages: map[uint32]*blockPage{}, health: Health{}, reported: map[VantageRound]bool{},
+		bins: map[int64]*obsBin{}, strIndex: map[string]int32{}, h: NewHierarchy(an.Sets),
+		entityIndex: map[EntityRef]int32{}, events: map[entityKey]*eventSeries{}}
 	if s.an.Rollup.Window <= 0 {
 		s.an.Rollup.Window = RollupWindow(an.Round)
 	}
@@ -269,23 +296,6 @@ func (s *Stream) censusOf(vantage string, k streamKey, m string) *BlockStat {
 	return s.census.find(vantage, k.prefix, m)
 }
 
-// views returns the series of entity e, which it adds when new.
-func (s *Stream) views(e followed) *entityViews {
-	if s.last != nil && s.last.followed == e {
-		return s.last
-	}
-	ev := s.series[e]
-	if ev == nil {
-		ev = &entityViews{followed: e, level: LevelBlock, entity: e.prefix.String()}
-		if e.host {
-			ev.level, ev.entity = LevelHost, e.prefix.Addr().String()
-		}
-		s.series[e] = ev
-	}
-	s.last = ev
-	return ev
-}
-
 // add files a probe of method m into its series' open round.
 func (s *Stream) add(k streamKey, m string, r *Record, p probe) {
 	ev := s.views(followed{k.host, k.prefix})
@@ -297,7 +307,7 @@ func (s *Stream) add(k streamKey, m string, r *Record, p probe) {
 		}
 	}
 	if es == nil {
-		es = &entitySeries{vantage: k.vantage, level: ev.level, entity: ev.entity}
+		es = &entitySeries{vantage: k.vantage, id: ev.id, vantageID: s.intern(k.vantage)}
 		ev.series = append(ev.series, es)
 	}
 	var ms *methodSeries
@@ -307,36 +317,40 @@ func (s *Stream) add(k streamKey, m string, r *Record, p probe) {
 		}
 	}
 	if ms == nil {
-		ms = &methodSeries{method: m, blockSeries: blockSeries{host: k.host,
+		ms = &methodSeries{method: m, methodID: s.intern(m), blockSeries: blockSeries{host: k.host,
 			census: s.censusOf(es.vantage, k, m)}}
-		if s.an.Before[es.entity] == PlaneDown {
+		if s.an.Before[ev.entity] == PlaneDown {
 			ms.belief = Belief{BU: BeliefMin, DownRounds: 1}
 		}
 		es.methods = append(es.methods, ms)
 	}
+	ns := r.Time.UnixNano()
 	var o *openRound
 	for _, x := range es.open {
 		if x.round == r.Round {
-			o = x
+			o = x.o
 		}
 	}
 	if o == nil {
-		o = s.newRound(es, r.Round, r.Time)
-		es.open = append(es.open, o)
+		o = s.newRound(es, r.Round, ns)
+		es.open = append(es.open, openRef{r.Round, o})
 		s.open = append(s.open, o)
 	}
-	o.first = minTime(o.first, r.Time)
+	o.first = min(o.first, ns)
 	for i := range o.methods {
 		if om := &o.methods[i]; om.m == ms {
-			om.first = minTime(om.first, r.Time)
+			om.first = min(om.first, ns)
 			om.add(p)
 			return
 		}
 	}
-	om := openMethod{m: ms, first: r.Time}
+	om := openMethod{m: ms, first: ns}
 	if n := len(o.methods); n < cap(o.methods) {
 		old := o.methods[:n+1][n] // a closed round's: its memory is reused
-		om.probes, om.tally.silent = old.probes[:0], old.tally.silent[:0]
+		om.probes, om.tally.silent = old.probes, old.tally.silent[:0]
+		if om.probes != nil {
+			*om.probes = (*om.probes)[:0]
+		}
 	}
 	om.add(p)
 	o.methods = append(o.methods, om)
@@ -348,28 +362,26 @@ func (om *openMethod) add(p probe) {
 	if om.m.fixedE() {
 		om.tally.add(&om.m.blockSeries, p)
 	} else {
-		om.probes = append(om.probes, p)
+		if om.probes == nil {
+			om.probes = new([]probe)
+		}
+		*om.probes = append(*om.probes, p)
 	}
 }
 
 // newRound returns an empty open round of es, one a closed round left when
 // there is one.
-func (s *Stream) newRound(es *entitySeries, round int64, first time.Time) *openRound {
+func (s *Stream) newRound(es *entitySeries, round int64, first int64) *openRound {
 	n := len(s.freeRounds)
 	if n == 0 {
-		return &openRound{s: es, round: round, first: first}
+		o := &openRound{s: es, round: round, first: first}
+		o.methods = o.one[:0]
+		return o
 	}
 	o := s.freeRounds[n-1]
 	s.freeRounds = s.freeRounds[:n-1]
 	o.s, o.round, o.first, o.methods = es, round, first, o.methods[:0]
 	return o
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
 }
 
 // closeBefore judges the open rounds whose first record is StreamLag rounds
@@ -381,7 +393,7 @@ func (s *Stream) closeBefore(now time.Time) {
 	if s.an.Round <= 0 && !now.IsZero() {
 		return // no round length: nothing is known closed until the end
 	}
-	for s.closed < len(s.open) && (all || !s.open[s.closed].first.Add(lag).After(now)) {
+	for s.closed < len(s.open) && (all || s.open[s.closed].first+int64(lag) <= now.UnixNano()) {
 		s.closeRound(s.open[s.closed])
 		s.open[s.closed] = nil
 		s.closed++
@@ -392,7 +404,7 @@ func (s *Stream) closeBefore(now time.Time) {
 	}
 	var latest map[string]int64
 	if all {
-		latest = latestBins(s.bins)
+		latest = s.latestBins()
 	}
 	for s.err == nil && len(s.bins) > 0 {
 		bin := int64(math.MaxInt64)
@@ -403,62 +415,10 @@ func (s *Stream) closeBefore(now time.Time) {
 			break
 		}
 		if all {
-			s.bins[bin] = s.carryLate(bin, latest)
+			s.carryLate(bin, latest)
 		}
 		s.closeBin(bin)
 	}
-}
-
-// latestBins returns, per vantage point, the latest bin that holds one of
-// its observations.
-func latestBins(bins map[int64][]Observation) map[string]int64 {
-	latest := map[string]int64{}
-	for b, obs := range bins {
-		for i := range obs {
-			if l, ok := latest[obs[i].Vantage]; !ok || b > l {
-				latest[obs[i].Vantage] = b
-			}
-		}
-	}
-	return latest
-}
-
-// carryLate returns the observations of bin, one of the last bins read, with
-// those of the bin before for every vantage point whose records have not
-// come past bin (latest: per vantage point, its latest bin) and that said
-// nothing of the entity in bin: a node's records reach the store a few
-// seconds into the next round, and until they do, its last view of the
-// entity stands, as a carried view that confirms nothing new. Without it,
-// the newest round would be judged by the vantage points that delivered
-// first alone, too few for a quorum.
-func (s *Stream) carryLate(bin int64, latest map[string]int64) []Observation {
-	obs := s.bins[bin]
-	if s.an.Round <= 0 || s.prevBin != bin-int64(s.an.Round) {
-		return obs
-	}
-	type said struct{ vantage, level, entity, method string }
-	have := make(map[said]bool, len(obs))
-	for i := range obs {
-		have[said{obs[i].Vantage, obs[i].Level, obs[i].Entity, obs[i].Method}] = true
-	}
-	t := time.Unix(0, bin).UTC()
-	for _, o := range s.prev {
-		if l, ok := latest[o.Vantage]; ok && l > bin || have[said{o.Vantage, o.Level, o.Entity, o.Method}] {
-			continue
-		}
-		// The view moves to the vantage point's next round, healthy as it
-		// was in the round seen (its canaries are as late as its blocks).
-		if st, ok := s.health[VantageRound{o.Vantage, o.Round}]; ok {
-			next := VantageRound{o.Vantage, o.Round + 1}
-			if _, ok := s.health[next]; !ok {
-				st.Round, st.Time = next.Round, t
-				s.health[next], s.reported[next] = st, true
-			}
-		}
-		o.Round, o.Time, o.Carried = o.Round+1, t, o.Carried || o.State == PlaneDown
-		obs = append(obs, o)
-	}
-	return obs
 }
 
 // closeRound judges one round of an entity series by each of its methods and
@@ -469,7 +429,7 @@ func (s *Stream) carryLate(bin int64, latest map[string]int64) []Observation {
 // an outage.
 func (s *Stream) closeRound(o *openRound) {
 	es := o.s
-	es.open = slices.DeleteFunc(es.open, func(x *openRound) bool { return x == o })
+	es.open = slices.DeleteFunc(es.open, func(x openRef) bool { return x.o == o })
 	missing := false
 	for _, m := range es.firstUp {
 		if m.round < o.round && !slices.ContainsFunc(o.methods, func(om openMethod) bool { return om.m.method == m.method }) {
@@ -482,7 +442,7 @@ func (s *Stream) closeRound(o *openRound) {
 		if om.m.fixedE() {
 			state, carried = om.m.judge(&om.tally, nil)
 		} else {
-			state, carried = om.m.round(om.probes)
+			state, carried = om.m.round(*om.probes) // not fixedE: it has one at least
 		}
 		if missing && state == PlaneDown {
 			continue // a method that saw the entity up was not asked: no evidence
@@ -490,14 +450,9 @@ func (s *Stream) closeRound(o *openRound) {
 		if state == PlaneUp && !slices.ContainsFunc(es.firstUp, func(m methodRound) bool { return m.method == om.m.method }) {
 			es.firstUp = append(es.firstUp, methodRound{om.m.method, o.round})
 		}
-		t := binStart(om.first, s.an.Round)
-		obs, ok := s.bins[t.UnixNano()]
-		if !ok {
-			obs = make([]Observation, 0, len(s.prev)+len(s.prev)/8) // a bin holds about what the last one did
-		}
-		s.bins[t.UnixNano()] = append(obs, Observation{Vantage: es.vantage, Level: es.level,
-			Entity: es.entity, Round: o.round, Time: t, State: state, Method: om.m.method,
-			Belief: om.m.belief.Value(), Carried: carried})
+		t := binStart(time.Unix(0, om.first), s.an.Round)
+		s.bin(t.UnixNano()).add(binObs{round: o.round, belief: om.m.belief.Value(), entity: es.id,
+			vantage: es.vantageID, method: om.m.methodID, state: stateID(state), carried: carried})
 	}
 	o.s = nil
 	s.freeRounds = append(s.freeRounds, o)
@@ -507,9 +462,16 @@ func (s *Stream) closeRound(o *openRound) {
 // rolls them up, and emits those and the vantage points' verdicts of the
 // bin.
 func (s *Stream) closeBin(bin int64) {
-	obs := s.bins[bin]
+	b := s.bins[bin]
 	delete(s.bins, bin)
-	s.prev, s.prevBin = obs, bin
+	if s.lastBin == b {
+		s.lastBin = nil
+	}
+	if s.spare == nil {
+		s.spare = s.prev
+	}
+	s.prev, s.prevBin = b, bin
+	obs := s.observations(b, bin)
 	if len(s.an.Canaries) > 0 {
 		// A vantage with no canary record in a round is unknown: a gap.
 		for _, o := range obs {
@@ -519,14 +481,15 @@ func (s *Stream) closeBin(bin int64) {
 			}
 		}
 	}
-	merged := Merge(obs, s.health, s.an.Quorum)
+	merged, entities := mergeNumbered(s.merged, obs, s.ids, s.ranks(), s.health, s.an.Quorum)
+	s.merged = merged
 	for i := range merged {
 		v := &merged[i]
 		v.ControlPlane = s.an.controlPlane(v.Entity, v.Time)
 		v.Verdict = Combine(v.DataPlane, v.ControlPlane)
 		s.put(v, 1)
 	}
-	for _, rb := range s.an.Rollup.AddCounts(s.rollupCounts(merged)) {
+	for _, rb := range s.an.Rollup.AddCounts(s.rollupCounts(merged, entities)) {
 		cp := ControlUnknown
 		switch rb.Level {
 		case LevelPrefix:

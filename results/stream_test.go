@@ -104,7 +104,7 @@ func TestStreamHoldsOnlyOpenRounds(t *testing.T) {
 		t.Errorf("%d rounds or bins open at once, want ≤ %d", most, limit)
 	}
 	series := 0
-	for _, ev := range st.series {
+	for _, ev := range st.all {
 		series += len(ev.series)
 	}
 	if series != 6 {

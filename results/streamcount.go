@@ -2,7 +2,6 @@ package results
 
 import (
 	"cmp"
-	"net/netip"
 	"slices"
 )
 
@@ -12,6 +11,7 @@ type streamBlock struct {
 	parents []int32 // indexes of Stream.entities
 	seq     int64   // the count that took the block last
 	up      bool    // counted as up in it
+	known   bool    // parents found
 }
 
 // streamEntity is a roll-up entity a Stream counts, and its count in the
@@ -23,10 +23,11 @@ type streamEntity struct {
 	c    EntityCount
 }
 
-// rollupCounts is Hierarchy.Count of merged for the Stream's rounds: it
-// numbers the blocks and their parents once, and counts into arrays rather
-// than maps. Verdicts of more than one bin are counted by Count itself.
-func (s *Stream) rollupCounts(merged []Verdict) []EntityCount {
+// rollupCounts is Hierarchy.Count of merged, whose entities' numbers are
+// entities, for the Stream's rounds: it numbers the blocks' parents once,
+// and counts into arrays rather than maps. Verdicts of more than one bin
+// are counted by Count itself.
+func (s *Stream) rollupCounts(merged []Verdict, entities []int32) []EntityCount {
 	first := -1
 	for i := range merged {
 		if merged[i].Level != LevelBlock {
@@ -50,10 +51,7 @@ func (s *Stream) rollupCounts(merged []Verdict) []EntityCount {
 		if v.Level != LevelBlock {
 			continue
 		}
-		b := s.block(v.Entity)
-		if b == nil {
-			continue
-		}
+		b := s.block(entities[i])
 		up, down := v.DataPlane == PlaneUp || v.DataPlane == PlanePartial, v.DataPlane == PlaneDown
 		dup := b.seq == seq
 		wasUp := dup && b.up
@@ -87,33 +85,25 @@ func (s *Stream) rollupCounts(merged []Verdict) []EntityCount {
 	return out
 }
 
-// block is the block of entity, a block verdict's entity, numbered with
-// its parents when first seen; nil when entity is not a prefix. Entities
-// that name one block differently share it, as Count counts them once.
-func (s *Stream) block(entity string) *streamBlock {
-	if b, ok := s.blocks[entity]; ok {
+// block is the block that entity number id names, with its parents
+// numbered when first asked for.
+func (s *Stream) block(id int32) *streamBlock {
+	if n := int(id) + 1; n > len(s.blocks) {
+		s.blocks = append(s.blocks, make([]streamBlock, n-len(s.blocks))...)
+	}
+	b := &s.blocks[id]
+	if b.known {
 		return b
 	}
-	p, err := netip.ParsePrefix(entity)
-	if err != nil {
-		s.blocks[entity] = nil
-		return nil
-	}
-	p = p.Masked()
-	b := s.blockByPrefix[p]
-	if b == nil {
-		b = &streamBlock{}
-		for _, e := range s.h.Parents(p) {
-			i, ok := s.entityIndex[e]
-			if !ok {
-				i = int32(len(s.entities))
-				s.entityIndex[e] = i
-				s.entities = append(s.entities, streamEntity{EntityRef: e, rank: levelRank(e.Level)})
-			}
-			b.parents = append(b.parents, i)
+	b.known = true
+	for _, e := range s.h.Parents(s.all[id].prefix) {
+		i, ok := s.entityIndex[e]
+		if !ok {
+			i = int32(len(s.entities))
+			s.entityIndex[e] = i
+			s.entities = append(s.entities, streamEntity{EntityRef: e, rank: levelRank(e.Level)})
 		}
-		s.blockByPrefix[p] = b
+		b.parents = append(b.parents, i)
 	}
-	s.blocks[entity] = b
 	return b
 }

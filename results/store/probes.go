@@ -2,11 +2,13 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"container/heap"
 	"context"
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"darkwatch/results"
@@ -101,7 +103,11 @@ func (s *Store) eachProbe(ctx context.Context, since, until time.Time, fn func(*
 		return err
 	}
 	var m probeMerge
-	err = s.b.query(ctx, sel.sql, sel.args, func(scan func(...any) error) error {
+	query := s.b.query
+	if sc, ok := s.b.(scanner); ok {
+		query = sc.scan
+	}
+	err = query(ctx, sel.sql, sel.args, func(scan func(...any) error) error {
 		var (
 			vantage string
 			first   int64
@@ -113,7 +119,7 @@ func (s *Store) eachProbe(ctx context.Context, since, until time.Time, fn func(*
 		if err := m.emitBefore(first, sel.keep, fn); err != nil {
 			return err
 		}
-		return m.add(results.NewProbeReader(data, vantage), first)
+		return m.add(results.NewProbeReader(data, vantage), vantage, first)
 	})
 	if err == nil {
 		err = m.emitBefore(maxNano, sel.keep, fn)
@@ -128,6 +134,12 @@ func (s *Store) eachProbe(ctx context.Context, since, until time.Time, fn func(*
 	return fmt.Errorf("store %s: records: %w", s.b.name(), err)
 }
 
+// scanner is a backend that runs a query reading many pages once each in a
+// way of its own (SQLite's, with a small page cache).
+type scanner interface {
+	scan(ctx context.Context, query string, args []any, row func(func(...any) error) error) error
+}
+
 // probeMerge merges the records of overlapping chunks, each in (time, id)
 // order, as recordMerge does: a heap of the chunks' readers, each at its
 // next record.
@@ -135,10 +147,11 @@ type probeMerge []*probeRun
 
 // probeRun is one chunk's reader at its next record.
 type probeRun struct {
-	rd    *results.ProbeReader
-	first int64  // the chunk's first time, for errors
-	ns    int64  // the next record's time
-	id    []byte // the next record's id, once a tie has needed it
+	rd      *results.ProbeReader
+	vantage string // the chunk's vantage point
+	first   int64  // the chunk's first time, for errors
+	ns      int64  // the next record's time
+	id      []byte // the next record's id, once a tie has needed it
 }
 
 func (m probeMerge) Len() int { return len(m) }
@@ -147,7 +160,27 @@ func (m probeMerge) Less(i, j int) bool {
 	if a.ns != b.ns {
 		return a.ns < b.ns
 	}
+	if c, ok := compareVantages(a.vantage, b.vantage); ok {
+		return c < 0
+	}
 	return bytes.Compare(a.nextID(), b.nextID()) < 0
+}
+
+// compareVantages compares the IDs of two records of vantage points a and b
+// when their vantage points decide it, which ok reports: an ID begins with
+// its vantage point and a slash.
+func compareVantages(a, b string) (c int, ok bool) {
+	n := min(len(a), len(b))
+	if c := strings.Compare(a[:n], b[:n]); c != 0 {
+		return c, true
+	}
+	switch {
+	case len(a) < len(b) && b[n] != '/': // a's slash against a byte of b
+		return cmp.Compare('/', b[n]), true
+	case len(b) < len(a) && a[n] != '/':
+		return cmp.Compare(a[n], '/'), true
+	}
+	return 0, false
 }
 func (m probeMerge) Swap(i, j int) { m[i], m[j] = m[j], m[i] }
 func (m *probeMerge) Push(x any)   { *m = append(*m, x.(*probeRun)) }
@@ -184,8 +217,8 @@ func (r *probeRun) next() (bool, error) {
 }
 
 // add joins a chunk's reader to the merge.
-func (m *probeMerge) add(rd *results.ProbeReader, first int64) error {
-	r := &probeRun{rd: rd, first: first}
+func (m *probeMerge) add(rd *results.ProbeReader, vantage string, first int64) error {
+	r := &probeRun{rd: rd, vantage: vantage, first: first}
 	ok, err := r.next()
 	if ok {
 		heap.Push(m, r)

@@ -21,7 +21,8 @@ import (
 //   - busy_timeout: wait up to 10 s for another process's write instead of
 //     failing with "database is locked";
 //   - synchronous=NORMAL: fsync at checkpoints only, which WAL makes safe;
-//   - cache_size: 64 MiB of pages, so that the indexes' hot pages stay;
+//   - cache_size: 64 MiB of pages (sqliteCacheKiB), so that the indexes'
+//     hot pages stay;
 //   - temp_store=MEMORY: a multi-row INSERT's statement journal in memory;
 //   - page_size: 16 KiB pages for a new file, a quarter of the writes of
 //     4 KiB pages at each commit (ingest measured 15-25 % faster);
@@ -31,8 +32,19 @@ import (
 //   - _txlock=immediate: a write transaction takes the write lock when it
 //     begins, so that it never has to upgrade a read lock, which
 //     busy_timeout cannot wait for.
-const sqliteParams = "_pragma=page_size(16384)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-65536)" +
+const sqliteParams = "_pragma=page_size(16384)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-" + sqliteCacheKiB + ")" +
 	"&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(2500)&_txlock=immediate"
+
+// The page cache of a connection, in KiB: sqliteCacheKiB as a rule, and
+// sqliteScanCacheKiB while it scans the record chunks for an analysis
+// (scan), which reads each page once: a full cache would only hold pages
+// never read again, and filling and recycling it costs time (a day of
+// 10,000 blocks read with 64 MiB of cache took 75 MiB more peak RSS and
+// a fifth more CPU time than with 2 MiB).
+const (
+	sqliteCacheKiB     = "65536"
+	sqliteScanCacheKiB = "2048"
+)
 
 // sqliteHeader begins every SQLite database file.
 var sqliteHeader = []byte("SQLite format 3\x00")
@@ -178,6 +190,25 @@ func (b *sqliteBackend) exec(ctx context.Context, query string, args ...any) (in
 
 func (b *sqliteBackend) query(ctx context.Context, query string, args []any, row func(func(...any) error) error) error {
 	return sqlQuery(ctx, b.db, anonymous(query), args, row)
+}
+
+// scan is query for a query that reads many pages once each: it runs on a
+// connection of its own whose page cache is sqliteScanCacheKiB meanwhile,
+// and goes back to the pool with its cache as it was.
+func (b *sqliteBackend) scan(ctx context.Context, query string, args []any, row func(func(...any) error) error) error {
+	conn, err := b.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA cache_size = -"+sqliteScanCacheKiB); err != nil {
+		return err
+	}
+	err = sqlQuery(ctx, conn, anonymous(query), args, row)
+	if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA cache_size = -"+sqliteCacheKiB); err == nil {
+		err = rerr
+	}
+	return err
 }
 
 func (b *sqliteBackend) inTx(ctx context.Context, fn func(tx) error) error {

@@ -197,7 +197,8 @@ func (s analysisSource) RoutesUntil(ctx context.Context, until time.Time, fn fun
 // Census reads the census for an analysis. The blocks of one prefix whose
 // E(b) are the same (every vantage point's census of it, often) share one
 // slice of it, which the analysis only reads: a census of many blocks is
-// held once, not once a vantage point.
+// held once, not once a vantage point. The names of vantage points and
+// methods are held once each too.
 func (s analysisSource) Census(ctx context.Context) ([]results.BlockStat, error) {
 	blocks, err := s.Blocks(ctx)
 	if err != nil {
@@ -205,7 +206,9 @@ func (s analysisSource) Census(ctx context.Context) ([]results.BlockStat, error)
 	}
 	out := make([]results.BlockStat, 0, len(blocks))
 	var seen [][]netip.Addr // the E(b) of the prefix of the blocks before
+	names := map[string]string{}
 	for i, b := range blocks {
+		b.Vantage, b.Method = intern(names, b.Vantage), intern(names, b.Method)
 		if i > 0 && b.Prefix != blocks[i-1].Prefix {
 			seen = seen[:0]
 		}
@@ -218,6 +221,16 @@ func (s analysisSource) Census(ctx context.Context) ([]results.BlockStat, error)
 		out = append(out, results.BlockStat{Vantage: b.Vantage, Method: b.Method, Block: b.Prefix, E: e, A: b.A, Sparse: b.Sparse})
 	}
 	return out, nil
+}
+
+// intern returns the string of names equal to name, which it adds when
+// there is none.
+func intern(names map[string]string, name string) string {
+	if n, ok := names[name]; ok {
+		return n
+	}
+	names[name] = name
+	return name
 }
 
 // Redact is dsn fit for a log: a PostgreSQL DSN's password, in the URL or

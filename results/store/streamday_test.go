@@ -177,7 +177,11 @@ func streamDay(path string, blocks int) error {
 	census = nil
 	var f dayFigures
 	w := results.Window{Since: dayStart, Until: dayStart.Add(dayRounds * dayRound)}
-	evs, err := an.StreamWindow(ctx, countingSource{src, &f.Records}, w, func(results.Verdict) error {
+	counter := countingSource{Source: src, n: &f.Records}
+	if p := os.Getenv("DARKWATCH_STREAM_MEMPROFILE"); p != "" { // what the analysis holds at noon
+		counter.noon, counter.profile = dayStart.Add(12*time.Hour), p
+	}
+	evs, err := an.StreamWindow(ctx, counter, w, func(results.Verdict) error {
 		f.Verdicts++
 		return nil
 	})
@@ -185,11 +189,6 @@ func streamDay(path string, blocks int) error {
 		return err
 	}
 	f.Events, f.Seconds = len(evs), time.Since(start).Seconds()
-	if p := os.Getenv("DARKWATCH_STREAM_MEMPROFILE"); p != "" { // what the analysis holds at its end
-		if err := writeHeapProfile(p); err != nil {
-			return err
-		}
-	}
 	return json.NewEncoder(os.Stdout).Encode(f)
 }
 
@@ -207,15 +206,26 @@ func writeHeapProfile(path string) error {
 }
 
 // countingSource counts the records a Source gives, read as its
-// ProbeSource reads them.
+// ProbeSource reads them, and writes a heap profile to the file profile
+// at the first record at or after noon, when one is asked for: midway
+// through the day, the analysis holds what it holds at any time of it.
 type countingSource struct {
 	results.Source
-	n *int
+	n       *int
+	noon    time.Time
+	profile string
 }
 
 func (c countingSource) EachProbe(ctx context.Context, since, until time.Time, fn func(*results.Record, netip.Addr) error) error {
+	profiled := c.profile == ""
 	return c.Source.(results.ProbeSource).EachProbe(ctx, since, until, func(r *results.Record, a netip.Addr) error {
 		*c.n++
+		if !profiled && !r.Time.Before(c.noon) {
+			profiled = true
+			if err := writeHeapProfile(c.profile); err != nil {
+				return err
+			}
+		}
 		return fn(r, a)
 	})
 }
@@ -231,7 +241,7 @@ func (c countingSource) EachRecord(ctx context.Context, since, until time.Time, 
 // (100,000 by default) × 3 vantage points at 11-minute rounds from a SQLite
 // store, and reports the time and the peak RSS of the process that does it
 // (DARKWATCH_STREAM_PROFILE=FILE writes that process's CPU profile,
-// DARKWATCH_STREAM_MEMPROFILE=FILE its heap profile at the end). The CPU
+// DARKWATCH_STREAM_MEMPROFILE=FILE its heap profile at noon). The CPU
 // time of that process (process-cpu-s, the store's opening and the census
 // read included) is the figure to compare on a machine shared with other
 // work, where the wall-clock seconds mostly measure the others.
