@@ -73,6 +73,8 @@ type Trace struct {
 	runs   map[flowKey]*traceRun
 	closed bool
 
+	hints hopHints // hop distances of destination prefixes, for first windows
+
 	wg      sync.WaitGroup
 	matched atomic.Uint64 // replies handed to a trace
 	foreign atomic.Uint64 // replies of a known kind that no trace of ours sent
@@ -298,8 +300,13 @@ func (t *Trace) port(target Target) uint16 {
 func (t *Trace) trace(ctx context.Context, run *traceRun, send rawConn) (traceSummary, string, error) {
 	o := &t.cfg.Trace
 	first, last, count := o.FirstTTL, o.MaxTTL, t.cfg.Count
+	w, learned, err := t.windowHint(ctx, run.flow.dst)
+	if err != nil {
+		return traceSummary{}, results.OutcomeError, err
+	}
+	defer learned(traceSummary{})
 	lastSent := first - 1
-	for start, w := first, firstTraceWindow; start <= last; start, w = start+w, min(2*w, traceWindow) {
+	for start := first; start <= last; start, w = start+w, min(2*w, traceWindow) {
 		end := min(start+w-1, last)
 		if err := t.sendWindow(run, send, start, end); err != nil {
 			return traceSummary{}, sendFailure(err), err
@@ -308,11 +315,40 @@ func (t *Trace) trace(ctx context.Context, run *traceRun, send rawConn) (traceSu
 		if err := t.wait(ctx, run, first, start, end, count); err != nil {
 			return traceSummary{}, results.OutcomeError, err
 		}
-		if s := t.summary(run, lastSent); s.end != 0 || lastSent-s.lastAnswered >= o.GapLimit {
+		s := t.summary(run, lastSent)
+		learned(s)
+		if s.end != 0 || lastSent-s.lastAnswered >= o.GapLimit {
 			break
 		}
 	}
 	return t.summary(run, lastSent), "", nil
+}
+
+// windowHint returns the size of the first window of a trace to dst and what
+// the trace tells, once, about what its first window found. The first trace of
+// a prefix (see hopHints) leads it: its window is firstTraceWindow, and the TTL
+// at which its destination answered becomes the first window of the others,
+// which wait for it. A trace of a prefix whose leader found nothing, or that
+// has another length of path, goes on window after window as any trace does.
+func (t *Trace) windowHint(ctx context.Context, dst netip.Addr) (int, func(traceSummary), error) {
+	first := t.cfg.Trace.FirstTTL
+	hint, lead := t.hints.join(dst)
+	if lead {
+		told := false
+		return firstTraceWindow, func(s traceSummary) {
+			if told {
+				return
+			}
+			told = true
+			dist := 0
+			if s.reached {
+				dist = s.end
+			}
+			t.hints.learn(hint, dist)
+		}, nil
+	}
+	dist, err := t.hints.distance(ctx, hint, t.done)
+	return firstWindow(first, dist), func(traceSummary) {}, err
 }
 
 // sendWindow sends the probes of TTLs start..end, cfg.Count per TTL, each when
