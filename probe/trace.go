@@ -92,7 +92,7 @@ type flowKey struct {
 type traceRun struct {
 	flow    traceFlow
 	timeout time.Duration
-	sent    []time.Time   // by probe index; zero until sent
+	sent    []time.Time   // by probe index; zero until sent (t.reserve grows both)
 	answers []traceAnswer // by probe index
 	notify  chan struct{} // signalled on each answer
 }
@@ -254,8 +254,7 @@ func (t *Trace) Probe(ctx context.Context, target Target) []results.Record {
 	if err != nil {
 		return fail(outcome, err)
 	}
-	total := (t.cfg.Trace.MaxTTL - t.cfg.Trace.FirstTTL + 1) * t.cfg.Count
-	run, key, err := t.register(src, dst, dport, total)
+	run, key, err := t.register(src, dst, dport)
 	if err != nil {
 		return fail(results.OutcomeError, fmt.Errorf("not sent: %w", err))
 	}
@@ -356,6 +355,7 @@ func (t *Trace) windowHint(ctx context.Context, dst netip.Addr) (int, func(trace
 // meanwhile (while Pace held a probe back, say): they could change nothing.
 func (t *Trace) sendWindow(run *traceRun, send rawConn, start, end int) error {
 	first, count, f := t.cfg.Trace.FirstTTL, t.cfg.Count, &run.flow
+	t.reserve(run, (end-first+1)*count)
 	for ttl := start; ttl <= end; ttl++ {
 		for q := range count {
 			idx := (ttl-first)*count + q
@@ -379,6 +379,17 @@ func (t *Trace) sendWindow(run *traceRun, send rawConn, start, end int) error {
 		}
 	}
 	return nil
+}
+
+// reserve makes room in run for n probes: a trace keeps the probes of the
+// windows it sent, not of every TTL it might send.
+func (t *Trace) reserve(run *traceRun, n int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if grow := n - len(run.sent); grow > 0 {
+		run.sent = append(run.sent, make([]time.Time, grow)...)
+		run.answers = append(run.answers, make([]traceAnswer, grow)...)
+	}
 }
 
 // endedBefore reports whether an answer to a probe of the first n TTLs (count
@@ -514,7 +525,7 @@ func (t *Trace) socket(v6 bool) (rawConn, error) {
 
 // register makes the flow of a new trace from src to dst and records it for the
 // receivers. A second trace of the same destination at once gets another flow.
-func (t *Trace) register(src, dst netip.Addr, dport uint16, total int) (*traceRun, flowKey, error) {
+func (t *Trace) register(src, dst netip.Addr, dport uint16) (*traceRun, flowKey, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
@@ -526,8 +537,7 @@ func (t *Trace) register(src, dst netip.Addr, dport uint16, total int) (*traceRu
 		if _, busy := t.runs[k]; busy {
 			continue
 		}
-		run := &traceRun{flow: f, timeout: t.cfg.Timeout, sent: make([]time.Time, total),
-			answers: make([]traceAnswer, total), notify: make(chan struct{}, 1)}
+		run := &traceRun{flow: f, timeout: t.cfg.Timeout, notify: make(chan struct{}, 1)}
 		t.runs[k] = run
 		return run, k, nil
 	}
