@@ -55,8 +55,11 @@ const (
 //
 // IPv4 probes go out on an IPPROTO_RAW socket with our own IP header, so each
 // probe's TTL is its own; IPv6 probes carry their hop limit in a control
-// message. Probes for TTLs first..max are sent in windows of 16, one or
-// cfg.Count per TTL, and each window waits up to cfg.Timeout. The trace ends
+// message. Probes for TTLs first..max are sent in windows, one or cfg.Count
+// per TTL, and each window waits up to cfg.Timeout: the first window is 4 TTLs,
+// or, for a trace whose /24 (/48) another trace reached first, up to the TTL at
+// which that trace's destination answered (see hopHints); each next window
+// twice the last, at most 16. The trace ends
 // when the destination answers (hops past it are dropped), when a destination
 // unreachable ends it, or after cfg.Trace.GapLimit silent hops in a row.
 //
