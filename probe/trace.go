@@ -253,7 +253,7 @@ func (t *Trace) Probe(ctx context.Context, target Target) []results.Record {
 	if dport != 0 {
 		rec.Port = int(dport)
 	}
-	send, src, outcome, err := sendPath(ctx, t.socket, t.cfg.Source, dst)
+	send, src, outcome, err := sendPath(ctx, t.socket, t.source(dst), dst)
 	if err != nil {
 		return fail(outcome, err)
 	}
@@ -280,6 +280,18 @@ func (t *Trace) Probe(ctx context.Context, target Target) []results.Record {
 		rec.Outcome = results.OutcomeTimeout
 	}
 	return []results.Record{rec}
+}
+
+// source is the source address that probes to dst carry: cfg.Source, else
+// for IPv4 ICMP 0.0.0.0, which the kernel fills in from the route as it sends
+// (raw(7)); an ICMPv4 checksum does not cover the source, so a trace needs no
+// route lookup of its own. UDP and TCP checksums, and ICMPv6's, do: for those
+// the invalid address lets sendPath ask the kernel.
+func (t *Trace) source(dst netip.Addr) netip.Addr {
+	if !t.cfg.Source.IsValid() && t.proto == protoICMP && dst.Is4() {
+		return netip.IPv4Unspecified()
+	}
+	return t.cfg.Source
 }
 
 // port is the destination port of a trace of target: its own, else the
@@ -737,10 +749,11 @@ func (f *traceFlow) udp(idx int) ([]byte, error) {
 }
 
 // match returns the index of the probe that r answers, if r answers one of this
-// flow's probes: its quoted or echoed addresses, ports or identifier, and
-// checksum (ICMP) must be the flow's, and its identifier one of its probes'.
+// flow's probes: its quoted or echoed addresses (the source only when the flow
+// names one, not 0.0.0.0), ports or identifier, and checksum (ICMP) must be the
+// flow's, and its identifier one of its probes'.
 func (f *traceFlow) match(r *TraceReply) (int, bool) {
-	if r.Proto != f.proto || r.Dst != f.dst || (r.Src.IsValid() && r.Src != f.src) {
+	if r.Proto != f.proto || r.Dst != f.dst || (r.Src.IsValid() && !f.src.IsUnspecified() && r.Src != f.src) {
 		return 0, false
 	}
 	switch f.proto {
