@@ -3,6 +3,7 @@ package schedule
 import (
 	"context"
 	"net/netip"
+	"runtime"
 	"sync"
 	"time"
 
@@ -130,6 +131,11 @@ func showStats(s *probe.Sweep, prog Progress, done <-chan struct{}) {
 func traceSweep(ctx context.Context, job *SweepJob, emit func(results.Record), prog Progress) (probe.SweepStats, func(netip.Addr) bool, error) {
 	// Traces send from many goroutines: one waiting for its /24's cap holds up
 	// no trace of another /24.
+	// A collection now, while the heap holds little but what starting the
+	// process left (and no trace's goroutine has a stack to scan), is cheap
+	// and moves the next one past the start of the traces: otherwise it comes
+	// while a thousand goroutines allocate, each made to help it mark.
+	runtime.GC()
 	// Without either cap nothing is paced: a probe goes when its trace sends it.
 	var opts probe.TraceOptions
 	if job.Rate > 0 || job.PerBlock > 0 {
