@@ -55,8 +55,11 @@ const (
 //
 // IPv4 probes go out on an IPPROTO_RAW socket with our own IP header, so each
 // probe's TTL is its own; IPv6 probes carry their hop limit in a control
-// message. Probes for TTLs first..max are sent in windows of 16, one or
-// cfg.Count per TTL, and each window waits up to cfg.Timeout. The trace ends
+// message. Probes for TTLs first..max are sent in windows, one or cfg.Count
+// per TTL, and each window waits up to cfg.Timeout: the first window is 4 TTLs,
+// or, for a trace whose /24 (/48) another trace reached first, up to the TTL at
+// which that trace's destination answered (see hopHints); each next window
+// twice the last, at most 16. The trace ends
 // when the destination answers (hops past it are dropped), when a destination
 // unreachable ends it, or after cfg.Trace.GapLimit silent hops in a row.
 //
@@ -72,6 +75,8 @@ type Trace struct {
 	socks  familySockets
 	runs   map[flowKey]*traceRun
 	closed bool
+
+	hints hopHints // hop distances of destination prefixes, for first windows
 
 	wg      sync.WaitGroup
 	matched atomic.Uint64 // replies handed to a trace
@@ -90,7 +95,7 @@ type flowKey struct {
 type traceRun struct {
 	flow    traceFlow
 	timeout time.Duration
-	sent    []time.Time   // by probe index; zero until sent
+	sent    []time.Time   // by probe index; zero until sent (t.reserve grows both)
 	answers []traceAnswer // by probe index
 	notify  chan struct{} // signalled on each answer
 }
@@ -248,12 +253,11 @@ func (t *Trace) Probe(ctx context.Context, target Target) []results.Record {
 	if dport != 0 {
 		rec.Port = int(dport)
 	}
-	send, src, outcome, err := sendPath(ctx, t.socket, t.cfg.Source, dst)
+	send, src, outcome, err := sendPath(ctx, t.socket, t.source(dst), dst)
 	if err != nil {
 		return fail(outcome, err)
 	}
-	total := (t.cfg.Trace.MaxTTL - t.cfg.Trace.FirstTTL + 1) * t.cfg.Count
-	run, key, err := t.register(src, dst, dport, total)
+	run, key, err := t.register(src, dst, dport)
 	if err != nil {
 		return fail(results.OutcomeError, fmt.Errorf("not sent: %w", err))
 	}
@@ -278,6 +282,18 @@ func (t *Trace) Probe(ctx context.Context, target Target) []results.Record {
 	return []results.Record{rec}
 }
 
+// source is the source address that probes to dst carry: cfg.Source, else
+// for IPv4 ICMP 0.0.0.0, which the kernel fills in from the route as it sends
+// (raw(7)); an ICMPv4 checksum does not cover the source, so a trace needs no
+// route lookup of its own. UDP and TCP checksums, and ICMPv6's, do: for those
+// the invalid address lets sendPath ask the kernel.
+func (t *Trace) source(dst netip.Addr) netip.Addr {
+	if !t.cfg.Source.IsValid() && t.proto == protoICMP && dst.Is4() {
+		return netip.IPv4Unspecified()
+	}
+	return t.cfg.Source
+}
+
 // port is the destination port of a trace of target: its own, else the
 // protocol's default; none for ICMP.
 func (t *Trace) port(target Target) uint16 {
@@ -298,8 +314,13 @@ func (t *Trace) port(target Target) uint16 {
 func (t *Trace) trace(ctx context.Context, run *traceRun, send rawConn) (traceSummary, string, error) {
 	o := &t.cfg.Trace
 	first, last, count := o.FirstTTL, o.MaxTTL, t.cfg.Count
+	w, learned, err := t.windowHint(ctx, run.flow.dst)
+	if err != nil {
+		return traceSummary{}, results.OutcomeError, err
+	}
+	defer learned(traceSummary{})
 	lastSent := first - 1
-	for start, w := first, firstTraceWindow; start <= last; start, w = start+w, min(2*w, traceWindow) {
+	for start := first; start <= last; start, w = start+w, min(2*w, traceWindow) {
 		end := min(start+w-1, last)
 		if err := t.sendWindow(run, send, start, end); err != nil {
 			return traceSummary{}, sendFailure(err), err
@@ -308,11 +329,40 @@ func (t *Trace) trace(ctx context.Context, run *traceRun, send rawConn) (traceSu
 		if err := t.wait(ctx, run, first, start, end, count); err != nil {
 			return traceSummary{}, results.OutcomeError, err
 		}
-		if s := t.summary(run, lastSent); s.end != 0 || lastSent-s.lastAnswered >= o.GapLimit {
+		s := t.summary(run, lastSent)
+		learned(s)
+		if s.end != 0 || lastSent-s.lastAnswered >= o.GapLimit {
 			break
 		}
 	}
 	return t.summary(run, lastSent), "", nil
+}
+
+// windowHint returns the size of the first window of a trace to dst and what
+// the trace tells, once, about what its first window found. The first trace of
+// a prefix (see hopHints) leads it: its window is firstTraceWindow, and the TTL
+// at which its destination answered becomes the first window of the others,
+// which wait for it. A trace of a prefix whose leader found nothing, or that
+// has another length of path, goes on window after window as any trace does.
+func (t *Trace) windowHint(ctx context.Context, dst netip.Addr) (int, func(traceSummary), error) {
+	first := t.cfg.Trace.FirstTTL
+	hint, lead := t.hints.join(dst)
+	if lead {
+		told := false
+		return firstTraceWindow, func(s traceSummary) {
+			if told {
+				return
+			}
+			told = true
+			dist := 0
+			if s.reached {
+				dist = s.end
+			}
+			t.hints.learn(hint, dist)
+		}, nil
+	}
+	dist, err := t.hints.distance(ctx, hint, t.done)
+	return firstWindow(first, dist), func(traceSummary) {}, err
 }
 
 // sendWindow sends the probes of TTLs start..end, cfg.Count per TTL, each when
@@ -320,6 +370,7 @@ func (t *Trace) trace(ctx context.Context, run *traceRun, send rawConn) (traceSu
 // meanwhile (while Pace held a probe back, say): they could change nothing.
 func (t *Trace) sendWindow(run *traceRun, send rawConn, start, end int) error {
 	first, count, f := t.cfg.Trace.FirstTTL, t.cfg.Count, &run.flow
+	t.reserve(run, (end-first+1)*count)
 	for ttl := start; ttl <= end; ttl++ {
 		for q := range count {
 			idx := (ttl-first)*count + q
@@ -343,6 +394,17 @@ func (t *Trace) sendWindow(run *traceRun, send rawConn, start, end int) error {
 		}
 	}
 	return nil
+}
+
+// reserve makes room in run for n probes: a trace keeps the probes of the
+// windows it sent, not of every TTL it might send.
+func (t *Trace) reserve(run *traceRun, n int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if grow := n - len(run.sent); grow > 0 {
+		run.sent = append(run.sent, make([]time.Time, grow)...)
+		run.answers = append(run.answers, make([]traceAnswer, grow)...)
+	}
 }
 
 // endedBefore reports whether an answer to a probe of the first n TTLs (count
@@ -478,7 +540,7 @@ func (t *Trace) socket(v6 bool) (rawConn, error) {
 
 // register makes the flow of a new trace from src to dst and records it for the
 // receivers. A second trace of the same destination at once gets another flow.
-func (t *Trace) register(src, dst netip.Addr, dport uint16, total int) (*traceRun, flowKey, error) {
+func (t *Trace) register(src, dst netip.Addr, dport uint16) (*traceRun, flowKey, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
@@ -490,8 +552,7 @@ func (t *Trace) register(src, dst netip.Addr, dport uint16, total int) (*traceRu
 		if _, busy := t.runs[k]; busy {
 			continue
 		}
-		run := &traceRun{flow: f, timeout: t.cfg.Timeout, sent: make([]time.Time, total),
-			answers: make([]traceAnswer, total), notify: make(chan struct{}, 1)}
+		run := &traceRun{flow: f, timeout: t.cfg.Timeout, notify: make(chan struct{}, 1)}
 		t.runs[k] = run
 		return run, k, nil
 	}
@@ -688,10 +749,11 @@ func (f *traceFlow) udp(idx int) ([]byte, error) {
 }
 
 // match returns the index of the probe that r answers, if r answers one of this
-// flow's probes: its quoted or echoed addresses, ports or identifier, and
-// checksum (ICMP) must be the flow's, and its identifier one of its probes'.
+// flow's probes: its quoted or echoed addresses (the source only when the flow
+// names one, not 0.0.0.0), ports or identifier, and checksum (ICMP) must be the
+// flow's, and its identifier one of its probes'.
 func (f *traceFlow) match(r *TraceReply) (int, bool) {
-	if r.Proto != f.proto || r.Dst != f.dst || (r.Src.IsValid() && r.Src != f.src) {
+	if r.Proto != f.proto || r.Dst != f.dst || (r.Src.IsValid() && !f.src.IsUnspecified() && r.Src != f.src) {
 		return 0, false
 	}
 	switch f.proto {

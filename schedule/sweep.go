@@ -3,6 +3,7 @@ package schedule
 import (
 	"context"
 	"net/netip"
+	"runtime"
 	"sync"
 	"time"
 
@@ -129,11 +130,20 @@ func showStats(s *probe.Sweep, prog Progress, done <-chan struct{}) {
 func traceSweep(ctx context.Context, job *SweepJob, emit func(results.Record), prog Progress) (probe.SweepStats, func(netip.Addr) bool, error) {
 	// Traces send from many goroutines: one waiting for its /24's cap holds up
 	// no trace of another /24.
-	pacer := NewSharedPacer(job.Rate, job.PerBlock)
+	// A collection now, while the heap holds little but what starting the
+	// process left (and no trace's goroutine has a stack to scan), is cheap
+	// and moves the next one past the start of the traces: otherwise it comes
+	// while a thousand goroutines allocate, each made to help it mark.
+	runtime.GC()
+	// Without either cap nothing is paced: a probe goes when its trace sends it.
+	var opts probe.TraceOptions
+	if job.Rate > 0 || job.PerBlock > 0 {
+		opts.Pace = NewSharedPacer(job.Rate, job.PerBlock).Pace
+	}
 	tr, err := probe.NewTrace(probe.Config{
 		Vantage: job.Vantage, Round: job.Round, Timeout: job.Timeout, Source: job.Source,
 		Contact: job.Contact, Proto: job.Method.Proto, Count: 1, Permit: job.Permit,
-		Trace: probe.TraceOptions{Pace: pacer.Pace},
+		Trace: opts,
 	})
 	if err != nil {
 		return probe.SweepStats{}, nil, err

@@ -35,9 +35,11 @@
 #                     nmap --min-rate 1000000, fping -i 0)
 #   PER_BLOCK_RATE=0  darkwatch --per-block-rate (its default, 10 pps a /24, would cap
 #                     a /16 at 2,560 pps; the other tools have no such cap)
-#   TRACE_PPS=1000    scamper -p for the traces (0: 10000, its maximum)
-#   DW_TRACE_PPS=10000  darkwatch --rate for the traces (its default rate; 0: no cap);
-#                     set it to TRACE_PPS to compare at one cap
+#   TRACE_PPS=10000   scamper -p for the traces (0: 10000, its maximum)
+#   DW_TRACE_PPS=0    darkwatch --rate for the traces (0: no cap, as fast as the host
+#                     sends); the defaults are issue 14's comparison, darkwatch
+#                     --rate 0 against scamper -p 10000; set DW_TRACE_PPS to
+#                     TRACE_PPS to compare at one cap
 #   REPEAT=1          runs of each measurement; the tables show the median
 #   SKIP_TOOLS=""     e.g. "masscan nmap": tools not to run (nor install)
 #   WORKLOADS="sweep memory trace rate bgp gobench report"
@@ -68,7 +70,7 @@ cd "$REPO"
 COOLDOWN=${COOLDOWN:-1}
 RATE=${RATE:-0}
 PER_BLOCK_RATE=${PER_BLOCK_RATE:-0}
-TRACE_PPS=${TRACE_PPS:-1000}
+TRACE_PPS=${TRACE_PPS:-10000}
 REPEAT=${REPEAT:-1}
 SKIP_TOOLS=${SKIP_TOOLS:-}
 WORKLOADS=${WORKLOADS:-sweep memory trace rate bgp gobench report}
@@ -83,6 +85,7 @@ isint "$COOLDOWN" || die "COOLDOWN must be whole seconds (zmap and masscan take 
 isint "$RATE" || die "RATE must be packets per second, 0 for as fast as possible, got '$RATE'"
 isint "$PER_BLOCK_RATE" || die "PER_BLOCK_RATE must be a number, got '$PER_BLOCK_RATE'"
 isint "$TRACE_PPS" || die "TRACE_PPS must be a number, got '$TRACE_PPS'"
+isint "${DW_TRACE_PPS:-0}" || die "DW_TRACE_PPS must be a number, got '$DW_TRACE_PPS'"
 isint "$REPEAT" && [ "$REPEAT" -ge 1 ] || die "REPEAT must be 1 or more, got '$REPEAT'"
 isint "$TOOL_TIMEOUT" && [ "$TOOL_TIMEOUT" -ge 1 ] || die "TOOL_TIMEOUT must be seconds, got '$TOOL_TIMEOUT'"
 for w in $WORKLOADS; do
@@ -563,7 +566,7 @@ bench_trace() {
 	for ((i = 0; i < 1024; i++)); do
 		echo "198.18.$((i & 255)).$((1 + (i >> 8) * 60 + (i * 13) % 59))"
 	done >"$list"
-	local dwrate=${DW_TRACE_PPS:-10000} scrate=$TRACE_PPS
+	local dwrate=${DW_TRACE_PPS:-0} scrate=$TRACE_PPS
 	[ "$scrate" = 0 ] && scrate=10000
 	[ "$scrate" -gt 10000 ] && scrate=10000 # scamper: 1 <= pps <= 10000
 	local kd="trace|darkwatch|trace" ks="trace|scamper|trace" name
