@@ -37,7 +37,7 @@
 #                     a /16 at 2,560 pps; the other tools have no such cap)
 #   TRACE_PPS=10000   scamper -p for the traces (0: 10000, its maximum)
 #   DW_TRACE_PPS=0    darkwatch --rate for the traces (0: no cap, as fast as the host
-#                     sends); the defaults are issue 14's comparison, darkwatch
+#                     sends); the defaults compare darkwatch
 #                     --rate 0 against scamper -p 10000; set DW_TRACE_PPS to
 #                     TRACE_PPS to compare at one cap
 #   REPEAT=1          runs of each measurement; the tables show the median
