@@ -343,7 +343,7 @@ func TestBlockCapMemoryBounded(t *testing.T) {
 func TestPacer(t *testing.T) {
 	for _, shared := range []bool{false, true} {
 		c := &fakeClock{now: t0, tick: time.Microsecond}
-		pace := func(a netip.Addr) {}
+		var pace func(netip.Addr)
 		if shared {
 			s := NewSharedPacer(1000, 10)
 			s.p.clock, s.p.limit.clock = c, c
