@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"runtime"
+	"runtime/metrics"
 	"sync"
 	"time"
 
@@ -133,8 +134,11 @@ func traceSweep(ctx context.Context, job *SweepJob, emit func(results.Record), p
 	// A collection now, while the heap holds little but what starting the
 	// process left (and no trace's goroutine has a stack to scan), is cheap
 	// and moves the next one past the start of the traces: otherwise it comes
-	// while a thousand goroutines allocate, each made to help it mark.
-	runtime.GC()
+	// while a thousand goroutines allocate, each made to help it mark. A
+	// daemon with a large heap skips it: there it would cost, not save.
+	if liveHeap() < smallHeap {
+		runtime.GC()
+	}
 	// Without either cap nothing is paced: a probe goes when its trace sends it.
 	var opts probe.TraceOptions
 	if job.Rate > 0 || job.PerBlock > 0 {
@@ -186,4 +190,18 @@ func traceSweep(ctx context.Context, job *SweepJob, emit func(results.Record), p
 	wg.Wait()
 	st.SendEnd, st.End = time.Now(), time.Now()
 	return st, func(ad netip.Addr) bool { mu.Lock(); defer mu.Unlock(); return reached[ad] }, nil
+}
+
+// smallHeap is the live heap under which a trace sweep collects before its
+// traces start.
+const smallHeap = 64 << 20
+
+// liveHeap is the heap the last collection left live, in bytes.
+func liveHeap() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
 }

@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"net/netip"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -60,4 +61,15 @@ func TestSweepJobPrepare(t *testing.T) {
 	if n != 128 {
 		t.Errorf("shard 1 of 2 of a /24 walks %d addresses, want 128", n)
 	}
+}
+
+// TestLiveHeap: liveHeap reads the heap a collection left, which holds what
+// is still referenced.
+func TestLiveHeap(t *testing.T) {
+	keep := make([]byte, 8<<20)
+	runtime.GC()
+	if n := liveHeap(); n < 8<<20 {
+		t.Errorf("live heap %d bytes with 8 MiB referenced", n)
+	}
+	runtime.KeepAlive(keep)
 }
