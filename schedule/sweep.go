@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/netip"
 	"runtime"
-	"runtime/metrics"
 	"sync"
 	"time"
 
@@ -136,7 +135,7 @@ func traceSweep(ctx context.Context, job *SweepJob, emit func(results.Record), p
 	// and moves the next one past the start of the traces: otherwise it comes
 	// while a thousand goroutines allocate, each made to help it mark. A
 	// daemon with a large heap skips it: there it would cost, not save.
-	if liveHeap() < smallHeap {
+	if heapSize() < smallHeap {
 		runtime.GC()
 	}
 	// Without either cap nothing is paced: a probe goes when its trace sends it.
@@ -192,16 +191,13 @@ func traceSweep(ctx context.Context, job *SweepJob, emit func(results.Record), p
 	return st, func(ad netip.Addr) bool { mu.Lock(); defer mu.Unlock(); return reached[ad] }, nil
 }
 
-// smallHeap is the live heap under which a trace sweep collects before its
+// smallHeap is the heap under which a trace sweep collects before its
 // traces start.
 const smallHeap = 64 << 20
 
-// liveHeap is the heap the last collection left live, in bytes.
-func liveHeap() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return 0
-	}
-	return s[0].Value.Uint64()
+// heapSize is the bytes of heap objects allocated and not yet freed.
+func heapSize() uint64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }

@@ -63,12 +63,11 @@ func TestSweepJobPrepare(t *testing.T) {
 	}
 }
 
-// TestLiveHeap: liveHeap reads the heap a collection left, which holds what
-// is still referenced.
-func TestLiveHeap(t *testing.T) {
+// TestHeapSize: heapSize counts what is still referenced.
+func TestHeapSize(t *testing.T) {
 	keep := make([]byte, 8<<20)
 	runtime.GC()
-	if n := liveHeap(); n < 8<<20 {
+	if n := heapSize(); n < 8<<20 {
 		t.Errorf("live heap %d bytes with 8 MiB referenced", n)
 	}
 	runtime.KeepAlive(keep)
