@@ -1,7 +1,6 @@
 package probe
 
 import (
-	"encoding/binary"
 	"net"
 	"net/netip"
 	"os"
@@ -33,10 +32,7 @@ func reply6(probe []byte, tcp bool, flags byte) []byte {
 		r[0] = icmp6EchoReply
 		return r
 	}
-	copy(r[0:2], probe[2:4])
-	copy(r[2:4], probe[0:2])
-	binary.BigEndian.PutUint32(r[8:12], binary.BigEndian.Uint32(probe[4:8])+1)
-	r[13] = flags
+	answerSYN(r, probe, flags)
 	return r
 }
 

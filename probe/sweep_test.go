@@ -79,12 +79,17 @@ func reply(probe []byte, flags byte) []byte {
 		r[20] = icmp4EchoReply
 		return r
 	}
-	t := r[20:]
-	copy(t[0:2], probe[22:24])
-	copy(t[2:4], probe[20:22])
-	binary.BigEndian.PutUint32(t[8:12], binary.BigEndian.Uint32(probe[24:28])+1)
-	t[13] = flags
+	answerSYN(r[20:], probe[20:], flags)
 	return r
+}
+
+// answerSYN makes r, a copy of the TCP header syn, the header of its answer:
+// ports swapped, flags set, ack = seq+1.
+func answerSYN(r, syn []byte, flags byte) {
+	copy(r[0:2], syn[2:4])
+	copy(r[2:4], syn[0:2])
+	binary.BigEndian.PutUint32(r[8:12], binary.BigEndian.Uint32(syn[4:8])+1)
+	r[13] = flags
 }
 
 func TestSweepValidate(t *testing.T) {
